@@ -1,0 +1,1 @@
+// Compiled only to carry the precompiled LibTorch header (see the top-level CMakeLists.txt).

@@ -1,0 +1,180 @@
+#include "cli/commands.h"
+
+#include "config/experiment.h"
+#include "loader/plugin_catalog.h"
+#include "runner/runner.h"
+#include "runner/signals.h"
+#include "log/log.h"
+#include "runner/trainer.h"
+#include "store/results_store.h"
+
+#include <ftsdk/version.h>
+
+#include <CLI/CLI.hpp>
+#include <c10/util/Exception.h>
+#include <fmt/format.h>
+
+#include <cstdio>
+#include <iostream>
+
+namespace ft {
+namespace {
+
+struct RunOptions {
+  std::string experiment;
+  std::vector<std::string> overrides;
+  std::string store;
+  bool dry_run = false;
+};
+
+struct RunsOptions {
+  std::string store;
+  std::string name, group, status;
+  std::int64_t limit = 50;
+};
+
+std::string cell(const std::optional<double>& value) { return value ? fmt::format("{:.4f}", *value) : "-"; }
+
+void print_runs(const std::vector<RunSummary>& runs) {
+  if (runs.empty()) {
+    std::printf("no runs recorded yet\n");
+    return;
+  }
+  std::printf("%5s  %-22s %-12s %-11s %6s %9s %9s %9s  %s\n", "id", "name", "stage", "status", "epochs", "best_acc",
+              "best_loss", "test_acc", "parameters");
+  for (const auto& run : runs) {
+    std::printf("%5lld  %-22s %-12s %-11s %6lld %9s %9s %9s  %s\n", static_cast<long long>(run.id),
+                run.name.substr(0, 22).c_str(), (run.stage.empty() ? "-" : run.stage.substr(0, 12)).c_str(),
+                run.status.c_str(), static_cast<long long>(run.epochs), cell(run.best_val_accuracy).c_str(),
+                cell(run.best_val_loss).c_str(), cell(run.test_accuracy).c_str(), run.key_params.c_str());
+  }
+}
+
+int command_run(const RunOptions& options) {
+  ExperimentPlan plan = load_experiment(options.experiment, options.overrides);
+  if (options.dry_run) {
+    for (const auto& run : plan.runs) {
+      std::printf("# run: %s%s\n%s\n\n", run.name.c_str(), run.stage.empty() ? "" : (" / stage " + run.stage).c_str(),
+                  run.resolved_toml.c_str());
+    }
+    return kExitOk;
+  }
+  ResultsStore store(resolve_store_path(options.store, plan.store_path));
+  store.close_abandoned_runs();
+  PluginCatalog catalog;
+  load_plugins(catalog, plan);
+  install_stop_handlers();
+  Runner runner(catalog, store);
+  const PlanResult result = runner.run(plan);
+  RunFilter filter;
+  filter.group_id = result.group_id;
+  std::printf("\nRuns of this experiment (store %s):\n", store.path().c_str());
+  auto runs = store.list_runs(filter);
+  std::reverse(runs.begin(), runs.end());
+  print_runs(runs);
+  return kExitOk;
+}
+
+int command_runs(const RunsOptions& options) {
+  ResultsStore store(resolve_store_path(options.store, ""));
+  store.close_abandoned_runs();
+  RunFilter filter;
+  if (!options.name.empty()) filter.name = options.name;
+  if (!options.group.empty()) filter.group_id = options.group;
+  if (!options.status.empty()) filter.status = options.status;
+  filter.limit = options.limit;
+  print_runs(store.list_runs(filter));
+  return kExitOk;
+}
+
+int command_plugins(const std::vector<std::string>& files) {
+  PluginCatalog catalog;
+  ExperimentPlan plan;
+  plan.plugin_files = files;
+  load_plugins(catalog, plan);
+  for (const std::string kind : {"backbone", "dataset", "head", "optimizer", "regularization"}) {
+    for (const auto& type : catalog.types(kind)) {
+      const auto origin = catalog.origin(kind, type);
+      std::printf("%-15s %-18s %s %s  %s\n", kind.c_str(), type.c_str(), origin.plugin->name.c_str(),
+                  origin.plugin->version.c_str(), origin.plugin->path.c_str());
+    }
+  }
+  for (const auto& failure : catalog.failures()) std::printf("not loaded: %s\n", failure.c_str());
+  return kExitOk;
+}
+
+int report(const char* kind, const std::exception& error, int code) {
+  log::error(std::string(kind) + error.what());
+  return code;
+}
+
+}  // namespace
+
+int run_cli(int argc, char** argv) {
+  CLI::App app{"ftrun: fine-tuning experiments from TOML files, with every run recorded in SQLite"};
+  app.set_version_flag("--version", std::string("ftrun ") + kFtrunVersion);
+  bool verbose = false;
+  app.add_flag("-v,--verbose", verbose, "Show debug messages (plugin search, skipped libraries)");
+  app.require_subcommand(1);
+
+  RunOptions run_options;
+  auto* run = app.add_subcommand("run", "Run an experiment file (the default command: `ftrun FILE` works too)");
+  run->add_option("experiment", run_options.experiment, "Experiment TOML file")->required();
+  run->add_option("--set", run_options.overrides, "Override a key: --set optimizer.lr=0.01 (repeatable)");
+  run->add_option("--store", run_options.store, "Results store (default: [experiment] store, $FTRUN_STORE, "
+                                                "results/ftrun.db)");
+  run->add_flag("--dry-run", run_options.dry_run, "Print the resolved experiment and exit");
+
+  RunsOptions runs_options;
+  auto* runs = app.add_subcommand("runs", "List recorded runs, newest first");
+  runs->add_option("--store", runs_options.store, "Results store (default: $FTRUN_STORE, results/ftrun.db)");
+  runs->add_option("--name", runs_options.name, "Only runs of this experiment name");
+  runs->add_option("--group", runs_options.group, "Only runs of one invocation (its group id)");
+  runs->add_option("--status", runs_options.status, "Only runs with this status")
+      ->check(CLI::IsMember({"running", "completed", "failed", "interrupted"}));
+  runs->add_option("--limit", runs_options.limit, "At most this many runs");
+
+  std::vector<std::string> plugin_files;
+  auto* plugins = app.add_subcommand("plugins", "List the plugins found and the components they provide");
+  plugins->add_option("files", plugin_files, "Extra plugin libraries to load");
+
+  // `ftrun FILE ...` means `ftrun run FILE ...`.
+  std::vector<std::string> args(argv, argv + argc);
+  const bool is_command = args.size() > 1 && (args[1] == "run" || args[1] == "runs" || args[1] == "plugins");
+  if (args.size() > 1 && !args[1].empty() && args[1][0] != '-' && !is_command) {
+    args.insert(args.begin() + 1, "run");
+  }
+  std::vector<char*> pointers;
+  for (auto& arg : args) pointers.push_back(arg.data());
+  try {
+    app.parse(static_cast<int>(pointers.size()), pointers.data());
+  } catch (const CLI::ParseError& error) {
+    return app.exit(error) == 0 ? kExitOk : kExitUsage;
+  }
+  log::configure(verbose);
+
+  try {
+    if (run->parsed()) return command_run(run_options);
+    if (runs->parsed()) return command_runs(runs_options);
+    if (plugins->parsed()) return command_plugins(plugin_files);
+  } catch (const ConfigError& e) {
+    return report("", e, kExitUsage);
+  } catch (const PluginError& e) {
+    return report("", e, kExitPlugin);
+  } catch (const DataError& e) {
+    return report("", e, kExitData);
+  } catch (const StoreError& e) {
+    return report("", e, kExitStore);
+  } catch (const Interrupted&) {
+    return 128 + (stop_signal() ? stop_signal() : 2);
+  } catch (const Error& e) {
+    return report("", e, kExitRunFailed);
+  } catch (const c10::Error& e) {
+    return report("LibTorch: ", std::runtime_error(e.what_without_backtrace()), kExitRunFailed);
+  } catch (const std::exception& e) {
+    return report("unexpected error: ", e, kExitRunFailed);
+  }
+  return kExitUsage;
+}
+
+}  // namespace ft

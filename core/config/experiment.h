@@ -1,0 +1,83 @@
+#pragma once
+// The typed, validated form of an experiment file. Only core/config reads TOML; everything else sees these.
+
+#include <ftsdk/params.h>
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace ft {
+
+/// A plugin component named in the experiment: its type and the parameters the core does not consume.
+struct ComponentConfig {
+  std::string type;
+  Params params;
+  SourceLocation where;
+};
+
+struct BackboneConfig : ComponentConfig {
+  /// Initial weights: empty (random), a checkpoint file, `run:<id>` or `stage:<name>`.
+  std::string weights;
+  SourceLocation weights_where;
+  /// Parameter-name prefixes to freeze ("layer1" freezes "layer1.0.conv1.weight"); "*" freezes all.
+  std::vector<std::string> freeze;
+  /// Learning-rate multiplier of the backbone relative to the head.
+  double lr_mult = 1.0;
+};
+
+struct TrainConfig {
+  std::int64_t epochs = 1;
+  std::int64_t batch_size = 64;
+  /// Batch size for validation and test; larger is fine since no gradients are kept.
+  std::int64_t eval_batch_size = 256;
+  /// Validate every N epochs (and always after the last).
+  std::int64_t eval_every = 1;
+  /// Evaluate the test split (when the dataset has one) after the last epoch.
+  bool test = true;
+};
+
+/// One run: the experiment itself, or one of its stages with the stage's overrides applied.
+struct RunConfig {
+  std::string name;
+  /// Stage name; empty when the experiment has no stages.
+  std::string stage;
+  std::uint64_t seed = 0;
+  /// "auto", "cpu" or "cuda" (also "cuda:N").
+  std::string device = "auto";
+  /// CPU threads; 0 = the machine's physical cores.
+  std::int64_t threads = 0;
+
+  BackboneConfig backbone;
+  ComponentConfig dataset;
+  ComponentConfig head;
+  ComponentConfig optimizer;
+  std::vector<ComponentConfig> regularizations;
+  TrainConfig train;
+
+  /// The fully resolved run as TOML text (what is stored with the run).
+  std::string resolved_toml;
+  /// Flattened scalar parameters, `optimizer.lr` → value, for the store.
+  std::vector<std::pair<std::string, ParamValue>> flat_params;
+};
+
+/// Everything one `ftrun` invocation will do: the runs in order, and where to find plugins and the store.
+struct ExperimentPlan {
+  std::string source_file;
+  std::string store_path;
+  /// Plugin folders from `[experiment] plugin_paths`.
+  std::vector<std::string> plugin_paths;
+  /// Plugin files from `[experiment] plugins`.
+  std::vector<std::string> plugin_files;
+  std::vector<RunConfig> runs;
+};
+
+/// Reads and validates an experiment file. `overrides` are `key=value` strings applied before validation
+/// (`optimizer.lr=0.1`, `stage.finetune.train.epochs=3`). Throws ConfigError with `file:line:col` positions.
+ExperimentPlan load_experiment(const std::string& path, const std::vector<std::string>& overrides = {});
+
+/// Same, from TOML text; `source_name` is used in messages.
+ExperimentPlan parse_experiment(const std::string& text, const std::string& source_name,
+                                const std::vector<std::string>& overrides = {});
+
+}  // namespace ft

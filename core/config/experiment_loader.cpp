@@ -1,0 +1,373 @@
+#include "config/config_tree.h"
+#include "config/experiment.h"
+#include "config/nearest_key.h"
+
+#include <algorithm>
+#include <fstream>
+#include <set>
+#include <sstream>
+
+namespace ft {
+namespace {
+
+const std::vector<std::string> kTopLevelKeys = {"experiment", "backbone",     "dataset", "head",
+                                                "optimizer",  "regularization", "train",   "stage"};
+const std::vector<std::string> kStageKeys = {"name",      "backbone",       "dataset", "head",
+                                             "optimizer", "regularization", "train"};
+const std::vector<std::string> kRequiredSections = {"experiment", "backbone", "dataset", "head", "optimizer"};
+
+std::string join(const std::vector<std::string>& words) {
+  std::string out;
+  for (const auto& word : words) out += (out.empty() ? "" : ", ") + word;
+  return out;
+}
+
+void reject_unknown_keys(const ConfigTable& table, const std::vector<std::string>& known, const std::string& what) {
+  for (const auto& key : table.keys()) {
+    if (std::find(known.begin(), known.end(), key) != known.end()) continue;
+    throw ConfigError(table.where_of(key).str() + ": unknown key '" + key + "' in " + what +
+                      did_you_mean(key, known) + " (known: " + join(known) + ")");
+  }
+}
+
+/// Reads the core's keys of a section through Params (typed, positioned errors), then rejects what is left
+/// (core-only sections) or hands it on as the plugin's parameters (component sections).
+class SectionReader {
+ public:
+  SectionReader(const ConfigTable& table, std::string section)
+      : table_(table), section_(std::move(section)), params_(to_params(table, section_)) {
+    for (const auto& [key, sub] : table.tables) {
+      throw ConfigError(sub.where.str() + ": [" + section_ + "." + key + "]: sub-tables are not allowed here");
+    }
+  }
+
+  template <class T>
+  T get(const std::string& key, T fallback) {
+    known_.push_back(key);
+    return params_.get<T>(key, fallback);
+  }
+  template <class T>
+  T required(const std::string& key) {
+    known_.push_back(key);
+    return params_.required<T>(key);
+  }
+  template <class T>
+  T positive(const std::string& key, T fallback) {
+    const T value = get<T>(key, fallback);
+    if (value <= 0) params_.fail(key, "must be positive, got " + std::to_string(value));
+    return value;
+  }
+  SourceLocation where(const std::string& key) const { return table_.where_of(key); }
+  [[noreturn]] void fail(const std::string& key, const std::string& message) const { params_.fail(key, message); }
+
+  /// For sections that belong to the core alone.
+  void finish() const { reject_unknown_keys(table_, known_, "[" + section_ + "]"); }
+
+  /// For component sections: the keys the core did not read, for the plugin.
+  Params plugin_params() const {
+    Params out(section_, table_.where);
+    for (const auto& [key, value] : table_.values) {
+      if (std::find(known_.begin(), known_.end(), key) == known_.end()) out.set(key, value);
+    }
+    return out;
+  }
+
+ private:
+  const ConfigTable& table_;
+  std::string section_;
+  Params params_;
+  std::vector<std::string> known_;
+};
+
+ComponentConfig read_component(SectionReader& reader, const ConfigTable& table) {
+  ComponentConfig component;
+  component.type = reader.required<std::string>("type");
+  component.where = table.where_of("type");
+  return component;
+}
+
+ComponentConfig read_plain_component(const ConfigTable& table, const std::string& section) {
+  SectionReader reader(table, section);
+  ComponentConfig component = read_component(reader, table);
+  component.params = reader.plugin_params();
+  return component;
+}
+
+const ConfigTable& section(const ConfigTable& root, const std::string& name, const std::string& file) {
+  auto it = root.tables.find(name);
+  if (it == root.tables.end()) {
+    if (root.values.count(name) || root.table_arrays.count(name)) {
+      throw ConfigError(root.where_of(name).str() + ": '" + name + "' must be a table: write [" + name + "]");
+    }
+    throw ConfigError(file + ":1:1: missing required section [" + name + "]");
+  }
+  return it->second;
+}
+
+void check_device(SectionReader& reader, const std::string& device) {
+  const bool cuda_index = device.rfind("cuda:", 0) == 0 && device.size() > 5 &&
+                          std::all_of(device.begin() + 5, device.end(), ::isdigit);
+  if (device != "auto" && device != "cpu" && device != "cuda" && !cuda_index) {
+    reader.fail("device", "expected \"auto\", \"cpu\", \"cuda\" or \"cuda:N\", got \"" + device + "\"");
+  }
+}
+
+RunConfig read_run(const ConfigTable& root, const std::string& file, const std::string& stage) {
+  RunConfig run;
+  run.stage = stage;
+  {
+    SectionReader reader(section(root, "experiment", file), "experiment");
+    run.name = reader.required<std::string>("name");
+    run.seed = static_cast<std::uint64_t>(reader.get<std::int64_t>("seed", 0));
+    run.device = reader.get<std::string>("device", "auto");
+    check_device(reader, run.device);
+    run.threads = reader.get<std::int64_t>("threads", 0);
+    if (run.threads < 0) reader.fail("threads", "must be 0 (physical cores) or positive");
+    reader.get<std::string>("store", "");
+    reader.get<std::vector<std::string>>("plugin_paths", {});
+    reader.get<std::vector<std::string>>("plugins", {});
+    reader.finish();
+  }
+  {
+    const ConfigTable& table = section(root, "backbone", file);
+    SectionReader reader(table, "backbone");
+    static_cast<ComponentConfig&>(run.backbone) = read_component(reader, table);
+    run.backbone.weights = reader.get<std::string>("weights", "");
+    run.backbone.weights_where = reader.where("weights");
+    run.backbone.freeze = reader.get<std::vector<std::string>>("freeze", {});
+    run.backbone.lr_mult = reader.get<double>("lr_mult", 1.0);
+    if (run.backbone.lr_mult < 0) reader.fail("lr_mult", "must not be negative");
+    run.backbone.params = reader.plugin_params();
+  }
+  run.dataset = read_plain_component(section(root, "dataset", file), "dataset");
+  run.head = read_plain_component(section(root, "head", file), "head");
+  run.optimizer = read_plain_component(section(root, "optimizer", file), "optimizer");
+  if (auto it = root.table_arrays.find("regularization"); it != root.table_arrays.end()) {
+    for (const auto& table : it->second) run.regularizations.push_back(read_plain_component(table, "regularization"));
+  } else if (root.has("regularization")) {
+    throw ConfigError(root.where_of("regularization").str() +
+                      ": 'regularization' must be an array of tables: write [[regularization]]");
+  }
+  if (auto it = root.tables.find("train"); it != root.tables.end()) {
+    SectionReader reader(it->second, "train");
+    run.train.epochs = reader.positive<std::int64_t>("epochs", 1);
+    run.train.batch_size = reader.positive<std::int64_t>("batch_size", 64);
+    run.train.eval_batch_size = reader.positive<std::int64_t>("eval_batch_size", 256);
+    run.train.eval_every = reader.positive<std::int64_t>("eval_every", 1);
+    run.train.test = reader.get<bool>("test", true);
+    reader.finish();
+  }
+  return run;
+}
+
+// The resolved run as a tree: the user's values plus every core default, so the stored text says exactly
+// what ran.
+ConfigTable resolved_tree(const RunConfig& run, const ConfigTable& merged) {
+  ConfigTable out = merged;
+  out.erase("stage");
+  auto set = [](ConfigTable& table, const std::string& key, auto value) {
+    if (table.values.count(key)) return;
+    ParamValue param;
+    param.data = value;
+    table.values[key] = param;
+  };
+  ConfigTable& experiment = out.tables["experiment"];
+  if (!run.stage.empty()) {
+    ParamValue stage;
+    stage.data = run.stage;
+    experiment.values["stage"] = stage;
+  }
+  set(experiment, "seed", static_cast<std::int64_t>(run.seed));
+  set(experiment, "device", run.device);
+  set(experiment, "threads", run.threads);
+  set(out.tables["backbone"], "lr_mult", run.backbone.lr_mult);
+  ConfigTable& train = out.tables["train"];
+  set(train, "epochs", run.train.epochs);
+  set(train, "batch_size", run.train.batch_size);
+  set(train, "eval_batch_size", run.train.eval_batch_size);
+  set(train, "eval_every", run.train.eval_every);
+  set(train, "test", run.train.test);
+  return out;
+}
+
+void flatten(const ConfigTable& table, const std::string& prefix,
+             std::vector<std::pair<std::string, ParamValue>>& out) {
+  for (const auto& [key, value] : table.values) out.emplace_back(prefix + key, value);
+  for (const auto& [key, sub] : table.tables) flatten(sub, prefix + key + ".", out);
+  for (const auto& [key, items] : table.table_arrays) {
+    std::map<std::string, int> seen;
+    for (const auto& item : items) {
+      // Regularizations are addressed by type ("regularization.l2sp.alpha"), which stays stable when the
+      // list is reordered; a repeated type gets its ordinal.
+      std::string name = std::to_string(&item - items.data());
+      if (auto type = item.values.find("type"); type != item.values.end()) {
+        if (auto* text = std::get_if<std::string>(&type->second.data)) {
+          name = *text;
+          if (seen[name]++ > 0) name += "#" + std::to_string(seen[name]);
+        }
+      }
+      flatten(item, prefix + key + "." + name + ".", out);
+    }
+  }
+}
+
+ConfigTable parse_override_value(const std::string& key, const std::string& text, const std::string& origin) {
+  try {
+    ConfigTable parsed = parse_toml("value = " + text, origin);
+    return parsed;
+  } catch (const ConfigError&) {
+    // Not a TOML value (e.g. --set dataset.root=data/x): take it as a string, as a shell user would expect.
+    ConfigTable table;
+    ParamValue value;
+    value.data = text;
+    value.where = {origin};
+    table.values["value"] = value;
+    (void)key;
+    return table;
+  }
+}
+
+void apply_override(ConfigTable& root, const std::string& assignment) {
+  const std::string origin = "--set " + assignment;
+  const auto equals = assignment.find('=');
+  if (equals == std::string::npos || equals == 0) {
+    throw ConfigError(origin + ": expected key=value, e.g. --set optimizer.lr=0.01");
+  }
+  const std::string key = assignment.substr(0, equals);
+  std::vector<std::string> path;
+  std::stringstream stream(key);
+  for (std::string part; std::getline(stream, part, '.');) path.push_back(part);
+  if (std::any_of(path.begin(), path.end(), [](const std::string& p) { return p.empty(); })) {
+    throw ConfigError(origin + ": '" + key + "' is not a valid dotted key");
+  }
+  ConfigTable* table = &root;
+  std::size_t first = 0;
+  if (path.size() > 2 && path[0] == "stage") {
+    // stage.<name>.<section>.<key> addresses one stage.
+    auto stages = root.table_arrays.find("stage");
+    ConfigTable* found = nullptr;
+    std::vector<std::string> names;
+    if (stages != root.table_arrays.end()) {
+      for (auto& stage : stages->second) {
+        auto name = stage.values.find("name");
+        if (name == stage.values.end()) continue;
+        const auto* text = std::get_if<std::string>(&name->second.data);
+        if (!text) continue;
+        names.push_back(*text);
+        if (*text == path[1]) found = &stage;
+      }
+    }
+    if (!found) throw ConfigError(origin + ": no stage named '" + path[1] + "'" + did_you_mean(path[1], names));
+    table = found;
+    first = 2;
+  }
+  for (std::size_t i = first; i + 1 < path.size(); ++i) {
+    if (table->values.count(path[i])) throw ConfigError(origin + ": '" + path[i] + "' is a value, not a table");
+    ConfigTable& sub = table->tables[path[i]];
+    if (sub.where.file.empty()) sub.where = {origin};
+    table = &sub;
+  }
+  ParamValue value = parse_override_value(key, assignment.substr(equals + 1), origin).values.at("value");
+  value.where = {origin};
+  table->erase(path.back());
+  table->values[path.back()] = value;
+}
+
+std::vector<std::string> string_list(const ConfigTable& experiment, const std::string& key) {
+  return to_params(experiment, "experiment").get<std::vector<std::string>>(key, {});
+}
+
+std::string text_of(const ParamValue& value) {
+  const auto* text = std::get_if<std::string>(&value.data);
+  return text ? *text : std::string();
+}
+
+std::vector<RunConfig> resolve_runs(const ConfigTable& root, const std::string& file) {
+  auto stages = root.table_arrays.find("stage");
+  if (stages == root.table_arrays.end()) {
+    if (root.has("stage")) {
+      throw ConfigError(root.where_of("stage").str() + ": 'stage' must be an array of tables: write [[stage]]");
+    }
+    RunConfig run = read_run(root, file, "");
+    const ConfigTable resolved = resolved_tree(run, root);
+    run.resolved_toml = to_toml_text(resolved);
+    flatten(resolved, "", run.flat_params);
+    return {run};
+  }
+  std::vector<RunConfig> runs;
+  std::set<std::string> names;
+  ConfigTable base = root;
+  base.erase("stage");
+  for (const ConfigTable& stage : stages->second) {
+    reject_unknown_keys(stage, kStageKeys, "[[stage]]");
+    const std::string name = to_params(stage, "stage").required<std::string>("name");
+    if (!names.insert(name).second) {
+      throw ConfigError(stage.where_of("name").str() + ": a stage named '" + name + "' already exists");
+    }
+    ConfigTable merged = base;
+    ConfigTable overlay = stage;
+    overlay.erase("name");
+    // A stage that changes a component's type starts that section afresh: the base's parameters belong to
+    // the other type.
+    for (auto& [key, sub] : overlay.tables) {
+      auto type = sub.values.find("type");
+      auto base_section = merged.tables.find(key);
+      if (type != sub.values.end() && base_section != merged.tables.end()) {
+        auto base_type = base_section->second.values.find("type");
+        if (base_type == base_section->second.values.end() || text_of(base_type->second) != text_of(type->second)) {
+          merged.tables.erase(base_section);
+        }
+      }
+    }
+    merge_into(merged, overlay);
+    RunConfig run = read_run(merged, file, name);
+    const ConfigTable resolved = resolved_tree(run, merged);
+    run.resolved_toml = to_toml_text(resolved);
+    flatten(resolved, "", run.flat_params);
+    const std::string& weights = run.backbone.weights;
+    if (weights.rfind("stage:", 0) == 0) {
+      const std::string source = weights.substr(6);
+      if (!names.count(source) || source == name) {
+        throw ConfigError(run.backbone.weights_where.str() + ": backbone.weights = \"" + weights +
+                          "\": no earlier stage named '" + source + "'" +
+                          did_you_mean(source, std::vector<std::string>(names.begin(), names.end())));
+      }
+    }
+    runs.push_back(std::move(run));
+  }
+  return runs;
+}
+
+}  // namespace
+
+ExperimentPlan parse_experiment(const std::string& text, const std::string& source_name,
+                                const std::vector<std::string>& overrides) {
+  ConfigTable root = parse_toml(text, source_name);
+  for (const auto& assignment : overrides) apply_override(root, assignment);
+  reject_unknown_keys(root, kTopLevelKeys, "the experiment file");
+  for (const auto& name : kRequiredSections) section(root, name, source_name);
+
+  ExperimentPlan plan;
+  plan.source_file = source_name;
+  const ConfigTable& experiment = root.tables.at("experiment");
+  plan.store_path = to_params(experiment, "experiment").get<std::string>("store", "");
+  plan.plugin_paths = string_list(experiment, "plugin_paths");
+  plan.plugin_files = string_list(experiment, "plugins");
+  plan.runs = resolve_runs(root, source_name);
+  for (const auto& run : plan.runs) {
+    if (!run.stage.empty() || run.backbone.weights.rfind("stage:", 0) != 0) continue;
+    throw ConfigError(run.backbone.weights_where.str() + ": backbone.weights = \"" + run.backbone.weights +
+                      "\" names a stage, but the experiment has no [[stage]] tables");
+  }
+  return plan;
+}
+
+ExperimentPlan load_experiment(const std::string& path, const std::vector<std::string>& overrides) {
+  std::ifstream file(path, std::ios::binary);
+  if (!file) throw ConfigError(path + ": cannot read the experiment file (does it exist?)");
+  std::ostringstream text;
+  text << file.rdbuf();
+  return parse_experiment(text.str(), path, overrides);
+}
+
+}  // namespace ft

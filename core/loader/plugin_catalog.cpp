@@ -1,0 +1,277 @@
+#include "loader/plugin_catalog.h"
+
+#include "config/nearest_key.h"
+
+#include <ftsdk/plugin.h>
+
+#include <boost/dll/runtime_symbol_info.hpp>
+#include <boost/dll/shared_library.hpp>
+
+#include <algorithm>
+#include <cstdlib>
+#include <filesystem>
+#include <set>
+#include <sstream>
+
+namespace fs = std::filesystem;
+
+namespace ft {
+namespace {
+
+constexpr const char* kEntryName = kPluginEntryName;
+
+std::string join(const std::vector<std::string>& words) {
+  std::string out;
+  for (const auto& word : words) out += (out.empty() ? "" : ", ") + word;
+  return out;
+}
+
+// An object made by a plugin holds its library: the holder is destroyed object first, library last.
+template <class T>
+std::shared_ptr<T> keep_library_alive(std::shared_ptr<T> object, std::shared_ptr<const LoadedPlugin> plugin) {
+  struct Holder {
+    std::shared_ptr<const LoadedPlugin> plugin;
+    std::shared_ptr<T> object;
+  };
+  auto holder = std::make_shared<Holder>(Holder{std::move(plugin), std::move(object)});
+  T* raw = holder->object.get();
+  return std::shared_ptr<T>(std::move(holder), raw);
+}
+
+// Keys of a plugin's section that its factory never read are typos or keys of another type.
+void reject_unread_keys(const Params& params, const std::string& kind, const std::string& type) {
+  std::vector<std::string> read(params.read_keys().begin(), params.read_keys().end());
+  for (const auto& key : params.keys()) {
+    if (params.read_keys().count(key)) continue;
+    const ParamValue* value = params.find(key);
+    std::vector<std::string> known = read;
+    known.insert(known.begin(), "type");
+    throw ConfigError(value->where.str() + ": unknown key '" + key + "' in [" + params.section() + "] for " + kind +
+                      " '" + type + "'" + did_you_mean(key, known) +
+                      (read.empty() ? std::string() : " (keys it read: " + join(read) + ")"));
+  }
+}
+
+}  // namespace
+
+LoadedPlugin::~LoadedPlugin() = default;
+
+PluginCatalog::PluginCatalog() = default;
+PluginCatalog::~PluginCatalog() {
+  // Factories (code inside the libraries) go before the libraries themselves.
+  backbones_.clear();
+  datasets_.clear();
+  heads_.clear();
+  optimizers_.clear();
+  regularizations_.clear();
+}
+
+void PluginCatalog::load_file(const std::string& given_path) {
+  std::error_code error;
+  if (!fs::exists(given_path, error)) {
+    throw PluginError("plugin " + given_path + ": file not found (expected a shared library built with the ftrun SDK)");
+  }
+  if (!fs::is_regular_file(given_path, error)) {
+    throw PluginError("plugin " + given_path + ": not a regular file (expected a shared library)");
+  }
+  const std::string path = fs::canonical(given_path, error).string();
+  for (const auto& plugin : plugins_) {
+    if (plugin->path == path) return;
+  }
+
+  auto plugin = std::make_shared<LoadedPlugin>();
+  plugin->path = path;
+  try {
+    plugin->library = std::make_shared<boost::dll::shared_library>(path);
+  } catch (const std::exception& e) {
+    throw PluginError("plugin " + path + ": cannot load it as a shared library: " + e.what() +
+                      " (expected an ELF shared library for this machine, built against LibTorch " + TORCH_VERSION +
+                      ")");
+  }
+  if (!plugin->library->has(kEntryName)) {
+    throw PluginError("plugin " + path + ": no entry '" + kEntryName +
+                      "' found; expected a library made with FT_PLUGIN(...) from <ftsdk/plugin.h>");
+  }
+  const PluginInfo* info = plugin->library->get_alias<PluginEntry>(kEntryName)();
+  if (info == nullptr) throw PluginError("plugin " + path + ": its entry returned no plugin information");
+  if (info->abi_version != kPluginAbiVersion) {
+    throw PluginError("plugin " + path + ": wrong plugin ABI version: expected " + std::to_string(kPluginAbiVersion) +
+                      ", found " + std::to_string(info->abi_version) +
+                      "; rebuild the plugin against this ftrun's SDK (find_package(ftsdk))");
+  }
+  const std::string plugin_torch = info->torch_version ? info->torch_version : "(none)";
+  if (plugin_torch != TORCH_VERSION) {
+    throw PluginError("plugin " + path + ": built against LibTorch " + plugin_torch + ", but ftrun runs LibTorch " +
+                      TORCH_VERSION + "; rebuild the plugin against LibTorch " + TORCH_VERSION);
+  }
+  plugin->name = info->name ? info->name : "";
+  plugin->version = info->version ? info->version : "";
+  if (info->register_components == nullptr) {
+    throw PluginError("plugin " + path + ": its entry has no registration function");
+  }
+
+  registering_ = plugin;
+  registered_now_.clear();
+  try {
+    info->register_components(*this);
+  } catch (const std::exception& e) {
+    // Leave the catalog as it was: no half-registered plugin.
+    for (const auto& [kind, name] : registered_now_) {
+      if (kind == "backbone") backbones_.erase(name);
+      if (kind == "dataset") datasets_.erase(name);
+      if (kind == "head") heads_.erase(name);
+      if (kind == "optimizer") optimizers_.erase(name);
+      if (kind == "regularization") regularizations_.erase(name);
+    }
+    registering_.reset();
+    if (dynamic_cast<const PluginError*>(&e)) throw;
+    throw PluginError("plugin " + path + ": registration failed: " + e.what());
+  }
+  registering_.reset();
+  plugins_.push_back(plugin);
+}
+
+std::vector<std::string> PluginCatalog::load_folder(const std::string& folder) {
+  std::vector<std::string> messages;
+  std::error_code error;
+  if (!fs::is_directory(folder, error)) return messages;
+  std::vector<fs::path> files;
+  for (const auto& entry : fs::directory_iterator(folder, error)) {
+    if (entry.path().extension() == ".so") files.push_back(entry.path());
+  }
+  std::sort(files.begin(), files.end());
+  for (const auto& file : files) {
+    try {
+      load_file(file.string());
+    } catch (const Error& e) {
+      messages.push_back(e.what());
+    }
+  }
+  failures_.insert(failures_.end(), messages.begin(), messages.end());
+  return messages;
+}
+
+template <class Factory>
+void PluginCatalog::add(Entries<Factory>& entries, const std::string& kind, const std::string& name,
+                        Factory factory) {
+  const std::string from = registering_ ? registering_->path : std::string("(the core)");
+  if (name.empty()) throw PluginError("plugin " + from + ": registers a " + kind + " with an empty name");
+  if (!factory) throw PluginError("plugin " + from + ": registers " + kind + " '" + name + "' without a factory");
+  if (auto it = entries.find(name); it != entries.end()) {
+    throw PluginError("plugin " + from + ": " + kind + " '" + name + "' is already registered by " +
+                      it->second.plugin->path + "; each type name must be unique, rename one of them");
+  }
+  entries[name] = Entry<Factory>{std::move(factory), registering_};
+  registered_now_.emplace_back(kind, name);
+}
+
+void PluginCatalog::add_backbone(const std::string& name, BackboneFactory factory) {
+  add(backbones_, "backbone", name, std::move(factory));
+}
+void PluginCatalog::add_dataset(const std::string& name, DatasetFactory factory) {
+  add(datasets_, "dataset", name, std::move(factory));
+}
+void PluginCatalog::add_head(const std::string& name, HeadFactory factory) {
+  add(heads_, "head", name, std::move(factory));
+}
+void PluginCatalog::add_optimizer(const std::string& name, OptimizerFactory factory) {
+  add(optimizers_, "optimizer", name, std::move(factory));
+}
+void PluginCatalog::add_regularization(const std::string& name, RegularizationFactory factory) {
+  add(regularizations_, "regularization", name, std::move(factory));
+}
+
+std::vector<std::string> PluginCatalog::types(const std::string& kind) const {
+  std::vector<std::string> names;
+  auto collect = [&](const auto& entries) {
+    for (const auto& entry : entries) names.push_back(entry.first);
+  };
+  if (kind == "backbone") collect(backbones_);
+  if (kind == "dataset") collect(datasets_);
+  if (kind == "head") collect(heads_);
+  if (kind == "optimizer") collect(optimizers_);
+  if (kind == "regularization") collect(regularizations_);
+  return names;
+}
+
+void PluginCatalog::unknown(const std::string& kind, const std::string& type) const {
+  const auto known = types(kind);
+  std::string message = "unknown " + kind + " type '" + type + "'" + did_you_mean(type, known) + " (known: " +
+                        (known.empty() ? std::string("none") : join(known)) + ")";
+  if (!failures_.empty()) {
+    message += "\n  these plugin libraries failed to load and may provide it:";
+    for (const auto& failure : failures_) message += "\n  - " + failure;
+  }
+  throw PluginError(message);
+}
+
+ComponentOrigin PluginCatalog::origin(const std::string& kind, const std::string& type) const {
+  auto find = [&](const auto& entries) -> std::shared_ptr<const LoadedPlugin> {
+    auto it = entries.find(type);
+    if (it == entries.end()) unknown(kind, type);
+    return it->second.plugin;
+  };
+  std::shared_ptr<const LoadedPlugin> plugin;
+  if (kind == "backbone") plugin = find(backbones_);
+  else if (kind == "dataset") plugin = find(datasets_);
+  else if (kind == "head") plugin = find(heads_);
+  else if (kind == "optimizer") plugin = find(optimizers_);
+  else if (kind == "regularization") plugin = find(regularizations_);
+  else unknown(kind, type);
+  return {kind, type, plugin};
+}
+
+template <class T, class Factory, class Context>
+std::shared_ptr<T> PluginCatalog::make(const Entries<Factory>& entries, const std::string& kind,
+                                       const std::string& type, const Params& params, const Context& ctx) {
+  auto it = entries.find(type);
+  if (it == entries.end()) unknown(kind, type);
+  std::shared_ptr<T> object = it->second.factory(params, ctx);
+  if (!object) {
+    throw PluginError("plugin " + it->second.plugin->path + ": the " + kind + " factory '" + type +
+                      "' returned nothing (factories must throw an ft::Error instead)");
+  }
+  reject_unread_keys(params, kind, type);
+  return keep_library_alive(std::move(object), it->second.plugin);
+}
+
+std::shared_ptr<Backbone> PluginCatalog::make_backbone(const std::string& type, const Params& params,
+                                                       const BackboneContext& ctx) {
+  return make<Backbone>(backbones_, "backbone", type, params, ctx);
+}
+std::shared_ptr<Dataset> PluginCatalog::make_dataset(const std::string& type, const Params& params,
+                                                     const DatasetContext& ctx) {
+  return make<Dataset>(datasets_, "dataset", type, params, ctx);
+}
+std::shared_ptr<Head> PluginCatalog::make_head(const std::string& type, const Params& params,
+                                               const HeadContext& ctx) {
+  return make<Head>(heads_, "head", type, params, ctx);
+}
+std::shared_ptr<torch::optim::Optimizer> PluginCatalog::make_optimizer(const std::string& type,
+                                                                       const Params& params,
+                                                                       const OptimizerContext& ctx) {
+  return make<torch::optim::Optimizer>(optimizers_, "optimizer", type, params, ctx);
+}
+std::shared_ptr<Regularization> PluginCatalog::make_regularization(const std::string& type, const Params& params,
+                                                                   const RegularizationContext& ctx) {
+  return make<Regularization>(regularizations_, "regularization", type, params, ctx);
+}
+
+std::vector<std::string> plugin_search_path(const std::vector<std::string>& from_experiment) {
+  std::vector<std::string> folders = from_experiment;
+  if (const char* env = std::getenv("FTRUN_PLUGIN_PATH"); env && *env) {
+    std::stringstream stream(env);
+    for (std::string folder; std::getline(stream, folder, ':');) {
+      if (!folder.empty()) folders.push_back(folder);
+    }
+  }
+  std::error_code error;
+  const fs::path exe_dir = boost::dll::program_location(error).parent_path();
+  if (!error) {
+    folders.push_back((exe_dir / "plugins").string());                   // build tree: build/ftrun
+    folders.push_back((exe_dir / "../lib/ftrun/plugins").string());      // installed: bin/ftrun
+  }
+  return folders;
+}
+
+}  // namespace ft

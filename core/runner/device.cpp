@@ -1,0 +1,50 @@
+#include "runner/device.h"
+
+#include <ftsdk/error.h>
+
+#include <ATen/Parallel.h>
+#include <torch/cuda.h>
+
+#include <fstream>
+#include <set>
+#include <thread>
+
+namespace ft {
+
+c10::Device resolve_device(const std::string& requested) {
+  const bool has_cuda = torch::cuda::is_available();
+  if (requested == "auto") return has_cuda ? c10::Device(c10::kCUDA, 0) : c10::Device(c10::kCPU);
+  if (requested == "cpu") return c10::Device(c10::kCPU);
+  const c10::Device device(requested);
+  if (!has_cuda) {
+    throw ConfigError("device \"" + requested +
+                      "\" was asked for, but no CUDA GPU is visible to LibTorch (check nvidia-smi and "
+                      "CUDA_VISIBLE_DEVICES); use device = \"auto\" or \"cpu\" to train on the CPU");
+  }
+  if (device.index() >= static_cast<int>(torch::cuda::device_count())) {
+    throw ConfigError("device \"" + requested + "\": only " + std::to_string(torch::cuda::device_count()) +
+                      " CUDA device(s) are visible");
+  }
+  return device;
+}
+
+int physical_core_count() {
+  std::ifstream cpuinfo("/proc/cpuinfo");
+  std::set<std::pair<std::string, std::string>> cores;
+  std::string line, physical_id = "0";
+  while (std::getline(cpuinfo, line)) {
+    auto value = [&] { return line.substr(line.find(':') + 1); };
+    if (line.rfind("physical id", 0) == 0) physical_id = value();
+    if (line.rfind("core id", 0) == 0) cores.emplace(physical_id, value());
+  }
+  if (!cores.empty()) return static_cast<int>(cores.size());
+  return std::max(1u, std::thread::hardware_concurrency());
+}
+
+int configure_threads(std::int64_t requested) {
+  const int threads = requested > 0 ? static_cast<int>(requested) : physical_core_count();
+  at::set_num_threads(threads);
+  return threads;
+}
+
+}  // namespace ft

@@ -1,0 +1,21 @@
+#pragma once
+// Choosing the device and the CPU thread count.
+
+#include <c10/core/Device.h>
+
+#include <cstdint>
+#include <string>
+
+namespace ft {
+
+/// "auto" → CUDA when a GPU is visible, else CPU; "cuda"/"cuda:N" → that GPU or a clear error; "cpu" → CPU.
+c10::Device resolve_device(const std::string& requested);
+
+/// Physical cores of this machine (hyper-threads counted once); at least 1.
+int physical_core_count();
+
+/// Sets LibTorch's intra-op threads: `requested`, or the physical cores when 0. Returns the count set.
+/// LibTorch's own default is not reliable (Debian's build picked 1 on a 2-core machine).
+int configure_threads(std::int64_t requested);
+
+}  // namespace ft

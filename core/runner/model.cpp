@@ -1,0 +1,118 @@
+#include "runner/model.h"
+
+#include "config/nearest_key.h"
+
+#include <ftsdk/error.h>
+
+#include <fmt/format.h>
+#include <fmt/ranges.h>
+
+#include <set>
+
+namespace ft {
+namespace {
+
+bool matches_prefix(const std::string& name, const std::string& prefix) {
+  return prefix == "*" || name == prefix || name.rfind(prefix + ".", 0) == 0;
+}
+
+std::string shape_text(const torch::Tensor& tensor) { return fmt::format("[{}]", fmt::join(tensor.sizes(), ", ")); }
+
+std::string first_names(const std::vector<std::string>& names, std::size_t limit = 5) {
+  std::string out;
+  for (std::size_t i = 0; i < names.size() && i < limit; ++i) out += (i ? ", " : "") + names[i];
+  if (names.size() > limit) out += fmt::format(", ... ({} more)", names.size() - limit);
+  return out;
+}
+
+}  // namespace
+
+Classifier::Classifier(std::shared_ptr<Backbone> backbone, std::shared_ptr<Head> head)
+    : backbone_(register_module("backbone", std::move(backbone))), head_(register_module("head", std::move(head))) {}
+
+torch::Tensor Classifier::forward(const torch::Tensor& images) { return head_->forward(backbone_->forward(images)); }
+
+std::int64_t Classifier::freeze(const std::vector<std::string>& prefixes) {
+  std::int64_t frozen = 0;
+  for (const auto& prefix : prefixes) {
+    std::int64_t matched = 0;
+    for (auto& item : backbone_->named_parameters()) {
+      if (!matches_prefix(item.key(), prefix)) continue;
+      item.value().set_requires_grad(false);
+      ++matched;
+    }
+    if (matched == 0) {
+      std::vector<std::string> top_level;
+      for (const auto& child : backbone_->named_children()) top_level.push_back(child.key());
+      throw ConfigError(fmt::format("backbone.freeze: '{}' matches no parameter of the backbone{} (its modules: {})",
+                                    prefix, did_you_mean(prefix, top_level), fmt::join(top_level, ", ")));
+    }
+    frozen += matched;
+    for (const auto& item : backbone_->named_modules("", /*include_self=*/prefix == "*")) {
+      if (matches_prefix(item.key(), prefix)) frozen_modules_.push_back(item.value());
+    }
+  }
+  return frozen;
+}
+
+void Classifier::set_training(bool training) {
+  train(training);
+  if (!training) return;
+  for (auto& module : frozen_modules_) module->eval();
+}
+
+TensorMap Classifier::state() const {
+  TensorMap out;
+  for (const auto& item : named_parameters()) out[item.key()] = item.value();
+  for (const auto& item : named_buffers()) out[item.key()] = item.value();
+  return out;
+}
+
+void load_backbone_weights(Classifier& model, const TensorMap& tensors, const std::string& origin, Logger& log) {
+  // An ftrun checkpoint prefixes the backbone's names with "backbone."; a bare backbone file does not.
+  const bool prefixed = std::any_of(tensors.begin(), tensors.end(),
+                                    [](const auto& entry) { return entry.first.rfind("backbone.", 0) == 0; });
+  const std::string prefix = prefixed ? "backbone." : "";
+
+  TensorMap targets;
+  for (const auto& item : model.backbone().named_parameters()) targets[item.key()] = item.value();
+  for (const auto& item : model.backbone().named_buffers()) targets[item.key()] = item.value();
+
+  std::vector<std::string> missing, mismatched, dropped;
+  torch::NoGradGuard no_grad;
+  for (auto& [name, target] : targets) {
+    auto found = tensors.find(prefix + name);
+    if (found == tensors.end()) {
+      missing.push_back(name);
+      continue;
+    }
+    const torch::Tensor& source = found->second;
+    if (source.sizes() != target.sizes()) {
+      mismatched.push_back(fmt::format("{}: the backbone expects {}, {} holds {}", name, shape_text(target), origin,
+                                       shape_text(source)));
+      continue;
+    }
+    target.copy_(source);
+  }
+  std::set<std::string> used;
+  for (const auto& entry : targets) used.insert(prefix + entry.first);
+  for (const auto& entry : tensors) {
+    if (!used.count(entry.first)) dropped.push_back(entry.first);
+  }
+  if (!mismatched.empty()) {
+    throw DataError(fmt::format("weights {}: {} tensor(s) have the wrong shape:\n  {}", origin, mismatched.size(),
+                                fmt::join(mismatched, "\n  ")));
+  }
+  if (!missing.empty()) {
+    throw DataError(fmt::format("weights {}: {} backbone tensor(s) missing: {} (is it a checkpoint of the same "
+                                "backbone type and size?)",
+                                origin, missing.size(), first_names(missing)));
+  }
+  log.info(fmt::format("loaded {} backbone tensors from {}", targets.size(), origin));
+  if (!dropped.empty()) {
+    log.info(fmt::format("dropped {} tensor(s) that are not part of the backbone (the old head): {}", dropped.size(),
+                         first_names(dropped)));
+  }
+}
+
+}  // namespace ft

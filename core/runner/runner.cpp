@@ -1,0 +1,242 @@
+#include "runner/runner.h"
+
+#include "loader/plugin_catalog.h"
+#include "log/log.h"
+#include "runner/checkpoint.h"
+#include "runner/device.h"
+#include "runner/model.h"
+#include "runner/trainer.h"
+#include "store/results_store.h"
+
+#include <ftsdk/version.h>
+
+#include <fmt/format.h>
+#include <fmt/ranges.h>
+#include <torch/torch.h>
+
+#include <unistd.h>
+
+#include <chrono>
+#include <filesystem>
+#include <map>
+
+namespace fs = std::filesystem;
+
+namespace ft {
+namespace {
+
+std::string make_group_id(const std::string& name) {
+  const auto now = std::chrono::system_clock::now().time_since_epoch();
+  return fmt::format("{}-{:x}-{:x}", name, std::chrono::duration_cast<std::chrono::milliseconds>(now).count(),
+                     ::getpid());
+}
+
+// Everything one run needs, built before the run is recorded: a typo or a missing dataset is a configuration
+// problem, not a failed run.
+struct BuiltRun {
+  std::shared_ptr<Dataset> dataset;
+  DatasetInfo info;
+  std::shared_ptr<Classifier> model;
+  std::shared_ptr<torch::optim::Optimizer> optimizer;
+  std::vector<std::string> group_names;
+  std::vector<std::shared_ptr<Regularization>> regularizations;
+  std::vector<PluginUse> plugins;
+  std::optional<std::int64_t> parent_run_id;
+};
+
+struct Resolved {
+  std::string path;
+  std::optional<std::int64_t> run_id;
+};
+
+class RunBuilder {
+ public:
+  RunBuilder(PluginCatalog& catalog, ResultsStore& store, const std::map<std::string, std::int64_t>& stage_runs)
+      : catalog_(catalog), store_(store), stage_runs_(stage_runs) {}
+
+  BuiltRun build(const RunConfig& run, c10::Device device) {
+    BuiltRun built;
+    log::ComponentLogger dataset_log("dataset:" + run.dataset.type);
+    built.dataset = catalog_.make_dataset(run.dataset.type, run.dataset.params, {run.seed, dataset_log});
+    built.info = built.dataset->info();
+    check_info(built.info, run.dataset.type);
+
+    log::ComponentLogger backbone_log("backbone:" + run.backbone.type);
+    auto backbone = catalog_.make_backbone(run.backbone.type, run.backbone.params, {built.info.input, backbone_log});
+    log::ComponentLogger head_log("head:" + run.head.type);
+    auto head = catalog_.make_head(run.head.type, run.head.params,
+                                   {backbone->feature_size(), built.info.num_classes, head_log});
+    built.model = std::make_shared<Classifier>(backbone, head);
+
+    if (!run.backbone.weights.empty()) {
+      const Resolved weights = resolve_weights(run);
+      built.parent_run_id = weights.run_id;
+      load_backbone_weights(*built.model, load_tensors(weights.path), weights.path, backbone_log);
+    }
+    if (!run.backbone.freeze.empty()) {
+      const auto frozen = built.model->freeze(run.backbone.freeze);
+      backbone_log.info(fmt::format("froze {} tensors ({})", frozen, fmt::join(run.backbone.freeze, ", ")));
+    }
+    built.model->to(device);
+
+    std::vector<ParamGroupSpec> groups;
+    auto trainable = [](torch::nn::Module& module) {
+      std::vector<torch::Tensor> params;
+      for (auto& p : module.parameters()) {
+        if (p.requires_grad()) params.push_back(p);
+      }
+      return params;
+    };
+    if (auto params = trainable(built.model->backbone()); !params.empty() && run.backbone.lr_mult > 0) {
+      groups.push_back({"backbone", params, run.backbone.lr_mult});
+    } else if (!params.empty()) {
+      // lr_mult = 0 means a fixed backbone: freeze it instead of stepping it with a zero learning rate.
+      for (auto& p : params) p.set_requires_grad(false);
+    }
+    groups.push_back({"head", trainable(built.model->head()), 1.0});
+    for (const auto& group : groups) built.group_names.push_back(group.name);
+    log::ComponentLogger optimizer_log("optimizer:" + run.optimizer.type);
+    built.optimizer = catalog_.make_optimizer(run.optimizer.type, run.optimizer.params, {groups, optimizer_log});
+    if (built.optimizer->param_groups().size() != groups.size()) {
+      throw PluginError(fmt::format("optimizer '{}' made {} parameter groups, expected {} (one per group given)",
+                                    run.optimizer.type, built.optimizer->param_groups().size(), groups.size()));
+    }
+
+    for (const auto& config : run.regularizations) {
+      log::ComponentLogger log("regularization:" + config.type);
+      auto regularization =
+          catalog_.make_regularization(config.type, config.params, {built.info.num_classes, log});
+      regularization->attach(*built.model);
+      built.regularizations.push_back(regularization);
+    }
+
+    auto use = [&](const std::string& kind, const std::string& type) {
+      const ComponentOrigin origin = catalog_.origin(kind, type);
+      built.plugins.push_back({kind, type, origin.plugin ? origin.plugin->path : "",
+                               origin.plugin ? origin.plugin->name : "", origin.plugin ? origin.plugin->version : ""});
+    };
+    use("backbone", run.backbone.type);
+    use("dataset", run.dataset.type);
+    use("head", run.head.type);
+    use("optimizer", run.optimizer.type);
+    for (const auto& config : run.regularizations) use("regularization", config.type);
+    return built;
+  }
+
+ private:
+  static void check_info(const DatasetInfo& info, const std::string& type) {
+    const auto channels = static_cast<std::size_t>(info.input.channels);
+    if (info.num_classes < 2 || channels == 0 || info.mean.size() != channels || info.std.size() != channels) {
+      throw PluginError(fmt::format("dataset '{}' describes itself inconsistently: {} classes, {} channels, {} "
+                                    "means, {} standard deviations",
+                                    type, info.num_classes, channels, info.mean.size(), info.std.size()));
+    }
+  }
+
+  Resolved resolve_weights(const RunConfig& run) {
+    const std::string& weights = run.backbone.weights;
+    const std::string where = run.backbone.weights_where.str();
+    auto checkpoint_of_run = [&](std::int64_t id, const std::string& what) -> Resolved {
+      auto path = store_.checkpoint_of(id);
+      if (!path) throw ConfigError(fmt::format("{}: {} (run {}) has no checkpoint in {}", where, what, id, store_.path()));
+      return {*path, id};
+    };
+    if (weights.rfind("stage:", 0) == 0) {
+      const auto stage = weights.substr(6);
+      auto it = stage_runs_.find(stage);
+      if (it == stage_runs_.end()) throw ConfigError(fmt::format("{}: stage '{}' has not run", where, stage));
+      return checkpoint_of_run(it->second, "stage '" + stage + "'");
+    }
+    if (weights.rfind("run:", 0) == 0) {
+      std::int64_t id = 0;
+      try {
+        id = std::stoll(weights.substr(4));
+      } catch (const std::exception&) {
+        throw ConfigError(fmt::format("{}: expected run:<id>, e.g. run:12, got \"{}\"", where, weights));
+      }
+      if (!store_.status_of(id)) throw ConfigError(fmt::format("{}: no run {} in {}", where, id, store_.path()));
+      return checkpoint_of_run(id, "run " + std::to_string(id));
+    }
+    if (!fs::exists(weights)) {
+      throw DataError(fmt::format("{}: weights file {} not found (expected an ftrun checkpoint; use run:<id> or "
+                                  "stage:<name> for weights of an earlier run)",
+                                  where, weights));
+    }
+    return {weights, std::nullopt};
+  }
+
+  PluginCatalog& catalog_;
+  ResultsStore& store_;
+  const std::map<std::string, std::int64_t>& stage_runs_;
+};
+
+}  // namespace
+
+void load_plugins(PluginCatalog& catalog, const ExperimentPlan& plan) {
+  for (const auto& file : plan.plugin_files) catalog.load_file(file);
+  for (const auto& folder : plugin_search_path(plan.plugin_paths)) {
+    for (const auto& failure : catalog.load_folder(folder)) log::debug("plugin not loaded: " + failure);
+  }
+}
+
+PlanResult Runner::run(const ExperimentPlan& plan) {
+  PlanResult result;
+  result.group_id = make_group_id(plan.runs.front().name);
+  std::map<std::string, std::int64_t> stage_runs;
+  RunBuilder builder(catalog_, store_, stage_runs);
+
+  for (const RunConfig& run : plan.runs) {
+    const std::string title = run.stage.empty() ? run.name : run.name + " / " + run.stage;
+    const c10::Device device = resolve_device(run.device);
+    const int threads = configure_threads(run.threads);
+    torch::manual_seed(run.seed);
+    log::info(fmt::format("run {}: device {}, {} CPU threads, seed {}", title, device.str(), threads, run.seed));
+
+    BuiltRun built = builder.build(run, device);
+    NewRun record{run.name,   run.stage,     result.group_id, built.parent_run_id, plan.source_file,
+                  run.resolved_toml, run.seed, device.str(),   threads,            TORCH_VERSION,
+                  run.flat_params,   built.plugins};
+    const std::int64_t run_id = store_.begin_run(record);
+    result.run_ids.push_back(run_id);
+    if (!run.stage.empty()) stage_runs[run.stage] = run_id;
+    log::info(fmt::format("run {} started: {} train / {} validation images, {} classes", run_id,
+                 built.dataset->train()->size(), built.dataset->validation() ? built.dataset->validation()->size() : 0,
+                 built.info.num_classes));
+
+    const std::string checkpoint =
+        (fs::path(store_.checkpoint_dir()) / fmt::format("run-{}", run_id) / "last.pt").string();
+    TrainerSetup setup;
+    setup.model = built.model.get();
+    setup.optimizer = built.optimizer.get();
+    setup.group_names = built.group_names;
+    setup.regularizations = built.regularizations;
+    setup.info = built.info;
+    setup.train = built.dataset->train();
+    setup.validation = built.dataset->validation();
+    setup.test = built.dataset->test();
+    setup.config = run.train;
+    setup.device = device;
+    setup.seed = run.seed;
+    setup.record = [&](const std::vector<MetricRow>& rows) { store_.log_metrics(run_id, rows); };
+    setup.checkpoint = [&](std::int64_t) {
+      save_tensors(built.model->state(), checkpoint);
+      store_.set_checkpoint(run_id, checkpoint);
+    };
+    try {
+      Trainer(std::move(setup)).fit();
+    } catch (const Interrupted& e) {
+      store_.finish_run(run_id, RunStatus::interrupted, e.what());
+      log::warn(fmt::format("run {} interrupted: {}", run_id, e.what()));
+      throw;
+    } catch (const std::exception& e) {
+      store_.finish_run(run_id, RunStatus::failed, e.what());
+      log::error(fmt::format("run {} failed", run_id));
+      throw;
+    }
+    store_.finish_run(run_id, RunStatus::completed);
+    log::info(fmt::format("run {} completed", run_id));
+  }
+  return result;
+}
+
+}  // namespace ft

@@ -1,0 +1,35 @@
+#pragma once
+// Runs an experiment plan: for each run (or stage), build the components from plugins, record the run, train.
+
+#include "config/experiment.h"
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace ft {
+
+class PluginCatalog;
+class ResultsStore;
+
+struct PlanResult {
+  std::string group_id;
+  std::vector<std::int64_t> run_ids;
+};
+
+class Runner {
+ public:
+  Runner(PluginCatalog& catalog, ResultsStore& store) : catalog_(catalog), store_(store) {}
+  /// Runs every run of the plan in order; a failing run stops the plan (the error propagates after the run is
+  /// recorded as failed or interrupted). Later stages can use earlier stages' weights.
+  PlanResult run(const ExperimentPlan& plan);
+
+ private:
+  PluginCatalog& catalog_;
+  ResultsStore& store_;
+};
+
+/// Loads the plugins a plan needs: explicit files (errors are fatal), then the search path.
+void load_plugins(PluginCatalog& catalog, const ExperimentPlan& plan);
+
+}  // namespace ft

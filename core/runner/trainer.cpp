@@ -1,0 +1,206 @@
+#include "runner/trainer.h"
+
+#include "runner/progress.h"
+#include "runner/signals.h"
+
+#include <ATen/CPUGeneratorImpl.h>
+#include <fmt/format.h>
+#include "log/log.h"
+#include <torch/nn/functional/loss.h>
+#include <torch/torch.h>
+
+#include <chrono>
+#include <cmath>
+
+namespace ft {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+// Turns a split into normalised float batches on the device. A split held in memory is copied to the device
+// once as uint8 and batched with index_select; other splits are gathered example by example.
+class BatchSource {
+ public:
+  BatchSource(std::shared_ptr<const Split> split, const DatasetInfo& info, c10::Device device)
+      : split_(std::move(split)), device_(device) {
+    const auto channels = info.input.channels;
+    auto options = torch::TensorOptions().dtype(torch::kFloat32);
+    mean_ = torch::tensor(info.mean, options).view({1, channels, 1, 1}).to(device) * 255.0;
+    inv_std_ = (1.0 / (torch::tensor(info.std, options).view({1, channels, 1, 1}) * 255.0)).to(device);
+    if (auto tensors = split_->tensors()) {
+      images_ = tensors->images.to(device);
+      labels_ = tensors->labels.to(device);
+    }
+  }
+
+  std::int64_t size() const { return split_->size(); }
+
+  Batch batch(const torch::Tensor& indices) const {
+    torch::Tensor images, labels;
+    if (images_.defined()) {
+      const auto on_device = indices.to(device_);
+      images = images_.index_select(0, on_device);
+      labels = labels_.index_select(0, on_device);
+    } else {
+      std::vector<torch::Tensor> pixels;
+      std::vector<std::int64_t> classes;
+      const auto* index = indices.data_ptr<std::int64_t>();
+      for (std::int64_t i = 0; i < indices.numel(); ++i) {
+        Example example = split_->get(index[i]);
+        pixels.push_back(example.image);
+        classes.push_back(example.label);
+      }
+      images = torch::stack(pixels).to(device_);
+      labels = torch::tensor(classes, torch::kLong).to(device_);
+    }
+    return {(images.to(torch::kFloat32) - mean_) * inv_std_, labels};
+  }
+
+ private:
+  std::shared_ptr<const Split> split_;
+  c10::Device device_;
+  torch::Tensor images_, labels_, mean_, inv_std_;
+};
+
+}  // namespace
+
+class Trainer::Impl {
+ public:
+  explicit Impl(TrainerSetup setup) : s_(std::move(setup)) {
+    generator_ = at::make_generator<at::CPUGeneratorImpl>(s_.seed);
+  }
+
+  void fit() {
+    BatchSource train(s_.train, s_.info, s_.device);
+    std::unique_ptr<BatchSource> validation;
+    if (s_.validation) validation = std::make_unique<BatchSource>(s_.validation, s_.info, s_.device);
+    const std::int64_t batch = s_.config.batch_size;
+    const std::int64_t steps_per_epoch = (train.size() + batch - 1) / batch;
+    if (train.size() == 0) throw DataError("the training split is empty");
+    Progress progress(s_.config.epochs, steps_per_epoch);
+    std::int64_t global_step = 0;
+
+    for (std::int64_t epoch = 1; epoch <= s_.config.epochs; ++epoch) {
+      progress.start_epoch(epoch);
+      s_.model->set_training(true);
+      const auto order = torch::randperm(train.size(), generator_, torch::kLong);
+      const auto epoch_start = Clock::now();
+      double loss_sum = 0;
+      std::int64_t correct = 0, seen = 0;
+      std::vector<MetricRow> rows;
+      for (std::int64_t step = 0; step < steps_per_epoch; ++step) {
+        if (stop_requested()) {
+          progress.clear();
+          s_.record(rows);
+          throw Interrupted(fmt::format("stopped by signal {} at epoch {}, step {}", stop_signal(), epoch, step));
+        }
+        const auto indices = order.slice(0, step * batch, std::min((step + 1) * batch, train.size()));
+        Batch data = train.batch(indices);
+        const auto [loss, hits] = train_step(data);
+        ++global_step;
+        if (!std::isfinite(loss)) {
+          progress.clear();
+          s_.record(rows);
+          throw Error(fmt::format("the training loss became {} at epoch {}, step {}: training diverged (try a "
+                                  "smaller learning rate)",
+                                  loss, epoch, step + 1));
+        }
+        const auto n = indices.numel();
+        loss_sum += loss * n;
+        correct += hits;
+        seen += n;
+        rows.push_back({"step", epoch, global_step, "train_loss", loss});
+        for (std::size_t g = 0; g < s_.group_names.size(); ++g) {
+          rows.push_back({"step", epoch, global_step, "lr/" + s_.group_names[g], group_lr(g)});
+        }
+        progress.step(step + 1, loss, seen);
+      }
+      const double seconds = std::chrono::duration<double>(Clock::now() - epoch_start).count();
+      progress.clear();
+      const double train_loss = loss_sum / seen;
+      const double train_accuracy = static_cast<double>(correct) / seen;
+      rows.push_back({"epoch", epoch, global_step, "train_loss", train_loss});
+      rows.push_back({"epoch", epoch, global_step, "train_accuracy", train_accuracy});
+      rows.push_back({"epoch", epoch, global_step, "lr", group_lr(s_.group_names.size() - 1)});
+      rows.push_back({"epoch", epoch, global_step, "images_per_second", seen / seconds});
+      rows.push_back({"epoch", epoch, global_step, "seconds", seconds});
+      std::string summary = fmt::format("epoch {}/{}: train loss {:.4f} acc {:.4f}", epoch, s_.config.epochs,
+                                        train_loss, train_accuracy);
+      const bool evaluate_now = epoch % s_.config.eval_every == 0 || epoch == s_.config.epochs;
+      if (validation && evaluate_now) {
+        const EvalResult result = evaluate(*validation);
+        rows.push_back({"epoch", epoch, global_step, "val_loss", result.loss});
+        rows.push_back({"epoch", epoch, global_step, "val_accuracy", result.accuracy});
+        summary += fmt::format(" | val loss {:.4f} acc {:.4f}", result.loss, result.accuracy);
+      }
+      log::info(fmt::format("{} | {:.0f} img/s, {:.1f} s", summary, seen / seconds, seconds));
+      s_.record(rows);
+      s_.checkpoint(epoch);
+    }
+    if (s_.test && s_.config.test) {
+      BatchSource test(s_.test, s_.info, s_.device);
+      const EvalResult result = evaluate(test);
+      s_.record({{"final", s_.config.epochs, global_step, "test_loss", result.loss},
+                 {"final", s_.config.epochs, global_step, "test_accuracy", result.accuracy}});
+      log::info(fmt::format("test: loss {:.4f} acc {:.4f} ({} images)", result.loss, result.accuracy, result.examples));
+    }
+  }
+
+  EvalResult evaluate(const BatchSource& source) {
+    torch::NoGradGuard no_grad;
+    s_.model->set_training(false);
+    double loss_sum = 0;
+    std::int64_t correct = 0;
+    const std::int64_t size = source.size();
+    for (std::int64_t start = 0; start < size; start += s_.config.eval_batch_size) {
+      const auto indices = torch::arange(start, std::min(start + s_.config.eval_batch_size, size), torch::kLong);
+      const Batch data = source.batch(indices);
+      const auto logits = s_.model->forward(data.inputs);
+      loss_sum += torch::nn::functional::cross_entropy(
+                      logits, data.targets, torch::nn::functional::CrossEntropyFuncOptions().reduction(torch::kSum))
+                      .item<double>();
+      correct += logits.argmax(1).eq(data.targets).sum().item<std::int64_t>();
+    }
+    s_.model->set_training(true);
+    if (size == 0) return {};
+    return {loss_sum / size, static_cast<double>(correct) / size, size};
+  }
+
+  EvalResult evaluate(const Split& split) {
+    // The same split object the caller owns: wrap without taking ownership.
+    return evaluate(BatchSource(std::shared_ptr<const Split>(&split, [](const Split*) {}), s_.info, s_.device));
+  }
+
+ private:
+  std::pair<double, std::int64_t> train_step(Batch& data) {
+    const auto labels = data.targets;
+    for (auto& regularization : s_.regularizations) regularization->transform_batch(data);
+    const auto logits = s_.model->forward(data.inputs);
+    auto loss = torch::nn::functional::cross_entropy(logits, data.targets);
+    for (auto& regularization : s_.regularizations) {
+      if (auto replaced = regularization->loss(logits, data, loss)) loss = *replaced;
+    }
+    for (auto& regularization : s_.regularizations) {
+      if (auto penalty = regularization->penalty(*s_.model); penalty.defined()) loss = loss + penalty;
+    }
+    s_.optimizer->zero_grad();
+    loss.backward();
+    s_.optimizer->step();
+    const std::int64_t hits = logits.detach().argmax(1).eq(labels).sum().item<std::int64_t>();
+    return {loss.item<double>(), hits};
+  }
+
+  double group_lr(std::size_t group) const {
+    return s_.optimizer->param_groups().at(group).options().get_lr();
+  }
+
+  TrainerSetup s_;
+  at::Generator generator_;
+};
+
+Trainer::Trainer(TrainerSetup setup) : impl_(std::make_unique<Impl>(std::move(setup))) {}
+Trainer::~Trainer() = default;
+void Trainer::fit() { impl_->fit(); }
+EvalResult Trainer::evaluate(const Split& split) { return impl_->evaluate(split); }
+
+}  // namespace ft

@@ -1,0 +1,64 @@
+#pragma once
+// The training loop of one run: epochs of optimisation steps, validation, metrics, checkpoints.
+
+#include "config/experiment.h"
+#include "runner/model.h"
+#include "store/results_store.h"
+
+#include <ftsdk/dataset.h>
+#include <ftsdk/regularization.h>
+
+#include <c10/core/Device.h>
+#include <torch/optim/optimizer.h>
+
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+namespace ft {
+
+/// Thrown when Ctrl-C or SIGTERM stops a run.
+class Interrupted : public Error {
+ public:
+  using Error::Error;
+};
+
+struct EvalResult {
+  double loss = 0;
+  double accuracy = 0;
+  std::int64_t examples = 0;
+};
+
+struct TrainerSetup {
+  Classifier* model = nullptr;
+  torch::optim::Optimizer* optimizer = nullptr;
+  /// Names of the optimizer's parameter groups, in order (recorded as lr/<name>).
+  std::vector<std::string> group_names;
+  std::vector<std::shared_ptr<Regularization>> regularizations;
+  DatasetInfo info;
+  std::shared_ptr<const Split> train, validation, test;
+  TrainConfig config;
+  c10::Device device = c10::Device(c10::kCPU);
+  std::uint64_t seed = 0;
+  /// Receives metric rows (buffered; called at least once per epoch).
+  std::function<void(const std::vector<MetricRow>&)> record;
+  /// Called after every epoch to write the checkpoint.
+  std::function<void(std::int64_t epoch)> checkpoint;
+};
+
+class Trainer {
+ public:
+  explicit Trainer(TrainerSetup setup);
+  ~Trainer();
+  /// Trains for the configured epochs. Throws Interrupted on Ctrl-C/SIGTERM, Error when the loss diverges.
+  void fit();
+  /// Loss and accuracy of the model on `split`, in eval mode.
+  EvalResult evaluate(const Split& split);
+
+ private:
+  class Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace ft

@@ -1,0 +1,301 @@
+#include "store/results_store.h"
+
+#include "store/schema.h"
+
+#include <ftsdk/error.h>
+#include <ftsdk/version.h>
+
+#include <SQLiteCpp/SQLiteCpp.h>
+#include <sqlite3.h>
+
+#include <unistd.h>
+
+#include <cerrno>
+#include <chrono>
+#include <csignal>
+#include <cstdlib>
+#include <ctime>
+#include <filesystem>
+
+namespace fs = std::filesystem;
+
+namespace ft {
+namespace {
+
+std::string now_utc() {
+  const std::time_t now = std::chrono::system_clock::to_time_t(std::chrono::system_clock::now());
+  char text[32];
+  std::strftime(text, sizeof text, "%Y-%m-%dT%H:%M:%SZ", std::gmtime(&now));
+  return text;
+}
+
+std::string host_name() {
+  char name[256] = {};
+  gethostname(name, sizeof name - 1);
+  return name;
+}
+
+bool process_alive(std::int64_t pid) { return ::kill(static_cast<pid_t>(pid), 0) == 0 || errno == EPERM; }
+
+void bind_value(SQLite::Statement& statement, int index, const ParamValue& value) {
+  if (auto* b = std::get_if<bool>(&value.data)) {
+    statement.bind(index, *b ? 1 : 0);
+  } else if (auto* i = std::get_if<std::int64_t>(&value.data)) {
+    statement.bind(index, static_cast<std::int64_t>(*i));
+  } else if (auto* d = std::get_if<double>(&value.data)) {
+    statement.bind(index, *d);
+  } else if (auto* s = std::get_if<std::string>(&value.data)) {
+    statement.bind(index, *s);
+  } else {
+    // Arrays are stored as their TOML text, e.g. [5, 6, 7].
+    std::string text = "[";
+    for (const auto& element : std::get<ParamValue::Array>(value.data)) {
+      if (text.size() > 1) text += ", ";
+      if (auto* es = std::get_if<std::string>(&element.data)) text += "\"" + *es + "\"";
+      else if (auto* eb = std::get_if<bool>(&element.data)) text += *eb ? "true" : "false";
+      else if (auto* ei = std::get_if<std::int64_t>(&element.data)) text += std::to_string(*ei);
+      else if (auto* ed = std::get_if<double>(&element.data)) text += std::to_string(*ed);
+    }
+    statement.bind(index, text + "]");
+  }
+}
+
+// Every SQLite failure becomes a StoreError that names the file and says what to do about the usual causes.
+template <class Fn>
+auto guarded(const std::string& path, const std::string& action, Fn&& fn) -> decltype(fn()) {
+  try {
+    return fn();
+  } catch (const SQLite::Exception& error) {
+    std::string hint;
+    const int code = error.getErrorCode();
+    if (code == SQLITE_BUSY || code == SQLITE_LOCKED) {
+      hint = " (another process holds a lock on it; wait for it to finish or use another store with --store)";
+    } else if (code == SQLITE_NOTADB || code == SQLITE_CORRUPT) {
+      hint = " (the file is not an SQLite database or is damaged; move it aside to start a new store)";
+    } else if (code == SQLITE_READONLY || code == SQLITE_CANTOPEN || code == SQLITE_PERM) {
+      hint = " (check that the folder exists and is writable, or choose another path with --store)";
+    }
+    throw StoreError("results store " + path + ": cannot " + action + ": " + error.what() + hint);
+  }
+}
+
+}  // namespace
+
+const char* to_string(RunStatus status) {
+  switch (status) {
+    case RunStatus::running: return "running";
+    case RunStatus::completed: return "completed";
+    case RunStatus::failed: return "failed";
+    case RunStatus::interrupted: return "interrupted";
+  }
+  return "unknown";
+}
+
+std::string resolve_store_path(const std::string& from_command_line, const std::string& from_experiment) {
+  if (!from_command_line.empty()) return from_command_line;
+  if (!from_experiment.empty()) return from_experiment;
+  if (const char* env = std::getenv("FTRUN_STORE"); env && *env) return env;
+  return "results/ftrun.db";
+}
+
+ResultsStore::ResultsStore(const std::string& path) : path_(path) {
+  const fs::path parent = fs::path(path).parent_path();
+  if (!parent.empty()) {
+    std::error_code error;
+    fs::create_directories(parent, error);
+    if (error) {
+      throw StoreError("results store " + path + ": cannot create the folder " + parent.string() + ": " +
+                       error.message() + " (choose another path with --store or [experiment] store)");
+    }
+  }
+  guarded(path_, "open it", [&] {
+    db_ = std::make_unique<SQLite::Database>(path_, SQLite::OPEN_READWRITE | SQLite::OPEN_CREATE);
+    // Several ftrun processes (a sweep, a query while training) share one store: wait for locks rather
+    // than fail, and let readers proceed while a run writes.
+    db_->setBusyTimeout(10000);
+    db_->exec("PRAGMA journal_mode = WAL");
+    db_->exec("PRAGMA foreign_keys = ON");
+    const int version = db_->execAndGet("PRAGMA user_version").getInt();
+    if (version > kStoreSchemaVersion) {
+      throw StoreError("results store " + path_ + " has schema version " + std::to_string(version) +
+                       ", newer than this ftrun understands (" + std::to_string(kStoreSchemaVersion) +
+                       "): use a newer ftrun or another store");
+    }
+    SQLite::Transaction transaction(*db_);
+    db_->exec(kStoreSchemaSql);
+    db_->exec("PRAGMA user_version = " + std::to_string(kStoreSchemaVersion));
+    transaction.commit();
+  });
+}
+
+ResultsStore::~ResultsStore() = default;
+
+std::string ResultsStore::checkpoint_dir() const {
+  const fs::path parent = fs::path(path_).parent_path();
+  return (parent / "checkpoints").string();
+}
+
+std::int64_t ResultsStore::begin_run(const NewRun& run) {
+  return guarded(path_, "record the new run", [&] {
+    SQLite::Transaction transaction(*db_);
+    SQLite::Statement insert(*db_, R"(INSERT INTO runs
+        (name, stage, group_id, parent_run_id, status, started_at, experiment_file, config_toml, seed, device,
+         threads, ftrun_version, torch_version, host, pid)
+        VALUES (?, ?, ?, ?, 'running', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?))");
+    insert.bind(1, run.name);
+    insert.bind(2, run.stage);
+    insert.bind(3, run.group_id);
+    if (run.parent_run_id) insert.bind(4, static_cast<std::int64_t>(*run.parent_run_id));
+    insert.bind(5, now_utc());
+    insert.bind(6, run.experiment_file);
+    insert.bind(7, run.config_toml);
+    insert.bind(8, static_cast<std::int64_t>(run.seed));
+    insert.bind(9, run.device);
+    insert.bind(10, static_cast<std::int64_t>(run.threads));
+    insert.bind(11, kFtrunVersion);
+    insert.bind(12, run.torch_version);
+    insert.bind(13, host_name());
+    insert.bind(14, static_cast<std::int64_t>(::getpid()));
+    insert.exec();
+    const std::int64_t id = db_->getLastInsertRowid();
+
+    SQLite::Statement param(*db_, "INSERT OR REPLACE INTO run_params (run_id, key, value) VALUES (?, ?, ?)");
+    for (const auto& [key, value] : run.params) {
+      param.bind(1, static_cast<std::int64_t>(id));
+      param.bind(2, key);
+      bind_value(param, 3, value);
+      param.exec();
+      param.reset();
+    }
+    SQLite::Statement plugin(*db_, R"(INSERT INTO run_plugins
+        (run_id, kind, component, library, plugin_name, plugin_version) VALUES (?, ?, ?, ?, ?, ?))");
+    for (const auto& use : run.plugins) {
+      plugin.bind(1, static_cast<std::int64_t>(id));
+      plugin.bind(2, use.kind);
+      plugin.bind(3, use.component);
+      plugin.bind(4, use.library);
+      plugin.bind(5, use.plugin_name);
+      plugin.bind(6, use.plugin_version);
+      plugin.exec();
+      plugin.reset();
+    }
+    transaction.commit();
+    return id;
+  });
+}
+
+void ResultsStore::log_metrics(std::int64_t run_id, const std::vector<MetricRow>& rows) {
+  if (rows.empty()) return;
+  guarded(path_, "record metrics", [&] {
+    SQLite::Transaction transaction(*db_);
+    SQLite::Statement insert(*db_,
+                             "INSERT INTO metrics (run_id, scope, epoch, step, name, value) VALUES (?, ?, ?, ?, ?, ?)");
+    for (const auto& row : rows) {
+      insert.bind(1, static_cast<std::int64_t>(run_id));
+      insert.bind(2, row.scope);
+      insert.bind(3, static_cast<std::int64_t>(row.epoch));
+      insert.bind(4, static_cast<std::int64_t>(row.step));
+      insert.bind(5, row.name);
+      insert.bind(6, row.value);
+      insert.exec();
+      insert.reset();
+    }
+    transaction.commit();
+  });
+}
+
+void ResultsStore::set_checkpoint(std::int64_t run_id, const std::string& path) {
+  guarded(path_, "record the checkpoint", [&] {
+    SQLite::Statement update(*db_, "UPDATE runs SET checkpoint_path = ? WHERE id = ?");
+    update.bind(1, path);
+    update.bind(2, static_cast<std::int64_t>(run_id));
+    update.exec();
+  });
+}
+
+void ResultsStore::finish_run(std::int64_t run_id, RunStatus status, const std::string& error) {
+  guarded(path_, "close the run", [&] {
+    SQLite::Statement update(*db_, "UPDATE runs SET status = ?, ended_at = ?, error = ? WHERE id = ?");
+    update.bind(1, to_string(status));
+    update.bind(2, now_utc());
+    if (error.empty()) update.bind(3);
+    else update.bind(3, error);
+    update.bind(4, static_cast<std::int64_t>(run_id));
+    update.exec();
+  });
+}
+
+std::vector<RunSummary> ResultsStore::list_runs(const RunFilter& filter) const {
+  return guarded(path_, "list runs", [&] {
+    std::string sql = R"(SELECT s.id, s.name, s.stage, s.group_id, s.status, s.started_at, s.best_val_accuracy,
+        s.best_val_loss, s.test_accuracy, COALESCE(s.epochs, 0),
+        (SELECT group_concat(key || '=' || value, ' ') FROM run_params p WHERE p.run_id = s.id AND p.key IN
+          ('optimizer.type', 'optimizer.lr', 'backbone.lr_mult', 'backbone.weights', 'optimizer.weight_decay'))
+        FROM run_summary s WHERE 1 = 1)";
+    if (filter.name) sql += " AND s.name = :name";
+    if (filter.group_id) sql += " AND s.group_id = :group";
+    if (filter.status) sql += " AND s.status = :status";
+    sql += " ORDER BY s.id DESC LIMIT :limit";
+    SQLite::Statement query(*db_, sql);
+    if (filter.name) query.bind(":name", *filter.name);
+    if (filter.group_id) query.bind(":group", *filter.group_id);
+    if (filter.status) query.bind(":status", *filter.status);
+    query.bind(":limit", static_cast<std::int64_t>(filter.limit));
+    std::vector<RunSummary> runs;
+    auto optional_double = [&](int column) -> std::optional<double> {
+      if (query.getColumn(column).isNull()) return std::nullopt;
+      return query.getColumn(column).getDouble();
+    };
+    while (query.executeStep()) {
+      RunSummary run;
+      run.id = query.getColumn(0).getInt64();
+      run.name = query.getColumn(1).getString();
+      run.stage = query.getColumn(2).getString();
+      run.group_id = query.getColumn(3).getString();
+      run.status = query.getColumn(4).getString();
+      run.started_at = query.getColumn(5).getString();
+      run.best_val_accuracy = optional_double(6);
+      run.best_val_loss = optional_double(7);
+      run.test_accuracy = optional_double(8);
+      run.epochs = query.getColumn(9).getInt64();
+      run.key_params = query.getColumn(10).getString();
+      runs.push_back(run);
+    }
+    return runs;
+  });
+}
+
+std::optional<std::string> ResultsStore::status_of(std::int64_t run_id) const {
+  return guarded(path_, "read a run", [&]() -> std::optional<std::string> {
+    SQLite::Statement query(*db_, "SELECT status FROM runs WHERE id = ?");
+    query.bind(1, static_cast<std::int64_t>(run_id));
+    if (!query.executeStep()) return std::nullopt;
+    return query.getColumn(0).getString();
+  });
+}
+
+std::optional<std::string> ResultsStore::checkpoint_of(std::int64_t run_id) const {
+  return guarded(path_, "read a run", [&]() -> std::optional<std::string> {
+    SQLite::Statement query(*db_, "SELECT checkpoint_path FROM runs WHERE id = ?");
+    query.bind(1, static_cast<std::int64_t>(run_id));
+    if (!query.executeStep() || query.getColumn(0).isNull()) return std::nullopt;
+    return query.getColumn(0).getString();
+  });
+}
+
+int ResultsStore::close_abandoned_runs() {
+  return guarded(path_, "check for abandoned runs", [&] {
+    SQLite::Statement query(*db_, "SELECT id, pid FROM runs WHERE status = 'running' AND host = ?");
+    query.bind(1, host_name());
+    std::vector<std::int64_t> abandoned;
+    while (query.executeStep()) {
+      if (!process_alive(query.getColumn(1).getInt64())) abandoned.push_back(query.getColumn(0).getInt64());
+    }
+    for (const auto id : abandoned) {
+      finish_run(id, RunStatus::interrupted, "the ftrun process ended without closing the run (killed?)");
+    }
+    return static_cast<int>(abandoned.size());
+  });
+}
+
+}  // namespace ft

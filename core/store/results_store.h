@@ -1,0 +1,110 @@
+#pragma once
+// The SQLite results store: every run, its parameters, plugins and metrics. See docs/store.md for the schema.
+
+#include <ftsdk/params.h>
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace SQLite {
+class Database;
+}
+
+namespace ft {
+
+enum class RunStatus { running, completed, failed, interrupted };
+const char* to_string(RunStatus status);
+
+struct PluginUse {
+  std::string kind;       // backbone, dataset, ...
+  std::string component;  // the type name used in the experiment
+  std::string library;    // absolute path of the .so
+  std::string plugin_name;
+  std::string plugin_version;
+};
+
+struct NewRun {
+  std::string name;
+  std::string stage;
+  std::string group_id;
+  std::optional<std::int64_t> parent_run_id;
+  std::string experiment_file;
+  std::string config_toml;
+  std::uint64_t seed = 0;
+  std::string device;
+  std::int64_t threads = 0;
+  std::string torch_version;
+  std::vector<std::pair<std::string, ParamValue>> params;
+  std::vector<PluginUse> plugins;
+};
+
+struct MetricRow {
+  std::string scope;  // "step", "epoch" or "final"
+  std::int64_t epoch = 0;
+  std::int64_t step = 0;
+  std::string name;
+  double value = 0;
+};
+
+struct RunSummary {
+  std::int64_t id = 0;
+  std::string name;
+  std::string stage;
+  std::string group_id;
+  std::string status;
+  std::string started_at;
+  std::string key_params;  // "optimizer.lr=0.01 backbone.lr_mult=0.1"
+  std::optional<double> best_val_accuracy;
+  std::optional<double> best_val_loss;
+  std::optional<double> test_accuracy;
+  std::int64_t epochs = 0;
+};
+
+struct RunFilter {
+  std::optional<std::string> name;
+  std::optional<std::string> group_id;
+  std::optional<std::string> status;
+  std::int64_t limit = 50;
+};
+
+class ResultsStore {
+ public:
+  /// Opens (creating folders, file and schema as needed) the store at `path`. Throws StoreError.
+  explicit ResultsStore(const std::string& path);
+  ~ResultsStore();
+  ResultsStore(const ResultsStore&) = delete;
+  ResultsStore& operator=(const ResultsStore&) = delete;
+
+  const std::string& path() const { return path_; }
+
+  /// Inserts a run in status "running" with its parameters and plugins, atomically; returns its id.
+  std::int64_t begin_run(const NewRun& run);
+  /// Appends metric rows in one transaction.
+  void log_metrics(std::int64_t run_id, const std::vector<MetricRow>& rows);
+  void set_checkpoint(std::int64_t run_id, const std::string& path);
+  /// Ends a run; `error` is stored for failed and interrupted runs.
+  void finish_run(std::int64_t run_id, RunStatus status, const std::string& error = {});
+
+  std::vector<RunSummary> list_runs(const RunFilter& filter = {}) const;
+  std::optional<std::string> status_of(std::int64_t run_id) const;
+  std::optional<std::string> checkpoint_of(std::int64_t run_id) const;
+
+  /// Marks as interrupted the runs left "running" by processes of this host that no longer exist
+  /// (killed with SIGKILL, power loss). Returns how many.
+  int close_abandoned_runs();
+
+  /// Folder for this store's checkpoints (beside the database file).
+  std::string checkpoint_dir() const;
+
+ private:
+  std::string path_;
+  std::unique_ptr<SQLite::Database> db_;
+};
+
+/// The store path to use: the command line's, else the experiment's, else $FTRUN_STORE, else results/ftrun.db.
+std::string resolve_store_path(const std::string& from_command_line, const std::string& from_experiment);
+
+}  // namespace ft

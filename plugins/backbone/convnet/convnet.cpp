@@ -1,0 +1,62 @@
+// convnet: a small VGG-style CNN for 28x28 and 32x32 images; quick to train on a CPU, good enough to show
+// transfer (pretrain on some classes, fine-tune on others).
+#include <ftsdk/plugin.h>
+
+#include <torch/nn/modules/batchnorm.h>
+#include <torch/nn/modules/container/sequential.h>
+#include <torch/nn/modules/conv.h>
+#include <torch/nn/modules/pooling.h>
+#include <torch/nn/modules/activation.h>
+#include <torch/nn/modules/dropout.h>
+
+namespace {
+
+torch::nn::Sequential conv_block(std::int64_t in, std::int64_t out, bool pool) {
+  torch::nn::Sequential block(
+      torch::nn::Conv2d(torch::nn::Conv2dOptions(in, out, 3).padding(1).bias(false)), torch::nn::BatchNorm2d(out),
+      torch::nn::ReLU(torch::nn::ReLUOptions().inplace(true)),
+      torch::nn::Conv2d(torch::nn::Conv2dOptions(out, out, 3).padding(1).bias(false)), torch::nn::BatchNorm2d(out),
+      torch::nn::ReLU(torch::nn::ReLUOptions().inplace(true)));
+  if (pool) block->push_back(torch::nn::MaxPool2d(2));
+  return block;
+}
+
+/// Three blocks (width, 2·width, 4·width channels), the first two followed by 2x2 max-pooling, then global
+/// average pooling. Modules are named block1..block3 for freezing.
+class ConvNet final : public ft::Backbone {
+ public:
+  ConvNet(std::int64_t in_channels, std::int64_t width, double dropout)
+      : block1_(register_module("block1", conv_block(in_channels, width, true))),
+        block2_(register_module("block2", conv_block(width, 2 * width, true))),
+        block3_(register_module("block3", conv_block(2 * width, 4 * width, false))),
+        dropout_(register_module("dropout", torch::nn::Dropout(dropout))),
+        features_(4 * width) {}
+
+  torch::Tensor forward(torch::Tensor x) override {
+    x = block3_->forward(block2_->forward(block1_->forward(x)));
+    return dropout_->forward(x.mean({2, 3}));
+  }
+  std::int64_t feature_size() const override { return features_; }
+
+ private:
+  torch::nn::Sequential block1_, block2_, block3_;
+  torch::nn::Dropout dropout_;
+  std::int64_t features_;
+};
+
+std::shared_ptr<ft::Backbone> make_convnet(const ft::Params& params, const ft::BackboneContext& ctx) {
+  const auto width = params.get<std::int64_t>("width", 32);
+  if (width < 1) params.fail("width", "must be at least 1");
+  const auto dropout = params.get<double>("dropout", 0.0);
+  if (dropout < 0 || dropout >= 1) params.fail("dropout", "must be in [0, 1)");
+  if (ctx.input.height < 4 || ctx.input.width < 4) {
+    throw ft::ConfigError("backbone convnet needs images of at least 4x4 pixels");
+  }
+  return std::make_shared<ConvNet>(ctx.input.channels, width, dropout);
+}
+
+void register_components(ft::Registry& registry) { registry.add_backbone("convnet", make_convnet); }
+
+}  // namespace
+
+FT_PLUGIN("convnet", "1.0.0", register_components)

@@ -1,0 +1,74 @@
+#include "idx_reader.h"
+
+#include <ftsdk/error.h>
+
+#include <zlib.h>
+
+#include <memory>
+
+namespace ft_plugins {
+namespace {
+
+struct GzClose {
+  void operator()(gzFile file) const { gzclose(file); }
+};
+
+std::uint32_t big_endian(const unsigned char* bytes) {
+  return (std::uint32_t(bytes[0]) << 24) | (std::uint32_t(bytes[1]) << 16) | (std::uint32_t(bytes[2]) << 8) |
+         std::uint32_t(bytes[3]);
+}
+
+// Reads up to `size` bytes; returns how many were read. gzread reads plain files transparently too.
+std::size_t read_some(gzFile file, void* into, std::size_t size, const std::string& path) {
+  std::size_t done = 0;
+  auto* out = static_cast<unsigned char*>(into);
+  while (done < size) {
+    const unsigned chunk = static_cast<unsigned>(std::min<std::size_t>(size - done, 1u << 30));
+    const int got = gzread(file, out + done, chunk);
+    if (got < 0) {
+      int code = 0;
+      const char* message = gzerror(file, &code);
+      throw ft::DataError(path + ": cannot decompress: " + (message ? message : "unknown zlib error"));
+    }
+    if (got == 0) break;
+    done += static_cast<std::size_t>(got);
+  }
+  return done;
+}
+
+}  // namespace
+
+IdxArray read_idx(const std::string& path) {
+  std::unique_ptr<gzFile_s, GzClose> file(gzopen(path.c_str(), "rb"));
+  if (!file) throw ft::DataError(path + ": file not found or not readable");
+
+  unsigned char magic[4];
+  if (read_some(file.get(), magic, 4, path) != 4) throw ft::DataError(path + ": too short to be an IDX file");
+  if (magic[0] != 0 || magic[1] != 0) throw ft::DataError(path + ": not an IDX file (bad magic number)");
+  if (magic[2] != 0x08) {
+    throw ft::DataError(path + ": IDX data type " + std::to_string(magic[2]) + " is not supported (expected 8, "
+                        "unsigned bytes)");
+  }
+  const int rank = magic[3];
+  if (rank < 1 || rank > 4) throw ft::DataError(path + ": IDX rank " + std::to_string(rank) + " is not supported");
+
+  IdxArray array;
+  std::size_t total = 1;
+  for (int i = 0; i < rank; ++i) {
+    unsigned char bytes[4];
+    if (read_some(file.get(), bytes, 4, path) != 4) throw ft::DataError(path + ": truncated IDX header");
+    array.dims.push_back(big_endian(bytes));
+    total *= array.dims.back();
+  }
+  array.data.resize(total);
+  const std::size_t got = read_some(file.get(), array.data.data(), total, path);
+  if (got != total) {
+    std::string shape;
+    for (const auto dim : array.dims) shape += (shape.empty() ? "" : "x") + std::to_string(dim);
+    throw ft::DataError(path + ": truncated: its header promises " + shape + " = " + std::to_string(total) +
+                        " bytes of data, found " + std::to_string(got) + " (re-download or reinstall the file)");
+  }
+  return array;
+}
+
+}  // namespace ft_plugins

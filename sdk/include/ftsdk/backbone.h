@@ -1,0 +1,43 @@
+#pragma once
+/// @file
+/// Backbone plugins: the pretrained feature extractor that fine-tuning starts from.
+
+#include <ftsdk/logger.h>
+
+#include <torch/nn/module.h>
+#include <torch/types.h>
+
+#include <cstdint>
+
+namespace ft {
+
+/// Shape of one input image, channels first.
+struct InputShape {
+  /// Number of channels (1 for grey-scale, 3 for RGB).
+  std::int64_t channels = 0;
+  /// Height in pixels.
+  std::int64_t height = 0;
+  /// Width in pixels.
+  std::int64_t width = 0;
+};
+
+/// A network that maps a batch of images `[N, C, H, W]` to features `[N, feature_size()]`.
+/// Register sub-modules with `register_module` under stable names: freezing (`freeze = ["layer1"]`) and
+/// weight files address parameters by those names (`layer1.0.conv1.weight`).
+class Backbone : public torch::nn::Module {
+ public:
+  /// Features for a batch of normalised images.
+  virtual torch::Tensor forward(torch::Tensor images) = 0;
+  /// Width of the feature vector `forward` returns.
+  virtual std::int64_t feature_size() const = 0;
+};
+
+/// What a backbone factory is given besides its parameters.
+struct BackboneContext {
+  /// Shape of the dataset's images.
+  InputShape input;
+  /// Where to write messages.
+  Logger& log;
+};
+
+}  // namespace ft

@@ -1,0 +1,18 @@
+#pragma once
+/// @file
+/// Versions a plugin is checked against when it is loaded.
+
+#include <cstdint>
+
+namespace ft {
+
+/// Version of the plugin interface: the layout of `PluginInfo` and every class in `sdk/`.
+/// Bump it whenever a change in `sdk/` would make a plugin built against the old headers misbehave: a virtual
+/// function added, removed or reordered, a member added to a struct that crosses the boundary, a changed factory
+/// signature. The loader refuses plugins built with any other value.
+inline constexpr std::uint32_t kPluginAbiVersion = 1;
+
+/// Version of ftrun itself, recorded with every run.
+inline constexpr const char* kFtrunVersion = "0.1.0";
+
+}  // namespace ft
