@@ -50,7 +50,7 @@ void print_runs(const std::vector<RunSummary>& runs) {
   }
 }
 
-int command_run(const RunOptions& options) {
+int command_run(const RunOptions& options, PluginCatalog& catalog) {
   ExperimentPlan plan = load_experiment(options.experiment, options.overrides);
   if (options.dry_run) {
     for (const auto& run : plan.runs) {
@@ -61,7 +61,6 @@ int command_run(const RunOptions& options) {
   }
   ResultsStore store(resolve_store_path(options.store, plan.store_path));
   store.close_abandoned_runs();
-  PluginCatalog catalog;
   load_plugins(catalog, plan);
   install_stop_handlers();
   Runner runner(catalog, store);
@@ -87,8 +86,7 @@ int command_runs(const RunsOptions& options) {
   return kExitOk;
 }
 
-int command_plugins(const std::vector<std::string>& files) {
-  PluginCatalog catalog;
+int command_plugins(const std::vector<std::string>& files, PluginCatalog& catalog) {
   ExperimentPlan plan;
   plan.plugin_files = files;
   load_plugins(catalog, plan);
@@ -153,10 +151,13 @@ int run_cli(int argc, char** argv) {
   }
   log::configure(verbose);
 
+  // The catalog outlives the handlers below: an exception thrown by plugin code has its type information and
+  // message in the plugin's library, which must still be loaded when the exception is caught here.
+  PluginCatalog catalog;
   try {
-    if (run->parsed()) return command_run(run_options);
+    if (run->parsed()) return command_run(run_options, catalog);
     if (runs->parsed()) return command_runs(runs_options);
-    if (plugins->parsed()) return command_plugins(plugin_files);
+    if (plugins->parsed()) return command_plugins(plugin_files, catalog);
   } catch (const ConfigError& e) {
     return report("", e, kExitUsage);
   } catch (const PluginError& e) {

@@ -13,6 +13,12 @@ SourceLocation location_of(const toml::node& node, const std::string& fallback_f
           static_cast<int>(source.begin.column)};
 }
 
+SourceLocation location_of_key(const toml::key& key, const std::string& fallback_file) {
+  const auto& source = key.source();
+  return {source.path ? *source.path : fallback_file, static_cast<int>(source.begin.line),
+          static_cast<int>(source.begin.column)};
+}
+
 ParamValue to_value(const toml::node& node, const std::string& file, const std::string& key) {
   ParamValue value;
   value.where = location_of(node, file);
@@ -52,7 +58,10 @@ ConfigTable to_tree(const toml::table& table, const std::string& file) {
       auto& items = out.table_arrays[key];
       for (const auto& element : *array) items.push_back(to_tree(*element.as_table(), file));
     } else {
-      out.values[key] = to_value(node, file, key);
+      ParamValue value = to_value(node, file, key);
+      // Messages point at the key ("epoch = 2" → col 1), which is where the user looks for a typo.
+      if (toml_key.source().begin.line > 0) value.where = location_of_key(toml_key, file);
+      out.values[key] = std::move(value);
     }
   }
   return out;
@@ -150,7 +159,10 @@ void merge_into(ConfigTable& base, const ConfigTable& overlay) {
 
 std::string to_toml_text(const ConfigTable& table) {
   std::ostringstream out;
-  out << to_toml(table);
+  // Shortest round-trip floats (0.1, not 0.10000000000000001) and plain double-quoted strings, no indentation:
+  // the text is stored with every run and read by people.
+  out << toml::toml_formatter(to_toml(table), toml::format_flags::relaxed_float_precision |
+                                                  toml::format_flags::allow_multi_line_strings);
   return out.str();
 }
 

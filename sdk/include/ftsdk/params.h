@@ -77,9 +77,9 @@ class Params {
   /// The value of `key`, or nothing when absent.
   template <class T>
   std::optional<T> optional(const std::string& key) const {
+    read_.insert(key);
     auto it = values_.find(key);
     if (it == values_.end()) return std::nullopt;
-    read_.insert(key);
     return convert<T>(key, it->second);
   }
 
@@ -113,7 +113,7 @@ class Params {
     for (const auto& entry : values_) out.push_back(entry.first);
     return out;
   }
-  /// Keys read so far.
+  /// Keys asked for so far, present or not: the keys this component understands.
   const std::set<std::string>& read_keys() const { return read_; }
   /// The raw value of `key` (nullptr when absent); does not count as reading it.
   const ParamValue* find(const std::string& key) const {

@@ -1,0 +1,183 @@
+#include "config/experiment.h"
+#include "config/nearest_key.h"
+
+#include <catch2/catch.hpp>
+
+using Catch::Matchers::Contains;
+using Catch::Matchers::StartsWith;
+
+namespace {
+
+const std::string kBase = R"([experiment]
+name = "demo"
+seed = 3
+
+[backbone]
+type = "convnet"
+width = 8
+
+[dataset]
+type = "fashion_mnist"
+classes = [0, 1]
+
+[head]
+type = "linear"
+
+[optimizer]
+type = "sgd"
+lr = 0.1
+
+[[regularization]]
+type = "label_smoothing"
+epsilon = 0.1
+
+[train]
+epochs = 2
+)";
+
+ft::ExperimentPlan parse(const std::string& text, const std::vector<std::string>& overrides = {}) {
+  return ft::parse_experiment(text, "exp.toml", overrides);
+}
+
+std::string error_of(const std::string& text, const std::vector<std::string>& overrides = {}) {
+  try {
+    parse(text, overrides);
+  } catch (const ft::ConfigError& e) {
+    return e.what();
+  }
+  return "(no error)";
+}
+
+template <class T>
+T param(const ft::RunConfig& run, const std::string& key) {
+  for (const auto& [name, value] : run.flat_params) {
+    if (name == key) return std::get<T>(value.data);
+  }
+  throw std::runtime_error("no flat param " + key);
+}
+
+}  // namespace
+
+TEST_CASE("a valid experiment becomes one typed run with defaults filled in", "[config]") {
+  const auto plan = parse(kBase);
+  REQUIRE(plan.runs.size() == 1);
+  const auto& run = plan.runs[0];
+  CHECK(run.name == "demo");
+  CHECK(run.seed == 3);
+  CHECK(run.device == "auto");
+  CHECK(run.backbone.type == "convnet");
+  CHECK(run.backbone.params.required<std::int64_t>("width") == 8);
+  CHECK_FALSE(run.backbone.params.contains("type"));
+  CHECK(run.optimizer.params.required<double>("lr") == 0.1);
+  REQUIRE(run.regularizations.size() == 1);
+  CHECK(run.regularizations[0].type == "label_smoothing");
+  CHECK(run.train.epochs == 2);
+  CHECK(run.train.batch_size == 64);
+  CHECK_THAT(run.resolved_toml, Contains("batch_size = 64"));
+  CHECK_THAT(run.resolved_toml, Contains("lr = 0.1"));
+  CHECK(param<double>(run, "optimizer.lr") == 0.1);
+  CHECK(param<double>(run, "regularization.label_smoothing.epsilon") == 0.1);
+  CHECK(param<std::int64_t>(run, "train.batch_size") == 64);
+}
+
+TEST_CASE("TOML syntax errors carry file:line:col", "[config]") {
+  CHECK_THAT(error_of("[experiment]\nname = \"x\"\nseed = = 3\n"), StartsWith("exp.toml:3:"));
+}
+
+TEST_CASE("unknown keys are refused with the nearest valid key", "[config]") {
+  std::string text = kBase;
+  text.replace(text.find("epochs = 2"), 10, "epoch = 2");
+  CHECK_THAT(error_of(text), StartsWith("exp.toml:25:1: unknown key 'epoch' in [train]; did you mean 'epochs'?"));
+  CHECK_THAT(error_of(kBase + "\n[optimiser]\nx = 1\n"),
+             Contains("unknown key 'optimiser' in the experiment file; did you mean 'optimizer'?"));
+  CHECK_THAT(error_of(kBase + "\n[[stage]]\nname = \"a\"\n[stage.trian]\nepochs = 1\n"),
+             Contains("unknown key 'trian' in [[stage]]; did you mean 'train'?"));
+}
+
+TEST_CASE("wrong types and bad values name the key and position", "[config]") {
+  std::string text = kBase;
+  text.replace(text.find("epochs = 2"), 10, "epochs = \"ten\"");
+  CHECK(error_of(text) == "exp.toml:25:1: train.epochs: expected an integer, found a string (\"ten\")");
+  text = kBase;
+  text.replace(text.find("epochs = 2"), 10, "epochs = 0");
+  CHECK(error_of(text) == "exp.toml:25:1: train.epochs: must be positive, got 0");
+  CHECK_THAT(error_of(kBase, {"experiment.device=tpu"}), Contains("expected \"auto\", \"cpu\", \"cuda\""));
+}
+
+TEST_CASE("a missing section or type is reported", "[config]") {
+  std::string text = kBase;
+  text.replace(text.find("[dataset]"), 9, "[datasets]");
+  CHECK_THAT(error_of(text), Contains("unknown key 'datasets' in the experiment file; did you mean 'dataset'?"));
+  text = kBase;
+  text.erase(text.find("[head]"), std::string("[head]\ntype = \"linear\"\n").size());
+  CHECK(error_of(text) == "exp.toml:1:1: missing required section [head]");
+  text = kBase;
+  text.erase(text.find("type = \"sgd\""), std::string("type = \"sgd\"\n").size());
+  CHECK_THAT(error_of(text), Contains("[optimizer] needs the key 'type'"));
+}
+
+TEST_CASE("--set overrides any key, parsing TOML values and falling back to strings", "[config]") {
+  const auto plan = parse(kBase, {"optimizer.lr=0.5", "train.epochs=7", "dataset.root=/data/fm", "optimizer.nesterov=true"});
+  const auto& run = plan.runs[0];
+  CHECK(run.optimizer.params.required<double>("lr") == 0.5);
+  CHECK(run.optimizer.params.required<bool>("nesterov"));
+  CHECK(run.train.epochs == 7);
+  CHECK(run.dataset.params.required<std::string>("root") == "/data/fm");
+  CHECK_THAT(error_of(kBase, {"optimizer.lr"}), Contains("expected key=value"));
+  CHECK_THAT(error_of(kBase, {"train.epoch=3"}), Contains("--set train.epoch=3: unknown key 'epoch' in [train]"));
+}
+
+TEST_CASE("stages override the experiment and chain weights", "[config]") {
+  const std::string text = kBase + R"(
+[[stage]]
+name = "pretrain"
+[stage.dataset]
+classes = [0, 1, 2]
+
+[[stage]]
+name = "finetune"
+[stage.backbone]
+weights = "stage:pretrain"
+lr_mult = 0.1
+[stage.optimizer]
+type = "adamw"
+lr = 0.001
+)";
+  const auto plan = parse(text, {"stage.finetune.train.epochs=9"});
+  REQUIRE(plan.runs.size() == 2);
+  CHECK(plan.runs[0].stage == "pretrain");
+  CHECK(plan.runs[0].dataset.params.required<std::vector<std::int64_t>>("classes").size() == 3);
+  CHECK(plan.runs[0].train.epochs == 2);
+  const auto& finetune = plan.runs[1];
+  CHECK(finetune.backbone.weights == "stage:pretrain");
+  CHECK(finetune.backbone.lr_mult == 0.1);
+  CHECK(finetune.backbone.params.required<std::int64_t>("width") == 8);  // inherited
+  CHECK(finetune.train.epochs == 9);
+  // A new optimizer type starts its section afresh: sgd's keys do not leak into adamw.
+  CHECK(finetune.optimizer.type == "adamw");
+  CHECK(finetune.optimizer.params.keys() == std::vector<std::string>{"lr"});
+  CHECK_THAT(finetune.resolved_toml, Contains("stage = \"finetune\""));
+}
+
+TEST_CASE("stage mistakes are caught before anything runs", "[config]") {
+  CHECK_THAT(error_of(kBase + "\n[[stage]]\nname = \"a\"\n[stage.backbone]\nweights = \"stage:pretrian\"\n"),
+             Contains("no earlier stage named 'pretrian'"));
+  CHECK_THAT(error_of(kBase + "\n[[stage]]\nname = \"a\"\n[[stage]]\nname = \"a\"\n"),
+             Contains("a stage named 'a' already exists"));
+  CHECK_THAT(error_of(kBase, {"backbone.weights=stage:x"}), Contains("the experiment has no [[stage]] tables"));
+  CHECK_THAT(error_of(kBase, {"stage.nope.train.epochs=1"}), Contains("no stage named 'nope'"));
+}
+
+TEST_CASE("a missing experiment file is a clear error", "[config]") {
+  CHECK_THROWS_WITH(ft::load_experiment("/no/such/file.toml"),
+                    "/no/such/file.toml: cannot read the experiment file (does it exist?)");
+}
+
+TEST_CASE("nearest_key finds plausible typos only", "[config]") {
+  const std::vector<std::string> keys{"epochs", "batch_size", "eval_every", "momentum"};
+  CHECK(ft::nearest_key("epoch", keys) == "epochs");
+  CHECK(ft::nearest_key("batchsize", keys) == "batch_size");
+  CHECK(ft::nearest_key("momentun", keys) == "momentum");
+  CHECK(ft::nearest_key("mometnum", keys) == "momentum");
+  CHECK(ft::nearest_key("zzz", keys).empty());
+}

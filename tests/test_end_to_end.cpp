@@ -1,0 +1,229 @@
+// Drives the real ftrun binary on real Fashion-MNIST data and checks what it wrote to the store.
+#include "temp_dir.h"
+
+#include <SQLiteCpp/SQLiteCpp.h>
+#include <catch2/catch.hpp>
+
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdio>
+#include <fstream>
+#include <thread>
+
+using Catch::Matchers::Contains;
+
+namespace {
+
+const std::string kFtrun = FTRUN_BINARY;
+
+// A tiny but real experiment: two classes, 30 images each, a 4-channel convnet, two epochs.
+const std::string kTiny = R"([experiment]
+name = "tiny"
+seed = 1
+device = "cpu"
+
+[backbone]
+type = "convnet"
+width = 4
+
+[dataset]
+type = "fashion_mnist"
+classes = [0, 1]
+samples_per_class = 30
+validation_fraction = 0.02
+
+[head]
+type = "linear"
+
+[optimizer]
+type = "sgd"
+lr = 0.05
+momentum = 0.9
+
+[[regularization]]
+type = "label_smoothing"
+epsilon = 0.1
+
+[train]
+epochs = 2
+batch_size = 20
+test = false
+)";
+
+struct Result {
+  int code = -1;
+  std::string output;
+};
+
+Result run(const std::string& args) {
+  Result result;
+  FILE* pipe = popen((kFtrun + " " + args + " 2>&1").c_str(), "r");
+  REQUIRE(pipe != nullptr);
+  char buffer[4096];
+  while (std::fgets(buffer, sizeof buffer, pipe)) result.output += buffer;
+  const int status = pclose(pipe);
+  result.code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+  return result;
+}
+
+std::string write(const TempDir& dir, const std::string& name, const std::string& text) {
+  std::ofstream(dir / name) << text;
+  return dir / name;
+}
+
+std::string replaced(std::string text, const std::string& from, const std::string& to) {
+  text.replace(text.find(from), from.size(), to);
+  return text;
+}
+
+}  // namespace
+
+TEST_CASE("ftrun trains a real experiment and records the run", "[e2e]") {
+  TempDir dir;
+  const auto experiment = write(dir, "tiny.toml", kTiny);
+  const auto store = dir / "store/ftrun.db";
+  const auto result = run(experiment + " --store " + store);
+  INFO(result.output);
+  REQUIRE(result.code == 0);
+  CHECK_THAT(result.output, Contains("epoch 2/2"));
+
+  SQLite::Database db(store);
+  CHECK(db.execAndGet("SELECT status FROM runs").getString() == "completed");
+  CHECK(db.execAndGet("SELECT ended_at IS NOT NULL AND error IS NULL FROM runs").getInt() == 1);
+  CHECK_THAT(db.execAndGet("SELECT config_toml FROM runs").getString(), Contains("samples_per_class = 30"));
+  CHECK(db.execAndGet("SELECT torch_version FROM runs").getString() == "2.11.0");
+  CHECK(db.execAndGet("SELECT value FROM run_params WHERE key = 'optimizer.lr'").getDouble() == 0.05);
+  CHECK(db.execAndGet("SELECT value FROM run_params WHERE key = 'regularization.label_smoothing.epsilon'")
+            .getDouble() == 0.1);
+  CHECK(db.execAndGet("SELECT COUNT(*) FROM run_plugins").getInt() == 5);
+  CHECK(db.execAndGet("SELECT COUNT(*) FROM run_plugins WHERE library LIKE '%/ft_sgd.so'").getInt() == 1);
+  // 60 images at batch 20: 3 steps an epoch, 6 in all, each with its loss and both groups' learning rates.
+  CHECK(db.execAndGet("SELECT COUNT(*) FROM metrics WHERE scope = 'step' AND name = 'train_loss'").getInt() == 6);
+  CHECK(db.execAndGet("SELECT COUNT(*) FROM metrics WHERE scope = 'step' AND name = 'lr/head'").getInt() == 6);
+  CHECK(db.execAndGet("SELECT COUNT(*) FROM epoch_metrics WHERE val_accuracy BETWEEN 0 AND 1").getInt() == 2);
+  const std::string checkpoint = db.execAndGet("SELECT checkpoint_path FROM runs").getString();
+  CHECK(std::filesystem::exists(checkpoint));
+
+  const auto listing = run("runs --store " + store);
+  CHECK(listing.code == 0);
+  CHECK_THAT(listing.output, Contains("tiny"));
+  CHECK_THAT(listing.output, Contains("completed"));
+}
+
+TEST_CASE("stages run in order, each its own run linked to the stage whose weights it took", "[e2e]") {
+  TempDir dir;
+  const auto experiment = write(dir, "staged.toml", kTiny + R"(
+[[stage]]
+name = "pretrain"
+[stage.train]
+epochs = 1
+
+[[stage]]
+name = "finetune"
+[stage.backbone]
+weights = "stage:pretrain"
+freeze = ["block1"]
+lr_mult = 0.1
+[stage.dataset]
+classes = [2, 3, 4]
+)");
+  const auto store = dir / "ftrun.db";
+  const auto result = run(experiment + " --store " + store);
+  INFO(result.output);
+  REQUIRE(result.code == 0);
+  CHECK_THAT(result.output, Contains("loaded"));
+  SQLite::Database db(store);
+  CHECK(db.execAndGet("SELECT COUNT(*) FROM runs WHERE status = 'completed'").getInt() == 2);
+  CHECK(db.execAndGet("SELECT parent_run_id FROM runs WHERE stage = 'finetune'").getInt() ==
+        db.execAndGet("SELECT id FROM runs WHERE stage = 'pretrain'").getInt());
+  CHECK(db.execAndGet("SELECT COUNT(DISTINCT group_id) FROM runs").getInt() == 1);
+  CHECK(db.execAndGet("SELECT value FROM metrics m JOIN runs r ON r.id = m.run_id WHERE r.stage = 'finetune' AND "
+                      "m.name = 'lr/backbone' LIMIT 1")
+            .getDouble() == Approx(0.005));
+}
+
+TEST_CASE("--dry-run prints the resolved experiment and records nothing", "[e2e]") {
+  TempDir dir;
+  const auto experiment = write(dir, "tiny.toml", kTiny);
+  const auto result = run(experiment + " --dry-run --set optimizer.lr=0.2 --store " + (dir / "ftrun.db"));
+  CHECK(result.code == 0);
+  CHECK_THAT(result.output, Contains("lr = 0.2"));
+  CHECK_THAT(result.output, Contains("eval_batch_size = 256"));
+  CHECK_FALSE(std::filesystem::exists(dir / "ftrun.db"));
+}
+
+TEST_CASE("bad input gives one clear message, its exit code, and no run", "[e2e]") {
+  TempDir dir;
+  const auto store = dir / "ftrun.db";
+  auto expect = [&](const std::string& text, int code, const std::string& message, const std::string& extra = "") {
+    const auto experiment = write(dir, "bad.toml", text);
+    const auto result = run(experiment + " --store " + store + " " + extra);
+    INFO(result.output);
+    CHECK(result.code == code);
+    CHECK_THAT(result.output, Contains(message));
+    if (std::filesystem::exists(store)) {
+      SQLite::Database db(store);
+      CHECK(db.execAndGet("SELECT COUNT(*) FROM runs WHERE status IN ('running', 'completed')").getInt() == 0);
+    }
+  };
+  expect(replaced(kTiny, "momentum = 0.9", "momentun = 0.9"), 2, "bad.toml:22:1: unknown key 'momentun'");
+  expect(replaced(kTiny, "lr = 0.05", "lr = \"fast\""), 2, "optimizer.lr: expected a number, found a string");
+  expect(replaced(kTiny, "[head]\ntype = \"linear\"\n", ""), 2, "missing required section [head]");
+  expect(replaced(kTiny, "type = \"sgd\"", "type = \"sgdd\""), 3, "unknown optimizer type 'sgdd'; did you mean 'sgd'?");
+  expect(kTiny, 4, "apt-get install dataset-fashion-mnist", "--set dataset.root=" + (dir / "no-data"));
+  expect(kTiny, 3, "cannot load it as a shared library", "--set 'experiment.plugins=[\"" + write(dir, "fake.so", "text") + "\"]'");
+  expect(kTiny, 2, "no CUDA GPU is visible", "--set experiment.device=cuda");
+  write(dir, "plain-file", "x");
+  const auto blocked = run(write(dir, "tiny.toml", kTiny) + " --store " + (dir / "plain-file/ftrun.db"));
+  CHECK(blocked.code == 5);
+  CHECK_THAT(blocked.output, Contains("cannot create the folder"));
+}
+
+TEST_CASE("a run whose loss diverges is recorded as failed with the reason", "[e2e]") {
+  TempDir dir;
+  const auto experiment = write(dir, "tiny.toml", kTiny);
+  const auto store = dir / "ftrun.db";
+  const auto result = run(experiment + " --store " + store + " --set optimizer.lr=1e30");
+  INFO(result.output);
+  CHECK(result.code == 1);
+  SQLite::Database db(store);
+  CHECK(db.execAndGet("SELECT status FROM runs").getString() == "failed");
+  CHECK_THAT(db.execAndGet("SELECT error FROM runs").getString(), Contains("training diverged"));
+}
+
+TEST_CASE("Ctrl-C stops the run cleanly and marks it interrupted", "[e2e]") {
+  TempDir dir;
+  const auto experiment = write(dir, "long.toml", replaced(replaced(kTiny, "samples_per_class = 30\n", ""),
+                                                           "epochs = 2", "epochs = 50"));
+  const auto store = dir / "ftrun.db";
+  const pid_t child = fork();
+  if (child == 0) {
+    std::freopen("/dev/null", "w", stdout);
+    std::freopen("/dev/null", "w", stderr);
+    execl(kFtrun.c_str(), kFtrun.c_str(), experiment.c_str(), "--store", store.c_str(), nullptr);
+    _exit(127);
+  }
+  // Wait until training is under way: a step has been recorded... or the first epoch is running.
+  bool running = false;
+  for (int i = 0; i < 600 && !running; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    try {
+      SQLite::Database db(store);
+      running = db.execAndGet("SELECT COUNT(*) FROM runs WHERE status = 'running'").getInt() == 1;
+    } catch (const std::exception&) {
+    }
+  }
+  REQUIRE(running);
+  std::this_thread::sleep_for(std::chrono::milliseconds(500));
+  kill(child, SIGINT);
+  int status = 0;
+  waitpid(child, &status, 0);
+  REQUIRE(WIFEXITED(status));
+  CHECK(WEXITSTATUS(status) == 130);
+  SQLite::Database db(store);
+  CHECK(db.execAndGet("SELECT status FROM runs").getString() == "interrupted");
+  CHECK_THAT(db.execAndGet("SELECT error FROM runs").getString(), Contains("stopped by signal 2"));
+}

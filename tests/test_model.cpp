@@ -1,0 +1,95 @@
+#include "loader/plugin_catalog.h"
+#include "log/log.h"
+#include "runner/checkpoint.h"
+#include "runner/model.h"
+#include "temp_dir.h"
+
+#include <catch2/catch.hpp>
+#include <torch/torch.h>
+
+#include <fstream>
+
+using Catch::Matchers::Contains;
+
+namespace {
+
+const std::string kPlugins = FT_PLUGIN_DIR;
+
+struct Fixture {
+  ft::PluginCatalog catalog;
+  ft::log::ComponentLogger log{"test"};
+
+  Fixture() { catalog.load_folder(kPlugins); }
+
+  std::shared_ptr<ft::Classifier> model(std::int64_t width = 4, std::int64_t classes = 3) {
+    ft::Params params("backbone");
+    ft::ParamValue w;
+    w.data = width;
+    params.set("width", w);
+    auto backbone = catalog.make_backbone("convnet", params, {{1, 28, 28}, log});
+    auto head = catalog.make_head("linear", ft::Params("head"), {backbone->feature_size(), classes, log});
+    return std::make_shared<ft::Classifier>(backbone, head);
+  }
+};
+
+}  // namespace
+
+TEST_CASE("freezing by prefix stops gradients and keeps frozen BatchNorm statistics", "[runner]") {
+  Fixture f;
+  auto model = f.model();
+  const auto frozen = model->freeze({"block1"});
+  CHECK(frozen == 6);  // two convs and two BatchNorms (weight, bias)
+  for (const auto& item : model->named_parameters()) {
+    const bool in_block1 = item.key().rfind("backbone.block1.", 0) == 0;
+    CHECK(item.value().requires_grad() == !in_block1);
+  }
+  model->set_training(true);
+  const auto before = model->state().at("backbone.block1.1.running_mean").clone();
+  const auto block2_before = model->state().at("backbone.block2.1.running_mean").clone();
+  model->forward(torch::randn({8, 1, 28, 28}) * 3 + 1);
+  CHECK(torch::equal(model->state().at("backbone.block1.1.running_mean"), before));
+  CHECK_FALSE(torch::equal(model->state().at("backbone.block2.1.running_mean"), block2_before));
+}
+
+TEST_CASE("a freeze prefix that matches nothing is an error naming the modules", "[runner]") {
+  Fixture f;
+  auto model = f.model();
+  CHECK_THROWS_WITH(model->freeze({"blok1"}), Contains("'blok1' matches no parameter of the backbone; did you mean "
+                                                       "'block1'?"));
+  CHECK(model->freeze({"*"}) == static_cast<std::int64_t>(model->backbone().parameters().size()));
+}
+
+TEST_CASE("checkpoints round-trip and backbone weights move to a model with a new head", "[runner]") {
+  Fixture f;
+  TempDir dir;
+  auto source = f.model(4, 5);
+  ft::save_tensors(source->state(), dir / "ckpt/last.pt");
+  CHECK(std::filesystem::exists(dir / "ckpt/last.pt"));
+  CHECK(std::distance(std::filesystem::directory_iterator(dir / "ckpt"), {}) == 1);  // no temporary left
+
+  const auto loaded = ft::load_tensors(dir / "ckpt/last.pt");
+  CHECK(loaded.size() == source->state().size());
+  auto target = f.model(4, 3);  // other classes: a head of another shape
+  ft::load_backbone_weights(*target, loaded, "ckpt", f.log);
+  CHECK(torch::equal(target->state().at("backbone.block2.0.weight"), source->state().at("backbone.block2.0.weight")));
+  CHECK(target->state().at("head.fc.weight").size(0) == 3);
+}
+
+TEST_CASE("weights of another shape or with missing tensors are refused by name", "[runner]") {
+  Fixture f;
+  auto wide = f.model(8);
+  auto narrow = f.model(4);
+  CHECK_THROWS_WITH(ft::load_backbone_weights(*narrow, wide->state(), "wide.pt", f.log),
+                    Contains("block1.0.weight: the backbone expects [4, 1, 3, 3], wide.pt holds [8, 1, 3, 3]"));
+  auto partial = narrow->state();
+  partial.erase("backbone.block3.0.weight");
+  CHECK_THROWS_WITH(ft::load_backbone_weights(*narrow, partial, "partial.pt", f.log),
+                    Contains("1 backbone tensor(s) missing: block3.0.weight"));
+}
+
+TEST_CASE("a file that is not a checkpoint is refused", "[runner]") {
+  TempDir dir;
+  std::ofstream(dir / "junk.pt") << "junk";
+  CHECK_THROWS_AS(ft::load_tensors(dir / "junk.pt"), ft::DataError);
+  CHECK_THROWS_WITH(ft::load_tensors(dir / "none.pt"), Contains("none.pt not found"));
+}
