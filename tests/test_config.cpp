@@ -116,7 +116,7 @@ TEST_CASE("a missing section or type is reported", "[config]") {
   CHECK_THAT(error_of(text), Contains("[optimizer] needs the key 'type'"));
 }
 
-TEST_CASE("--set overrides any key, parsing TOML values and falling back to strings", "[config]") {
+TEST_CASE("set overrides any key, parsing TOML values and falling back to strings", "[config]") {
   const auto plan = parse(kBase, {"optimizer.lr=0.5", "train.epochs=7", "dataset.root=/data/fm", "optimizer.nesterov=true"});
   const auto& run = plan.runs[0];
   CHECK(run.optimizer.params.required<double>("lr") == 0.5);

@@ -145,7 +145,7 @@ classes = [2, 3, 4]
             .getDouble() == Approx(0.005));
 }
 
-TEST_CASE("--dry-run prints the resolved experiment and records nothing", "[e2e]") {
+TEST_CASE("a dry run prints the resolved experiment and records nothing", "[e2e]") {
   TempDir dir;
   const auto experiment = write(dir, "tiny.toml", kTiny);
   const auto result = run(experiment + " --dry-run --set optimizer.lr=0.2 --store " + (dir / "ftrun.db"));
