@@ -26,5 +26,10 @@ endfunction()
 # ft_use_torch_pch(<target>): shares the project's precompiled LibTorch header with <target>.
 function(ft_use_torch_pch target)
   target_link_libraries(${target} PRIVATE torch)
+  get_target_property(type ${target} TYPE)
+  if(type STREQUAL "EXECUTABLE")
+    # Executables compile with -fPIE, the shared header with -fPIC; GCC would silently ignore the header.
+    target_compile_options(${target} PRIVATE -fPIC)
+  endif()
   target_precompile_headers(${target} REUSE_FROM ft_torch_pch)
 endfunction()

@@ -117,7 +117,8 @@ TEST_CASE("a missing section or type is reported", "[config]") {
 }
 
 TEST_CASE("set overrides any key, parsing TOML values and falling back to strings", "[config]") {
-  const auto plan = parse(kBase, {"optimizer.lr=0.5", "train.epochs=7", "dataset.root=/data/fm", "optimizer.nesterov=true"});
+  const auto plan =
+      parse(kBase, {"optimizer.lr=0.5", "train.epochs=7", "dataset.root=/data/fm", "optimizer.nesterov=true"});
   const auto& run = plan.runs[0];
   CHECK(run.optimizer.params.required<double>("lr") == 0.5);
   CHECK(run.optimizer.params.required<bool>("nesterov"));

@@ -96,8 +96,9 @@ TEST_CASE("ftrun trains a real experiment and records the run", "[e2e]") {
   CHECK_THAT(db.execAndGet("SELECT config_toml FROM runs").getString(), Contains("samples_per_class = 30"));
   CHECK(db.execAndGet("SELECT torch_version FROM runs").getString() == "2.11.0");
   CHECK(db.execAndGet("SELECT value FROM run_params WHERE key = 'optimizer.lr'").getDouble() == 0.05);
-  CHECK(db.execAndGet("SELECT value FROM run_params WHERE key = 'regularization.label_smoothing.epsilon'")
-            .getDouble() == 0.1);
+  CHECK(
+      db.execAndGet("SELECT value FROM run_params WHERE key = 'regularization.label_smoothing.epsilon'").getDouble() ==
+      0.1);
   CHECK(db.execAndGet("SELECT COUNT(*) FROM run_plugins").getInt() == 5);
   CHECK(db.execAndGet("SELECT COUNT(*) FROM run_plugins WHERE library LIKE '%/ft_sgd.so'").getInt() == 1);
   // 60 images at batch 20: 3 steps an epoch, 6 in all, each with its loss and both groups' learning rates.
@@ -174,7 +175,8 @@ TEST_CASE("bad input gives one clear message, its exit code, and no run", "[e2e]
   expect(replaced(kTiny, "[head]\ntype = \"linear\"\n", ""), 2, "missing required section [head]");
   expect(replaced(kTiny, "type = \"sgd\"", "type = \"sgdd\""), 3, "unknown optimizer type 'sgdd'; did you mean 'sgd'?");
   expect(kTiny, 4, "apt-get install dataset-fashion-mnist", "--set dataset.root=" + (dir / "no-data"));
-  expect(kTiny, 3, "cannot load it as a shared library", "--set 'experiment.plugins=[\"" + write(dir, "fake.so", "text") + "\"]'");
+  expect(kTiny, 3, "cannot load it as a shared library",
+         "--set 'experiment.plugins=[\"" + write(dir, "fake.so", "text") + "\"]'");
   expect(kTiny, 2, "no CUDA GPU is visible", "--set experiment.device=cuda");
   write(dir, "plain-file", "x");
   const auto blocked = run(write(dir, "tiny.toml", kTiny) + " --store " + (dir / "plain-file/ftrun.db"));
@@ -196,8 +198,8 @@ TEST_CASE("a run whose loss diverges is recorded as failed with the reason", "[e
 
 TEST_CASE("Ctrl-C stops the run cleanly and marks it interrupted", "[e2e]") {
   TempDir dir;
-  const auto experiment = write(dir, "long.toml", replaced(replaced(kTiny, "samples_per_class = 30\n", ""),
-                                                           "epochs = 2", "epochs = 50"));
+  const auto experiment =
+      write(dir, "long.toml", replaced(replaced(kTiny, "samples_per_class = 30\n", ""), "epochs = 2", "epochs = 50"));
   const auto store = dir / "ftrun.db";
   const pid_t child = fork();
   if (child == 0) {

@@ -3,8 +3,8 @@
 
 #include <ftsdk/error.h>
 
-#include <catch2/catch.hpp>
 #include <zlib.h>
+#include <catch2/catch.hpp>
 
 #include <algorithm>
 #include <fstream>

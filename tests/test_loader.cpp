@@ -2,8 +2,8 @@
 #include "log/log.h"
 #include "temp_dir.h"
 
-#include <catch2/catch.hpp>
 #include <torch/torch.h>
+#include <catch2/catch.hpp>
 
 #include <fstream>
 
@@ -129,7 +129,8 @@ TEST_CASE("optimizer plugins apply each group's learning-rate scale", "[loader]"
   auto a = torch::zeros({2}, torch::requires_grad());
   auto b = torch::zeros({2}, torch::requires_grad());
   for (const std::string type : {"sgd", "adam", "adamw"}) {
-    auto optimizer = catalog.make_optimizer(type, params_with("lr", 0.1), {{{"backbone", {a}, 0.1}, {"head", {b}, 1.0}}, log});
+    auto optimizer =
+        catalog.make_optimizer(type, params_with("lr", 0.1), {{{"backbone", {a}, 0.1}, {"head", {b}, 1.0}}, log});
     REQUIRE(optimizer->param_groups().size() == 2);
     CHECK(optimizer->param_groups()[0].options().get_lr() == Approx(0.01));
     CHECK(optimizer->param_groups()[1].options().get_lr() == Approx(0.1));

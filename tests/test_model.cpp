@@ -4,8 +4,8 @@
 #include "runner/model.h"
 #include "temp_dir.h"
 
-#include <catch2/catch.hpp>
 #include <torch/torch.h>
+#include <catch2/catch.hpp>
 
 #include <fstream>
 

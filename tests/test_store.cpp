@@ -42,8 +42,8 @@ TEST_CASE("a new store has the documented schema, WAL mode and a version", "[sto
   SQLite::Database db(dir / "sub/ftrun.db");
   CHECK(db.execAndGet("PRAGMA journal_mode").getString() == "wal");
   CHECK(db.execAndGet("PRAGMA user_version").getInt() == 1);
-  for (const char* name : {"runs", "run_params", "run_plugins", "metrics", "epoch_metrics", "run_summary",
-                           "overfitting"}) {
+  for (const char* name :
+       {"runs", "run_params", "run_plugins", "metrics", "epoch_metrics", "run_summary", "overfitting"}) {
     SQLite::Statement query(db, "SELECT COUNT(*) FROM sqlite_master WHERE name = ?");
     query.bind(1, name);
     REQUIRE(query.executeStep());
@@ -58,9 +58,12 @@ TEST_CASE("a run goes from running to completed with its params, plugins and met
   ft::ResultsStore store(dir / "ftrun.db");
   const auto id = store.begin_run(sample_run());
   CHECK(store.status_of(id) == "running");
-  store.log_metrics(id, {{"epoch", 1, 10, "train_loss", 1.0}, {"epoch", 1, 10, "val_loss", 0.9},
-                         {"epoch", 1, 10, "val_accuracy", 0.5}, {"epoch", 2, 20, "train_loss", 0.5},
-                         {"epoch", 2, 20, "val_loss", 1.1}, {"epoch", 2, 20, "val_accuracy", 0.6}});
+  store.log_metrics(id, {{"epoch", 1, 10, "train_loss", 1.0},
+                         {"epoch", 1, 10, "val_loss", 0.9},
+                         {"epoch", 1, 10, "val_accuracy", 0.5},
+                         {"epoch", 2, 20, "train_loss", 0.5},
+                         {"epoch", 2, 20, "val_loss", 1.1},
+                         {"epoch", 2, 20, "val_accuracy", 0.6}});
   store.finish_run(id, ft::RunStatus::completed);
   CHECK(store.status_of(id) == "completed");
 

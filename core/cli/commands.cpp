@@ -2,17 +2,17 @@
 
 #include "config/experiment.h"
 #include "loader/plugin_catalog.h"
+#include "log/log.h"
 #include "runner/runner.h"
 #include "runner/signals.h"
-#include "log/log.h"
 #include "runner/trainer.h"
 #include "store/results_store.h"
 
 #include <ftsdk/version.h>
 
-#include <CLI/CLI.hpp>
 #include <c10/util/Exception.h>
 #include <fmt/format.h>
+#include <CLI/CLI.hpp>
 
 #include <cstdio>
 #include <iostream>
@@ -119,8 +119,9 @@ int run_cli(int argc, char** argv) {
   auto* run = app.add_subcommand("run", "Run an experiment file (the default command: `ftrun FILE` works too)");
   run->add_option("experiment", run_options.experiment, "Experiment TOML file")->required();
   run->add_option("--set", run_options.overrides, "Override a key: --set optimizer.lr=0.01 (repeatable)");
-  run->add_option("--store", run_options.store, "Results store (default: [experiment] store, $FTRUN_STORE, "
-                                                "results/ftrun.db)");
+  run->add_option("--store", run_options.store,
+                  "Results store (default: [experiment] store, $FTRUN_STORE, "
+                  "results/ftrun.db)");
   run->add_flag("--dry-run", run_options.dry_run, "Print the resolved experiment and exit");
 
   RunsOptions runs_options;

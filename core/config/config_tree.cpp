@@ -161,8 +161,8 @@ std::string to_toml_text(const ConfigTable& table) {
   std::ostringstream out;
   // Shortest round-trip floats (0.1, not 0.10000000000000001) and plain double-quoted strings, no indentation:
   // the text is stored with every run and read by people.
-  out << toml::toml_formatter(to_toml(table), toml::format_flags::relaxed_float_precision |
-                                                  toml::format_flags::allow_multi_line_strings);
+  out << toml::toml_formatter(
+      to_toml(table), toml::format_flags::relaxed_float_precision | toml::format_flags::allow_multi_line_strings);
   return out.str();
 }
 

@@ -16,9 +16,7 @@ struct ConfigTable {
   std::map<std::string, ConfigTable> tables;
   std::map<std::string, std::vector<ConfigTable>> table_arrays;
 
-  bool has(const std::string& key) const {
-    return values.count(key) || tables.count(key) || table_arrays.count(key);
-  }
+  bool has(const std::string& key) const { return values.count(key) || tables.count(key) || table_arrays.count(key); }
   std::vector<std::string> keys() const;
   /// Location of `key` (its value, or its table), or of this table when absent.
   SourceLocation where_of(const std::string& key) const;

@@ -10,7 +10,7 @@
 namespace ft {
 namespace {
 
-const std::vector<std::string> kTopLevelKeys = {"experiment", "backbone",     "dataset", "head",
+const std::vector<std::string> kTopLevelKeys = {"experiment", "backbone",       "dataset", "head",
                                                 "optimizer",  "regularization", "train",   "stage"};
 const std::vector<std::string> kStageKeys = {"name",      "backbone",       "dataset", "head",
                                              "optimizer", "regularization", "train"};
@@ -25,8 +25,8 @@ std::string join(const std::vector<std::string>& words) {
 void reject_unknown_keys(const ConfigTable& table, const std::vector<std::string>& known, const std::string& what) {
   for (const auto& key : table.keys()) {
     if (std::find(known.begin(), known.end(), key) != known.end()) continue;
-    throw ConfigError(table.where_of(key).str() + ": unknown key '" + key + "' in " + what +
-                      did_you_mean(key, known) + " (known: " + join(known) + ")");
+    throw ConfigError(table.where_of(key).str() + ": unknown key '" + key + "' in " + what + did_you_mean(key, known) +
+                      " (known: " + join(known) + ")");
   }
 }
 
@@ -105,8 +105,8 @@ const ConfigTable& section(const ConfigTable& root, const std::string& name, con
 }
 
 void check_device(SectionReader& reader, const std::string& device) {
-  const bool cuda_index = device.rfind("cuda:", 0) == 0 && device.size() > 5 &&
-                          std::all_of(device.begin() + 5, device.end(), ::isdigit);
+  const bool cuda_index =
+      device.rfind("cuda:", 0) == 0 && device.size() > 5 && std::all_of(device.begin() + 5, device.end(), ::isdigit);
   if (device != "auto" && device != "cpu" && device != "cuda" && !cuda_index) {
     reader.fail("device", "expected \"auto\", \"cpu\", \"cuda\" or \"cuda:N\", got \"" + device + "\"");
   }

@@ -152,8 +152,7 @@ std::vector<std::string> PluginCatalog::load_folder(const std::string& folder) {
 }
 
 template <class Factory>
-void PluginCatalog::add(Entries<Factory>& entries, const std::string& kind, const std::string& name,
-                        Factory factory) {
+void PluginCatalog::add(Entries<Factory>& entries, const std::string& kind, const std::string& name, Factory factory) {
   const std::string from = registering_ ? registering_->path : std::string("(the core)");
   if (name.empty()) throw PluginError("plugin " + from + ": registers a " + kind + " with an empty name");
   if (!factory) throw PluginError("plugin " + from + ": registers " + kind + " '" + name + "' without a factory");
@@ -196,8 +195,8 @@ std::vector<std::string> PluginCatalog::types(const std::string& kind) const {
 
 void PluginCatalog::unknown(const std::string& kind, const std::string& type) const {
   const auto known = types(kind);
-  std::string message = "unknown " + kind + " type '" + type + "'" + did_you_mean(type, known) + " (known: " +
-                        (known.empty() ? std::string("none") : join(known)) + ")";
+  std::string message = "unknown " + kind + " type '" + type + "'" + did_you_mean(type, known) +
+                        " (known: " + (known.empty() ? std::string("none") : join(known)) + ")";
   if (!failures_.empty()) {
     message += "\n  these plugin libraries failed to load and may provide it:";
     for (const auto& failure : failures_) message += "\n  - " + failure;
@@ -212,12 +211,18 @@ ComponentOrigin PluginCatalog::origin(const std::string& kind, const std::string
     return it->second.plugin;
   };
   std::shared_ptr<const LoadedPlugin> plugin;
-  if (kind == "backbone") plugin = find(backbones_);
-  else if (kind == "dataset") plugin = find(datasets_);
-  else if (kind == "head") plugin = find(heads_);
-  else if (kind == "optimizer") plugin = find(optimizers_);
-  else if (kind == "regularization") plugin = find(regularizations_);
-  else unknown(kind, type);
+  if (kind == "backbone")
+    plugin = find(backbones_);
+  else if (kind == "dataset")
+    plugin = find(datasets_);
+  else if (kind == "head")
+    plugin = find(heads_);
+  else if (kind == "optimizer")
+    plugin = find(optimizers_);
+  else if (kind == "regularization")
+    plugin = find(regularizations_);
+  else
+    unknown(kind, type);
   return {kind, type, plugin};
 }
 
@@ -243,12 +248,10 @@ std::shared_ptr<Dataset> PluginCatalog::make_dataset(const std::string& type, co
                                                      const DatasetContext& ctx) {
   return make<Dataset>(datasets_, "dataset", type, params, ctx);
 }
-std::shared_ptr<Head> PluginCatalog::make_head(const std::string& type, const Params& params,
-                                               const HeadContext& ctx) {
+std::shared_ptr<Head> PluginCatalog::make_head(const std::string& type, const Params& params, const HeadContext& ctx) {
   return make<Head>(heads_, "head", type, params, ctx);
 }
-std::shared_ptr<torch::optim::Optimizer> PluginCatalog::make_optimizer(const std::string& type,
-                                                                       const Params& params,
+std::shared_ptr<torch::optim::Optimizer> PluginCatalog::make_optimizer(const std::string& type, const Params& params,
                                                                        const OptimizerContext& ctx) {
   return make<torch::optim::Optimizer>(optimizers_, "optimizer", type, params, ctx);
 }
@@ -268,8 +271,8 @@ std::vector<std::string> plugin_search_path(const std::vector<std::string>& from
   std::error_code error;
   const fs::path exe_dir = boost::dll::program_location(error).parent_path();
   if (!error) {
-    folders.push_back((exe_dir / "plugins").string());                   // build tree: build/ftrun
-    folders.push_back((exe_dir / "../lib/ftrun/plugins").string());      // installed: bin/ftrun
+    folders.push_back((exe_dir / "plugins").string());               // build tree: build/ftrun
+    folders.push_back((exe_dir / "../lib/ftrun/plugins").string());  // installed: bin/ftrun
   }
   return folders;
 }

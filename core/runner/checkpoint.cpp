@@ -47,8 +47,8 @@ TensorMap load_tensors(const std::string& path) {
   try {
     value = torch::pickle_load(bytes);
   } catch (const std::exception& e) {
-    throw DataError("weights file " + path + " is not an ftrun checkpoint (a pickled dict of tensors): " +
-                    std::string(e.what()).substr(0, 300));
+    throw DataError("weights file " + path +
+                    " is not an ftrun checkpoint (a pickled dict of tensors): " + std::string(e.what()).substr(0, 300));
   }
   if (!value.isGenericDict()) {
     throw DataError("weights file " + path + " holds a " + value.tagKind() +

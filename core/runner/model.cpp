@@ -104,9 +104,10 @@ void load_backbone_weights(Classifier& model, const TensorMap& tensors, const st
                                 fmt::join(mismatched, "\n  ")));
   }
   if (!missing.empty()) {
-    throw DataError(fmt::format("weights {}: {} backbone tensor(s) missing: {} (is it a checkpoint of the same "
-                                "backbone type and size?)",
-                                origin, missing.size(), first_names(missing)));
+    throw DataError(
+        fmt::format("weights {}: {} backbone tensor(s) missing: {} (is it a checkpoint of the same "
+                    "backbone type and size?)",
+                    origin, missing.size(), first_names(missing)));
   }
   log.info(fmt::format("loaded {} backbone tensors from {}", targets.size(), origin));
   if (!dropped.empty()) {

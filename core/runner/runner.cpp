@@ -104,8 +104,7 @@ class RunBuilder {
 
     for (const auto& config : run.regularizations) {
       log::ComponentLogger log("regularization:" + config.type);
-      auto regularization =
-          catalog_.make_regularization(config.type, config.params, {built.info.num_classes, log});
+      auto regularization = catalog_.make_regularization(config.type, config.params, {built.info.num_classes, log});
       regularization->attach(*built.model);
       built.regularizations.push_back(regularization);
     }
@@ -127,9 +126,10 @@ class RunBuilder {
   static void check_info(const DatasetInfo& info, const std::string& type) {
     const auto channels = static_cast<std::size_t>(info.input.channels);
     if (info.num_classes < 2 || channels == 0 || info.mean.size() != channels || info.std.size() != channels) {
-      throw PluginError(fmt::format("dataset '{}' describes itself inconsistently: {} classes, {} channels, {} "
-                                    "means, {} standard deviations",
-                                    type, info.num_classes, channels, info.mean.size(), info.std.size()));
+      throw PluginError(
+          fmt::format("dataset '{}' describes itself inconsistently: {} classes, {} channels, {} "
+                      "means, {} standard deviations",
+                      type, info.num_classes, channels, info.mean.size(), info.std.size()));
     }
   }
 
@@ -138,7 +138,8 @@ class RunBuilder {
     const std::string where = run.backbone.weights_where.str();
     auto checkpoint_of_run = [&](std::int64_t id, const std::string& what) -> Resolved {
       auto path = store_.checkpoint_of(id);
-      if (!path) throw ConfigError(fmt::format("{}: {} (run {}) has no checkpoint in {}", where, what, id, store_.path()));
+      if (!path)
+        throw ConfigError(fmt::format("{}: {} (run {}) has no checkpoint in {}", where, what, id, store_.path()));
       return {*path, id};
     };
     if (weights.rfind("stage:", 0) == 0) {
@@ -158,9 +159,10 @@ class RunBuilder {
       return checkpoint_of_run(id, "run " + std::to_string(id));
     }
     if (!fs::exists(weights)) {
-      throw DataError(fmt::format("{}: weights file {} not found (expected an ftrun checkpoint; use run:<id> or "
-                                  "stage:<name> for weights of an earlier run)",
-                                  where, weights));
+      throw DataError(
+          fmt::format("{}: weights file {} not found (expected an ftrun checkpoint; use run:<id> or "
+                      "stage:<name> for weights of an earlier run)",
+                      where, weights));
     }
     return {weights, std::nullopt};
   }
@@ -193,15 +195,14 @@ PlanResult Runner::run(const ExperimentPlan& plan) {
     log::info(fmt::format("run {}: device {}, {} CPU threads, seed {}", title, device.str(), threads, run.seed));
 
     BuiltRun built = builder.build(run, device);
-    NewRun record{run.name,   run.stage,     result.group_id, built.parent_run_id, plan.source_file,
-                  run.resolved_toml, run.seed, device.str(),   threads,            TORCH_VERSION,
-                  run.flat_params,   built.plugins};
+    NewRun record{run.name, run.stage,    result.group_id, built.parent_run_id, plan.source_file, run.resolved_toml,
+                  run.seed, device.str(), threads,         TORCH_VERSION,       run.flat_params,  built.plugins};
     const std::int64_t run_id = store_.begin_run(record);
     result.run_ids.push_back(run_id);
     if (!run.stage.empty()) stage_runs[run.stage] = run_id;
-    log::info(fmt::format("run {} started: {} train / {} validation images, {} classes", run_id,
-                 built.dataset->train()->size(), built.dataset->validation() ? built.dataset->validation()->size() : 0,
-                 built.info.num_classes));
+    log::info(fmt::format(
+        "run {} started: {} train / {} validation images, {} classes", run_id, built.dataset->train()->size(),
+        built.dataset->validation() ? built.dataset->validation()->size() : 0, built.info.num_classes));
 
     const std::string checkpoint =
         (fs::path(store_.checkpoint_dir()) / fmt::format("run-{}", run_id) / "last.pt").string();

@@ -5,9 +5,9 @@
 
 #include <ATen/CPUGeneratorImpl.h>
 #include <fmt/format.h>
-#include "log/log.h"
 #include <torch/nn/functional/loss.h>
 #include <torch/torch.h>
+#include "log/log.h"
 
 #include <chrono>
 #include <cmath>
@@ -101,9 +101,10 @@ class Trainer::Impl {
         if (!std::isfinite(loss)) {
           progress.clear();
           s_.record(rows);
-          throw Error(fmt::format("the training loss became {} at epoch {}, step {}: training diverged (try a "
-                                  "smaller learning rate)",
-                                  loss, epoch, step + 1));
+          throw Error(
+              fmt::format("the training loss became {} at epoch {}, step {}: training diverged (try a "
+                          "smaller learning rate)",
+                          loss, epoch, step + 1));
         }
         const auto n = indices.numel();
         loss_sum += loss * n;
@@ -124,8 +125,8 @@ class Trainer::Impl {
       rows.push_back({"epoch", epoch, global_step, "lr", group_lr(s_.group_names.size() - 1)});
       rows.push_back({"epoch", epoch, global_step, "images_per_second", seen / seconds});
       rows.push_back({"epoch", epoch, global_step, "seconds", seconds});
-      std::string summary = fmt::format("epoch {}/{}: train loss {:.4f} acc {:.4f}", epoch, s_.config.epochs,
-                                        train_loss, train_accuracy);
+      std::string summary =
+          fmt::format("epoch {}/{}: train loss {:.4f} acc {:.4f}", epoch, s_.config.epochs, train_loss, train_accuracy);
       const bool evaluate_now = epoch % s_.config.eval_every == 0 || epoch == s_.config.epochs;
       if (validation && evaluate_now) {
         const EvalResult result = evaluate(*validation);
@@ -190,9 +191,7 @@ class Trainer::Impl {
     return {loss.item<double>(), hits};
   }
 
-  double group_lr(std::size_t group) const {
-    return s_.optimizer->param_groups().at(group).options().get_lr();
-  }
+  double group_lr(std::size_t group) const { return s_.optimizer->param_groups().at(group).options().get_lr(); }
 
   TrainerSetup s_;
   at::Generator generator_;

@@ -51,10 +51,14 @@ void bind_value(SQLite::Statement& statement, int index, const ParamValue& value
     std::string text = "[";
     for (const auto& element : std::get<ParamValue::Array>(value.data)) {
       if (text.size() > 1) text += ", ";
-      if (auto* es = std::get_if<std::string>(&element.data)) text += "\"" + *es + "\"";
-      else if (auto* eb = std::get_if<bool>(&element.data)) text += *eb ? "true" : "false";
-      else if (auto* ei = std::get_if<std::int64_t>(&element.data)) text += std::to_string(*ei);
-      else if (auto* ed = std::get_if<double>(&element.data)) text += std::to_string(*ed);
+      if (auto* es = std::get_if<std::string>(&element.data))
+        text += "\"" + *es + "\"";
+      else if (auto* eb = std::get_if<bool>(&element.data))
+        text += *eb ? "true" : "false";
+      else if (auto* ei = std::get_if<std::int64_t>(&element.data))
+        text += std::to_string(*ei);
+      else if (auto* ed = std::get_if<double>(&element.data))
+        text += std::to_string(*ed);
     }
     statement.bind(index, text + "]");
   }
@@ -218,8 +222,10 @@ void ResultsStore::finish_run(std::int64_t run_id, RunStatus status, const std::
     SQLite::Statement update(*db_, "UPDATE runs SET status = ?, ended_at = ?, error = ? WHERE id = ?");
     update.bind(1, to_string(status));
     update.bind(2, now_utc());
-    if (error.empty()) update.bind(3);
-    else update.bind(3, error);
+    if (error.empty())
+      update.bind(3);
+    else
+      update.bind(3, error);
     update.bind(4, static_cast<std::int64_t>(run_id));
     update.exec();
   });

@@ -2,21 +2,20 @@
 // transfer (pretrain on some classes, fine-tune on others).
 #include <ftsdk/plugin.h>
 
+#include <torch/nn/modules/activation.h>
 #include <torch/nn/modules/batchnorm.h>
 #include <torch/nn/modules/container/sequential.h>
 #include <torch/nn/modules/conv.h>
-#include <torch/nn/modules/pooling.h>
-#include <torch/nn/modules/activation.h>
 #include <torch/nn/modules/dropout.h>
+#include <torch/nn/modules/pooling.h>
 
 namespace {
 
 torch::nn::Sequential conv_block(std::int64_t in, std::int64_t out, bool pool) {
-  torch::nn::Sequential block(
-      torch::nn::Conv2d(torch::nn::Conv2dOptions(in, out, 3).padding(1).bias(false)), torch::nn::BatchNorm2d(out),
-      torch::nn::ReLU(torch::nn::ReLUOptions().inplace(true)),
-      torch::nn::Conv2d(torch::nn::Conv2dOptions(out, out, 3).padding(1).bias(false)), torch::nn::BatchNorm2d(out),
-      torch::nn::ReLU(torch::nn::ReLUOptions().inplace(true)));
+  torch::nn::Sequential block(torch::nn::Conv2d(torch::nn::Conv2dOptions(in, out, 3).padding(1).bias(false)),
+                              torch::nn::BatchNorm2d(out), torch::nn::ReLU(torch::nn::ReLUOptions().inplace(true)),
+                              torch::nn::Conv2d(torch::nn::Conv2dOptions(out, out, 3).padding(1).bias(false)),
+                              torch::nn::BatchNorm2d(out), torch::nn::ReLU(torch::nn::ReLUOptions().inplace(true)));
   if (pool) block->push_back(torch::nn::MaxPool2d(2));
   return block;
 }

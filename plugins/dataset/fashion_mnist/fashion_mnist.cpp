@@ -27,7 +27,9 @@ std::string find_file(const std::string& root, const std::string& stem) {
   }
   throw ft::DataError("Fashion-MNIST not found: expected " + (fs::path(root) / (stem + ".gz")).string() +
                       " (and the other three IDX files). On Debian or Ubuntu: sudo apt-get install "
-                      "dataset-fashion-mnist (installs them in " + kDefaultRoot + "); or download them from "
+                      "dataset-fashion-mnist (installs them in " +
+                      kDefaultRoot +
+                      "); or download them from "
                       "https://github.com/zalandoresearch/fashion-mnist and set [dataset] root to their folder");
 }
 
@@ -39,7 +41,8 @@ RawSplit read_split(const std::string& root, const std::string& prefix) {
   RawSplit raw{ft_plugins::read_idx(find_file(root, prefix + "-images-idx3-ubyte")),
                ft_plugins::read_idx(find_file(root, prefix + "-labels-idx1-ubyte"))};
   if (raw.images.dims.size() != 3 || raw.labels.dims.size() != 1 || raw.images.dims[0] != raw.labels.dims[0]) {
-    throw ft::DataError(root + ": " + prefix + " images and labels do not match (expected N x 28 x 28 images and N "
+    throw ft::DataError(root + ": " + prefix +
+                        " images and labels do not match (expected N x 28 x 28 images and N "
                         "labels)");
   }
   return raw;
@@ -63,7 +66,8 @@ class FashionMnist final : public ft::Dataset {
  public:
   FashionMnist(const ft::Params& params, const ft::DatasetContext& ctx) {
     const auto root = params.get<std::string>("root", kDefaultRoot);
-    std::vector<std::int64_t> classes = params.get<std::vector<std::int64_t>>("classes", {0, 1, 2, 3, 4, 5, 6, 7, 8, 9});
+    std::vector<std::int64_t> classes =
+        params.get<std::vector<std::int64_t>>("classes", {0, 1, 2, 3, 4, 5, 6, 7, 8, 9});
     const auto limit = params.optional<std::int64_t>("samples_per_class");
     const double fraction = params.get<double>("validation_fraction", 0.1);
     const auto seed = static_cast<std::uint64_t>(params.get<std::int64_t>("seed", static_cast<std::int64_t>(ctx.seed)));

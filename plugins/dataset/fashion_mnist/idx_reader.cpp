@@ -46,7 +46,8 @@ IdxArray read_idx(const std::string& path) {
   if (read_some(file.get(), magic, 4, path) != 4) throw ft::DataError(path + ": too short to be an IDX file");
   if (magic[0] != 0 || magic[1] != 0) throw ft::DataError(path + ": not an IDX file (bad magic number)");
   if (magic[2] != 0x08) {
-    throw ft::DataError(path + ": IDX data type " + std::to_string(magic[2]) + " is not supported (expected 8, "
+    throw ft::DataError(path + ": IDX data type " + std::to_string(magic[2]) +
+                        " is not supported (expected 8, "
                         "unsigned bytes)");
   }
   const int rank = magic[3];

@@ -17,9 +17,11 @@ std::shared_ptr<torch::optim::Optimizer> make_sgd(const ft::Params& params, cons
   if (nesterov && (momentum <= 0 || dampening != 0)) {
     params.fail("nesterov", "needs momentum > 0 and dampening = 0");
   }
-  const auto base =
-      torch::optim::SGDOptions(lr).momentum(momentum).dampening(dampening).weight_decay(weight_decay).nesterov(
-          nesterov);
+  const auto base = torch::optim::SGDOptions(lr)
+                        .momentum(momentum)
+                        .dampening(dampening)
+                        .weight_decay(weight_decay)
+                        .nesterov(nesterov);
   return std::make_shared<torch::optim::SGD>(ft::make_param_groups(ctx, base), base);
 }
 

@@ -12,8 +12,8 @@
 #include <ftsdk/registry.h>
 #include <ftsdk/version.h>
 
-#include <boost/dll/alias.hpp>
 #include <torch/version.h>
+#include <boost/dll/alias.hpp>
 
 #include <cstdint>
 
@@ -46,11 +46,11 @@ inline constexpr const char* kPluginEntryName = "ftrun_plugin_entry";
 
 /// Exports the plugin `name` (string), version `version` (string) whose components `register_fn` registers.
 /// Use it once per library, at namespace scope in one source file.
-#define FT_PLUGIN(name, version, register_fn)                                                              \
-  namespace {                                                                                              \
-  const ::ft::PluginInfo* ft_plugin_info() noexcept {                                                      \
+#define FT_PLUGIN(name, version, register_fn)                                                               \
+  namespace {                                                                                               \
+  const ::ft::PluginInfo* ft_plugin_info() noexcept {                                                       \
     static const ::ft::PluginInfo info{::ft::kPluginAbiVersion, name, version, TORCH_VERSION, register_fn}; \
-    return &info;                                                                                          \
-  }                                                                                                        \
-  }                                                                                                        \
+    return &info;                                                                                           \
+  }                                                                                                         \
+  }                                                                                                         \
   BOOST_DLL_ALIAS(ft_plugin_info, ftrun_plugin_entry)
