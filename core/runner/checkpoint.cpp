@@ -1,5 +1,7 @@
 #include "runner/checkpoint.h"
 
+#include "runner/safetensors.h"
+
 #include <ftsdk/error.h>
 
 #include <torch/serialize.h>
@@ -40,6 +42,7 @@ void save_tensors(const TensorMap& tensors, const std::string& path) {
 }
 
 TensorMap load_tensors(const std::string& path) {
+  if (fs::path(path).extension() == ".safetensors") return load_safetensors(path);
   std::ifstream in(path, std::ios::binary);
   if (!in) throw DataError("weights file " + path + " not found or not readable");
   const std::vector<char> bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());

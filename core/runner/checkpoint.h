@@ -14,7 +14,8 @@ using TensorMap = std::map<std::string, torch::Tensor>;
 /// Writes `tensors` (moved to the CPU) to `path` atomically, creating the folder. Throws DataError.
 void save_tensors(const TensorMap& tensors, const std::string& path);
 
-/// Reads a file written by save_tensors (or Python's `torch.save(dict(state_dict))`). Throws DataError.
+/// Reads a file written by save_tensors (or Python's `torch.save(dict(state_dict))`), or a `.safetensors` file.
+/// Throws DataError.
 TensorMap load_tensors(const std::string& path);
 
 }  // namespace ft

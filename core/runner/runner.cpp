@@ -160,9 +160,10 @@ class RunBuilder {
     }
     if (!fs::exists(weights)) {
       throw DataError(
-          fmt::format("{}: weights file {} not found (expected an ftrun checkpoint; use run:<id> or "
-                      "stage:<name> for weights of an earlier run)",
-                      where, weights));
+          fmt::format("{}: weights file {} not found. Expected a .safetensors file (write one with `.venv/bin/python "
+                      "scripts/export_weights.py {} {} --pretrained`, which needs internet access once) or an ftrun "
+                      "checkpoint; run:<id> and stage:<name> take the weights of an earlier run",
+                      where, weights, run.backbone.type, weights));
     }
     return {weights, std::nullopt};
   }
