@@ -1,4 +1,5 @@
 // Drives the real ftrun binary on real Fashion-MNIST data and checks what it wrote to the store.
+#include "cifar_files.h"
 #include "temp_dir.h"
 
 #include <SQLiteCpp/SQLiteCpp.h>
@@ -228,4 +229,73 @@ TEST_CASE("Ctrl-C stops the run cleanly and marks it interrupted", "[e2e]") {
   SQLite::Database db(store);
   CHECK(db.execAndGet("SELECT status FROM runs").getString() == "interrupted");
   CHECK_THAT(db.execAndGet("SELECT error FROM runs").getString(), Contains("stopped by signal 2"));
+}
+
+TEST_CASE("a small ResNet trains on CIFAR-format data, then fine-tunes with layer-wise learning rates",
+          "[e2e][resnet]") {
+  TempDir dir;
+  write_cifar10(dir / "c10");
+  const auto experiment = write(dir, "resnet.toml", R"([experiment]
+name = "resnet_tiny"
+device = "cpu"
+[backbone]
+type = "resnet18"
+small_input = true
+[dataset]
+type = "cifar10"
+root = ")" + (dir / "c10") + R"("
+classes = [0, 1]
+samples_per_class = 8
+validation_fraction = 0.002
+augment = ["random_crop", "hflip"]
+[head]
+type = "linear"
+[optimizer]
+type = "sgd"
+lr = 0.01
+momentum = 0.9
+[train]
+epochs = 1
+batch_size = 8
+test = false
+[[stage]]
+name = "pretrain"
+[[stage]]
+name = "finetune"
+[stage.backbone]
+weights = "stage:pretrain"
+freeze = ["conv1", "bn1"]
+lr_mult = 0.5
+layer_decay = 0.5
+)");
+  const auto store = dir / "ftrun.db";
+  const auto result = run(experiment + " --store " + store);
+  INFO(result.output);
+  REQUIRE(result.code == 0);
+  SQLite::Database db(store);
+  CHECK(db.execAndGet("SELECT COUNT(*) FROM runs WHERE status = 'completed'").getInt() == 2);
+  auto lr = [&](const std::string& group) {
+    return db
+        .execAndGet(
+            "SELECT value FROM metrics m JOIN runs r ON r.id = m.run_id WHERE r.stage = 'finetune' "
+            "AND m.name = 'lr/" +
+            group + "' LIMIT 1")
+        .getDouble();
+  };
+  // Stages layer1..layer4 learn 0.5x slower each, from 0.5 x 0.01 at layer4; the frozen stem has no group.
+  CHECK(lr("head") == Approx(0.01));
+  CHECK(lr("backbone.layer4") == Approx(0.005));
+  CHECK(lr("backbone.layer1") == Approx(0.005 * 0.125));
+  CHECK(db.execAndGet("SELECT COUNT(*) FROM metrics WHERE name = 'lr/backbone.conv1'").getInt() == 0);
+}
+
+TEST_CASE("the headline experiment without data or weights names both and how to get them", "[e2e][resnet]") {
+  TempDir dir;
+  const auto result =
+      run(std::string(FT_SOURCE_DIR) + "/experiments/resnet50_cifar10.toml --store " + (dir / "ftrun.db") +
+          " --set dataset.root=" + (dir / "cifar") + " --set backbone.weights=" + (dir / "resnet50.safetensors"));
+  INFO(result.output);
+  CHECK(result.code == 4);
+  CHECK_THAT(result.output, Contains("cifar-10-binary.tar.gz"));
+  CHECK_THAT(result.output, Contains("scripts/export_weights.py resnet50"));
 }

@@ -39,10 +39,11 @@ TEST_CASE("the built-in plugins load from their folder and register their compon
   ft::PluginCatalog catalog;
   CHECK(catalog.load_folder(kPlugins).empty());
   CHECK(catalog.types("optimizer") == std::vector<std::string>{"adam", "adamw", "sgd"});
-  CHECK(catalog.types("backbone") == std::vector<std::string>{"convnet"});
+  CHECK(catalog.types("backbone") ==
+        std::vector<std::string>{"convnet", "resnet101", "resnet152", "resnet18", "resnet34", "resnet50"});
   CHECK(catalog.types("head") == std::vector<std::string>{"linear", "mlp"});
   CHECK(catalog.types("regularization") == std::vector<std::string>{"l2sp", "label_smoothing"});
-  CHECK(catalog.types("dataset") == std::vector<std::string>{"fashion_mnist"});
+  CHECK(catalog.types("dataset") == std::vector<std::string>{"cifar10", "cifar100", "fashion_mnist"});
   const auto origin = catalog.origin("optimizer", "sgd");
   CHECK_THAT(origin.plugin->path, EndsWith("/ft_sgd.so"));
   CHECK(origin.plugin->name == "sgd");

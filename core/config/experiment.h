@@ -24,6 +24,18 @@ struct BackboneConfig : ComponentConfig {
   std::vector<std::string> freeze;
   /// Learning-rate multiplier of the backbone relative to the head.
   double lr_mult = 1.0;
+  /// Layer-wise decay: each backbone stage learns this factor slower than the next one (1 = off).
+  double layer_decay = 1.0;
+};
+
+/// Augmentation of training batches, done by the core on the device for in-memory datasets
+/// (`[dataset] augment = ["random_crop", "hflip"]`).
+struct AugmentConfig {
+  /// Pad by `crop_padding` black pixels on each side, then crop back to the original size at a random offset.
+  bool random_crop = false;
+  std::int64_t crop_padding = 4;
+  /// Mirror left-right with probability 1/2.
+  bool hflip = false;
 };
 
 struct TrainConfig {
@@ -50,6 +62,7 @@ struct RunConfig {
 
   BackboneConfig backbone;
   ComponentConfig dataset;
+  AugmentConfig augment;
   ComponentConfig head;
   ComponentConfig optimizer;
   std::vector<ComponentConfig> regularizations;

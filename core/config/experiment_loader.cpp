@@ -137,9 +137,28 @@ RunConfig read_run(const ConfigTable& root, const std::string& file, const std::
     run.backbone.freeze = reader.get<std::vector<std::string>>("freeze", {});
     run.backbone.lr_mult = reader.get<double>("lr_mult", 1.0);
     if (run.backbone.lr_mult < 0) reader.fail("lr_mult", "must not be negative");
+    run.backbone.layer_decay = reader.get<double>("layer_decay", 1.0);
+    if (run.backbone.layer_decay <= 0 || run.backbone.layer_decay > 1) reader.fail("layer_decay", "must be in (0, 1]");
     run.backbone.params = reader.plugin_params();
   }
-  run.dataset = read_plain_component(section(root, "dataset", file), "dataset");
+  {
+    const ConfigTable& table = section(root, "dataset", file);
+    SectionReader reader(table, "dataset");
+    run.dataset = read_component(reader, table);
+    const std::vector<std::string> known = {"random_crop", "hflip"};
+    for (const auto& name : reader.get<std::vector<std::string>>("augment", {})) {
+      if (name == "random_crop")
+        run.augment.random_crop = true;
+      else if (name == "hflip")
+        run.augment.hflip = true;
+      else
+        reader.fail("augment", "unknown augmentation '" + name + "'" + did_you_mean(name, known) +
+                                   " (known: " + join(known) + ")");
+    }
+    run.augment.crop_padding = reader.get<std::int64_t>("crop_padding", 4);
+    if (run.augment.crop_padding < 1) reader.fail("crop_padding", "must be at least 1");
+    run.dataset.params = reader.plugin_params();
+  }
   run.head = read_plain_component(section(root, "head", file), "head");
   run.optimizer = read_plain_component(section(root, "optimizer", file), "optimizer");
   if (auto it = root.table_arrays.find("regularization"); it != root.table_arrays.end()) {

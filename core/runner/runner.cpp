@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <cmath>
 #include <filesystem>
 #include <map>
 
@@ -57,7 +58,20 @@ class RunBuilder {
   BuiltRun build(const RunConfig& run, c10::Device device) {
     BuiltRun built;
     log::ComponentLogger dataset_log("dataset:" + run.dataset.type);
-    built.dataset = catalog_.make_dataset(run.dataset.type, run.dataset.params, {run.seed, dataset_log});
+    try {
+      built.dataset = catalog_.make_dataset(run.dataset.type, run.dataset.params, {run.seed, dataset_log});
+    } catch (const DataError& missing_data) {
+      // Say everything that is missing at once: a user fetching the data should fetch the weights too.
+      std::string message = missing_data.what();
+      if (!run.backbone.weights.empty()) {
+        try {
+          resolve_weights(run);
+        } catch (const Error& missing_weights) {
+          message += std::string("\n") + missing_weights.what();
+        }
+      }
+      throw DataError(message);
+    }
     built.info = built.dataset->info();
     check_info(built.info, run.dataset.type);
 
@@ -87,12 +101,11 @@ class RunBuilder {
       }
       return params;
     };
-    if (auto params = trainable(built.model->backbone()); !params.empty() && run.backbone.lr_mult > 0) {
-      groups.push_back({"backbone", params, run.backbone.lr_mult});
-    } else if (!params.empty()) {
+    if (run.backbone.lr_mult == 0) {
       // lr_mult = 0 means a fixed backbone: freeze it instead of stepping it with a zero learning rate.
-      for (auto& p : params) p.set_requires_grad(false);
+      for (auto& p : built.model->backbone().parameters()) p.set_requires_grad(false);
     }
+    for (auto& group : backbone_groups(built.model->backbone(), run.backbone)) groups.push_back(std::move(group));
     groups.push_back({"head", trainable(built.model->head()), 1.0});
     for (const auto& group : groups) built.group_names.push_back(group.name);
     log::ComponentLogger optimizer_log("optimizer:" + run.optimizer.type);
@@ -123,6 +136,35 @@ class RunBuilder {
   }
 
  private:
+  // One group for the backbone, or with layer_decay one per stage ("backbone.layer3"), each stage learning
+  // layer_decay times slower than the one after it.
+  static std::vector<ParamGroupSpec> backbone_groups(Backbone& backbone, const BackboneConfig& config) {
+    std::vector<ParamGroupSpec> groups;
+    auto stages = config.layer_decay < 1 ? backbone.stages() : std::vector<std::vector<std::string>>{};
+    ParamGroupSpec rest{"backbone", {}, config.lr_mult};
+    std::vector<ParamGroupSpec> staged(stages.size());
+    for (std::size_t i = 0; i < stages.size(); ++i) {
+      staged[i] = {"backbone." + stages[i].front(),
+                   {},
+                   config.lr_mult * std::pow(config.layer_decay, static_cast<double>(stages.size() - 1 - i))};
+    }
+    for (auto& item : backbone.named_parameters()) {
+      if (!item.value().requires_grad()) continue;
+      ParamGroupSpec* target = &rest;
+      for (std::size_t i = 0; i < stages.size() && target == &rest; ++i) {
+        for (const auto& prefix : stages[i]) {
+          if (item.key() == prefix || item.key().rfind(prefix + ".", 0) == 0) target = &staged[i];
+        }
+      }
+      target->params.push_back(item.value());
+    }
+    for (auto& group : staged) {
+      if (!group.params.empty()) groups.push_back(std::move(group));
+    }
+    if (!rest.params.empty()) groups.push_back(std::move(rest));
+    return groups;
+  }
+
   static void check_info(const DatasetInfo& info, const std::string& type) {
     const auto channels = static_cast<std::size_t>(info.input.channels);
     if (info.num_classes < 2 || channels == 0 || info.mean.size() != channels || info.std.size() != channels) {
@@ -217,6 +259,7 @@ PlanResult Runner::run(const ExperimentPlan& plan) {
     setup.validation = built.dataset->validation();
     setup.test = built.dataset->test();
     setup.config = run.train;
+    setup.augment = run.augment;
     setup.device = device;
     setup.seed = run.seed;
     setup.record = [&](const std::vector<MetricRow>& rows) { store_.log_metrics(run_id, rows); };

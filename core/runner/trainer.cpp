@@ -1,5 +1,6 @@
 #include "runner/trainer.h"
 
+#include "runner/augment.h"
 #include "runner/progress.h"
 #include "runner/signals.h"
 
@@ -35,7 +36,9 @@ class BatchSource {
 
   std::int64_t size() const { return split_->size(); }
 
-  Batch batch(const torch::Tensor& indices) const {
+  /// A normalised batch; training batches also pass through `augment` (crop, flip) before normalisation.
+  Batch batch(const torch::Tensor& indices, const AugmentConfig* augment = nullptr,
+              at::Generator* generator = nullptr) const {
     torch::Tensor images, labels;
     if (images_.defined()) {
       const auto on_device = indices.to(device_);
@@ -53,7 +56,9 @@ class BatchSource {
       images = torch::stack(pixels).to(device_);
       labels = torch::tensor(classes, torch::kLong).to(device_);
     }
-    return {(images.to(torch::kFloat32) - mean_) * inv_std_, labels};
+    auto pixels = images.to(torch::kFloat32);
+    if (augment) pixels = augment_batch(pixels, *augment, *generator);
+    return {(pixels - mean_) * inv_std_, labels};
   }
 
  private:
@@ -95,7 +100,7 @@ class Trainer::Impl {
           throw Interrupted(fmt::format("stopped by signal {} at epoch {}, step {}", stop_signal(), epoch, step));
         }
         const auto indices = order.slice(0, step * batch, std::min((step + 1) * batch, train.size()));
-        Batch data = train.batch(indices);
+        Batch data = train.batch(indices, &s_.augment, &generator_);
         const auto [loss, hits] = train_step(data);
         ++global_step;
         if (!std::isfinite(loss)) {

@@ -39,6 +39,7 @@ struct TrainerSetup {
   DatasetInfo info;
   std::shared_ptr<const Split> train, validation, test;
   TrainConfig config;
+  AugmentConfig augment;
   c10::Device device = c10::Device(c10::kCPU);
   std::uint64_t seed = 0;
   /// Receives metric rows (buffered; called at least once per epoch).

@@ -135,6 +135,9 @@ class ResNet final : public ft::Backbone {
     return x.mean({2, 3});
   }
   std::int64_t feature_size() const override { return features_; }
+  std::vector<std::vector<std::string>> stages() const override {
+    return {{"conv1", "bn1"}, {"layer1"}, {"layer2"}, {"layer3"}, {"layer4"}};
+  }
 
  private:
   ResNetOptions options_;

@@ -8,6 +8,8 @@
 #include <torch/types.h>
 
 #include <cstdint>
+#include <string>
+#include <vector>
 
 namespace ft {
 
@@ -30,6 +32,16 @@ class Backbone : public torch::nn::Module {
   virtual torch::Tensor forward(torch::Tensor images) = 0;
   /// Width of the feature vector `forward` returns.
   virtual std::int64_t feature_size() const = 0;
+  /// The backbone's stages from input to output, each a list of parameter-name prefixes, for layer-wise
+  /// learning-rate decay (`[backbone] layer_decay`). The default makes each top-level module with parameters
+  /// a stage, in registration order. Example (ResNet): {{"conv1", "bn1"}, {"layer1"}, ..., {"layer4"}}.
+  virtual std::vector<std::vector<std::string>> stages() const {
+    std::vector<std::vector<std::string>> out;
+    for (const auto& child : named_children()) {
+      if (!child.value()->parameters().empty()) out.push_back({child.key()});
+    }
+    return out;
+  }
 };
 
 /// What a backbone factory is given besides its parameters.

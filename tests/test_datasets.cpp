@@ -1,0 +1,120 @@
+// The CIFAR plugins against files written here in the official formats; on-device augmentation.
+#include "cifar_files.h"
+#include "loader/plugin_catalog.h"
+#include "log/log.h"
+#include "runner/augment.h"
+#include "temp_dir.h"
+
+#include <ATen/CPUGeneratorImpl.h>
+#include <torch/torch.h>
+#include <catch2/catch.hpp>
+
+using Catch::Matchers::Contains;
+
+namespace {
+
+struct Fixture {
+  ft::PluginCatalog catalog;
+  ft::log::ComponentLogger log{"test"};
+  Fixture() { catalog.load_file(std::string(FT_PLUGIN_DIR) + "/ft_cifar.so"); }
+
+  std::shared_ptr<ft::Dataset> make(const std::string& type, const std::string& root,
+                                    std::vector<std::pair<std::string, ft::ParamValue>> extra = {}) {
+    ft::Params params("dataset");
+    ft::ParamValue value;
+    value.data = root;
+    params.set("root", value);
+    for (auto& [key, v] : extra) params.set(key, v);
+    return catalog.make_dataset(type, params, {0, log});
+  }
+};
+
+ft::ParamValue value_of(decltype(ft::ParamValue::data) data) { return {std::move(data), {}}; }
+
+}  // namespace
+
+TEST_CASE("cifar10 reads the official binary layout with a validation split", "[datasets][cifar]") {
+  TempDir dir;
+  write_cifar10(dir / "c10");
+  Fixture f;
+  auto dataset = f.make("cifar10", dir / "c10");
+  const auto info = dataset->info();
+  CHECK(info.num_classes == 10);
+  CHECK(info.input.channels == 3);
+  CHECK(info.class_names.at(9) == "truck");
+  CHECK(dataset->train()->size() == 45000);
+  CHECK(dataset->validation()->size() == 5000);
+  CHECK(dataset->test()->size() == 10000);
+  const auto tensors = dataset->train()->tensors();
+  REQUIRE(tensors);
+  CHECK(tensors->images.sizes() == torch::IntArrayRef({45000, 3, 32, 32}));
+  // Channel-major pixels decode to the values the writer put there, for the label it wrote.
+  const auto example = dataset->train()->get(123);
+  for (int c = 0; c < 3; ++c) {
+    CHECK(example.image[c].max().item<int>() == cifar_pixel_value(static_cast<int>(example.label), c));
+    CHECK(example.image[c].min().item<int>() == cifar_pixel_value(static_cast<int>(example.label), c));
+  }
+}
+
+TEST_CASE("cifar100 reads fine or coarse labels, and class subsets are relabelled", "[datasets][cifar]") {
+  TempDir dir;
+  write_cifar100(dir / "c100");
+  Fixture f;
+  auto fine =
+      f.make("cifar100", dir / "c100",
+             {{"classes", value_of(ft::ParamValue::Array{value_of(std::int64_t{42}), value_of(std::int64_t{7})})},
+              {"samples_per_class", value_of(std::int64_t{5})}});
+  CHECK(fine->info().num_classes == 2);
+  CHECK(fine->train()->size() == 10);
+  const auto example = fine->train()->get(0);
+  CHECK(example.label == 0);  // class 42 comes first, so it is label 0
+  CHECK(example.image[1].max().item<int>() == cifar_pixel_value(42, 1));
+  auto coarse = f.make("cifar100", dir / "c100", {{"label", value_of(std::string("coarse"))}});
+  CHECK(coarse->info().num_classes == 20);
+}
+
+TEST_CASE("missing and truncated CIFAR files are refused with names and sizes", "[datasets][cifar]") {
+  TempDir dir;
+  Fixture f;
+  CHECK_THROWS_WITH(f.make("cifar10", dir / "none"),
+                    Contains("CIFAR-10 not found: expected " + (dir / "none") + "/data_batch_1.bin"));
+  CHECK_THROWS_WITH(f.make("cifar10", dir / "none"),
+                    Contains("https://www.cs.toronto.edu/~kriz/cifar-10-binary.tar.gz"));
+  write_cifar10(dir / "c10");
+  std::filesystem::resize_file(dir / "c10/data_batch_3.bin", 30730000 - 1);
+  CHECK_THROWS_WITH(f.make("cifar10", dir / "c10"),
+                    Contains("data_batch_3.bin: 30729999 bytes, expected 30730000 (10000 records of 3073 bytes)"));
+}
+
+TEST_CASE("random crops shift the content within the padding and keep the shape", "[augment]") {
+  auto generator = at::make_generator<at::CPUGeneratorImpl>(1);
+  // Images that are a ramp along the width: a crop shows as a shifted ramp.
+  auto images = torch::arange(32, torch::kFloat).view({1, 1, 1, 32}).expand({64, 3, 32, 32}).contiguous() + 100;
+  ft::AugmentConfig config;
+  config.random_crop = true;
+  const auto out = ft::augment_batch(images, config, generator);
+  CHECK(out.sizes() == images.sizes());
+  CHECK(out.min().item<float>() >= 0);
+  CHECK(out.max().item<float>() <= 131);
+  CHECK(out.eq(0).any().item<bool>());  // some padding shows
+  const auto shifts = (out.select(3, 16) - images.select(3, 16)).amax({1, 2});
+  CHECK(std::get<0>(torch::_unique(shifts)).numel() > 3);  // different offsets per image
+  CHECK(shifts.abs().max().item<float>() <= 4);
+}
+
+TEST_CASE("horizontal flips mirror about half of the images and nothing else", "[augment]") {
+  auto generator = at::make_generator<at::CPUGeneratorImpl>(2);
+  auto images = torch::rand({200, 3, 8, 8});
+  ft::AugmentConfig config;
+  config.hflip = true;
+  const auto out = ft::augment_batch(images, config, generator);
+  std::int64_t flipped = 0;
+  for (std::int64_t i = 0; i < 200; ++i) {
+    const bool same = torch::equal(out[i], images[i]);
+    const bool mirrored = torch::equal(out[i], images[i].flip({2}));
+    CHECK((same || mirrored));
+    flipped += mirrored ? 1 : 0;
+  }
+  CHECK(flipped > 60);
+  CHECK(flipped < 140);
+}
