@@ -1,5 +1,6 @@
 // The CIFAR plugins against files written here in the official formats; on-device augmentation.
 #include "cifar_files.h"
+#include "image_folder_files.h"
 #include "loader/plugin_catalog.h"
 #include "log/log.h"
 #include "runner/augment.h"
@@ -8,6 +9,7 @@
 #include <ATen/CPUGeneratorImpl.h>
 #include <torch/torch.h>
 #include <catch2/catch.hpp>
+#include <fstream>
 
 using Catch::Matchers::Contains;
 
@@ -117,4 +119,50 @@ TEST_CASE("horizontal flips mirror about half of the images and nothing else", "
   }
   CHECK(flipped > 60);
   CHECK(flipped < 140);
+}
+
+TEST_CASE("image_folder decodes JPEG and PNG, resizes and crops to the input size", "[datasets][image_folder]") {
+  TempDir dir;
+  write_image_folder(dir / "images", 6);
+  Fixture f;
+  f.catalog.load_file(std::string(FT_PLUGIN_DIR) + "/ft_image_folder.so");
+  ft::Params params("dataset");
+  params.set("root", value_of(dir / "images"));
+  params.set("image_size", value_of(std::int64_t{24}));
+  params.set("validation_fraction", value_of(0.34));
+  auto dataset = f.catalog.make_dataset("image_folder", params, {0, f.log});
+  CHECK(dataset->info().class_names == std::vector<std::string>{"class_0", "class_1"});
+  CHECK(dataset->info().input.height == 24);
+  CHECK(dataset->train()->size() == 8);
+  CHECK(dataset->validation()->size() == 4);
+  CHECK_FALSE(dataset->train()->tensors().has_value());
+  for (std::int64_t i = 0; i < dataset->train()->size(); ++i) {
+    const auto example = dataset->train()->get(i);
+    REQUIRE(example.image.sizes() == torch::IntArrayRef({3, 24, 24}));
+    CHECK(example.image.scalar_type() == torch::kUInt8);
+    // Flat colours survive resizing (JPEG within a few levels).
+    CHECK(std::abs(example.image[0].to(torch::kFloat).mean().item<float>() - example.label * 80) < 4);
+    CHECK(std::abs(example.image[2].to(torch::kFloat).mean().item<float>() - (200 - example.label * 80)) < 4);
+  }
+}
+
+TEST_CASE("image_folder reports unreadable images by path, and skips or refuses them", "[datasets][image_folder]") {
+  TempDir dir;
+  write_image_folder(dir / "images", 3);
+  std::ofstream(dir / "images/class_1/broken.jpg") << "not a jpeg at all";
+  Fixture f;
+  f.catalog.load_file(std::string(FT_PLUGIN_DIR) + "/ft_image_folder.so");
+  ft::Params skip("dataset");
+  skip.set("root", value_of(dir / "images"));
+  skip.set("validation_fraction", value_of(0.0));
+  auto dataset = f.catalog.make_dataset("image_folder", skip, {0, f.log});
+  CHECK(dataset->train()->size() == 6);
+  ft::Params fail("dataset");
+  fail.set("root", value_of(dir / "images"));
+  fail.set("on_error", value_of(std::string("fail")));
+  CHECK_THROWS_WITH(f.catalog.make_dataset("image_folder", fail, {0, f.log}),
+                    Contains("not readable images") && Contains("class_1/broken.jpg"));
+  ft::Params missing("dataset");
+  missing.set("root", value_of(dir / "nowhere"));
+  CHECK_THROWS_WITH(f.catalog.make_dataset("image_folder", missing, {0, f.log}), Contains("nowhere not found"));
 }

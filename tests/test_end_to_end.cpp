@@ -1,5 +1,6 @@
 // Drives the real ftrun binary on real Fashion-MNIST data and checks what it wrote to the store.
 #include "cifar_files.h"
+#include "image_folder_files.h"
 #include "temp_dir.h"
 
 #include <SQLiteCpp/SQLiteCpp.h>
@@ -298,4 +299,24 @@ TEST_CASE("the headline experiment without data or weights names both and how to
   CHECK(result.code == 4);
   CHECK_THAT(result.output, Contains("cifar-10-binary.tar.gz"));
   CHECK_THAT(result.output, Contains("scripts/export_weights.py resnet50"));
+}
+
+TEST_CASE("images decoded by loader threads train a model end to end", "[e2e][image_folder]") {
+  TempDir dir;
+  write_image_folder(dir / "images", 12);
+  const auto experiment = write(dir, "folder.toml",
+                                replaced(replaced(kTiny, R"(type = "fashion_mnist"
+classes = [0, 1]
+samples_per_class = 30
+validation_fraction = 0.02)",
+                                                  "type = \"image_folder\"\nroot = \"" + (dir / "images") +
+                                                      "\"\nimage_size = 32\nvalidation_fraction = 0.25"),
+                                         "batch_size = 20", "batch_size = 6\nloader_threads = 2"));
+  const auto store = dir / "ftrun.db";
+  const auto result = run(experiment + " --store " + store);
+  INFO(result.output);
+  REQUIRE(result.code == 0);
+  SQLite::Database db(store);
+  CHECK(db.execAndGet("SELECT COUNT(*) FROM metrics WHERE scope = 'step' AND name = 'train_loss'").getInt() == 6);
+  CHECK(db.execAndGet("SELECT COUNT(*) FROM epoch_metrics WHERE val_accuracy IS NOT NULL").getInt() == 2);
 }

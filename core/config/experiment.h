@@ -47,6 +47,8 @@ struct TrainConfig {
   std::int64_t eval_every = 1;
   /// Evaluate the test split (when the dataset has one) after the last epoch.
   bool test = true;
+  /// Threads decoding batches ahead of the model for datasets that are not held in memory.
+  std::int64_t loader_threads = 2;
 };
 
 /// One run: the experiment itself, or one of its stages with the stage's overrides applied.

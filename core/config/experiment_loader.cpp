@@ -174,6 +174,9 @@ RunConfig read_run(const ConfigTable& root, const std::string& file, const std::
     run.train.eval_batch_size = reader.positive<std::int64_t>("eval_batch_size", 256);
     run.train.eval_every = reader.positive<std::int64_t>("eval_every", 1);
     run.train.test = reader.get<bool>("test", true);
+    run.train.loader_threads = reader.get<std::int64_t>("loader_threads", 2);
+    if (run.train.loader_threads < 0)
+      reader.fail("loader_threads", "must be 0 (decode on the training thread) or more");
     reader.finish();
   }
   return run;
@@ -206,6 +209,7 @@ ConfigTable resolved_tree(const RunConfig& run, const ConfigTable& merged) {
   set(train, "eval_batch_size", run.train.eval_batch_size);
   set(train, "eval_every", run.train.eval_every);
   set(train, "test", run.train.test);
+  set(train, "loader_threads", run.train.loader_threads);
   return out;
 }
 

@@ -12,6 +12,8 @@
 
 #include <chrono>
 #include <cmath>
+#include <deque>
+#include <future>
 
 namespace ft {
 namespace {
@@ -36,25 +38,37 @@ class BatchSource {
 
   std::int64_t size() const { return split_->size(); }
 
-  /// A normalised batch; training batches also pass through `augment` (crop, flip) before normalisation.
-  Batch batch(const torch::Tensor& indices, const AugmentConfig* augment = nullptr,
-              at::Generator* generator = nullptr) const {
+  bool in_memory() const { return images_.defined(); }
+
+  /// Decodes the examples at `indices` on the calling thread (a loader thread): uint8 images and labels on the
+  /// host, in pinned memory when the device is a GPU so the copy can overlap.
+  std::pair<torch::Tensor, torch::Tensor> gather(const torch::Tensor& indices) const {
+    std::vector<torch::Tensor> pixels;
+    std::vector<std::int64_t> classes;
+    const auto* index = indices.data_ptr<std::int64_t>();
+    for (std::int64_t i = 0; i < indices.numel(); ++i) {
+      Example example = split_->get(index[i]);
+      pixels.push_back(example.image);
+      classes.push_back(example.label);
+    }
+    auto images = torch::stack(pixels);
+    if (device_.is_cuda()) images = images.pin_memory();
+    return {images, torch::tensor(classes, torch::kLong)};
+  }
+
+  /// A normalised batch on the device from host data (`gather`) or, for in-memory splits, from `indices`.
+  /// Training batches also pass through `augment` (crop, flip) before normalisation.
+  Batch batch(const torch::Tensor& indices, const std::pair<torch::Tensor, torch::Tensor>* host = nullptr,
+              const AugmentConfig* augment = nullptr, at::Generator* generator = nullptr) const {
     torch::Tensor images, labels;
-    if (images_.defined()) {
+    if (in_memory()) {
       const auto on_device = indices.to(device_);
       images = images_.index_select(0, on_device);
       labels = labels_.index_select(0, on_device);
     } else {
-      std::vector<torch::Tensor> pixels;
-      std::vector<std::int64_t> classes;
-      const auto* index = indices.data_ptr<std::int64_t>();
-      for (std::int64_t i = 0; i < indices.numel(); ++i) {
-        Example example = split_->get(index[i]);
-        pixels.push_back(example.image);
-        classes.push_back(example.label);
-      }
-      images = torch::stack(pixels).to(device_);
-      labels = torch::tensor(classes, torch::kLong).to(device_);
+      const auto gathered = host ? *host : gather(indices);
+      images = gathered.first.to(device_, /*non_blocking=*/true);
+      labels = gathered.second.to(device_, /*non_blocking=*/true);
     }
     auto pixels = images.to(torch::kFloat32);
     if (augment) pixels = augment_batch(pixels, *augment, *generator);
@@ -65,6 +79,37 @@ class BatchSource {
   std::shared_ptr<const Split> split_;
   c10::Device device_;
   torch::Tensor images_, labels_, mean_, inv_std_;
+};
+
+// Decodes the batches of a streaming split ahead of the model on `threads` loader threads, in step order.
+class Prefetcher {
+ public:
+  Prefetcher(const BatchSource& source, torch::Tensor order, std::int64_t batch_size, std::int64_t threads)
+      : source_(source), order_(std::move(order)), batch_size_(batch_size), threads_(threads) {}
+
+  torch::Tensor indices(std::int64_t step) const {
+    return order_.slice(0, step * batch_size_, std::min((step + 1) * batch_size_, order_.size(0)));
+  }
+
+  Batch next(std::int64_t step, const AugmentConfig& augment, at::Generator& generator) {
+    if (source_.in_memory() || threads_ == 0) return source_.batch(indices(step), nullptr, &augment, &generator);
+    const std::int64_t steps = (order_.size(0) + batch_size_ - 1) / batch_size_;
+    while (next_to_launch_ < steps && next_to_launch_ < step + 2 * threads_) {
+      pending_.push_back(
+          std::async(std::launch::async, [this, k = next_to_launch_] { return source_.gather(indices(k)); }));
+      ++next_to_launch_;
+    }
+    auto host = pending_.front().get();
+    pending_.pop_front();
+    return source_.batch(indices(step), &host, &augment, &generator);
+  }
+
+ private:
+  const BatchSource& source_;
+  torch::Tensor order_;
+  std::int64_t batch_size_, threads_;
+  std::int64_t next_to_launch_ = 0;
+  std::deque<std::future<std::pair<torch::Tensor, torch::Tensor>>> pending_;
 };
 
 }  // namespace
@@ -89,6 +134,7 @@ class Trainer::Impl {
       progress.start_epoch(epoch);
       s_.model->set_training(true);
       const auto order = torch::randperm(train.size(), generator_, torch::kLong);
+      Prefetcher prefetcher(train, order, batch, s_.config.loader_threads);
       const auto epoch_start = Clock::now();
       double loss_sum = 0;
       std::int64_t correct = 0, seen = 0;
@@ -99,8 +145,8 @@ class Trainer::Impl {
           s_.record(rows);
           throw Interrupted(fmt::format("stopped by signal {} at epoch {}, step {}", stop_signal(), epoch, step));
         }
-        const auto indices = order.slice(0, step * batch, std::min((step + 1) * batch, train.size()));
-        Batch data = train.batch(indices, &s_.augment, &generator_);
+        const auto indices = prefetcher.indices(step);
+        Batch data = prefetcher.next(step, s_.augment, generator_);
         const auto [loss, hits] = train_step(data);
         ++global_step;
         if (!std::isfinite(loss)) {

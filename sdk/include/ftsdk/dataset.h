@@ -37,7 +37,7 @@ class Split {
   virtual ~Split() = default;
   /// Number of examples.
   virtual std::int64_t size() const = 0;
-  /// Example `index` (0-based, `< size()`).
+  /// Example `index` (0-based, `< size()`). Called from several loader threads at once: keep it thread-safe.
   virtual Example get(std::int64_t index) const = 0;
   /// The whole split as tensors, when it is held in memory; nothing otherwise.
   virtual std::optional<SplitTensors> tensors() const { return std::nullopt; }

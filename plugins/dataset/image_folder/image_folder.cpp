@@ -1,0 +1,194 @@
+// image_folder: one sub-folder per class of JPEG or PNG files (the torchvision ImageFolder layout), decoded with
+// stb_image (Debian's libstb), resized so the shorter side is image_size and centre-cropped to a square.
+// Images are decoded when a batch asks for them; the core's loader threads decode batches ahead of the model.
+//
+//   root            folder of class folders (required); class names are the folder names, sorted
+//   validation_root optional folder with the same classes; otherwise validation_fraction of root per class
+//   test_root       optional folder with the same classes
+//   image_size      side of the square images handed to the backbone (224)
+//   on_error        "skip" (default) or "fail": what to do with files that are not readable images
+//   mean, std       per-channel normalisation (ImageNet's by default)
+#include <ftsdk/plugin.h>
+
+#include <stb/stb_image.h>
+#include <torch/torch.h>
+
+#include <algorithm>
+#include <filesystem>
+#include <memory>
+#include <random>
+
+namespace {
+
+namespace fs = std::filesystem;
+
+struct Entry {
+  std::string path;
+  std::int64_t label;
+};
+
+bool is_image_name(const fs::path& path) {
+  std::string ext = path.extension().string();
+  std::transform(ext.begin(), ext.end(), ext.begin(), ::tolower);
+  return ext == ".jpg" || ext == ".jpeg" || ext == ".png";
+}
+
+std::vector<std::string> class_folders(const std::string& root) {
+  std::error_code error;
+  if (!fs::is_directory(root, error)) {
+    throw ft::DataError("image folder " + root +
+                        " not found: expected one sub-folder per class holding .jpg, "
+                        ".jpeg or .png files (root/<class>/<image>)");
+  }
+  std::vector<std::string> classes;
+  for (const auto& entry : fs::directory_iterator(root)) {
+    if (entry.is_directory()) classes.push_back(entry.path().filename().string());
+  }
+  std::sort(classes.begin(), classes.end());
+  if (classes.size() < 2) {
+    throw ft::DataError("image folder " + root + ": found " + std::to_string(classes.size()) +
+                        " class folder(s), expected at least 2 (root/<class>/<image>)");
+  }
+  return classes;
+}
+
+// Lists the images of every class; files stb cannot read are reported by path, then skipped or refused.
+std::vector<Entry> list_images(const std::string& root, const std::vector<std::string>& classes, bool skip_bad,
+                               ft::Logger& log) {
+  std::vector<Entry> entries;
+  std::vector<std::string> bad;
+  for (std::size_t label = 0; label < classes.size(); ++label) {
+    const fs::path folder = fs::path(root) / classes[label];
+    if (!fs::is_directory(folder)) {
+      throw ft::DataError("image folder " + root + ": class folder " + classes[label] + " is missing");
+    }
+    std::vector<std::string> files;
+    for (const auto& entry : fs::directory_iterator(folder)) {
+      if (entry.is_regular_file() && is_image_name(entry.path())) files.push_back(entry.path().string());
+    }
+    std::sort(files.begin(), files.end());
+    for (const auto& file : files) {
+      int w = 0, h = 0, c = 0;
+      if (stbi_info(file.c_str(), &w, &h, &c) == 0) {
+        bad.push_back(file);
+      } else {
+        entries.push_back({file, static_cast<std::int64_t>(label)});
+      }
+    }
+  }
+  if (!bad.empty()) {
+    std::string list;
+    for (const auto& path : bad) list += "\n  " + path;
+    if (!skip_bad) {
+      throw ft::DataError(std::to_string(bad.size()) + " file(s) in " + root +
+                          " are not readable images (set [dataset] on_error = \"skip\" to leave them out):" + list);
+    }
+    log.warn("skipping " + std::to_string(bad.size()) + " unreadable image(s) in " + root + ":" + list);
+  }
+  if (entries.empty()) throw ft::DataError("image folder " + root + " holds no readable .jpg or .png images");
+  return entries;
+}
+
+// Decodes one file into uint8 [3, size, size]: shorter side resized to `size` (bilinear), centre crop.
+torch::Tensor decode(const std::string& path, std::int64_t size) {
+  int w = 0, h = 0, channels = 0;
+  std::unique_ptr<unsigned char, void (*)(void*)> pixels(stbi_load(path.c_str(), &w, &h, &channels, 3),
+                                                         stbi_image_free);
+  if (!pixels) throw ft::DataError(path + ": cannot decode image: " + std::string(stbi_failure_reason()));
+  auto image = torch::from_blob(pixels.get(), {h, w, 3}, torch::kUInt8).permute({2, 0, 1}).to(torch::kFloat32);
+  const double scale = static_cast<double>(size) / std::min(h, w);
+  const auto new_h = std::max<std::int64_t>(size, std::llround(h * scale));
+  const auto new_w = std::max<std::int64_t>(size, std::llround(w * scale));
+  image = torch::nn::functional::interpolate(image.unsqueeze(0), torch::nn::functional::InterpolateFuncOptions()
+                                                                     .size(std::vector<std::int64_t>{new_h, new_w})
+                                                                     .mode(torch::kBilinear)
+                                                                     .align_corners(false)
+                                                                     .antialias(true))
+              .squeeze(0);
+  const auto top = (new_h - size) / 2, left = (new_w - size) / 2;
+  return image.slice(1, top, top + size).slice(2, left, left + size).round().clamp(0, 255).to(torch::kUInt8);
+}
+
+class FileSplit final : public ft::Split {
+ public:
+  FileSplit(std::vector<Entry> entries, std::int64_t size) : entries_(std::move(entries)), size_(size) {}
+  std::int64_t size() const override { return static_cast<std::int64_t>(entries_.size()); }
+  ft::Example get(std::int64_t index) const override {
+    const Entry& entry = entries_.at(static_cast<std::size_t>(index));
+    return {decode(entry.path, size_), entry.label};
+  }
+
+ private:
+  std::vector<Entry> entries_;
+  std::int64_t size_;
+};
+
+class ImageFolder final : public ft::Dataset {
+ public:
+  ImageFolder(const ft::Params& params, const ft::DatasetContext& ctx) {
+    const auto root = params.required<std::string>("root");
+    const auto validation_root = params.optional<std::string>("validation_root");
+    const auto test_root = params.optional<std::string>("test_root");
+    const double fraction = params.get<double>("validation_fraction", 0.1);
+    const auto size = params.get<std::int64_t>("image_size", 224);
+    const auto on_error = params.get<std::string>("on_error", "skip");
+    info_.mean = params.get<std::vector<double>>("mean", {0.485, 0.456, 0.406});
+    info_.std = params.get<std::vector<double>>("std", {0.229, 0.224, 0.225});
+    if (size < 8) params.fail("image_size", "must be at least 8");
+    if (on_error != "skip" && on_error != "fail") params.fail("on_error", "expected \"skip\" or \"fail\"");
+    if (fraction < 0 || fraction >= 1) params.fail("validation_fraction", "must be in [0, 1)");
+    if (info_.mean.size() != 3 || info_.std.size() != 3) params.fail("mean", "mean and std need 3 values (RGB)");
+    const bool skip = on_error == "skip";
+
+    info_.class_names = class_folders(root);
+    info_.num_classes = static_cast<std::int64_t>(info_.class_names.size());
+    info_.input = {3, size, size};
+    auto entries = list_images(root, info_.class_names, skip, ctx.log);
+    std::vector<Entry> validation;
+    if (validation_root) {
+      validation = list_images(*validation_root, info_.class_names, skip, ctx.log);
+    } else {
+      // Per class, a seeded share of the images becomes the validation split.
+      std::mt19937_64 rng(ctx.seed);
+      std::shuffle(entries.begin(), entries.end(), rng);
+      std::vector<std::int64_t> total(info_.class_names.size()), taken(info_.class_names.size());
+      for (const auto& entry : entries) ++total[entry.label];
+      std::vector<Entry> train;
+      for (auto& entry : entries) {
+        auto& count = taken[entry.label];
+        if (count < static_cast<std::int64_t>(fraction * total[entry.label] + 0.5)) {
+          validation.push_back(entry);
+          ++count;
+        } else {
+          train.push_back(entry);
+        }
+      }
+      entries = std::move(train);
+    }
+    ctx.log.info("image folder " + root + ": " + std::to_string(entries.size()) + " train, " +
+                 std::to_string(validation.size()) + " validation images, " + std::to_string(info_.num_classes) +
+                 " classes, " + std::to_string(size) + "x" + std::to_string(size));
+    train_ = std::make_shared<FileSplit>(std::move(entries), size);
+    if (!validation.empty()) validation_ = std::make_shared<FileSplit>(std::move(validation), size);
+    if (test_root) test_ = std::make_shared<FileSplit>(list_images(*test_root, info_.class_names, skip, ctx.log), size);
+  }
+
+  ft::DatasetInfo info() const override { return info_; }
+  std::shared_ptr<const ft::Split> train() const override { return train_; }
+  std::shared_ptr<const ft::Split> validation() const override { return validation_; }
+  std::shared_ptr<const ft::Split> test() const override { return test_; }
+
+ private:
+  ft::DatasetInfo info_;
+  std::shared_ptr<const ft::Split> train_, validation_, test_;
+};
+
+void register_components(ft::Registry& registry) {
+  registry.add_dataset("image_folder", [](const ft::Params& params, const ft::DatasetContext& ctx) {
+    return std::make_shared<ImageFolder>(params, ctx);
+  });
+}
+
+}  // namespace
+
+FT_PLUGIN("image_folder", "1.0.0", register_components)
