@@ -43,7 +43,7 @@ TEST_CASE("the built-in plugins load from their folder and register their compon
         std::vector<std::string>{"convnet", "resnet101", "resnet152", "resnet18", "resnet34", "resnet50"});
   CHECK(catalog.types("head") == std::vector<std::string>{"linear", "mlp"});
   CHECK(catalog.types("regularization") == std::vector<std::string>{"l2sp", "label_smoothing"});
-  CHECK(catalog.types("dataset") == std::vector<std::string>{"cifar10", "cifar100", "fashion_mnist"});
+  CHECK(catalog.types("dataset") == std::vector<std::string>{"cifar10", "cifar100", "fashion_mnist", "image_folder"});
   const auto origin = catalog.origin("optimizer", "sgd");
   CHECK_THAT(origin.plugin->path, EndsWith("/ft_sgd.so"));
   CHECK(origin.plugin->name == "sgd");
