@@ -182,3 +182,20 @@ TEST_CASE("nearest_key finds plausible typos only", "[config]") {
   CHECK(ft::nearest_key("mometnum", keys) == "momentum");
   CHECK(ft::nearest_key("zzz", keys).empty());
 }
+
+TEST_CASE("schedules are validated with their own keys", "[config][schedule]") {
+  const auto plan =
+      parse(kBase + "\n[schedule]\ntype = \"multistep\"\nmilestones = [3, 6]\ngamma = 0.2\nwarmup_epochs = 1\n");
+  const auto& schedule = plan.runs[0].schedule;
+  CHECK(schedule.type == "multistep");
+  CHECK(schedule.milestones == std::vector<std::int64_t>{3, 6});
+  CHECK(schedule.gamma == 0.2);
+  CHECK(schedule.warmup_epochs == 1);
+  CHECK_THAT(error_of(kBase + "\n[schedule]\ntype = \"cosin\"\n"),
+             Contains("unknown schedule 'cosin'; did you mean 'cosine'?"));
+  CHECK_THAT(error_of(kBase + "\n[schedule]\ntype = \"cosine\"\ngamma = 0.1\n"),
+             Contains("unknown key 'gamma' in [schedule]"));
+  CHECK_THAT(error_of(kBase + "\n[schedule]\ntype = \"multistep\"\n"),
+             Contains("[schedule] needs the key 'milestones'"));
+  CHECK_THAT(error_of(kBase, {"train.monitor=val_acc"}), Contains("did you mean 'val_accuracy'?"));
+}

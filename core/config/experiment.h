@@ -1,6 +1,8 @@
 #pragma once
 // The typed, validated form of an experiment file. Only core/config reads TOML; everything else sees these.
 
+#include "training/lr_schedule.h"
+
 #include <ftsdk/params.h>
 
 #include <cstdint>
@@ -49,6 +51,16 @@ struct TrainConfig {
   bool test = true;
   /// Threads decoding batches ahead of the model for datasets that are not held in memory.
   std::int64_t loader_threads = 2;
+  /// Micro-batches whose gradients are summed before each optimizer step.
+  std::int64_t accumulate = 1;
+  /// Clip the gradients' global L2 norm to this before each step; 0 = off.
+  double clip_grad_norm = 0;
+  /// The metric that picks the best checkpoint, stops early and drives the plateau schedule.
+  std::string monitor = "val_loss";
+  /// Stop after this many evaluations without improvement of `monitor`; 0 = never stop early.
+  std::int64_t patience = 0;
+  /// Smallest change of `monitor` that counts as an improvement.
+  double min_delta = 0;
 };
 
 /// One run: the experiment itself, or one of its stages with the stage's overrides applied.
@@ -69,6 +81,7 @@ struct RunConfig {
   ComponentConfig optimizer;
   std::vector<ComponentConfig> regularizations;
   TrainConfig train;
+  ScheduleConfig schedule;
 
   /// The fully resolved run as TOML text (what is stored with the run).
   std::string resolved_toml;

@@ -10,10 +10,10 @@
 namespace ft {
 namespace {
 
-const std::vector<std::string> kTopLevelKeys = {"experiment", "backbone",       "dataset", "head",
-                                                "optimizer",  "regularization", "train",   "stage"};
+const std::vector<std::string> kTopLevelKeys = {"experiment",     "backbone", "dataset",  "head", "optimizer",
+                                                "regularization", "train",    "schedule", "stage"};
 const std::vector<std::string> kStageKeys = {"name",      "backbone",       "dataset", "head",
-                                             "optimizer", "regularization", "train"};
+                                             "optimizer", "regularization", "train",   "schedule"};
 const std::vector<std::string> kRequiredSections = {"experiment", "backbone", "dataset", "head", "optimizer"};
 
 std::string join(const std::vector<std::string>& words) {
@@ -112,6 +112,36 @@ void check_device(SectionReader& reader, const std::string& device) {
   }
 }
 
+ScheduleConfig read_schedule(const ConfigTable& table) {
+  SectionReader reader(table, "schedule");
+  ScheduleConfig schedule;
+  const std::vector<std::string> types = {"constant", "step", "multistep", "cosine", "onecycle", "plateau"};
+  schedule.type = reader.required<std::string>("type");
+  if (std::find(types.begin(), types.end(), schedule.type) == types.end()) {
+    reader.fail("type", "unknown schedule '" + schedule.type + "'" + did_you_mean(schedule.type, types) +
+                            " (known: " + join(types) + ")");
+  }
+  schedule.warmup_epochs = reader.get<double>("warmup_epochs", 0.0);
+  schedule.warmup_start = reader.get<double>("warmup_start", 0.01);
+  if (schedule.warmup_epochs < 0) reader.fail("warmup_epochs", "must not be negative");
+  if (schedule.type == "step") schedule.step_size = reader.positive<std::int64_t>("step_size", 1);
+  if (schedule.type == "step" || schedule.type == "multistep") schedule.gamma = reader.get<double>("gamma", 0.1);
+  if (schedule.type == "multistep") schedule.milestones = reader.required<std::vector<std::int64_t>>("milestones");
+  if (schedule.type == "cosine") schedule.min_factor = reader.get<double>("min_factor", 0.0);
+  if (schedule.type == "onecycle") {
+    schedule.pct_start = reader.get<double>("pct_start", 0.3);
+    schedule.div_factor = reader.get<double>("div_factor", 25.0);
+    schedule.final_div_factor = reader.get<double>("final_div_factor", 1e4);
+    if (schedule.pct_start <= 0 || schedule.pct_start >= 1) reader.fail("pct_start", "must be in (0, 1)");
+  }
+  if (schedule.type == "plateau") {
+    schedule.plateau_factor = reader.get<double>("factor", 0.1);
+    schedule.plateau_patience = reader.get<std::int64_t>("patience", 2);
+  }
+  reader.finish();
+  return schedule;
+}
+
 RunConfig read_run(const ConfigTable& root, const std::string& file, const std::string& stage) {
   RunConfig run;
   run.stage = stage;
@@ -175,10 +205,22 @@ RunConfig read_run(const ConfigTable& root, const std::string& file, const std::
     run.train.eval_every = reader.positive<std::int64_t>("eval_every", 1);
     run.train.test = reader.get<bool>("test", true);
     run.train.loader_threads = reader.get<std::int64_t>("loader_threads", 2);
+    run.train.accumulate = reader.positive<std::int64_t>("accumulate", 1);
+    run.train.clip_grad_norm = reader.get<double>("clip_grad_norm", 0.0);
+    if (run.train.clip_grad_norm < 0) reader.fail("clip_grad_norm", "must be 0 (off) or positive");
+    run.train.monitor = reader.get<std::string>("monitor", "val_loss");
+    const std::vector<std::string> monitors = {"val_loss", "val_accuracy", "train_loss", "train_accuracy"};
+    if (std::find(monitors.begin(), monitors.end(), run.train.monitor) == monitors.end()) {
+      reader.fail("monitor", "expected one of " + join(monitors) + did_you_mean(run.train.monitor, monitors));
+    }
+    run.train.patience = reader.get<std::int64_t>("patience", 0);
+    if (run.train.patience < 0) reader.fail("patience", "must be 0 (no early stopping) or positive");
+    run.train.min_delta = reader.get<double>("min_delta", 0.0);
     if (run.train.loader_threads < 0)
       reader.fail("loader_threads", "must be 0 (decode on the training thread) or more");
     reader.finish();
   }
+  if (auto it = root.tables.find("schedule"); it != root.tables.end()) run.schedule = read_schedule(it->second);
   return run;
 }
 
@@ -210,6 +252,12 @@ ConfigTable resolved_tree(const RunConfig& run, const ConfigTable& merged) {
   set(train, "eval_every", run.train.eval_every);
   set(train, "test", run.train.test);
   set(train, "loader_threads", run.train.loader_threads);
+  set(train, "accumulate", run.train.accumulate);
+  set(train, "clip_grad_norm", run.train.clip_grad_norm);
+  set(train, "monitor", run.train.monitor);
+  set(train, "patience", run.train.patience);
+  set(train, "min_delta", run.train.min_delta);
+  set(out.tables["schedule"], "type", run.schedule.type);
   return out;
 }
 

@@ -260,12 +260,16 @@ PlanResult Runner::run(const ExperimentPlan& plan) {
     setup.test = built.dataset->test();
     setup.config = run.train;
     setup.augment = run.augment;
+    setup.schedule = run.schedule;
     setup.device = device;
     setup.seed = run.seed;
     setup.record = [&](const std::vector<MetricRow>& rows) { store_.log_metrics(run_id, rows); };
     setup.checkpoint = [&](std::int64_t) {
       save_tensors(built.model->state(), checkpoint);
       store_.set_checkpoint(run_id, checkpoint);
+    };
+    setup.checkpoint_best = [&](std::int64_t) {
+      save_tensors(built.model->state(), (fs::path(checkpoint).parent_path() / "best.pt").string());
     };
     try {
       Trainer(std::move(setup)).fit();

@@ -3,6 +3,7 @@
 #include "runner/augment.h"
 #include "runner/progress.h"
 #include "runner/signals.h"
+#include "training/lr_schedule.h"
 
 #include <ATen/CPUGeneratorImpl.h>
 #include <fmt/format.h>
@@ -14,6 +15,8 @@
 #include <cmath>
 #include <deque>
 #include <future>
+#include <map>
+#include <optional>
 
 namespace ft {
 namespace {
@@ -122,78 +125,121 @@ class Trainer::Impl {
 
   void fit() {
     BatchSource train(s_.train, s_.info, s_.device);
+    if (train.size() == 0) throw DataError("the training split is empty");
     std::unique_ptr<BatchSource> validation;
     if (s_.validation) validation = std::make_unique<BatchSource>(s_.validation, s_.info, s_.device);
-    const std::int64_t batch = s_.config.batch_size;
-    const std::int64_t steps_per_epoch = (train.size() + batch - 1) / batch;
-    if (train.size() == 0) throw DataError("the training split is empty");
-    Progress progress(s_.config.epochs, steps_per_epoch);
-    std::int64_t global_step = 0;
+    const TrainConfig& config = s_.config;
+    const std::int64_t batches = (train.size() + config.batch_size - 1) / config.batch_size;
+    const std::int64_t steps_per_epoch = (batches + config.accumulate - 1) / config.accumulate;
+    LrSchedule schedule(s_.schedule, steps_per_epoch, config.epochs);
+    std::vector<double> base_lrs;
+    for (auto& group : s_.optimizer->param_groups()) base_lrs.push_back(group.options().get_lr());
+    std::string monitor = config.monitor;
+    if (!validation && monitor.rfind("val_", 0) == 0) {
+      monitor = "train" + monitor.substr(3);
+      log::warn("no validation split: monitoring " + monitor + " instead of " + config.monitor);
+    }
+    std::optional<double> best;
+    std::int64_t evaluations_without_improvement = 0;
 
-    for (std::int64_t epoch = 1; epoch <= s_.config.epochs; ++epoch) {
+    Progress progress(config.epochs, batches);
+    std::int64_t global_step = 0;
+    for (std::int64_t epoch = 1; epoch <= config.epochs; ++epoch) {
       progress.start_epoch(epoch);
       s_.model->set_training(true);
       const auto order = torch::randperm(train.size(), generator_, torch::kLong);
-      Prefetcher prefetcher(train, order, batch, s_.config.loader_threads);
+      Prefetcher prefetcher(train, order, config.batch_size, config.loader_threads);
       const auto epoch_start = Clock::now();
       double loss_sum = 0;
       std::int64_t correct = 0, seen = 0;
       std::vector<MetricRow> rows;
-      for (std::int64_t step = 0; step < steps_per_epoch; ++step) {
+      for (std::int64_t first = 0; first < batches; first += config.accumulate) {
         if (stop_requested()) {
           progress.clear();
           s_.record(rows);
-          throw Interrupted(fmt::format("stopped by signal {} at epoch {}, step {}", stop_signal(), epoch, step));
+          throw Interrupted(
+              fmt::format("stopped by signal {} at epoch {}, step {}", stop_signal(), epoch, global_step));
         }
-        const auto indices = prefetcher.indices(step);
-        Batch data = prefetcher.next(step, s_.augment, generator_);
-        const auto [loss, hits] = train_step(data);
+        // One optimizer step over `micro` micro-batches, at the learning rate the schedule gives this step.
+        const double factor = schedule.factor(global_step);
+        for (std::size_t g = 0; g < base_lrs.size(); ++g) {
+          s_.optimizer->param_groups()[g].options().set_lr(base_lrs[g] * factor);
+        }
+        const std::int64_t micro = std::min(config.accumulate, batches - first);
+        s_.optimizer->zero_grad();
+        double step_loss = 0;
+        for (std::int64_t b = first; b < first + micro; ++b) {
+          Batch data = prefetcher.next(b, s_.augment, generator_);
+          const auto n = data.targets.size(0);
+          const auto [loss, hits] = forward_backward(data, 1.0 / static_cast<double>(micro));
+          step_loss += loss / static_cast<double>(micro);
+          loss_sum += loss * n;
+          correct += hits;
+          seen += n;
+          progress.step(b + 1, loss, seen);
+        }
         ++global_step;
-        if (!std::isfinite(loss)) {
+        if (!std::isfinite(step_loss)) {
           progress.clear();
           s_.record(rows);
           throw Error(
               fmt::format("the training loss became {} at epoch {}, step {}: training diverged (try a "
                           "smaller learning rate)",
-                          loss, epoch, step + 1));
+                          step_loss, epoch, global_step));
         }
-        const auto n = indices.numel();
-        loss_sum += loss * n;
-        correct += hits;
-        seen += n;
-        rows.push_back({"step", epoch, global_step, "train_loss", loss});
+        if (config.clip_grad_norm > 0) {
+          const double norm = torch::nn::utils::clip_grad_norm_(s_.model->parameters(), config.clip_grad_norm);
+          rows.push_back({"step", epoch, global_step, "grad_norm", norm});
+        }
+        s_.optimizer->step();
+        rows.push_back({"step", epoch, global_step, "train_loss", step_loss});
         for (std::size_t g = 0; g < s_.group_names.size(); ++g) {
           rows.push_back({"step", epoch, global_step, "lr/" + s_.group_names[g], group_lr(g)});
         }
-        progress.step(step + 1, loss, seen);
       }
       const double seconds = std::chrono::duration<double>(Clock::now() - epoch_start).count();
       progress.clear();
-      const double train_loss = loss_sum / seen;
-      const double train_accuracy = static_cast<double>(correct) / seen;
-      rows.push_back({"epoch", epoch, global_step, "train_loss", train_loss});
-      rows.push_back({"epoch", epoch, global_step, "train_accuracy", train_accuracy});
+      std::map<std::string, double> metrics{{"train_loss", loss_sum / seen},
+                                            {"train_accuracy", static_cast<double>(correct) / seen}};
       rows.push_back({"epoch", epoch, global_step, "lr", group_lr(s_.group_names.size() - 1)});
       rows.push_back({"epoch", epoch, global_step, "images_per_second", seen / seconds});
       rows.push_back({"epoch", epoch, global_step, "seconds", seconds});
-      std::string summary =
-          fmt::format("epoch {}/{}: train loss {:.4f} acc {:.4f}", epoch, s_.config.epochs, train_loss, train_accuracy);
-      const bool evaluate_now = epoch % s_.config.eval_every == 0 || epoch == s_.config.epochs;
+      std::string summary = fmt::format("epoch {}/{}: train loss {:.4f} acc {:.4f}", epoch, config.epochs,
+                                        metrics["train_loss"], metrics["train_accuracy"]);
+      const bool evaluate_now = epoch % config.eval_every == 0 || epoch == config.epochs;
       if (validation && evaluate_now) {
         const EvalResult result = evaluate(*validation);
-        rows.push_back({"epoch", epoch, global_step, "val_loss", result.loss});
-        rows.push_back({"epoch", epoch, global_step, "val_accuracy", result.accuracy});
+        metrics["val_loss"] = result.loss;
+        metrics["val_accuracy"] = result.accuracy;
         summary += fmt::format(" | val loss {:.4f} acc {:.4f}", result.loss, result.accuracy);
       }
+      for (const auto& [name, value] : metrics) rows.push_back({"epoch", epoch, global_step, name, value});
       log::info(fmt::format("{} | {:.0f} img/s, {:.1f} s", summary, seen / seconds, seconds));
       s_.record(rows);
       s_.checkpoint(epoch);
+
+      if (auto value = metrics.find(monitor); value != metrics.end()) {
+        const bool improved = !best || improves(monitor, value->second, *best, config.min_delta);
+        schedule.on_evaluation(improved);
+        if (improved) {
+          best = value->second;
+          evaluations_without_improvement = 0;
+          s_.record({{"final", epoch, global_step, "best_epoch", static_cast<double>(epoch)},
+                     {"final", epoch, global_step, "best_" + monitor, value->second}});
+          if (s_.checkpoint_best) s_.checkpoint_best(epoch);
+        } else if (config.patience > 0 && ++evaluations_without_improvement >= config.patience) {
+          log::info(fmt::format("early stopping: {} has not improved for {} evaluations (best {:.4f})", monitor,
+                                config.patience, *best));
+          s_.record({{"final", epoch, global_step, "stopped_early_at_epoch", static_cast<double>(epoch)}});
+          break;
+        }
+      }
     }
-    if (s_.test && s_.config.test) {
+    if (s_.test && config.test) {
       BatchSource test(s_.test, s_.info, s_.device);
       const EvalResult result = evaluate(test);
-      s_.record({{"final", s_.config.epochs, global_step, "test_loss", result.loss},
-                 {"final", s_.config.epochs, global_step, "test_accuracy", result.accuracy}});
+      s_.record({{"final", config.epochs, global_step, "test_loss", result.loss},
+                 {"final", config.epochs, global_step, "test_accuracy", result.accuracy}});
       log::info(fmt::format("test: loss {:.4f} acc {:.4f} ({} images)", result.loss, result.accuracy, result.examples));
     }
   }
@@ -224,7 +270,9 @@ class Trainer::Impl {
   }
 
  private:
-  std::pair<double, std::int64_t> train_step(Batch& data) {
+  // Forward and backward of one micro-batch, its loss scaled by `scale` (1 / micro-batches per step) so the
+  // summed gradients equal those of one large batch. Returns the unscaled loss and the correct predictions.
+  std::pair<double, std::int64_t> forward_backward(Batch& data, double scale) {
     const auto labels = data.targets;
     for (auto& regularization : s_.regularizations) regularization->transform_batch(data);
     const auto logits = s_.model->forward(data.inputs);
@@ -235,9 +283,7 @@ class Trainer::Impl {
     for (auto& regularization : s_.regularizations) {
       if (auto penalty = regularization->penalty(*s_.model); penalty.defined()) loss = loss + penalty;
     }
-    s_.optimizer->zero_grad();
-    loss.backward();
-    s_.optimizer->step();
+    (loss * scale).backward();
     const std::int64_t hits = logits.detach().argmax(1).eq(labels).sum().item<std::int64_t>();
     return {loss.item<double>(), hits};
   }

@@ -39,13 +39,16 @@ struct TrainerSetup {
   DatasetInfo info;
   std::shared_ptr<const Split> train, validation, test;
   TrainConfig config;
+  ScheduleConfig schedule;
   AugmentConfig augment;
   c10::Device device = c10::Device(c10::kCPU);
   std::uint64_t seed = 0;
   /// Receives metric rows (buffered; called at least once per epoch).
   std::function<void(const std::vector<MetricRow>&)> record;
-  /// Called after every epoch to write the checkpoint.
+  /// Called after every epoch to write the last checkpoint.
   std::function<void(std::int64_t epoch)> checkpoint;
+  /// Called when the monitored metric reaches a new best, to write the best checkpoint (optional).
+  std::function<void(std::int64_t epoch)> checkpoint_best;
 };
 
 class Trainer {
