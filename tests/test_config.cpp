@@ -197,5 +197,5 @@ TEST_CASE("schedules are validated with their own keys", "[config][schedule]") {
              Contains("unknown key 'gamma' in [schedule]"));
   CHECK_THAT(error_of(kBase + "\n[schedule]\ntype = \"multistep\"\n"),
              Contains("[schedule] needs the key 'milestones'"));
-  CHECK_THAT(error_of(kBase, {"train.monitor=val_acc"}), Contains("did you mean 'val_accuracy'?"));
+  CHECK_THAT(error_of(kBase, {"train.monitor=val_los"}), Contains("did you mean 'val_loss'?"));
 }
