@@ -405,3 +405,14 @@ TEST_CASE("gradient clipping bounds each step and records the norm before clippi
   const auto losses = column(db, "SELECT train_loss FROM epoch_metrics ORDER BY epoch");
   CHECK(losses[1] == Approx(losses[0]).epsilon(1e-6));
 }
+
+TEST_CASE("bf16 autocast and channels-last train on the CPU", "[e2e][precision]") {
+  TempDir dir;
+  const auto result = run(write(dir, "bf16.toml", kTiny) + " --store " + (dir / "ftrun.db") +
+                          " --set experiment.precision=bf16 --set experiment.channels_last=true");
+  INFO(result.output);
+  REQUIRE(result.code == 0);
+  SQLite::Database db(dir / "ftrun.db");
+  CHECK(db.execAndGet("SELECT value FROM run_params WHERE key = 'experiment.precision'").getString() == "bf16");
+  CHECK(db.execAndGet("SELECT COUNT(*) FROM epoch_metrics WHERE val_loss IS NOT NULL").getInt() == 2);
+}

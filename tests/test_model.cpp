@@ -2,6 +2,7 @@
 #include "log/log.h"
 #include "runner/checkpoint.h"
 #include "runner/model.h"
+#include "runner/precision.h"
 #include "temp_dir.h"
 
 #include <torch/torch.h>
@@ -92,4 +93,38 @@ TEST_CASE("a file that is not a checkpoint is refused", "[runner]") {
   std::ofstream(dir / "junk.pt") << "junk";
   CHECK_THROWS_AS(ft::load_tensors(dir / "junk.pt"), ft::DataError);
   CHECK_THROWS_WITH(ft::load_tensors(dir / "none.pt"), Contains("none.pt not found"));
+}
+
+TEST_CASE("fp16 loss scaling unscales gradients, and refuses a step with an inf gradient", "[precision]") {
+  ft::LossScaler scaler(true, 1024.0, 2);
+  auto weight = torch::ones({3}, torch::requires_grad());
+  weight.mutable_grad() = torch::full({3}, 2048.0);
+  CHECK(scaler.unscale_and_check({weight}));
+  CHECK(torch::allclose(weight.grad(), torch::full({3}, 2.0)));
+  scaler.update(true);
+  CHECK(scaler.scale() == 1024.0);
+
+  weight.mutable_grad() = torch::tensor({1.0f, std::numeric_limits<float>::infinity(), 0.0f});
+  CHECK_FALSE(scaler.unscale_and_check({weight}));
+  scaler.update(false);
+  CHECK(scaler.scale() == 512.0);
+  CHECK(scaler.skipped_steps() == 1);
+  scaler.update(true);
+  scaler.update(true);
+  CHECK(scaler.scale() == 1024.0);  // grows back after growth_interval good steps
+
+  ft::LossScaler off(false);
+  CHECK(off.scale() == 1.0);
+}
+
+TEST_CASE("channels-last conversion keeps values and changes the layout", "[precision]") {
+  Fixture f;
+  auto model = f.model();
+  const auto before = model->state().at("backbone.block1.0.weight").clone();
+  ft::to_channels_last(*model);
+  const auto after = model->state().at("backbone.block1.0.weight");
+  CHECK(after.is_contiguous(at::MemoryFormat::ChannelsLast));
+  CHECK(torch::equal(after, before));
+  CHECK(model->forward(torch::randn({2, 1, 28, 28}).contiguous(at::MemoryFormat::ChannelsLast)).sizes() ==
+        torch::IntArrayRef({2, 3}));
 }

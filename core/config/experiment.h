@@ -73,6 +73,10 @@ struct RunConfig {
   std::string device = "auto";
   /// CPU threads; 0 = the machine's physical cores.
   std::int64_t threads = 0;
+  /// "fp32", "bf16" (autocast) or "fp16" (autocast with dynamic loss scaling).
+  std::string precision = "fp32";
+  /// Keep images and 4-d weights in channels-last memory layout (faster convolutions on recent GPUs).
+  bool channels_last = false;
 
   BackboneConfig backbone;
   ComponentConfig dataset;

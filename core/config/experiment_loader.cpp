@@ -152,6 +152,12 @@ RunConfig read_run(const ConfigTable& root, const std::string& file, const std::
     run.device = reader.get<std::string>("device", "auto");
     check_device(reader, run.device);
     run.threads = reader.get<std::int64_t>("threads", 0);
+    run.precision = reader.get<std::string>("precision", "fp32");
+    const std::vector<std::string> precisions = {"fp32", "bf16", "fp16"};
+    if (std::find(precisions.begin(), precisions.end(), run.precision) == precisions.end()) {
+      reader.fail("precision", "expected \"fp32\", \"bf16\" or \"fp16\", got \"" + run.precision + "\"");
+    }
+    run.channels_last = reader.get<bool>("channels_last", false);
     if (run.threads < 0) reader.fail("threads", "must be 0 (physical cores) or positive");
     reader.get<std::string>("store", "");
     reader.get<std::vector<std::string>>("plugin_paths", {});
@@ -244,6 +250,8 @@ ConfigTable resolved_tree(const RunConfig& run, const ConfigTable& merged) {
   set(experiment, "seed", static_cast<std::int64_t>(run.seed));
   set(experiment, "device", run.device);
   set(experiment, "threads", run.threads);
+  set(experiment, "precision", run.precision);
+  set(experiment, "channels_last", run.channels_last);
   set(out.tables["backbone"], "lr_mult", run.backbone.lr_mult);
   ConfigTable& train = out.tables["train"];
   set(train, "epochs", run.train.epochs);

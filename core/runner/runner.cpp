@@ -5,6 +5,7 @@
 #include "runner/checkpoint.h"
 #include "runner/device.h"
 #include "runner/model.h"
+#include "runner/precision.h"
 #include "runner/trainer.h"
 #include "store/results_store.h"
 
@@ -92,6 +93,7 @@ class RunBuilder {
       backbone_log.info(fmt::format("froze {} tensors ({})", frozen, fmt::join(run.backbone.freeze, ", ")));
     }
     built.model->to(device);
+    if (run.channels_last) to_channels_last(*built.model);
 
     std::vector<ParamGroupSpec> groups;
     auto trainable = [](torch::nn::Module& module) {
@@ -262,6 +264,8 @@ PlanResult Runner::run(const ExperimentPlan& plan) {
     setup.augment = run.augment;
     setup.schedule = run.schedule;
     setup.device = device;
+    setup.precision = run.precision;
+    setup.channels_last = run.channels_last;
     setup.seed = run.seed;
     setup.record = [&](const std::vector<MetricRow>& rows) { store_.log_metrics(run_id, rows); };
     setup.checkpoint = [&](std::int64_t) {

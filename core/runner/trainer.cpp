@@ -1,6 +1,7 @@
 #include "runner/trainer.h"
 
 #include "runner/augment.h"
+#include "runner/precision.h"
 #include "runner/progress.h"
 #include "runner/signals.h"
 #include "training/lr_schedule.h"
@@ -27,8 +28,9 @@ using Clock = std::chrono::steady_clock;
 // once as uint8 and batched with index_select; other splits are gathered example by example.
 class BatchSource {
  public:
-  BatchSource(std::shared_ptr<const Split> split, const DatasetInfo& info, c10::Device device)
-      : split_(std::move(split)), device_(device) {
+  BatchSource(std::shared_ptr<const Split> split, const DatasetInfo& info, c10::Device device,
+              bool channels_last = false)
+      : split_(std::move(split)), device_(device), channels_last_(channels_last) {
     const auto channels = info.input.channels;
     auto options = torch::TensorOptions().dtype(torch::kFloat32);
     mean_ = torch::tensor(info.mean, options).view({1, channels, 1, 1}).to(device) * 255.0;
@@ -75,12 +77,15 @@ class BatchSource {
     }
     auto pixels = images.to(torch::kFloat32);
     if (augment) pixels = augment_batch(pixels, *augment, *generator);
-    return {(pixels - mean_) * inv_std_, labels};
+    auto inputs = (pixels - mean_) * inv_std_;
+    if (channels_last_) inputs = inputs.contiguous(at::MemoryFormat::ChannelsLast);
+    return {inputs, labels};
   }
 
  private:
   std::shared_ptr<const Split> split_;
   c10::Device device_;
+  bool channels_last_;
   torch::Tensor images_, labels_, mean_, inv_std_;
 };
 
@@ -124,10 +129,10 @@ class Trainer::Impl {
   }
 
   void fit() {
-    BatchSource train(s_.train, s_.info, s_.device);
+    BatchSource train(s_.train, s_.info, s_.device, s_.channels_last);
     if (train.size() == 0) throw DataError("the training split is empty");
     std::unique_ptr<BatchSource> validation;
-    if (s_.validation) validation = std::make_unique<BatchSource>(s_.validation, s_.info, s_.device);
+    if (s_.validation) validation = std::make_unique<BatchSource>(s_.validation, s_.info, s_.device, s_.channels_last);
     const TrainConfig& config = s_.config;
     const std::int64_t batches = (train.size() + config.batch_size - 1) / config.batch_size;
     const std::int64_t steps_per_epoch = (batches + config.accumulate - 1) / config.accumulate;
@@ -179,6 +184,16 @@ class Trainer::Impl {
           progress.step(b + 1, loss, seen);
         }
         ++global_step;
+        if (scaler_.enabled()) {
+          // fp16: a step whose gradients overflowed is skipped and the loss scale halved, as GradScaler does.
+          const bool finite = scaler_.unscale_and_check(s_.model->parameters());
+          scaler_.update(finite);
+          if (!finite) {
+            rows.push_back({"step", epoch, global_step, "skipped_step", 1.0});
+            rows.push_back({"step", epoch, global_step, "loss_scale", scaler_.scale()});
+            continue;
+          }
+        }
         if (!std::isfinite(step_loss)) {
           progress.clear();
           s_.record(rows);
@@ -236,7 +251,7 @@ class Trainer::Impl {
       }
     }
     if (s_.test && config.test) {
-      BatchSource test(s_.test, s_.info, s_.device);
+      BatchSource test(s_.test, s_.info, s_.device, s_.channels_last);
       const EvalResult result = evaluate(test);
       s_.record({{"final", config.epochs, global_step, "test_loss", result.loss},
                  {"final", config.epochs, global_step, "test_accuracy", result.accuracy}});
@@ -253,7 +268,11 @@ class Trainer::Impl {
     for (std::int64_t start = 0; start < size; start += s_.config.eval_batch_size) {
       const auto indices = torch::arange(start, std::min(start + s_.config.eval_batch_size, size), torch::kLong);
       const Batch data = source.batch(indices);
-      const auto logits = s_.model->forward(data.inputs);
+      torch::Tensor logits;
+      {
+        AutocastScope autocast(s_.device.type(), s_.precision);
+        logits = s_.model->forward(data.inputs).to(torch::kFloat32);
+      }
       loss_sum += torch::nn::functional::cross_entropy(
                       logits, data.targets, torch::nn::functional::CrossEntropyFuncOptions().reduction(torch::kSum))
                       .item<double>();
@@ -275,15 +294,19 @@ class Trainer::Impl {
   std::pair<double, std::int64_t> forward_backward(Batch& data, double scale) {
     const auto labels = data.targets;
     for (auto& regularization : s_.regularizations) regularization->transform_batch(data);
-    const auto logits = s_.model->forward(data.inputs);
-    auto loss = torch::nn::functional::cross_entropy(logits, data.targets);
-    for (auto& regularization : s_.regularizations) {
-      if (auto replaced = regularization->loss(logits, data, loss)) loss = *replaced;
+    torch::Tensor logits, loss;
+    {
+      AutocastScope autocast(s_.device.type(), s_.precision);
+      logits = s_.model->forward(data.inputs);
+      loss = torch::nn::functional::cross_entropy(logits, data.targets);
+      for (auto& regularization : s_.regularizations) {
+        if (auto replaced = regularization->loss(logits, data, loss)) loss = *replaced;
+      }
+      for (auto& regularization : s_.regularizations) {
+        if (auto penalty = regularization->penalty(*s_.model); penalty.defined()) loss = loss + penalty;
+      }
     }
-    for (auto& regularization : s_.regularizations) {
-      if (auto penalty = regularization->penalty(*s_.model); penalty.defined()) loss = loss + penalty;
-    }
-    (loss * scale).backward();
+    (loss.to(torch::kFloat32) * (scale * scaler_.scale())).backward();
     const std::int64_t hits = logits.detach().argmax(1).eq(labels).sum().item<std::int64_t>();
     return {loss.item<double>(), hits};
   }
@@ -292,6 +315,7 @@ class Trainer::Impl {
 
   TrainerSetup s_;
   at::Generator generator_;
+  LossScaler scaler_{s_.precision == "fp16"};
 };
 
 Trainer::Trainer(TrainerSetup setup) : impl_(std::make_unique<Impl>(std::move(setup))) {}

@@ -42,6 +42,8 @@ struct TrainerSetup {
   ScheduleConfig schedule;
   AugmentConfig augment;
   c10::Device device = c10::Device(c10::kCPU);
+  std::string precision = "fp32";
+  bool channels_last = false;
   std::uint64_t seed = 0;
   /// Receives metric rows (buffered; called at least once per epoch).
   std::function<void(const std::vector<MetricRow>&)> record;

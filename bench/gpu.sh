@@ -1,0 +1,14 @@
+#!/usr/bin/env bash
+# The GPU check, in one go, on the GPU machine (Ubuntu, PyTorch 2.11 with CUDA, no network). Prepare on the
+# development machine first:   ../shared/gpu/fetch-deps.sh .gpu-deps libcli11-dev libstb-dev libstb0 libboost-dev
+# then run this there from the repository root, with .gpu-deps carried along. Results go to $OUT (or ./gpu-results).
+set -euo pipefail
+out=${OUT:-gpu-results}
+mkdir -p "$out"
+source .gpu-deps/setup.sh
+cmake -S . -B build-gpu -G Ninja -DCMAKE_PREFIX_PATH="$FT_GPU_PREFIX_PATH" -DFTRUN_PYTHON="$(command -v python3)" \
+  2>&1 | tee "$out/configure.log"
+cmake --build build-gpu 2>&1 | tail -20 | tee "$out/build.log"
+(cd build-gpu && ctest --output-on-failure -j 8) 2>&1 | tail -40 | tee "$out/ctest.log" || true
+FTRUN_BUILD=build-gpu python3 bench/compare.py --preset gpu 2>&1 | tee "$out/bench-gpu.txt"
+nvidia-smi --query-gpu=name,driver_version --format=csv | tee -a "$out/bench-gpu.txt"
