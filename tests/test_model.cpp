@@ -9,6 +9,11 @@
 #include <catch2/catch.hpp>
 
 #include <fstream>
+#include <thread>
+
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 using Catch::Matchers::Contains;
 
@@ -127,4 +132,31 @@ TEST_CASE("channels-last conversion keeps values and changes the layout", "[prec
   CHECK(torch::equal(after, before));
   CHECK(model->forward(torch::randn({2, 1, 28, 28}).contiguous(at::MemoryFormat::ChannelsLast)).sizes() ==
         torch::IntArrayRef({2, 3}));
+}
+
+TEST_CASE("a writer killed in the middle of a checkpoint leaves the previous checkpoint intact",
+          "[runner][checkpoint]") {
+  TempDir dir;
+  const std::string path = dir / "last.pt";
+  ft::save_tensors({{"w", torch::full({100, 100}, 1.0)}}, path);
+  // Made before fork(): the child only serialises and writes, no LibTorch thread pool needed.
+  const ft::TensorMap big{{"w", torch::full({4000, 4000}, 2.0)}};
+  const pid_t child = fork();
+  if (child == 0) {
+    for (;;) ft::save_tensors(big, path);
+  }
+  const std::string partial = path + ".tmp." + std::to_string(child);
+  bool writing = false;
+  for (int i = 0; i < 5000 && !writing; ++i) {
+    writing = std::filesystem::exists(partial) && std::filesystem::file_size(partial) > 0;
+    if (!writing) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  }
+  kill(child, SIGKILL);
+  waitpid(child, nullptr, 0);
+  REQUIRE(writing);
+  const auto loaded = ft::load_tensors(path);  // the old checkpoint, or a complete new one: never a torn file
+  const auto& w = loaded.at("w");
+  const bool old_one = w.sizes() == torch::IntArrayRef({100, 100}) && w.eq(1.0).all().item<bool>();
+  const bool new_one = w.sizes() == torch::IntArrayRef({4000, 4000}) && w.eq(2.0).all().item<bool>();
+  CHECK((old_one || new_one));
 }

@@ -74,6 +74,29 @@ int command_run(const RunOptions& options, PluginCatalog& catalog) {
   return kExitOk;
 }
 
+int command_resume(std::int64_t run_id, const std::string& store_path, PluginCatalog& catalog) {
+  ResultsStore store(resolve_store_path(store_path, ""));
+  store.close_abandoned_runs();
+  const auto stored = store.find_run(run_id);
+  if (!stored) throw ConfigError("no run " + std::to_string(run_id) + " in " + store.path() + " (see ftrun runs)");
+  if (stored->status == "completed") {
+    throw ConfigError("run " + std::to_string(run_id) + " is completed: there is nothing to resume");
+  }
+  if (stored->status == "running") {
+    throw ConfigError("run " + std::to_string(run_id) + " is still running in another process");
+  }
+  const ExperimentPlan plan = parse_resolved_run(stored->config_toml, "run " + std::to_string(run_id));
+  load_plugins(catalog, plan);
+  install_stop_handlers();
+  Runner(catalog, store).resume(run_id, plan);
+  RunFilter filter;
+  filter.limit = 1000;
+  for (const auto& run : store.list_runs(filter)) {
+    if (run.id == run_id) print_runs({run});
+  }
+  return kExitOk;
+}
+
 int command_runs(const RunsOptions& options) {
   ResultsStore store(resolve_store_path(options.store, ""));
   store.close_abandoned_runs();
@@ -133,13 +156,20 @@ int run_cli(int argc, char** argv) {
       ->check(CLI::IsMember({"running", "completed", "failed", "interrupted"}));
   runs->add_option("--limit", runs_options.limit, "At most this many runs");
 
+  std::int64_t resume_id = 0;
+  std::string resume_store;
+  auto* resume = app.add_subcommand("resume", "Continue an interrupted or failed run from its last checkpoint");
+  resume->add_option("run", resume_id, "Run id (see ftrun runs)")->required();
+  resume->add_option("--store", resume_store, "Results store (default: $FTRUN_STORE, results/ftrun.db)");
+
   std::vector<std::string> plugin_files;
   auto* plugins = app.add_subcommand("plugins", "List the plugins found and the components they provide");
   plugins->add_option("files", plugin_files, "Extra plugin libraries to load");
 
   // `ftrun FILE ...` means `ftrun run FILE ...`.
   std::vector<std::string> args(argv, argv + argc);
-  const bool is_command = args.size() > 1 && (args[1] == "run" || args[1] == "runs" || args[1] == "plugins");
+  const bool is_command =
+      args.size() > 1 && (args[1] == "run" || args[1] == "runs" || args[1] == "resume" || args[1] == "plugins");
   if (args.size() > 1 && !args[1].empty() && args[1][0] != '-' && !is_command) {
     args.insert(args.begin() + 1, "run");
   }
@@ -158,6 +188,7 @@ int run_cli(int argc, char** argv) {
   try {
     if (run->parsed()) return command_run(run_options, catalog);
     if (runs->parsed()) return command_runs(runs_options);
+    if (resume->parsed()) return command_resume(resume_id, resume_store, catalog);
     if (plugins->parsed()) return command_plugins(plugin_files, catalog);
   } catch (const ConfigError& e) {
     return report("", e, kExitUsage);

@@ -108,6 +108,10 @@ struct ExperimentPlan {
 /// (`optimizer.lr=0.1`, `stage.finetune.train.epochs=3`). Throws ConfigError with `file:line:col` positions.
 ExperimentPlan load_experiment(const std::string& path, const std::vector<std::string>& overrides = {});
 
+/// The plan of one recorded run from its stored resolved TOML, for `ftrun resume`: its initial-weights key is
+/// dropped (the checkpoint replaces it) and its stage name kept.
+ExperimentPlan parse_resolved_run(const std::string& text, const std::string& source_name);
+
 /// Same, from TOML text; `source_name` is used in messages.
 ExperimentPlan parse_experiment(const std::string& text, const std::string& source_name,
                                 const std::vector<std::string>& overrides = {});

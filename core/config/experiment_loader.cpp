@@ -441,6 +441,25 @@ ExperimentPlan parse_experiment(const std::string& text, const std::string& sour
   return plan;
 }
 
+ExperimentPlan parse_resolved_run(const std::string& text, const std::string& source_name) {
+  ConfigTable root = parse_toml(text, source_name);
+  if (auto backbone = root.tables.find("backbone"); backbone != root.tables.end()) backbone->second.erase("weights");
+  std::string stage;
+  if (auto experiment = root.tables.find("experiment"); experiment != root.tables.end()) {
+    stage = to_params(experiment->second, "experiment").get<std::string>("stage", "");
+    experiment->second.erase("stage");
+  }
+  ExperimentPlan plan;
+  plan.source_file = source_name;
+  const ConfigTable& experiment = section(root, "experiment", source_name);
+  plan.plugin_paths = string_list(experiment, "plugin_paths");
+  plan.plugin_files = string_list(experiment, "plugins");
+  RunConfig run = read_run(root, source_name, stage);
+  run.resolved_toml = text;
+  plan.runs.push_back(std::move(run));
+  return plan;
+}
+
 ExperimentPlan load_experiment(const std::string& path, const std::vector<std::string>& overrides) {
   std::ifstream file(path, std::ios::binary);
   if (!file) throw ConfigError(path + ": cannot read the experiment file (does it exist?)");

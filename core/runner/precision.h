@@ -40,6 +40,12 @@ class LossScaler {
   /// Updates the scale after a step that was taken (`finite`) or skipped.
   void update(bool finite);
   std::int64_t skipped_steps() const { return skipped_; }
+  /// {scale, good steps since the last change}, for checkpoints.
+  std::pair<double, std::int64_t> state() const { return {scale_, good_steps_}; }
+  void restore(std::pair<double, std::int64_t> state) {
+    scale_ = state.first;
+    good_steps_ = state.second;
+  }
 
  private:
   bool enabled_;

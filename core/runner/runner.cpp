@@ -7,6 +7,7 @@
 #include "runner/model.h"
 #include "runner/precision.h"
 #include "runner/trainer.h"
+#include "runner/training_state.h"
 #include "store/results_store.h"
 
 #include <ftsdk/version.h>
@@ -226,6 +227,48 @@ void load_plugins(PluginCatalog& catalog, const ExperimentPlan& plan) {
   }
 }
 
+namespace {
+
+// Trains a run already recorded in the store, and closes it as completed, interrupted or failed.
+void train_recorded_run(ResultsStore& store, std::int64_t run_id, const RunConfig& run, BuiltRun& built,
+                        c10::Device device, std::optional<TrainingState> resume) {
+  TrainerSetup setup;
+  setup.model = built.model.get();
+  setup.optimizer = built.optimizer.get();
+  setup.group_names = built.group_names;
+  setup.regularizations = built.regularizations;
+  setup.info = built.info;
+  setup.train = built.dataset->train();
+  setup.validation = built.dataset->validation();
+  setup.test = built.dataset->test();
+  setup.config = run.train;
+  setup.augment = run.augment;
+  setup.schedule = run.schedule;
+  setup.device = device;
+  setup.precision = run.precision;
+  setup.channels_last = run.channels_last;
+  setup.seed = run.seed;
+  setup.resume = std::move(resume);
+  setup.checkpoint_dir = (fs::path(store.checkpoint_dir()) / fmt::format("run-{}", run_id)).string();
+  setup.record = [&](const std::vector<MetricRow>& rows) { store.log_metrics(run_id, rows); };
+  setup.on_checkpoint = [&](const std::string& path) { store.set_checkpoint(run_id, path); };
+  try {
+    Trainer(std::move(setup)).fit();
+  } catch (const Interrupted& e) {
+    store.finish_run(run_id, RunStatus::interrupted, e.what());
+    log::warn(fmt::format("run {} interrupted: {} (continue it with: ftrun resume {})", run_id, e.what(), run_id));
+    throw;
+  } catch (const std::exception& e) {
+    store.finish_run(run_id, RunStatus::failed, e.what());
+    log::error(fmt::format("run {} failed", run_id));
+    throw;
+  }
+  store.finish_run(run_id, RunStatus::completed);
+  log::info(fmt::format("run {} completed", run_id));
+}
+
+}  // namespace
+
 PlanResult Runner::run(const ExperimentPlan& plan) {
   PlanResult result;
   result.group_id = make_group_id(plan.runs.front().name);
@@ -248,48 +291,48 @@ PlanResult Runner::run(const ExperimentPlan& plan) {
     log::info(fmt::format(
         "run {} started: {} train / {} validation images, {} classes", run_id, built.dataset->train()->size(),
         built.dataset->validation() ? built.dataset->validation()->size() : 0, built.info.num_classes));
-
-    const std::string checkpoint =
-        (fs::path(store_.checkpoint_dir()) / fmt::format("run-{}", run_id) / "last.pt").string();
-    TrainerSetup setup;
-    setup.model = built.model.get();
-    setup.optimizer = built.optimizer.get();
-    setup.group_names = built.group_names;
-    setup.regularizations = built.regularizations;
-    setup.info = built.info;
-    setup.train = built.dataset->train();
-    setup.validation = built.dataset->validation();
-    setup.test = built.dataset->test();
-    setup.config = run.train;
-    setup.augment = run.augment;
-    setup.schedule = run.schedule;
-    setup.device = device;
-    setup.precision = run.precision;
-    setup.channels_last = run.channels_last;
-    setup.seed = run.seed;
-    setup.record = [&](const std::vector<MetricRow>& rows) { store_.log_metrics(run_id, rows); };
-    setup.checkpoint = [&](std::int64_t) {
-      save_tensors(built.model->state(), checkpoint);
-      store_.set_checkpoint(run_id, checkpoint);
-    };
-    setup.checkpoint_best = [&](std::int64_t) {
-      save_tensors(built.model->state(), (fs::path(checkpoint).parent_path() / "best.pt").string());
-    };
-    try {
-      Trainer(std::move(setup)).fit();
-    } catch (const Interrupted& e) {
-      store_.finish_run(run_id, RunStatus::interrupted, e.what());
-      log::warn(fmt::format("run {} interrupted: {}", run_id, e.what()));
-      throw;
-    } catch (const std::exception& e) {
-      store_.finish_run(run_id, RunStatus::failed, e.what());
-      log::error(fmt::format("run {} failed", run_id));
-      throw;
-    }
-    store_.finish_run(run_id, RunStatus::completed);
-    log::info(fmt::format("run {} completed", run_id));
+    train_recorded_run(store_, run_id, run, built, device, std::nullopt);
   }
   return result;
+}
+
+PlanResult Runner::resume(std::int64_t run_id, const ExperimentPlan& plan) {
+  const RunConfig& run = plan.runs.front();
+  const auto checkpoint = store_.checkpoint_of(run_id);
+  if (!checkpoint) {
+    throw ConfigError(
+        fmt::format("run {} has no checkpoint to resume from: it stopped before its first epoch "
+                    "ended; start it again instead",
+                    run_id));
+  }
+  const TensorMap tensors = load_tensors(*checkpoint);
+  auto state = find_training_state(tensors);
+  if (!state) throw DataError(fmt::format("{} holds weights but no training state; it cannot be resumed", *checkpoint));
+
+  const c10::Device device = resolve_device(run.device);
+  const int threads = configure_threads(run.threads);
+  torch::manual_seed(run.seed);
+  log::info(fmt::format("resuming run {} ({}): device {}, {} CPU threads, from {}", run_id, run.name, device.str(),
+                        threads, *checkpoint));
+  std::map<std::string, std::int64_t> no_stages;
+  RunBuilder builder(catalog_, store_, no_stages);
+  BuiltRun built = builder.build(run, device);
+  {
+    torch::NoGradGuard no_grad;
+    for (auto& [name, tensor] : built.model->state()) {
+      auto saved = tensors.find(name);
+      if (saved == tensors.end() || saved->second.sizes() != tensor.sizes()) {
+        throw DataError(
+            fmt::format("{}: {} is missing or has another shape; the checkpoint does not belong to "
+                        "this run's model",
+                        *checkpoint, name));
+      }
+      tensor.copy_(saved->second);
+    }
+  }
+  store_.reopen_run(run_id, state->epoch);
+  train_recorded_run(store_, run_id, run, built, device, std::move(state));
+  return {"", {run_id}};
 }
 
 }  // namespace ft

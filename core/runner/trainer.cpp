@@ -4,6 +4,7 @@
 #include "runner/precision.h"
 #include "runner/progress.h"
 #include "runner/signals.h"
+#include "runner/training_state.h"
 #include "training/lr_schedule.h"
 
 #include <ATen/CPUGeneratorImpl.h>
@@ -146,10 +147,25 @@ class Trainer::Impl {
     }
     std::optional<double> best;
     std::int64_t evaluations_without_improvement = 0;
+    std::int64_t global_step = 0, first_epoch = 1;
+    if (s_.resume) {
+      // Base learning rates were read above, before the optimizer's saved options replace them.
+      const TrainingState& state = *s_.resume;
+      first_epoch = state.epoch + 1;
+      global_step = state.global_step;
+      generator_.set_state(state.data_generator);
+      at::Generator default_generator = at::detail::getDefaultCPUGenerator();
+      default_generator.set_state(state.torch_generator);
+      load_optimizer(*s_.optimizer, state.optimizer);
+      schedule.restore(state.schedule);
+      scaler_.restore(state.loss_scale);
+      best = state.best;
+      evaluations_without_improvement = state.evaluations_without_improvement;
+      log::info(fmt::format("resuming after epoch {} (step {})", state.epoch, global_step));
+    }
 
     Progress progress(config.epochs, batches);
-    std::int64_t global_step = 0;
-    for (std::int64_t epoch = 1; epoch <= config.epochs; ++epoch) {
+    for (std::int64_t epoch = first_epoch; epoch <= config.epochs; ++epoch) {
       progress.start_epoch(epoch);
       s_.model->set_training(true);
       const auto order = torch::randperm(train.size(), generator_, torch::kLong);
@@ -231,8 +247,8 @@ class Trainer::Impl {
       for (const auto& [name, value] : metrics) rows.push_back({"epoch", epoch, global_step, name, value});
       log::info(fmt::format("{} | {:.0f} img/s, {:.1f} s", summary, seen / seconds, seconds));
       s_.record(rows);
-      s_.checkpoint(epoch);
 
+      bool stop = false;
       if (auto value = metrics.find(monitor); value != metrics.end()) {
         const bool improved = !best || improves(monitor, value->second, *best, config.min_delta);
         schedule.on_evaluation(improved);
@@ -241,14 +257,24 @@ class Trainer::Impl {
           evaluations_without_improvement = 0;
           s_.record({{"final", epoch, global_step, "best_epoch", static_cast<double>(epoch)},
                      {"final", epoch, global_step, "best_" + monitor, value->second}});
-          if (s_.checkpoint_best) s_.checkpoint_best(epoch);
+          save_tensors(s_.model->state(), s_.checkpoint_dir + "/best.pt");
         } else if (config.patience > 0 && ++evaluations_without_improvement >= config.patience) {
           log::info(fmt::format("early stopping: {} has not improved for {} evaluations (best {:.4f})", monitor,
                                 config.patience, *best));
           s_.record({{"final", epoch, global_step, "stopped_early_at_epoch", static_cast<double>(epoch)}});
-          break;
+          stop = true;
         }
       }
+      // The last checkpoint holds everything needed to continue after this epoch exactly as if uninterrupted.
+      TensorMap checkpoint = s_.model->state();
+      store_training_state(
+          {epoch, global_step, generator_.get_state(), at::detail::getDefaultCPUGenerator().get_state(),
+           save_optimizer(*s_.optimizer), schedule.state(), scaler_.state(), best, evaluations_without_improvement},
+          checkpoint);
+      const std::string last = s_.checkpoint_dir + "/last.pt";
+      save_tensors(checkpoint, last);
+      s_.on_checkpoint(last);
+      if (stop) break;
     }
     if (s_.test && config.test) {
       BatchSource test(s_.test, s_.info, s_.device, s_.channels_last);

@@ -3,6 +3,7 @@
 
 #include "config/experiment.h"
 #include "runner/model.h"
+#include "runner/training_state.h"
 #include "store/results_store.h"
 
 #include <ftsdk/dataset.h>
@@ -13,6 +14,7 @@
 
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -47,10 +49,13 @@ struct TrainerSetup {
   std::uint64_t seed = 0;
   /// Receives metric rows (buffered; called at least once per epoch).
   std::function<void(const std::vector<MetricRow>&)> record;
-  /// Called after every epoch to write the last checkpoint.
-  std::function<void(std::int64_t epoch)> checkpoint;
-  /// Called when the monitored metric reaches a new best, to write the best checkpoint (optional).
-  std::function<void(std::int64_t epoch)> checkpoint_best;
+  /// Where last.pt (weights and training state, after every epoch) and best.pt (weights at the best value of
+  /// the monitored metric) are written.
+  std::string checkpoint_dir;
+  /// Called after last.pt was written, with its path.
+  std::function<void(const std::string& path)> on_checkpoint;
+  /// Continue from this state (ftrun resume) instead of starting afresh.
+  std::optional<TrainingState> resume;
 };
 
 class Trainer {

@@ -231,6 +231,32 @@ void ResultsStore::finish_run(std::int64_t run_id, RunStatus status, const std::
   });
 }
 
+void ResultsStore::reopen_run(std::int64_t run_id, std::int64_t epoch) {
+  guarded(path_, "reopen the run", [&] {
+    SQLite::Transaction transaction(*db_);
+    SQLite::Statement update(*db_, R"(UPDATE runs SET status = 'running', ended_at = NULL, error = NULL, host = ?,
+        pid = ? WHERE id = ?)");
+    update.bind(1, host_name());
+    update.bind(2, static_cast<std::int64_t>(::getpid()));
+    update.bind(3, static_cast<std::int64_t>(run_id));
+    update.exec();
+    SQLite::Statement drop(*db_, "DELETE FROM metrics WHERE run_id = ? AND epoch > ?");
+    drop.bind(1, static_cast<std::int64_t>(run_id));
+    drop.bind(2, static_cast<std::int64_t>(epoch));
+    drop.exec();
+    transaction.commit();
+  });
+}
+
+std::optional<ResultsStore::StoredRun> ResultsStore::find_run(std::int64_t run_id) const {
+  return guarded(path_, "read a run", [&]() -> std::optional<StoredRun> {
+    SQLite::Statement query(*db_, "SELECT name, status, config_toml FROM runs WHERE id = ?");
+    query.bind(1, static_cast<std::int64_t>(run_id));
+    if (!query.executeStep()) return std::nullopt;
+    return StoredRun{query.getColumn(0).getString(), query.getColumn(1).getString(), query.getColumn(2).getString()};
+  });
+}
+
 std::vector<RunSummary> ResultsStore::list_runs(const RunFilter& filter) const {
   return guarded(path_, "list runs", [&] {
     std::string sql = R"(SELECT s.id, s.name, s.stage, s.group_id, s.status, s.started_at, s.best_val_accuracy,

@@ -88,6 +88,15 @@ class ResultsStore {
   /// Ends a run; `error` is stored for failed and interrupted runs.
   void finish_run(std::int64_t run_id, RunStatus status, const std::string& error = {});
 
+  /// Makes an interrupted or failed run "running" again for `ftrun resume`, dropping its metrics after
+  /// `epoch` (the checkpoint it continues from), so its history stays one continuous run.
+  void reopen_run(std::int64_t run_id, std::int64_t epoch);
+
+  struct StoredRun {
+    std::string name, status, config_toml;
+  };
+  std::optional<StoredRun> find_run(std::int64_t run_id) const;
+
   std::vector<RunSummary> list_runs(const RunFilter& filter = {}) const;
   std::optional<std::string> status_of(std::int64_t run_id) const;
   std::optional<std::string> checkpoint_of(std::int64_t run_id) const;

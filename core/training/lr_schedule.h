@@ -4,6 +4,8 @@
 
 #include <cstdint>
 #include <string>
+#include <tuple>
+#include <utility>
 #include <vector>
 
 namespace ft {
@@ -33,6 +35,10 @@ class LrSchedule {
 
   /// After an evaluation: `improved` says whether the monitored metric improved (plateau only).
   void on_evaluation(bool improved);
+
+  /// What an evaluation changed (plateau), for checkpoints: {scale, evaluations without improvement}.
+  std::pair<double, std::int64_t> state() const { return {plateau_scale_, bad_evaluations_}; }
+  void restore(std::pair<double, std::int64_t> state) { std::tie(plateau_scale_, bad_evaluations_) = state; }
 
  private:
   double main_factor(std::int64_t step) const;
