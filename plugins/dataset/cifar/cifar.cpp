@@ -99,7 +99,7 @@ std::vector<std::string> read_names(const std::string& path) {
   return names;
 }
 
-class Cifar final : public ft::Dataset {
+class Cifar final : public ft_plugins::ClassSubsetDataset {
  public:
   Cifar(const Layout& layout, const ft::Params& params, const ft::DatasetContext& ctx) {
     const auto root = params.get<std::string>("root", layout.default_root);
@@ -130,15 +130,6 @@ class Cifar final : public ft::Dataset {
     }
     ctx.log.info(layout.name + " from " + root + ": " + ft_plugins::describe(subsets_));
   }
-
-  ft::DatasetInfo info() const override { return info_; }
-  std::shared_ptr<const ft::Split> train() const override { return subsets_.train; }
-  std::shared_ptr<const ft::Split> validation() const override { return subsets_.validation; }
-  std::shared_ptr<const ft::Split> test() const override { return subsets_.test; }
-
- private:
-  ft::DatasetInfo info_;
-  ft_plugins::ClassSubsets subsets_;
 };
 
 void register_components(ft::Registry& registry) {

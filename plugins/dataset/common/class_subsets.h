@@ -100,6 +100,19 @@ inline ClassSubsets split_by_class(const ft::Params& params, std::uint64_t defau
   return out;
 }
 
+/// A dataset whose splits come from split_by_class: subclasses fill `info_` and `subsets_` in their constructor.
+class ClassSubsetDataset : public ft::Dataset {
+ public:
+  ft::DatasetInfo info() const override { return info_; }
+  std::shared_ptr<const ft::Split> train() const override { return subsets_.train; }
+  std::shared_ptr<const ft::Split> validation() const override { return subsets_.validation; }
+  std::shared_ptr<const ft::Split> test() const override { return subsets_.test; }
+
+ protected:
+  ft::DatasetInfo info_;
+  ClassSubsets subsets_;
+};
+
 /// "N train, M validation, K test images, C classes" for the log.
 inline std::string describe(const ClassSubsets& subsets) {
   return std::to_string(subsets.train_size) + " train, " + std::to_string(subsets.validation_size) + " validation, " +

@@ -45,7 +45,7 @@ ft_plugins::LabelledImages read_images(const std::string& root, const std::strin
   return out;
 }
 
-class FashionMnist final : public ft::Dataset {
+class FashionMnist final : public ft_plugins::ClassSubsetDataset {
  public:
   FashionMnist(const ft::Params& params, const ft::DatasetContext& ctx) {
     const auto root = params.get<std::string>("root", kDefaultRoot);
@@ -59,15 +59,6 @@ class FashionMnist final : public ft::Dataset {
     for (const auto cls : subsets_.classes) info_.class_names.push_back(kClassNames[cls]);
     ctx.log.info("Fashion-MNIST from " + root + ": " + ft_plugins::describe(subsets_));
   }
-
-  ft::DatasetInfo info() const override { return info_; }
-  std::shared_ptr<const ft::Split> train() const override { return subsets_.train; }
-  std::shared_ptr<const ft::Split> validation() const override { return subsets_.validation; }
-  std::shared_ptr<const ft::Split> test() const override { return subsets_.test; }
-
- private:
-  ft::DatasetInfo info_;
-  ft_plugins::ClassSubsets subsets_;
 };
 
 void register_components(ft::Registry& registry) {
