@@ -88,8 +88,9 @@ TEST_CASE("plateau decays after patience evaluations without improvement", "[sch
 }
 
 TEST_CASE("improvement means lower for losses and higher for accuracies, beyond min_delta", "[schedule]") {
-  CHECK(ft::improves("val_loss", 0.5, 0.6, 0.0));
-  CHECK_FALSE(ft::improves("val_loss", 0.55, 0.6, 0.1));
-  CHECK(ft::improves("val_accuracy", 0.8, 0.7, 0.05));
-  CHECK_FALSE(ft::improves("val_accuracy", 0.7, 0.8, 0.0));
+  CHECK(ft::improves("val_loss", "auto", 0.5, 0.6, 0.0));
+  CHECK_FALSE(ft::improves("val_loss", "auto", 0.55, 0.6, 0.1));
+  CHECK(ft::improves("val_accuracy", "auto", 0.8, 0.7, 0.05));
+  CHECK_FALSE(ft::improves("val_accuracy", "auto", 0.7, 0.8, 0.0));
+  CHECK(ft::improves("val_accuracy", "min", 0.7, 0.8, 0.0));  // an explicit mode wins over the name
 }

@@ -57,6 +57,8 @@ struct TrainConfig {
   double clip_grad_norm = 0;
   /// The metric that picks the best checkpoint, stops early and drives the plateau schedule.
   std::string monitor = "val_loss";
+  /// "auto" (lower is better for losses, higher for accuracies), "min" or "max".
+  std::string monitor_mode = "auto";
   /// Stop after this many evaluations without improvement of `monitor`; 0 = never stop early.
   std::int64_t patience = 0;
   /// Smallest change of `monitor` that counts as an improvement.

@@ -219,6 +219,10 @@ RunConfig read_run(const ConfigTable& root, const std::string& file, const std::
     if (std::find(monitors.begin(), monitors.end(), run.train.monitor) == monitors.end()) {
       reader.fail("monitor", "expected one of " + join(monitors) + did_you_mean(run.train.monitor, monitors));
     }
+    run.train.monitor_mode = reader.get<std::string>("monitor_mode", "auto");
+    if (run.train.monitor_mode != "auto" && run.train.monitor_mode != "min" && run.train.monitor_mode != "max") {
+      reader.fail("monitor_mode", "expected \"auto\", \"min\" or \"max\"");
+    }
     run.train.patience = reader.get<std::int64_t>("patience", 0);
     if (run.train.patience < 0) reader.fail("patience", "must be 0 (no early stopping) or positive");
     run.train.min_delta = reader.get<double>("min_delta", 0.0);
@@ -263,6 +267,7 @@ ConfigTable resolved_tree(const RunConfig& run, const ConfigTable& merged) {
   set(train, "accumulate", run.train.accumulate);
   set(train, "clip_grad_norm", run.train.clip_grad_norm);
   set(train, "monitor", run.train.monitor);
+  set(train, "monitor_mode", run.train.monitor_mode);
   set(train, "patience", run.train.patience);
   set(train, "min_delta", run.train.min_delta);
   set(out.tables["schedule"], "type", run.schedule.type);

@@ -250,7 +250,7 @@ class Trainer::Impl {
 
       bool stop = false;
       if (auto value = metrics.find(monitor); value != metrics.end()) {
-        const bool improved = !best || improves(monitor, value->second, *best, config.min_delta);
+        const bool improved = !best || improves(monitor, config.monitor_mode, value->second, *best, config.min_delta);
         schedule.on_evaluation(improved);
         if (improved) {
           best = value->second;

@@ -67,8 +67,8 @@ void LrSchedule::on_evaluation(bool improved) {
   }
 }
 
-bool improves(const std::string& metric, double value, double best, double min_delta) {
-  const bool lower_is_better = metric.find("loss") != std::string::npos;
+bool improves(const std::string& metric, const std::string& mode, double value, double best, double min_delta) {
+  const bool lower_is_better = mode == "min" || (mode == "auto" && metric.find("loss") != std::string::npos);
   return lower_is_better ? value < best - min_delta : value > best + min_delta;
 }
 

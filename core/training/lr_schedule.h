@@ -49,7 +49,8 @@ class LrSchedule {
   std::int64_t bad_evaluations_ = 0;
 };
 
-/// Whether `value` improves on `best` for `metric`: lower for losses, higher otherwise, by more than `min_delta`.
-bool improves(const std::string& metric, double value, double best, double min_delta);
+/// Whether `value` improves on `best` by more than `min_delta`. `mode` is "min", "max", or "auto": lower is
+/// better for metrics named like a loss, higher otherwise.
+bool improves(const std::string& metric, const std::string& mode, double value, double best, double min_delta);
 
 }  // namespace ft
