@@ -230,12 +230,12 @@ int run_and_signal(const std::string& experiment, const std::string& store, cons
   return WEXITSTATUS(status);
 }
 
-// Two classes at full size (about 10,000 images an epoch) with a head dropout, so that a signal lands inside a
-// run and the resume has random numbers to get right.
-std::string long_tiny(int epochs) {
-  return replaced(
-      replaced(replaced(kTiny, "samples_per_class = 30\n", ""), "epochs = 2", "epochs = " + std::to_string(epochs)),
-      "type = \"linear\"", "type = \"linear\"\ndropout = 0.2");
+// Two classes with `per_class` images each and a head dropout, long enough that a signal lands inside the run,
+// with random numbers for a resume to get right.
+std::string long_tiny(int epochs, int per_class = 2000) {
+  return replaced(replaced(replaced(kTiny, "samples_per_class = 30", "samples_per_class = " + std::to_string(per_class)),
+                           "epochs = 2", "epochs = " + std::to_string(epochs)),
+                  "type = \"linear\"", "type = \"linear\"\ndropout = 0.2");
 }
 
 }  // namespace
