@@ -213,7 +213,7 @@ int run_and_signal(const std::string& experiment, const std::string& store, cons
     _exit(127);
   }
   bool ready = false;
-  for (int i = 0; i < 1200 && !ready; ++i) {
+  for (int i = 0; i < 6000 && !ready; ++i) {  // up to 5 minutes on a busy machine
     std::this_thread::sleep_for(std::chrono::milliseconds(50));
     try {
       SQLite::Database db(store);
