@@ -116,6 +116,17 @@ TEST_CASE("ftrun trains a real experiment and records the run", "[e2e]") {
   CHECK(listing.code == 0);
   CHECK_THAT(listing.output, Contains("tiny"));
   CHECK_THAT(listing.output, Contains("completed"));
+
+  const auto curves = run("show 1 --store " + store);
+  CHECK(curves.code == 0);
+  CHECK_THAT(curves.output, Contains("train_loss"));
+  CHECK_THAT(curves.output, Contains("val_acc"));
+  const auto by_lr = run("compare optimizer.lr --name tiny --store " + store);
+  CHECK(by_lr.code == 0);
+  CHECK_THAT(by_lr.output, Contains("0.05"));
+  const auto missing = run("show 99 --store " + store);
+  CHECK(missing.code == 2);
+  CHECK_THAT(missing.output, Contains("no run 99"));
 }
 
 TEST_CASE("stages run in order, each its own run linked to the stage whose weights it took", "[e2e]") {
@@ -233,9 +244,10 @@ int run_and_signal(const std::string& experiment, const std::string& store, cons
 // Two classes with `per_class` images each and a head dropout, long enough that a signal lands inside the run,
 // with random numbers for a resume to get right.
 std::string long_tiny(int epochs, int per_class = 2000) {
-  return replaced(replaced(replaced(kTiny, "samples_per_class = 30", "samples_per_class = " + std::to_string(per_class)),
-                           "epochs = 2", "epochs = " + std::to_string(epochs)),
-                  "type = \"linear\"", "type = \"linear\"\ndropout = 0.2");
+  return replaced(
+      replaced(replaced(kTiny, "samples_per_class = 30", "samples_per_class = " + std::to_string(per_class)),
+               "epochs = 2", "epochs = " + std::to_string(epochs)),
+      "type = \"linear\"", "type = \"linear\"\ndropout = 0.2");
 }
 
 }  // namespace

@@ -14,6 +14,7 @@
 #include <fmt/format.h>
 #include <CLI/CLI.hpp>
 
+#include <cmath>
 #include <cstdio>
 #include <iostream>
 
@@ -97,6 +98,55 @@ int command_resume(std::int64_t run_id, const std::string& store_path, PluginCat
   return kExitOk;
 }
 
+std::string number(double value) { return std::isnan(value) ? "-" : fmt::format("{:.4f}", value); }
+
+// A run's learning curves, marking the epochs where validation loss rose while training loss fell.
+int command_show(std::int64_t run_id, const std::string& store_path) {
+  ResultsStore store(resolve_store_path(store_path, ""));
+  RunFilter filter;
+  filter.limit = 1000000;
+  bool found = false;
+  for (const auto& run : store.list_runs(filter)) {
+    if (run.id != run_id) continue;
+    print_runs({run});
+    found = true;
+  }
+  if (!found) throw ConfigError("no run " + std::to_string(run_id) + " in " + store.path() + " (see ftrun runs)");
+  const auto epochs = store.epochs_of(run_id);
+  std::printf("\n%6s %10s %10s %10s %10s %11s\n", "epoch", "train_loss", "train_acc", "val_loss", "val_acc", "lr");
+  int overfitting = 0;
+  for (std::size_t i = 0; i < epochs.size(); ++i) {
+    const auto& e = epochs[i];
+    const bool rising = i > 0 && e.val_loss > epochs[i - 1].val_loss && e.train_loss < epochs[i - 1].train_loss;
+    overfitting += rising ? 1 : 0;
+    std::printf("%6lld %10s %10s %10s %10s %11.3g%s\n", static_cast<long long>(e.epoch), number(e.train_loss).c_str(),
+                number(e.train_accuracy).c_str(), number(e.val_loss).c_str(), number(e.val_accuracy).c_str(), e.lr,
+                rising ? "  <- val loss up, train loss down" : "");
+  }
+  if (overfitting > 0) {
+    std::printf("\n%d epoch(s) show overfitting: validation loss rose while training loss fell\n", overfitting);
+  }
+  return kExitOk;
+}
+
+// Completed runs grouped by one parameter: which learning rate (or anything else) won.
+int command_compare(const std::string& key, const std::string& name, const std::string& store_path) {
+  ResultsStore store(resolve_store_path(store_path, ""));
+  const auto rows = store.compare_by(key, name.empty() ? std::nullopt : std::optional<std::string>(name));
+  if (rows.empty()) {
+    std::printf("no completed runs with a parameter %s%s\n", key.c_str(),
+                name.empty() ? "" : (" named " + name).c_str());
+    return kExitOk;
+  }
+  std::printf("%-20s %5s %9s %9s %9s\n", key.c_str(), "runs", "best_acc", "mean_acc", "best_loss");
+  for (const auto& row : rows) {
+    std::printf("%-20s %5lld %9s %9s %9s\n", row.value.c_str(), static_cast<long long>(row.runs),
+                cell(row.best_val_accuracy).c_str(), cell(row.mean_best_val_accuracy).c_str(),
+                cell(row.best_val_loss).c_str());
+  }
+  return kExitOk;
+}
+
 int command_runs(const RunsOptions& options) {
   ResultsStore store(resolve_store_path(options.store, ""));
   store.close_abandoned_runs();
@@ -162,14 +212,26 @@ int run_cli(int argc, char** argv) {
   resume->add_option("run", resume_id, "Run id (see ftrun runs)")->required();
   resume->add_option("--store", resume_store, "Results store (default: $FTRUN_STORE, results/ftrun.db)");
 
+  std::int64_t show_id = 0;
+  std::string show_store;
+  auto* show = app.add_subcommand("show", "Show a run's learning curves, marking epochs that overfit");
+  show->add_option("run", show_id, "Run id (see ftrun runs)")->required();
+  show->add_option("--store", show_store, "Results store (default: $FTRUN_STORE, results/ftrun.db)");
+
+  std::string compare_key, compare_name, compare_store;
+  auto* compare = app.add_subcommand("compare", "Group completed runs by one parameter, best first");
+  compare->add_option("param", compare_key, "A flattened parameter, e.g. optimizer.lr")->required();
+  compare->add_option("--name", compare_name, "Only runs of this experiment name");
+  compare->add_option("--store", compare_store, "Results store (default: $FTRUN_STORE, results/ftrun.db)");
+
   std::vector<std::string> plugin_files;
   auto* plugins = app.add_subcommand("plugins", "List the plugins found and the components they provide");
   plugins->add_option("files", plugin_files, "Extra plugin libraries to load");
 
   // `ftrun FILE ...` means `ftrun run FILE ...`.
   std::vector<std::string> args(argv, argv + argc);
-  const bool is_command =
-      args.size() > 1 && (args[1] == "run" || args[1] == "runs" || args[1] == "resume" || args[1] == "plugins");
+  const bool is_command = args.size() > 1 && (args[1] == "run" || args[1] == "runs" || args[1] == "resume" ||
+                                              args[1] == "show" || args[1] == "compare" || args[1] == "plugins");
   if (args.size() > 1 && !args[1].empty() && args[1][0] != '-' && !is_command) {
     args.insert(args.begin() + 1, "run");
   }
@@ -189,6 +251,8 @@ int run_cli(int argc, char** argv) {
     if (run->parsed()) return command_run(run_options, catalog);
     if (runs->parsed()) return command_runs(runs_options);
     if (resume->parsed()) return command_resume(resume_id, resume_store, catalog);
+    if (show->parsed()) return command_show(show_id, show_store);
+    if (compare->parsed()) return command_compare(compare_key, compare_name, compare_store);
     if (plugins->parsed()) return command_plugins(plugin_files, catalog);
   } catch (const ConfigError& e) {
     return report("", e, kExitUsage);

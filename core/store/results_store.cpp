@@ -12,6 +12,7 @@
 
 #include <cerrno>
 #include <chrono>
+#include <cmath>
 #include <csignal>
 #include <cstdlib>
 #include <ctime>
@@ -303,6 +304,47 @@ std::optional<std::string> ResultsStore::status_of(std::int64_t run_id) const {
     query.bind(1, static_cast<std::int64_t>(run_id));
     if (!query.executeStep()) return std::nullopt;
     return query.getColumn(0).getString();
+  });
+}
+
+std::vector<EpochRow> ResultsStore::epochs_of(std::int64_t run_id) const {
+  return guarded(path_, "read the run's epochs", [&] {
+    SQLite::Statement query(*db_, R"(SELECT epoch, train_loss, train_accuracy, val_loss, val_accuracy, lr
+        FROM epoch_metrics WHERE run_id = ? ORDER BY epoch)");
+    query.bind(1, static_cast<std::int64_t>(run_id));
+    std::vector<EpochRow> rows;
+    auto value = [&](int column) {
+      return query.getColumn(column).isNull() ? std::nan("") : query.getColumn(column).getDouble();
+    };
+    while (query.executeStep()) {
+      rows.push_back({query.getColumn(0).getInt64(), value(1), value(2), value(3), value(4), value(5)});
+    }
+    return rows;
+  });
+}
+
+std::vector<ParamGroupRow> ResultsStore::compare_by(const std::string& key,
+                                                    const std::optional<std::string>& name) const {
+  return guarded(path_, "compare runs", [&] {
+    std::string sql = R"(SELECT CAST(p.value AS TEXT), COUNT(*), MAX(s.best_val_accuracy), AVG(s.best_val_accuracy),
+        MIN(s.best_val_loss)
+        FROM run_summary s JOIN run_params p ON p.run_id = s.id AND p.key = :key
+        WHERE s.status = 'completed')";
+    if (name) sql += " AND s.name = :name";
+    sql += " GROUP BY p.value ORDER BY MAX(s.best_val_accuracy) DESC";
+    SQLite::Statement query(*db_, sql);
+    query.bind(":key", key);
+    if (name) query.bind(":name", *name);
+    std::vector<ParamGroupRow> rows;
+    auto optional = [&](int column) -> std::optional<double> {
+      if (query.getColumn(column).isNull()) return std::nullopt;
+      return query.getColumn(column).getDouble();
+    };
+    while (query.executeStep()) {
+      rows.push_back(
+          {query.getColumn(0).getString(), query.getColumn(1).getInt64(), optional(2), optional(3), optional(4)});
+    }
+    return rows;
   });
 }
 

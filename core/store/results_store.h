@@ -63,6 +63,19 @@ struct RunSummary {
   std::int64_t epochs = 0;
 };
 
+/// One epoch of a run, as the epoch_metrics view has it (absent values are NaN).
+struct EpochRow {
+  std::int64_t epoch = 0;
+  double train_loss = 0, train_accuracy = 0, val_loss = 0, val_accuracy = 0, lr = 0;
+};
+
+/// Runs grouped by the value of one parameter: how many, and their best validation accuracy and loss.
+struct ParamGroupRow {
+  std::string value;
+  std::int64_t runs = 0;
+  std::optional<double> best_val_accuracy, mean_best_val_accuracy, best_val_loss;
+};
+
 struct RunFilter {
   std::optional<std::string> name;
   std::optional<std::string> group_id;
@@ -99,6 +112,10 @@ class ResultsStore {
 
   std::vector<RunSummary> list_runs(const RunFilter& filter = {}) const;
   std::optional<std::string> status_of(std::int64_t run_id) const;
+  /// The run's epochs in order.
+  std::vector<EpochRow> epochs_of(std::int64_t run_id) const;
+  /// Completed runs (of experiment `name`, when given) grouped by the value of parameter `key`.
+  std::vector<ParamGroupRow> compare_by(const std::string& key, const std::optional<std::string>& name) const;
   std::optional<std::string> checkpoint_of(std::int64_t run_id) const;
 
   /// Marks as interrupted the runs left "running" by processes of this host that no longer exist
