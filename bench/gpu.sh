@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The GPU check, in one go, on the GPU machine (Ubuntu, PyTorch 2.11 with CUDA, no network). Prepare on the
-# development machine first:   ../shared/gpu/fetch-deps.sh .gpu-deps libcli11-dev libstb-dev libstb0 libboost-dev
+# development machine first:   ../shared/gpu/fetch-deps.sh .gpu-deps libcli11-dev libstb-dev libstb0
 # then run this there from the repository root, with .gpu-deps carried along. Results go to $OUT (or ./gpu-results).
 set -euo pipefail
 out=${OUT:-gpu-results}
