@@ -100,8 +100,9 @@ class Prefetcher {
     return order_.slice(0, step * batch_size_, std::min((step + 1) * batch_size_, order_.size(0)));
   }
 
-  Batch next(std::int64_t step, const AugmentConfig& augment, at::Generator& generator) {
-    if (source_.in_memory() || threads_ == 0) return source_.batch(indices(step), nullptr, &augment, &generator);
+  /// Batch `step`; training passes `augment` and its generator, evaluation neither.
+  Batch next(std::int64_t step, const AugmentConfig* augment = nullptr, at::Generator* generator = nullptr) {
+    if (source_.in_memory() || threads_ == 0) return source_.batch(indices(step), nullptr, augment, generator);
     const std::int64_t steps = (order_.size(0) + batch_size_ - 1) / batch_size_;
     while (next_to_launch_ < steps && next_to_launch_ < step + 2 * threads_) {
       pending_.push_back(
@@ -110,7 +111,7 @@ class Prefetcher {
     }
     auto host = pending_.front().get();
     pending_.pop_front();
-    return source_.batch(indices(step), &host, &augment, &generator);
+    return source_.batch(indices(step), &host, augment, generator);
   }
 
  private:
@@ -190,7 +191,7 @@ class Trainer::Impl {
         s_.optimizer->zero_grad();
         double step_loss = 0;
         for (std::int64_t b = first; b < first + micro; ++b) {
-          Batch data = prefetcher.next(b, s_.augment, generator_);
+          Batch data = prefetcher.next(b, &s_.augment, &generator_);
           const auto n = data.targets.size(0);
           const auto [loss, hits] = forward_backward(data, 1.0 / static_cast<double>(micro));
           step_loss += loss / static_cast<double>(micro);
@@ -291,9 +292,11 @@ class Trainer::Impl {
     double loss_sum = 0;
     std::int64_t correct = 0;
     const std::int64_t size = source.size();
-    for (std::int64_t start = 0; start < size; start += s_.config.eval_batch_size) {
-      const auto indices = torch::arange(start, std::min(start + s_.config.eval_batch_size, size), torch::kLong);
-      const Batch data = source.batch(indices);
+    const std::int64_t batch_size = s_.config.eval_batch_size;
+    // In order; the loader threads decode ahead for splits that are not held in memory, as in training.
+    Prefetcher prefetcher(source, torch::arange(size, torch::kLong), batch_size, s_.config.loader_threads);
+    for (std::int64_t step = 0; step * batch_size < size; ++step) {
+      const Batch data = prefetcher.next(step);
       torch::Tensor logits;
       {
         AutocastScope autocast(s_.device.type(), s_.precision);
@@ -307,11 +310,6 @@ class Trainer::Impl {
     s_.model->set_training(true);
     if (size == 0) return {};
     return {loss_sum / size, static_cast<double>(correct) / size, size};
-  }
-
-  EvalResult evaluate(const Split& split) {
-    // The same split object the caller owns: wrap without taking ownership.
-    return evaluate(BatchSource(std::shared_ptr<const Split>(&split, [](const Split*) {}), s_.info, s_.device));
   }
 
  private:
@@ -347,6 +345,5 @@ class Trainer::Impl {
 Trainer::Trainer(TrainerSetup setup) : impl_(std::make_unique<Impl>(std::move(setup))) {}
 Trainer::~Trainer() = default;
 void Trainer::fit() { impl_->fit(); }
-EvalResult Trainer::evaluate(const Split& split) { return impl_->evaluate(split); }
 
 }  // namespace ft

@@ -64,8 +64,6 @@ class Trainer {
   ~Trainer();
   /// Trains for the configured epochs. Throws Interrupted on Ctrl-C/SIGTERM, Error when the loss diverges.
   void fit();
-  /// Loss and accuracy of the model on `split`, in eval mode.
-  EvalResult evaluate(const Split& split);
 
  private:
   class Impl;
