@@ -13,10 +13,6 @@
 namespace ft {
 namespace {
 
-bool matches_prefix(const std::string& name, const std::string& prefix) {
-  return prefix == "*" || name == prefix || name.rfind(prefix + ".", 0) == 0;
-}
-
 std::string shape_text(const torch::Tensor& tensor) { return fmt::format("[{}]", fmt::join(tensor.sizes(), ", ")); }
 
 std::string first_names(const std::vector<std::string>& names, std::size_t limit = 5) {
@@ -27,6 +23,10 @@ std::string first_names(const std::vector<std::string>& names, std::size_t limit
 }
 
 }  // namespace
+
+bool matches_prefix(const std::string& name, const std::string& prefix) {
+  return prefix == "*" || name == prefix || name.rfind(prefix + ".", 0) == 0;
+}
 
 Classifier::Classifier(std::shared_ptr<Backbone> backbone, std::shared_ptr<Head> head)
     : backbone_(register_module("backbone", std::move(backbone))), head_(register_module("head", std::move(head))) {}

@@ -15,6 +15,10 @@
 
 namespace ft {
 
+/// True when parameter or module `name` lies under `prefix` at a name boundary ("layer1" matches "layer1" and
+/// "layer1.0.weight", not "layer10.weight"); "*" matches everything.
+bool matches_prefix(const std::string& name, const std::string& prefix);
+
 class Classifier : public torch::nn::Module {
  public:
   Classifier(std::shared_ptr<Backbone> backbone, std::shared_ptr<Head> head);

@@ -156,7 +156,7 @@ class RunBuilder {
       ParamGroupSpec* target = &rest;
       for (std::size_t i = 0; i < stages.size() && target == &rest; ++i) {
         for (const auto& prefix : stages[i]) {
-          if (item.key() == prefix || item.key().rfind(prefix + ".", 0) == 0) target = &staged[i];
+          if (matches_prefix(item.key(), prefix)) target = &staged[i];
         }
       }
       target->params.push_back(item.value());
