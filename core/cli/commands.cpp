@@ -91,10 +91,8 @@ int command_resume(std::int64_t run_id, const std::string& store_path, PluginCat
   install_stop_handlers();
   Runner(catalog, store).resume(run_id, plan);
   RunFilter filter;
-  filter.limit = 1000;
-  for (const auto& run : store.list_runs(filter)) {
-    if (run.id == run_id) print_runs({run});
-  }
+  filter.id = run_id;
+  print_runs(store.list_runs(filter));
   return kExitOk;
 }
 
@@ -104,14 +102,10 @@ std::string number(double value) { return std::isnan(value) ? "-" : fmt::format(
 int command_show(std::int64_t run_id, const std::string& store_path) {
   ResultsStore store(resolve_store_path(store_path, ""));
   RunFilter filter;
-  filter.limit = 1000000;
-  bool found = false;
-  for (const auto& run : store.list_runs(filter)) {
-    if (run.id != run_id) continue;
-    print_runs({run});
-    found = true;
-  }
-  if (!found) throw ConfigError("no run " + std::to_string(run_id) + " in " + store.path() + " (see ftrun runs)");
+  filter.id = run_id;
+  const auto runs = store.list_runs(filter);
+  if (runs.empty()) throw ConfigError("no run " + std::to_string(run_id) + " in " + store.path() + " (see ftrun runs)");
+  print_runs(runs);
   const auto epochs = store.epochs_of(run_id);
   std::printf("\n%6s %10s %10s %10s %10s %11s\n", "epoch", "train_loss", "train_acc", "val_loss", "val_acc", "lr");
   int overfitting = 0;

@@ -265,11 +265,13 @@ std::vector<RunSummary> ResultsStore::list_runs(const RunFilter& filter) const {
         (SELECT group_concat(key || '=' || value, ' ') FROM run_params p WHERE p.run_id = s.id AND p.key IN
           ('optimizer.type', 'optimizer.lr', 'backbone.lr_mult', 'backbone.weights', 'optimizer.weight_decay'))
         FROM run_summary s WHERE 1 = 1)";
+    if (filter.id) sql += " AND s.id = :id";
     if (filter.name) sql += " AND s.name = :name";
     if (filter.group_id) sql += " AND s.group_id = :group";
     if (filter.status) sql += " AND s.status = :status";
     sql += " ORDER BY s.id DESC LIMIT :limit";
     SQLite::Statement query(*db_, sql);
+    if (filter.id) query.bind(":id", *filter.id);
     if (filter.name) query.bind(":name", *filter.name);
     if (filter.group_id) query.bind(":group", *filter.group_id);
     if (filter.status) query.bind(":status", *filter.status);

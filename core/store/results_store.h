@@ -77,6 +77,7 @@ struct ParamGroupRow {
 };
 
 struct RunFilter {
+  std::optional<std::int64_t> id;
   std::optional<std::string> name;
   std::optional<std::string> group_id;
   std::optional<std::string> status;
