@@ -114,50 +114,51 @@ void check_device(SectionReader& reader, const std::string& device) {
 
 ScheduleConfig read_schedule(const ConfigTable& table) {
   SectionReader reader(table, "schedule");
-  ScheduleConfig schedule;
+  ScheduleConfig schedule;  // its members hold the defaults
   const std::vector<std::string> types = {"constant", "step", "multistep", "cosine", "onecycle", "plateau"};
   schedule.type = reader.required<std::string>("type");
   if (std::find(types.begin(), types.end(), schedule.type) == types.end()) {
     reader.fail("type", "unknown schedule '" + schedule.type + "'" + did_you_mean(schedule.type, types) +
                             " (known: " + join(types) + ")");
   }
-  schedule.warmup_epochs = reader.get<double>("warmup_epochs", 0.0);
-  schedule.warmup_start = reader.get<double>("warmup_start", 0.01);
+  schedule.warmup_epochs = reader.get<double>("warmup_epochs", schedule.warmup_epochs);
+  schedule.warmup_start = reader.get<double>("warmup_start", schedule.warmup_start);
   if (schedule.warmup_epochs < 0) reader.fail("warmup_epochs", "must not be negative");
-  if (schedule.type == "step") schedule.step_size = reader.positive<std::int64_t>("step_size", 1);
-  if (schedule.type == "step" || schedule.type == "multistep") schedule.gamma = reader.get<double>("gamma", 0.1);
+  if (schedule.type == "step") schedule.step_size = reader.positive<std::int64_t>("step_size", schedule.step_size);
+  if (schedule.type == "step" || schedule.type == "multistep")
+    schedule.gamma = reader.get<double>("gamma", schedule.gamma);
   if (schedule.type == "multistep") schedule.milestones = reader.required<std::vector<std::int64_t>>("milestones");
-  if (schedule.type == "cosine") schedule.min_factor = reader.get<double>("min_factor", 0.0);
+  if (schedule.type == "cosine") schedule.min_factor = reader.get<double>("min_factor", schedule.min_factor);
   if (schedule.type == "onecycle") {
-    schedule.pct_start = reader.get<double>("pct_start", 0.3);
-    schedule.div_factor = reader.get<double>("div_factor", 25.0);
-    schedule.final_div_factor = reader.get<double>("final_div_factor", 1e4);
+    schedule.pct_start = reader.get<double>("pct_start", schedule.pct_start);
+    schedule.div_factor = reader.get<double>("div_factor", schedule.div_factor);
+    schedule.final_div_factor = reader.get<double>("final_div_factor", schedule.final_div_factor);
     if (schedule.pct_start <= 0 || schedule.pct_start >= 1) reader.fail("pct_start", "must be in (0, 1)");
   }
   if (schedule.type == "plateau") {
-    schedule.plateau_factor = reader.get<double>("factor", 0.1);
-    schedule.plateau_patience = reader.get<std::int64_t>("patience", 2);
+    schedule.plateau_factor = reader.get<double>("factor", schedule.plateau_factor);
+    schedule.plateau_patience = reader.get<std::int64_t>("patience", schedule.plateau_patience);
   }
   reader.finish();
   return schedule;
 }
 
 RunConfig read_run(const ConfigTable& root, const std::string& file, const std::string& stage) {
-  RunConfig run;
+  RunConfig run;  // its members hold the defaults (experiment.h), read back as each key's fallback
   run.stage = stage;
   {
     SectionReader reader(section(root, "experiment", file), "experiment");
     run.name = reader.required<std::string>("name");
     run.seed = static_cast<std::uint64_t>(reader.get<std::int64_t>("seed", 0));
-    run.device = reader.get<std::string>("device", "auto");
+    run.device = reader.get<std::string>("device", run.device);
     check_device(reader, run.device);
-    run.threads = reader.get<std::int64_t>("threads", 0);
-    run.precision = reader.get<std::string>("precision", "fp32");
+    run.threads = reader.get<std::int64_t>("threads", run.threads);
+    run.precision = reader.get<std::string>("precision", run.precision);
     const std::vector<std::string> precisions = {"fp32", "bf16", "fp16"};
     if (std::find(precisions.begin(), precisions.end(), run.precision) == precisions.end()) {
       reader.fail("precision", "expected \"fp32\", \"bf16\" or \"fp16\", got \"" + run.precision + "\"");
     }
-    run.channels_last = reader.get<bool>("channels_last", false);
+    run.channels_last = reader.get<bool>("channels_last", run.channels_last);
     if (run.threads < 0) reader.fail("threads", "must be 0 (physical cores) or positive");
     reader.get<std::string>("store", "");
     reader.get<std::vector<std::string>>("plugin_paths", {});
@@ -168,12 +169,12 @@ RunConfig read_run(const ConfigTable& root, const std::string& file, const std::
     const ConfigTable& table = section(root, "backbone", file);
     SectionReader reader(table, "backbone");
     static_cast<ComponentConfig&>(run.backbone) = read_component(reader, table);
-    run.backbone.weights = reader.get<std::string>("weights", "");
+    run.backbone.weights = reader.get<std::string>("weights", run.backbone.weights);
     run.backbone.weights_where = reader.where("weights");
-    run.backbone.freeze = reader.get<std::vector<std::string>>("freeze", {});
-    run.backbone.lr_mult = reader.get<double>("lr_mult", 1.0);
+    run.backbone.freeze = reader.get<std::vector<std::string>>("freeze", run.backbone.freeze);
+    run.backbone.lr_mult = reader.get<double>("lr_mult", run.backbone.lr_mult);
     if (run.backbone.lr_mult < 0) reader.fail("lr_mult", "must not be negative");
-    run.backbone.layer_decay = reader.get<double>("layer_decay", 1.0);
+    run.backbone.layer_decay = reader.get<double>("layer_decay", run.backbone.layer_decay);
     if (run.backbone.layer_decay <= 0 || run.backbone.layer_decay > 1) reader.fail("layer_decay", "must be in (0, 1]");
     run.backbone.params = reader.plugin_params();
   }
@@ -191,7 +192,7 @@ RunConfig read_run(const ConfigTable& root, const std::string& file, const std::
         reader.fail("augment", "unknown augmentation '" + name + "'" + did_you_mean(name, known) +
                                    " (known: " + join(known) + ")");
     }
-    run.augment.crop_padding = reader.get<std::int64_t>("crop_padding", 4);
+    run.augment.crop_padding = reader.get<std::int64_t>("crop_padding", run.augment.crop_padding);
     if (run.augment.crop_padding < 1) reader.fail("crop_padding", "must be at least 1");
     run.dataset.params = reader.plugin_params();
   }
@@ -205,27 +206,27 @@ RunConfig read_run(const ConfigTable& root, const std::string& file, const std::
   }
   if (auto it = root.tables.find("train"); it != root.tables.end()) {
     SectionReader reader(it->second, "train");
-    run.train.epochs = reader.positive<std::int64_t>("epochs", 1);
-    run.train.batch_size = reader.positive<std::int64_t>("batch_size", 64);
-    run.train.eval_batch_size = reader.positive<std::int64_t>("eval_batch_size", 256);
-    run.train.eval_every = reader.positive<std::int64_t>("eval_every", 1);
-    run.train.test = reader.get<bool>("test", true);
-    run.train.loader_threads = reader.get<std::int64_t>("loader_threads", 2);
-    run.train.accumulate = reader.positive<std::int64_t>("accumulate", 1);
-    run.train.clip_grad_norm = reader.get<double>("clip_grad_norm", 0.0);
+    run.train.epochs = reader.positive<std::int64_t>("epochs", run.train.epochs);
+    run.train.batch_size = reader.positive<std::int64_t>("batch_size", run.train.batch_size);
+    run.train.eval_batch_size = reader.positive<std::int64_t>("eval_batch_size", run.train.eval_batch_size);
+    run.train.eval_every = reader.positive<std::int64_t>("eval_every", run.train.eval_every);
+    run.train.test = reader.get<bool>("test", run.train.test);
+    run.train.loader_threads = reader.get<std::int64_t>("loader_threads", run.train.loader_threads);
+    run.train.accumulate = reader.positive<std::int64_t>("accumulate", run.train.accumulate);
+    run.train.clip_grad_norm = reader.get<double>("clip_grad_norm", run.train.clip_grad_norm);
     if (run.train.clip_grad_norm < 0) reader.fail("clip_grad_norm", "must be 0 (off) or positive");
-    run.train.monitor = reader.get<std::string>("monitor", "val_loss");
+    run.train.monitor = reader.get<std::string>("monitor", run.train.monitor);
     const std::vector<std::string> monitors = {"val_loss", "val_accuracy", "train_loss", "train_accuracy"};
     if (std::find(monitors.begin(), monitors.end(), run.train.monitor) == monitors.end()) {
       reader.fail("monitor", "expected one of " + join(monitors) + did_you_mean(run.train.monitor, monitors));
     }
-    run.train.monitor_mode = reader.get<std::string>("monitor_mode", "auto");
+    run.train.monitor_mode = reader.get<std::string>("monitor_mode", run.train.monitor_mode);
     if (run.train.monitor_mode != "auto" && run.train.monitor_mode != "min" && run.train.monitor_mode != "max") {
       reader.fail("monitor_mode", "expected \"auto\", \"min\" or \"max\"");
     }
-    run.train.patience = reader.get<std::int64_t>("patience", 0);
+    run.train.patience = reader.get<std::int64_t>("patience", run.train.patience);
     if (run.train.patience < 0) reader.fail("patience", "must be 0 (no early stopping) or positive");
-    run.train.min_delta = reader.get<double>("min_delta", 0.0);
+    run.train.min_delta = reader.get<double>("min_delta", run.train.min_delta);
     if (run.train.loader_threads < 0)
       reader.fail("loader_threads", "must be 0 (decode on the training thread) or more");
     reader.finish();
