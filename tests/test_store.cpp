@@ -1,4 +1,5 @@
 #include "store/results_store.h"
+#include "store/schema.h"
 #include "temp_dir.h"
 
 #include <ftsdk/error.h>
@@ -41,7 +42,7 @@ TEST_CASE("a new store has the documented schema, WAL mode and a version", "[sto
   ft::ResultsStore store(dir / "sub/ftrun.db");
   SQLite::Database db(dir / "sub/ftrun.db");
   CHECK(db.execAndGet("PRAGMA journal_mode").getString() == "wal");
-  CHECK(db.execAndGet("PRAGMA user_version").getInt() == 1);
+  CHECK(db.execAndGet("PRAGMA user_version").getInt() == ft::kStoreSchemaVersion);
   for (const char* name :
        {"runs", "run_params", "run_plugins", "metrics", "epoch_metrics", "run_summary", "overfitting"}) {
     SQLite::Statement query(db, "SELECT COUNT(*) FROM sqlite_master WHERE name = ?");

@@ -60,7 +60,7 @@ int command_run(const RunOptions& options, PluginCatalog& catalog) {
     }
     return kExitOk;
   }
-  ResultsStore store(resolve_store_path(options.store, plan.store_path));
+  ResultsStore store(resolve_store_path(options.store, plan.store_path), store_options_from_environment());
   store.close_abandoned_runs();
   load_plugins(catalog, plan);
   install_stop_handlers();
@@ -76,7 +76,7 @@ int command_run(const RunOptions& options, PluginCatalog& catalog) {
 }
 
 int command_resume(std::int64_t run_id, const std::string& store_path, PluginCatalog& catalog) {
-  ResultsStore store(resolve_store_path(store_path, ""));
+  ResultsStore store(resolve_store_path(store_path, ""), store_options_from_environment());
   store.close_abandoned_runs();
   const auto stored = store.find_run(run_id);
   if (!stored) throw ConfigError("no run " + std::to_string(run_id) + " in " + store.path() + " (see ftrun runs)");
@@ -100,7 +100,7 @@ std::string number(double value) { return std::isnan(value) ? "-" : fmt::format(
 
 // A run's learning curves, marking the epochs where validation loss rose while training loss fell.
 int command_show(std::int64_t run_id, const std::string& store_path) {
-  ResultsStore store(resolve_store_path(store_path, ""));
+  ResultsStore store(resolve_store_path(store_path, ""), store_options_from_environment());
   RunFilter filter;
   filter.id = run_id;
   const auto runs = store.list_runs(filter);
@@ -125,7 +125,7 @@ int command_show(std::int64_t run_id, const std::string& store_path) {
 
 // Completed runs grouped by one parameter: which learning rate (or anything else) won.
 int command_compare(const std::string& key, const std::string& name, const std::string& store_path) {
-  ResultsStore store(resolve_store_path(store_path, ""));
+  ResultsStore store(resolve_store_path(store_path, ""), store_options_from_environment());
   const auto rows = store.compare_by(key, name.empty() ? std::nullopt : std::optional<std::string>(name));
   if (rows.empty()) {
     std::printf("no completed runs with a parameter %s%s\n", key.c_str(),
@@ -142,7 +142,7 @@ int command_compare(const std::string& key, const std::string& name, const std::
 }
 
 int command_runs(const RunsOptions& options) {
-  ResultsStore store(resolve_store_path(options.store, ""));
+  ResultsStore store(resolve_store_path(options.store, ""), store_options_from_environment());
   store.close_abandoned_runs();
   RunFilter filter;
   if (!options.name.empty()) filter.name = options.name;
@@ -197,7 +197,7 @@ int run_cli(int argc, char** argv) {
   runs->add_option("--name", runs_options.name, "Only runs of this experiment name");
   runs->add_option("--group", runs_options.group, "Only runs of one invocation (its group id)");
   runs->add_option("--status", runs_options.status, "Only runs with this status")
-      ->check(CLI::IsMember({"running", "completed", "failed", "interrupted"}));
+      ->check(CLI::IsMember({"running", "completed", "failed", "interrupted", "diverged"}));
   runs->add_option("--limit", runs_options.limit, "At most this many runs");
 
   std::int64_t resume_id = 0;

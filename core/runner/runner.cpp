@@ -250,20 +250,50 @@ void train_recorded_run(ResultsStore& store, std::int64_t run_id, const RunConfi
   setup.seed = run.seed;
   setup.resume = std::move(resume);
   setup.checkpoint_dir = (fs::path(store.checkpoint_dir()) / fmt::format("run-{}", run_id)).string();
-  setup.record = [&](const std::vector<MetricRow>& rows) { store.log_metrics(run_id, rows); };
+  // Rows a failed store write could not record are kept and written with the run's closing, so a store that
+  // was locked or full for a while loses nothing it can still take.
+  std::vector<MetricRow> unsaved;
+  setup.record = [&](const std::vector<MetricRow>& rows) {
+    unsaved.insert(unsaved.end(), rows.begin(), rows.end());
+    store.log_metrics(run_id, unsaved);
+    unsaved.clear();
+  };
   setup.on_checkpoint = [&](const std::string& path) { store.set_checkpoint(run_id, path); };
+  // Closing the run is itself a store write; when even that fails, the error says both what stopped the run
+  // and why it could not be recorded (the run stays "running" until a later ftrun finds its process gone).
+  auto close = [&](RunStatus status, const std::string& error) {
+    try {
+      store.finish_run(run_id, status, error, unsaved);
+    } catch (const StoreError& store_error) {
+      throw StoreError(fmt::format("{}\nrun {} could not be recorded as {}: {}", error, run_id, to_string(status),
+                                   store_error.what()));
+    }
+  };
   try {
     Trainer(std::move(setup)).fit();
   } catch (const Interrupted& e) {
-    store.finish_run(run_id, RunStatus::interrupted, e.what());
+    close(RunStatus::interrupted, e.what());
     log::warn(fmt::format("run {} interrupted: {} (continue it with: ftrun resume {})", run_id, e.what(), run_id));
     throw;
+  } catch (const Diverged& e) {
+    close(RunStatus::diverged, e.what());
+    log::error(fmt::format("run {} diverged", run_id));
+    throw;
+  } catch (const c10::Error& e) {
+    // LibTorch's own message carries a C++ backtrace: the store keeps the message alone.
+    const std::string message = e.what_without_backtrace();
+    close(RunStatus::failed, message);
+    log::error(fmt::format("run {} failed", run_id));
+    throw Error("LibTorch: " + message);
   } catch (const std::exception& e) {
-    store.finish_run(run_id, RunStatus::failed, e.what());
+    close(RunStatus::failed, e.what());
     log::error(fmt::format("run {} failed", run_id));
     throw;
+  } catch (...) {
+    close(RunStatus::failed, "a plugin threw something that is not a std::exception");
+    throw PluginError(fmt::format("run {} failed: a plugin threw something that is not a std::exception", run_id));
   }
-  store.finish_run(run_id, RunStatus::completed);
+  close(RunStatus::completed, "");
   log::info(fmt::format("run {} completed", run_id));
 }
 
@@ -330,7 +360,10 @@ PlanResult Runner::resume(std::int64_t run_id, const ExperimentPlan& plan) {
       tensor.copy_(saved->second);
     }
   }
-  store_.reopen_run(run_id, state->epoch);
+  if (!store_.claim_for_resume(run_id, state->epoch)) {
+    throw ConfigError(fmt::format("run {} cannot be resumed: it is {} (another ftrun may have resumed it first)",
+                                  run_id, store_.status_of(run_id).value_or("gone")));
+  }
   train_recorded_run(store_, run_id, run, built, device, std::move(state));
   return {"", {run_id}};
 }

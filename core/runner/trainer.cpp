@@ -213,8 +213,9 @@ class Trainer::Impl {
         }
         if (!std::isfinite(step_loss)) {
           progress.clear();
+          rows.push_back({"step", epoch, global_step, "train_loss", step_loss});  // stored: NaN as NULL
           s_.record(rows);
-          throw Error(
+          throw Diverged(
               fmt::format("the training loss became {} at epoch {}, step {}: training diverged (try a "
                           "smaller learning rate)",
                           step_loss, epoch, global_step));

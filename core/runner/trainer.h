@@ -26,6 +26,12 @@ class Interrupted : public Error {
   using Error::Error;
 };
 
+/// Thrown when the training loss stops being a finite number; the run is recorded as "diverged".
+class Diverged : public Error {
+ public:
+  using Error::Error;
+};
+
 struct EvalResult {
   double loss = 0;
   double accuracy = 0;
@@ -62,7 +68,7 @@ class Trainer {
  public:
   explicit Trainer(TrainerSetup setup);
   ~Trainer();
-  /// Trains for the configured epochs. Throws Interrupted on Ctrl-C/SIGTERM, Error when the loss diverges.
+  /// Trains for the configured epochs. Throws Interrupted on Ctrl-C/SIGTERM, Diverged when the loss stops being finite.
   void fit();
 
  private:

@@ -17,6 +17,7 @@
 #include <cstdlib>
 #include <ctime>
 #include <filesystem>
+#include <thread>
 
 namespace fs = std::filesystem;
 
@@ -65,23 +66,48 @@ void bind_value(SQLite::Statement& statement, int index, const ParamValue& value
   }
 }
 
-// Every SQLite failure becomes a StoreError that names the file and says what to do about the usual causes.
+std::string hint_for(int code) {
+  if (code == SQLITE_BUSY || code == SQLITE_LOCKED) {
+    return " (another process holds a lock on it; wait for it to finish, raise $FTRUN_STORE_TIMEOUT (seconds), or "
+           "use another store with --store)";
+  }
+  if (code == SQLITE_NOTADB || code == SQLITE_CORRUPT) {
+    return " (the file is not an SQLite database or is damaged; move it aside to start a new store)";
+  }
+  if (code == SQLITE_READONLY || code == SQLITE_CANTOPEN || code == SQLITE_PERM) {
+    return " (check that the folder exists and is writable, or choose another path with --store)";
+  }
+  if (code == SQLITE_FULL || code == SQLITE_IOERR) return " (is the disk full?)";
+  return "";
+}
+
+StoreError store_error(const std::string& path, const std::string& action, const SQLite::Exception& error,
+                       const std::string& detail = {}) {
+  return StoreError("results store " + path + ": cannot " + action + ": " + error.what() + detail +
+                    hint_for(error.getErrorCode()));
+}
+
+// Every SQLite failure of a read becomes a StoreError that names the file and says what to do about it.
 template <class Fn>
 auto guarded(const std::string& path, const std::string& action, Fn&& fn) -> decltype(fn()) {
   try {
     return fn();
   } catch (const SQLite::Exception& error) {
-    std::string hint;
-    const int code = error.getErrorCode();
-    if (code == SQLITE_BUSY || code == SQLITE_LOCKED) {
-      hint = " (another process holds a lock on it; wait for it to finish or use another store with --store)";
-    } else if (code == SQLITE_NOTADB || code == SQLITE_CORRUPT) {
-      hint = " (the file is not an SQLite database or is damaged; move it aside to start a new store)";
-    } else if (code == SQLITE_READONLY || code == SQLITE_CANTOPEN || code == SQLITE_PERM) {
-      hint = " (check that the folder exists and is writable, or choose another path with --store)";
-    }
-    throw StoreError("results store " + path + ": cannot " + action + ": " + error.what() + hint);
+    throw store_error(path, action, error);
   }
+}
+
+// Errors worth another attempt: another process's lock outlasted the busy timeout, or the disk was full or
+// failed for a moment.
+bool transient(int code) {
+  return code == SQLITE_BUSY || code == SQLITE_LOCKED || code == SQLITE_FULL || code == SQLITE_IOERR;
+}
+
+void bind_metric_value(SQLite::Statement& statement, int index, double value) {
+  if (std::isnan(value))
+    statement.bind(index);  // SQLite has no NaN: NULL stands for it (docs/store.md)
+  else
+    statement.bind(index, value);
 }
 
 }  // namespace
@@ -92,6 +118,7 @@ const char* to_string(RunStatus status) {
     case RunStatus::completed: return "completed";
     case RunStatus::failed: return "failed";
     case RunStatus::interrupted: return "interrupted";
+    case RunStatus::diverged: return "diverged";
   }
   return "unknown";
 }
@@ -103,7 +130,21 @@ std::string resolve_store_path(const std::string& from_command_line, const std::
   return "results/ftrun.db";
 }
 
-ResultsStore::ResultsStore(const std::string& path) : path_(path) {
+StoreOptions store_options_from_environment() {
+  StoreOptions options;
+  if (const char* env = std::getenv("FTRUN_STORE_TIMEOUT"); env && *env) {
+    char* end = nullptr;
+    const double seconds = std::strtod(env, &end);
+    if (end == env || *end != '\0' || !(seconds >= 0) || seconds > 86400) {
+      throw ConfigError(std::string("$FTRUN_STORE_TIMEOUT: expected seconds between 0 and 86400, got \"") + env +
+                        "\"");
+    }
+    options.busy_timeout = std::chrono::milliseconds(static_cast<std::int64_t>(seconds * 1000));
+  }
+  return options;
+}
+
+ResultsStore::ResultsStore(const std::string& path, StoreOptions options) : path_(path), options_(options) {
   const fs::path parent = fs::path(path).parent_path();
   if (!parent.empty()) {
     std::error_code error;
@@ -113,36 +154,84 @@ ResultsStore::ResultsStore(const std::string& path) : path_(path) {
                        error.message() + " (choose another path with --store or [experiment] store)");
     }
   }
-  guarded(path_, "open it", [&] {
+  if (fs::is_directory(path)) {
+    throw StoreError("results store " + path + " is a folder; give the path of a database file, e.g. " +
+                     (fs::path(path) / "ftrun.db").string());
+  }
+  open_and_upgrade();
+}
+
+void ResultsStore::open_and_upgrade() {
+  try {
     db_ = std::make_unique<SQLite::Database>(path_, SQLite::OPEN_READWRITE | SQLite::OPEN_CREATE);
-    // Several ftrun processes (a sweep, a query while training) share one store: wait for locks rather
-    // than fail, and let readers proceed while a run writes.
-    db_->setBusyTimeout(10000);
-    db_->exec("PRAGMA journal_mode = WAL");
+    // Several ftrun processes (sweeps, concurrent runs, a query while training) share one store: writers wait
+    // for each other's locks, and readers proceed while a run writes (WAL).
+    db_->setBusyTimeout(static_cast<int>(options_.busy_timeout.count()));
+    // Reading the version first checks that the file is a database at all, before anything is written to it.
+    db_->execAndGet("PRAGMA user_version");
+    if (db_->execAndGet("PRAGMA journal_mode").getString() != "wal") db_->exec("PRAGMA journal_mode = WAL");
+  } catch (const SQLite::Exception& error) {
+    throw store_error(path_, "open it", error);
+  }
+  const int seen = db_->execAndGet("PRAGMA user_version").getInt();
+  if (seen > kStoreSchemaVersion) {
+    throw StoreError("results store " + path_ + " has schema version " + std::to_string(seen) +
+                     ", newer than this ftrun understands (" + std::to_string(kStoreSchemaVersion) +
+                     "): use a newer ftrun or another store");
+  }
+  if (seen == kStoreSchemaVersion) {
     db_->exec("PRAGMA foreign_keys = ON");
+    return;
+  }
+  // Creating or upgrading the schema is a write: take the write lock first (BEGIN IMMEDIATE), so that
+  // processes opening a new store at the same moment wait for each other instead of failing, then decide from
+  // the version seen under the lock. Foreign keys stay off while tables are rebuilt.
+  db_->exec("PRAGMA foreign_keys = OFF");
+  write("create or upgrade its schema", options_.write_attempts, [&] {
     const int version = db_->execAndGet("PRAGMA user_version").getInt();
-    if (version > kStoreSchemaVersion) {
-      throw StoreError("results store " + path_ + " has schema version " + std::to_string(version) +
-                       ", newer than this ftrun understands (" + std::to_string(kStoreSchemaVersion) +
-                       "): use a newer ftrun or another store");
+    if (version == 1) db_->exec(kMigrateV1ToV2Sql);
+    if (version < kStoreSchemaVersion) {
+      db_->exec(kStoreSchemaSql);
+      db_->exec("PRAGMA user_version = " + std::to_string(kStoreSchemaVersion));
     }
-    SQLite::Transaction transaction(*db_);
-    db_->exec(kStoreSchemaSql);
-    db_->exec("PRAGMA user_version = " + std::to_string(kStoreSchemaVersion));
-    transaction.commit();
+    SQLite::Statement check(*db_, "PRAGMA foreign_key_check");
+    if (check.executeStep()) throw StoreError("results store " + path_ + ": the upgrade found broken references");
   });
+  db_->exec("PRAGMA foreign_keys = ON");
+}
+
+template <class Fn>
+void ResultsStore::write(const std::string& action, int attempts, Fn&& fn) {
+  const auto start = std::chrono::steady_clock::now();
+  for (int attempt = 1;; ++attempt) {
+    try {
+      SQLite::Transaction transaction(*db_, SQLite::TransactionBehavior::IMMEDIATE);
+      fn();
+      transaction.commit();
+      return;
+    } catch (const SQLite::Exception& error) {
+      if (attempt < attempts && transient(error.getErrorCode())) {
+        std::this_thread::sleep_for(std::chrono::milliseconds(200 * attempt));
+        continue;
+      }
+      const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+      char detail[96];
+      std::snprintf(detail, sizeof detail, " (after %d attempt%s over %.1f s)", attempt, attempt == 1 ? "" : "s",
+                    seconds);
+      throw store_error(path_, action, error, detail);
+    }
+  }
 }
 
 ResultsStore::~ResultsStore() = default;
 
 std::string ResultsStore::checkpoint_dir() const {
-  const fs::path parent = fs::path(path_).parent_path();
-  return (parent / "checkpoints").string();
+  return fs::absolute(fs::path(path_)).lexically_normal().string() + "-checkpoints";
 }
 
 std::int64_t ResultsStore::begin_run(const NewRun& run) {
-  return guarded(path_, "record the new run", [&] {
-    SQLite::Transaction transaction(*db_);
+  std::int64_t id = 0;
+  write("record the new run", options_.write_attempts, [&] {
     SQLite::Statement insert(*db_, R"(INSERT INTO runs
         (name, stage, group_id, parent_run_id, status, started_at, experiment_file, config_toml, seed, device,
          threads, ftrun_version, torch_version, host, pid)
@@ -162,7 +251,7 @@ std::int64_t ResultsStore::begin_run(const NewRun& run) {
     insert.bind(13, host_name());
     insert.bind(14, static_cast<std::int64_t>(::getpid()));
     insert.exec();
-    const std::int64_t id = db_->getLastInsertRowid();
+    id = db_->getLastInsertRowid();
 
     SQLite::Statement param(*db_, "INSERT OR REPLACE INTO run_params (run_id, key, value) VALUES (?, ?, ?)");
     for (const auto& [key, value] : run.params) {
@@ -184,42 +273,46 @@ std::int64_t ResultsStore::begin_run(const NewRun& run) {
       plugin.exec();
       plugin.reset();
     }
-    transaction.commit();
-    return id;
   });
+  return id;
 }
+
+namespace {
+
+void insert_metrics(SQLite::Database& db, std::int64_t run_id, const std::vector<MetricRow>& rows) {
+  SQLite::Statement insert(db, "INSERT INTO metrics (run_id, scope, epoch, step, name, value) VALUES (?, ?, ?, ?, ?, ?)");
+  for (const auto& row : rows) {
+    insert.bind(1, static_cast<std::int64_t>(run_id));
+    insert.bind(2, row.scope);
+    insert.bind(3, static_cast<std::int64_t>(row.epoch));
+    insert.bind(4, static_cast<std::int64_t>(row.step));
+    insert.bind(5, row.name);
+    bind_metric_value(insert, 6, row.value);
+    insert.exec();
+    insert.reset();
+  }
+}
+
+}  // namespace
 
 void ResultsStore::log_metrics(std::int64_t run_id, const std::vector<MetricRow>& rows) {
   if (rows.empty()) return;
-  guarded(path_, "record metrics", [&] {
-    SQLite::Transaction transaction(*db_);
-    SQLite::Statement insert(*db_,
-                             "INSERT INTO metrics (run_id, scope, epoch, step, name, value) VALUES (?, ?, ?, ?, ?, ?)");
-    for (const auto& row : rows) {
-      insert.bind(1, static_cast<std::int64_t>(run_id));
-      insert.bind(2, row.scope);
-      insert.bind(3, static_cast<std::int64_t>(row.epoch));
-      insert.bind(4, static_cast<std::int64_t>(row.step));
-      insert.bind(5, row.name);
-      insert.bind(6, row.value);
-      insert.exec();
-      insert.reset();
-    }
-    transaction.commit();
-  });
+  write("record metrics", options_.write_attempts, [&] { insert_metrics(*db_, run_id, rows); });
 }
 
 void ResultsStore::set_checkpoint(std::int64_t run_id, const std::string& path) {
-  guarded(path_, "record the checkpoint", [&] {
+  write("record the checkpoint", options_.write_attempts, [&] {
     SQLite::Statement update(*db_, "UPDATE runs SET checkpoint_path = ? WHERE id = ?");
-    update.bind(1, path);
+    update.bind(1, fs::absolute(path).lexically_normal().string());
     update.bind(2, static_cast<std::int64_t>(run_id));
     update.exec();
   });
 }
 
-void ResultsStore::finish_run(std::int64_t run_id, RunStatus status, const std::string& error) {
-  guarded(path_, "close the run", [&] {
+void ResultsStore::finish_run(std::int64_t run_id, RunStatus status, const std::string& error,
+                              const std::vector<MetricRow>& unsaved) {
+  write("close run " + std::to_string(run_id), 3 * options_.write_attempts, [&] {
+    insert_metrics(*db_, run_id, unsaved);
     SQLite::Statement update(*db_, "UPDATE runs SET status = ?, ended_at = ?, error = ? WHERE id = ?");
     update.bind(1, to_string(status));
     update.bind(2, now_utc());
@@ -232,21 +325,24 @@ void ResultsStore::finish_run(std::int64_t run_id, RunStatus status, const std::
   });
 }
 
-void ResultsStore::reopen_run(std::int64_t run_id, std::int64_t epoch) {
-  guarded(path_, "reopen the run", [&] {
-    SQLite::Transaction transaction(*db_);
+bool ResultsStore::claim_for_resume(std::int64_t run_id, std::int64_t epoch) {
+  bool claimed = false;
+  write("claim run " + std::to_string(run_id) + " for resuming", options_.write_attempts, [&] {
+    // The status test and the update are one statement inside a write transaction: of two processes resuming
+    // the same run, exactly one sees a resumable status.
     SQLite::Statement update(*db_, R"(UPDATE runs SET status = 'running', ended_at = NULL, error = NULL, host = ?,
-        pid = ? WHERE id = ?)");
+        pid = ? WHERE id = ? AND status IN ('interrupted', 'failed', 'diverged'))");
     update.bind(1, host_name());
     update.bind(2, static_cast<std::int64_t>(::getpid()));
     update.bind(3, static_cast<std::int64_t>(run_id));
-    update.exec();
+    claimed = update.exec() == 1;
+    if (!claimed) return;
     SQLite::Statement drop(*db_, "DELETE FROM metrics WHERE run_id = ? AND epoch > ?");
     drop.bind(1, static_cast<std::int64_t>(run_id));
     drop.bind(2, static_cast<std::int64_t>(epoch));
     drop.exec();
-    transaction.commit();
   });
+  return claimed;
 }
 
 std::optional<ResultsStore::StoredRun> ResultsStore::find_run(std::int64_t run_id) const {
@@ -351,27 +447,50 @@ std::vector<ParamGroupRow> ResultsStore::compare_by(const std::string& key,
 }
 
 std::optional<std::string> ResultsStore::checkpoint_of(std::int64_t run_id) const {
-  return guarded(path_, "read a run", [&]() -> std::optional<std::string> {
+  const auto recorded = guarded(path_, "read a run", [&]() -> std::optional<std::string> {
     SQLite::Statement query(*db_, "SELECT checkpoint_path FROM runs WHERE id = ?");
     query.bind(1, static_cast<std::int64_t>(run_id));
     if (!query.executeStep() || query.getColumn(0).isNull()) return std::nullopt;
     return query.getColumn(0).getString();
   });
+  if (!recorded) return std::nullopt;
+  std::error_code error;
+  const fs::path path(*recorded);
+  // Only this store's own folder is looked in: a relative path or a file elsewhere could be another store's.
+  const fs::path own = fs::path(checkpoint_dir()) / ("run-" + std::to_string(run_id)) / path.filename();
+  if (path.is_absolute() && fs::is_regular_file(path, error)) return path.string();
+  if (fs::is_regular_file(own, error)) return own.string();  // the store and its folder were moved together
+  throw DataError("run " + std::to_string(run_id) + " in " + path_ + ": its checkpoint " + *recorded +
+                  " is missing (expected it there or at " + own.string() +
+                  "); was the checkpoint folder moved or deleted?");
 }
 
 int ResultsStore::close_abandoned_runs() {
-  return guarded(path_, "check for abandoned runs", [&] {
+  const auto abandoned = guarded(path_, "check for abandoned runs", [&] {
     SQLite::Statement query(*db_, "SELECT id, pid FROM runs WHERE status = 'running' AND host = ?");
     query.bind(1, host_name());
-    std::vector<std::int64_t> abandoned;
+    std::vector<std::pair<std::int64_t, std::int64_t>> found;
     while (query.executeStep()) {
-      if (!process_alive(query.getColumn(1).getInt64())) abandoned.push_back(query.getColumn(0).getInt64());
+      if (!process_alive(query.getColumn(1).getInt64()))
+        found.emplace_back(query.getColumn(0).getInt64(), query.getColumn(1).getInt64());
     }
-    for (const auto id : abandoned) {
-      finish_run(id, RunStatus::interrupted, "the ftrun process ended without closing the run (killed?)");
-    }
-    return static_cast<int>(abandoned.size());
+    return found;
   });
+  int closed = 0;
+  for (const auto& [id, pid] : abandoned) {
+    write("close abandoned run " + std::to_string(id), options_.write_attempts, [&, id = id, pid = pid] {
+      // Only if still held by the same dead process: a resume may have claimed it in the meantime.
+      SQLite::Statement update(*db_, R"(UPDATE runs SET status = 'interrupted', ended_at = ?, error = ?
+          WHERE id = ? AND status = 'running' AND pid = ? AND host = ?)");
+      update.bind(1, now_utc());
+      update.bind(2, "the ftrun process ended without closing the run (killed?)");
+      update.bind(3, static_cast<std::int64_t>(id));
+      update.bind(4, static_cast<std::int64_t>(pid));
+      update.bind(5, host_name());
+      closed += update.exec();
+    });
+  }
+  return closed;
 }
 
 }  // namespace ft

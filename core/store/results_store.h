@@ -3,6 +3,7 @@
 
 #include <ftsdk/params.h>
 
+#include <chrono>
 #include <cstdint>
 #include <memory>
 #include <optional>
@@ -15,8 +16,20 @@ class Database;
 
 namespace ft {
 
-enum class RunStatus { running, completed, failed, interrupted };
+enum class RunStatus { running, completed, failed, interrupted, diverged };
 const char* to_string(RunStatus status);
+
+/// How the store waits for other processes.
+struct StoreOptions {
+  /// How long one write waits for another process's lock before it counts as failed (SQLite's busy timeout).
+  std::chrono::milliseconds busy_timeout{60000};
+  /// Attempts per write, each waiting up to `busy_timeout`, before the write is given up.
+  int write_attempts = 3;
+};
+
+/// Options with the busy timeout from $FTRUN_STORE_TIMEOUT (seconds) when set. Throws ConfigError when it is not
+/// a number.
+StoreOptions store_options_from_environment();
 
 struct PluginUse {
   std::string kind;       // backbone, dataset, ...
@@ -86,8 +99,9 @@ struct RunFilter {
 
 class ResultsStore {
  public:
-  /// Opens (creating folders, file and schema as needed) the store at `path`. Throws StoreError.
-  explicit ResultsStore(const std::string& path);
+  /// Opens (creating folders, file and schema as needed, upgrading an older schema) the store at `path`.
+  /// Throws StoreError.
+  explicit ResultsStore(const std::string& path, StoreOptions options = {});
   ~ResultsStore();
   ResultsStore(const ResultsStore&) = delete;
   ResultsStore& operator=(const ResultsStore&) = delete;
@@ -96,15 +110,21 @@ class ResultsStore {
 
   /// Inserts a run in status "running" with its parameters and plugins, atomically; returns its id.
   std::int64_t begin_run(const NewRun& run);
-  /// Appends metric rows in one transaction.
+  /// Appends metric rows in one transaction. NaN values are stored as NULL.
   void log_metrics(std::int64_t run_id, const std::vector<MetricRow>& rows);
+  /// Records the run's last checkpoint, as an absolute path.
   void set_checkpoint(std::int64_t run_id, const std::string& path);
-  /// Ends a run; `error` is stored for failed and interrupted runs.
-  void finish_run(std::int64_t run_id, RunStatus status, const std::string& error = {});
+  /// Ends a run, writing `unsaved` metric rows (those a failed write could not record) in the same transaction;
+  /// `error` is stored for runs that did not complete. Waits longer than other writes: closing a run is the
+  /// write that must not be lost.
+  void finish_run(std::int64_t run_id, RunStatus status, const std::string& error = {},
+                  const std::vector<MetricRow>& unsaved = {});
 
-  /// Makes an interrupted or failed run "running" again for `ftrun resume`, dropping its metrics after
-  /// `epoch` (the checkpoint it continues from), so its history stays one continuous run.
-  void reopen_run(std::int64_t run_id, std::int64_t epoch);
+  /// Claims an interrupted, failed or diverged run for `ftrun resume`, atomically: only one process can win.
+  /// The run becomes "running" under this process, and its metrics after `epoch` (the checkpoint it continues
+  /// from) are dropped so its history stays one continuous run. Returns false when the run is not resumable
+  /// (another process claimed it first, or it completed).
+  bool claim_for_resume(std::int64_t run_id, std::int64_t epoch);
 
   struct StoredRun {
     std::string name, status, config_toml;
@@ -117,17 +137,26 @@ class ResultsStore {
   std::vector<EpochRow> epochs_of(std::int64_t run_id) const;
   /// Completed runs (of experiment `name`, when given) grouped by the value of parameter `key`.
   std::vector<ParamGroupRow> compare_by(const std::string& key, const std::optional<std::string>& name) const;
+  /// The run's last checkpoint, checked to exist. A store moved with its checkpoint folder is found at the new
+  /// place. Throws DataError when the recorded file is gone.
   std::optional<std::string> checkpoint_of(std::int64_t run_id) const;
 
   /// Marks as interrupted the runs left "running" by processes of this host that no longer exist
   /// (killed with SIGKILL, power loss). Returns how many.
   int close_abandoned_runs();
 
-  /// Folder for this store's checkpoints (beside the database file).
+  /// This store's checkpoint folder: beside the database file and named after it (`results/ftrun.db` →
+  /// `results/ftrun.db-checkpoints`, as SQLite names its `-wal` file), absolute. Two stores never share one.
   std::string checkpoint_dir() const;
 
  private:
+  void open_and_upgrade();
+  /// Runs `fn` in a BEGIN IMMEDIATE transaction, retried `attempts` times on lock and I/O errors.
+  template <class Fn>
+  void write(const std::string& action, int attempts, Fn&& fn);
+
   std::string path_;
+  StoreOptions options_;
   std::unique_ptr<SQLite::Database> db_;
 };
 

@@ -2,6 +2,50 @@
 
 namespace ft {
 
+// Version 1 → 2: runs gains the status 'diverged' and metrics.value may be NULL (a NaN). SQLite cannot alter a
+// CHECK or NOT NULL constraint, so both tables are rebuilt (https://sqlite.org/lang_altertable.html, "making
+// other kinds of table schema changes"); the views that read them are dropped first and recreated after.
+const char* const kMigrateV1ToV2Sql = R"sql(
+DROP VIEW IF EXISTS overfitting;
+DROP VIEW IF EXISTS run_summary;
+DROP VIEW IF EXISTS epoch_metrics;
+CREATE TABLE runs_v2 (
+  id              INTEGER PRIMARY KEY,
+  name            TEXT NOT NULL,
+  stage           TEXT NOT NULL DEFAULT '',
+  group_id        TEXT NOT NULL,
+  parent_run_id   INTEGER REFERENCES runs(id),
+  status          TEXT NOT NULL CHECK (status IN ('running', 'completed', 'failed', 'interrupted', 'diverged')),
+  started_at      TEXT NOT NULL,
+  ended_at        TEXT,
+  experiment_file TEXT NOT NULL,
+  config_toml     TEXT NOT NULL,
+  seed            INTEGER NOT NULL,
+  device          TEXT NOT NULL,
+  threads         INTEGER NOT NULL,
+  ftrun_version   TEXT NOT NULL,
+  torch_version   TEXT NOT NULL,
+  host            TEXT NOT NULL,
+  pid             INTEGER NOT NULL,
+  checkpoint_path TEXT,
+  error           TEXT
+);
+INSERT INTO runs_v2 SELECT * FROM runs;
+DROP TABLE runs;
+ALTER TABLE runs_v2 RENAME TO runs;
+CREATE TABLE metrics_v2 (
+  run_id INTEGER NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
+  scope  TEXT NOT NULL CHECK (scope IN ('step', 'epoch', 'final')),
+  epoch  INTEGER NOT NULL,
+  step   INTEGER NOT NULL,
+  name   TEXT NOT NULL,
+  value  REAL
+);
+INSERT INTO metrics_v2 SELECT * FROM metrics;
+DROP TABLE metrics;
+ALTER TABLE metrics_v2 RENAME TO metrics;
+)sql";
+
 const char* const kStoreSchemaSql = R"sql(
 CREATE TABLE IF NOT EXISTS runs (
   id              INTEGER PRIMARY KEY,
@@ -9,7 +53,7 @@ CREATE TABLE IF NOT EXISTS runs (
   stage           TEXT NOT NULL DEFAULT '',
   group_id        TEXT NOT NULL,
   parent_run_id   INTEGER REFERENCES runs(id),
-  status          TEXT NOT NULL CHECK (status IN ('running', 'completed', 'failed', 'interrupted')),
+  status          TEXT NOT NULL CHECK (status IN ('running', 'completed', 'failed', 'interrupted', 'diverged')),
   started_at      TEXT NOT NULL,
   ended_at        TEXT,
   experiment_file TEXT NOT NULL,
@@ -49,7 +93,7 @@ CREATE TABLE IF NOT EXISTS metrics (
   epoch  INTEGER NOT NULL,
   step   INTEGER NOT NULL,
   name   TEXT NOT NULL,
-  value  REAL NOT NULL
+  value  REAL  -- NULL when the value was NaN (SQLite has no NaN); infinities are stored as such
 );
 CREATE INDEX IF NOT EXISTS metrics_by_run ON metrics(run_id, scope, name, step);
 

@@ -4,8 +4,12 @@
 namespace ft {
 
 /// Bump with a migration in results_store.cpp whenever the schema changes.
-inline constexpr int kStoreSchemaVersion = 1;
+inline constexpr int kStoreSchemaVersion = 2;
 
+/// The current schema; every statement is idempotent (IF NOT EXISTS).
 extern const char* const kStoreSchemaSql;
+
+/// Turns a version-1 store into version 2 (run with foreign keys off, inside a transaction).
+extern const char* const kMigrateV1ToV2Sql;
 
 }  // namespace ft

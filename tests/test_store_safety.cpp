@@ -1,0 +1,241 @@
+// What the store must never lose: concurrent writers, locks held by others, NaN metrics, resumes that race,
+// checkpoints that belong to one store, and stores made by an older ftrun.
+#include "store/results_store.h"
+#include "store/schema.h"
+#include "temp_dir.h"
+
+#include <ftsdk/error.h>
+
+#include <SQLiteCpp/SQLiteCpp.h>
+#include <catch2/catch.hpp>
+
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cmath>
+#include <filesystem>
+#include <fstream>
+#include <limits>
+#include <sstream>
+#include <thread>
+
+using Catch::Matchers::Contains;
+namespace fs = std::filesystem;
+
+namespace {
+
+ft::NewRun tiny_run(const std::string& name = "demo") {
+  ft::NewRun run;
+  run.name = name;
+  run.group_id = name + "-1";
+  run.experiment_file = "exp.toml";
+  run.config_toml = "[experiment]\nname = \"demo\"\n";
+  run.device = "cpu";
+  run.torch_version = "2.11.0";
+  return run;
+}
+
+ft::StoreOptions quick(int timeout_ms, int attempts) {
+  ft::StoreOptions options;
+  options.busy_timeout = std::chrono::milliseconds(timeout_ms);
+  options.write_attempts = attempts;
+  return options;
+}
+
+// Holds SQLite's write lock on `path` from another connection for `hold`, as another process would.
+std::thread hold_write_lock(const std::string& path, std::chrono::milliseconds hold, bool& locked) {
+  locked = false;
+  auto db = std::make_shared<SQLite::Database>(path, SQLite::OPEN_READWRITE);
+  db->exec("BEGIN EXCLUSIVE");
+  locked = true;
+  return std::thread([db, hold] {
+    std::this_thread::sleep_for(hold);
+    db->exec("COMMIT");
+  });
+}
+
+}  // namespace
+
+TEST_CASE("eight processes opening a new store at once all record every row", "[store][concurrency]") {
+  TempDir dir;
+  const std::string path = dir / "shared.db";
+  constexpr int kWriters = 8, kBatches = 10, kRowsPerBatch = 20;
+  std::vector<pid_t> children;
+  for (int w = 0; w < kWriters; ++w) {
+    const pid_t child = fork();
+    if (child == 0) {
+      try {
+        ft::ResultsStore store(path, quick(30000, 3));
+        const auto id = store.begin_run(tiny_run("writer" + std::to_string(w)));
+        for (int b = 0; b < kBatches; ++b) {
+          std::vector<ft::MetricRow> rows;
+          for (int r = 0; r < kRowsPerBatch; ++r) rows.push_back({"step", 1, b * kRowsPerBatch + r, "train_loss", 0.5});
+          store.log_metrics(id, rows);
+        }
+        store.finish_run(id, ft::RunStatus::completed);
+        _exit(0);
+      } catch (const std::exception& e) {
+        std::fprintf(stderr, "writer %d: %s\n", w, e.what());
+        _exit(1);
+      }
+    }
+    children.push_back(child);
+  }
+  for (const pid_t child : children) {
+    int status = 0;
+    waitpid(child, &status, 0);
+    CHECK(WIFEXITED(status));
+    CHECK(WEXITSTATUS(status) == 0);
+  }
+  SQLite::Database db(path);
+  CHECK(db.execAndGet("SELECT COUNT(*) FROM runs WHERE status = 'completed'").getInt() == kWriters);
+  CHECK(db.execAndGet("SELECT COUNT(*) FROM metrics").getInt() == kWriters * kBatches * kRowsPerBatch);
+}
+
+TEST_CASE("a write waits for another process's lock instead of failing", "[store][concurrency]") {
+  TempDir dir;
+  ft::ResultsStore store(dir / "ftrun.db", quick(5000, 1));
+  const auto id = store.begin_run(tiny_run());
+  bool locked = false;
+  auto holder = hold_write_lock(dir / "ftrun.db", std::chrono::milliseconds(1500), locked);
+  REQUIRE(locked);
+  const auto start = std::chrono::steady_clock::now();
+  store.log_metrics(id, {{"epoch", 1, 1, "train_loss", 0.5}});
+  CHECK(std::chrono::steady_clock::now() - start >= std::chrono::milliseconds(1000));
+  holder.join();
+  SQLite::Database db(dir / "ftrun.db");
+  CHECK(db.execAndGet("SELECT COUNT(*) FROM metrics").getInt() == 1);
+}
+
+TEST_CASE("a write that cannot be made says why; closing the run later records the rows it could not write",
+          "[store][concurrency]") {
+  TempDir dir;
+  ft::ResultsStore store(dir / "ftrun.db", quick(200, 2));
+  const auto id = store.begin_run(tiny_run());
+  bool locked = false;
+  auto holder = hold_write_lock(dir / "ftrun.db", std::chrono::milliseconds(2500), locked);
+  REQUIRE(locked);
+  const std::vector<ft::MetricRow> rows = {{"epoch", 1, 5, "train_loss", 0.5}, {"epoch", 1, 5, "val_loss", 0.6}};
+  std::string first_error;
+  try {
+    store.log_metrics(id, rows);
+  } catch (const ft::StoreError& e) {
+    first_error = e.what();
+  }
+  CHECK_THAT(first_error, Contains("database is locked") && Contains("after 2 attempts") &&
+                              Contains("FTRUN_STORE_TIMEOUT"));
+  // Closing waits longer than an ordinary write (3x the attempts), long enough for this lock to go.
+  store.finish_run(id, ft::RunStatus::failed, first_error, rows);
+  holder.join();
+  SQLite::Database db(dir / "ftrun.db");
+  CHECK(db.execAndGet("SELECT status FROM runs").getString() == "failed");
+  CHECK_THAT(db.execAndGet("SELECT error FROM runs").getString(), Contains("database is locked"));
+  CHECK(db.execAndGet("SELECT COUNT(*) FROM metrics").getInt() == 2);
+}
+
+TEST_CASE("NaN and infinite metrics are stored, and a run can be recorded as diverged", "[store]") {
+  TempDir dir;
+  ft::ResultsStore store(dir / "ftrun.db");
+  const auto id = store.begin_run(tiny_run());
+  const double inf = std::numeric_limits<double>::infinity();
+  store.log_metrics(id, {{"step", 1, 1, "train_loss", 2.0},
+                         {"step", 1, 2, "train_loss", std::nan("")},
+                         {"step", 1, 2, "grad_norm", inf}});
+  store.finish_run(id, ft::RunStatus::diverged, "the training loss became nan at epoch 1, step 2");
+  SQLite::Database db(dir / "ftrun.db");
+  CHECK(db.execAndGet("SELECT COUNT(*) FROM metrics").getInt() == 3);
+  CHECK(db.execAndGet("SELECT value IS NULL FROM metrics WHERE step = 2 AND name = 'train_loss'").getInt() == 1);
+  CHECK(std::isinf(db.execAndGet("SELECT value FROM metrics WHERE name = 'grad_norm'").getDouble()));
+  CHECK(store.status_of(id) == "diverged");
+}
+
+TEST_CASE("of two processes resuming one run, exactly one claims it", "[store][concurrency]") {
+  TempDir dir;
+  ft::ResultsStore first(dir / "ftrun.db");
+  ft::ResultsStore second(dir / "ftrun.db");
+  const auto id = first.begin_run(tiny_run());
+  first.log_metrics(id, {{"epoch", 1, 1, "train_loss", 1.0}, {"epoch", 2, 2, "train_loss", 0.9}});
+  first.finish_run(id, ft::RunStatus::interrupted, "stopped by signal 2");
+  CHECK(first.claim_for_resume(id, 1));
+  CHECK_FALSE(second.claim_for_resume(id, 1));
+  CHECK(first.status_of(id) == "running");
+  SQLite::Database db(dir / "ftrun.db");
+  CHECK(db.execAndGet("SELECT MAX(epoch) FROM metrics").getInt() == 1);  // epoch 2 is trained again
+  first.finish_run(id, ft::RunStatus::completed);
+  CHECK_FALSE(second.claim_for_resume(id, 1));  // completed: nothing to resume
+}
+
+TEST_CASE("each store has its own checkpoint folder, recorded as absolute paths", "[store]") {
+  TempDir dir;
+  ft::ResultsStore a(dir / "x/a.db");
+  ft::ResultsStore b(dir / "x/b.db");
+  CHECK(a.checkpoint_dir() != b.checkpoint_dir());
+  CHECK(a.checkpoint_dir() == (dir.path() / "x/a.db-checkpoints").string());
+  CHECK(fs::path(a.checkpoint_dir()).is_absolute());
+
+  const auto id = a.begin_run(tiny_run());
+  const fs::path file = fs::path(a.checkpoint_dir()) / "run-1/last.pt";
+  fs::create_directories(file.parent_path());
+  std::ofstream(file) << "weights";
+  a.set_checkpoint(id, file.string());
+  CHECK(a.checkpoint_of(id) == file.string());
+  // Run 1 of the other store has no checkpoint, whatever lies in a's folder.
+  b.begin_run(tiny_run());
+  CHECK_FALSE(b.checkpoint_of(1).has_value());
+
+  SECTION("a missing checkpoint is an error that names it") {
+    fs::remove(file);
+    CHECK_THROWS_AS(a.checkpoint_of(id), ft::DataError);
+    CHECK_THROWS_WITH(a.checkpoint_of(id), Contains(file.string()) && Contains("missing"));
+  }
+  SECTION("a store moved with its checkpoint folder still finds its checkpoints") {
+    fs::rename(dir / "x", dir / "moved");
+    ft::ResultsStore moved(dir / "moved/a.db");
+    CHECK(moved.checkpoint_of(id) == (dir.path() / "moved/a.db-checkpoints/run-1/last.pt").string());
+  }
+}
+
+TEST_CASE("a store made by ftrun 0.1 (schema 1) is upgraded in place, keeping its runs", "[store]") {
+  TempDir dir;
+  const std::string path = dir / "old.db";
+  {
+    SQLite::Database db(path, SQLite::OPEN_READWRITE | SQLite::OPEN_CREATE);
+    std::ifstream schema(FT_STORE_V1_SCHEMA);
+    REQUIRE(schema);
+    std::stringstream text;
+    text << schema.rdbuf();
+    db.exec(text.str());
+    db.exec(R"(INSERT INTO runs (name, group_id, status, started_at, experiment_file, config_toml, seed, device,
+        threads, ftrun_version, torch_version, host, pid) VALUES ('old', 'g', 'completed', 't', 'f', '', 0, 'cpu',
+        2, '0.1.0', '2.11.0', 'h', 1))");
+    db.exec("INSERT INTO run_params VALUES (1, 'optimizer.lr', 0.01)");
+    db.exec("INSERT INTO metrics VALUES (1, 'epoch', 1, 10, 'val_loss', 0.5)");
+    db.exec("PRAGMA user_version = 1");
+  }
+  ft::ResultsStore store(path);
+  SQLite::Database db(path);
+  CHECK(db.execAndGet("PRAGMA user_version").getInt() == ft::kStoreSchemaVersion);
+  CHECK(db.execAndGet("SELECT name FROM runs").getString() == "old");
+  CHECK(db.execAndGet("SELECT value FROM run_params").getDouble() == 0.01);
+  CHECK(db.execAndGet("SELECT best_val_loss FROM run_summary").getDouble() == 0.5);
+  const auto id = store.begin_run(tiny_run());
+  store.log_metrics(id, {{"step", 1, 1, "train_loss", std::nan("")}});
+  store.finish_run(id, ft::RunStatus::diverged, "nan");
+  CHECK(store.status_of(id) == "diverged");
+}
+
+TEST_CASE("$FTRUN_STORE_TIMEOUT sets the busy timeout and is checked", "[store]") {
+  setenv("FTRUN_STORE_TIMEOUT", "2.5", 1);
+  CHECK(ft::store_options_from_environment().busy_timeout == std::chrono::milliseconds(2500));
+  setenv("FTRUN_STORE_TIMEOUT", "soon", 1);
+  CHECK_THROWS_WITH(ft::store_options_from_environment(), Contains("FTRUN_STORE_TIMEOUT") && Contains("soon"));
+  unsetenv("FTRUN_STORE_TIMEOUT");
+  CHECK(ft::store_options_from_environment().busy_timeout == std::chrono::milliseconds(60000));
+}
+
+TEST_CASE("a folder given as the store is refused with the path to use", "[store]") {
+  TempDir dir;
+  fs::create_directories(dir / "results");
+  CHECK_THROWS_WITH(ft::ResultsStore(dir / "results"), Contains("is a folder") && Contains("ftrun.db"));
+}
