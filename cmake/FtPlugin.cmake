@@ -12,6 +12,9 @@ function(ft_add_plugin target)
   target_link_libraries(${target} PRIVATE ftsdk::ftsdk ${arg_LIBRARIES})
   # Plugins export only their entry alias; everything else stays private to the library.
   set_target_properties(${target} PROPERTIES PREFIX "" CXX_VISIBILITY_PRESET hidden VISIBILITY_INLINES_HIDDEN ON)
+  # Optimised even when the project sets no build type: an unoptimised plugin makes every training step slow.
+  # Unloadable: without -fno-gnu-unique, GCC's unique symbols pin the library in memory for good.
+  target_compile_options(${target} PRIVATE $<$<CONFIG:>:-O2> $<$<CXX_COMPILER_ID:GNU>:-fno-gnu-unique>)
   if(FTRUN_PLUGIN_OUTPUT_DIR)
     set_target_properties(${target} PROPERTIES LIBRARY_OUTPUT_DIRECTORY ${FTRUN_PLUGIN_OUTPUT_DIR})
   endif()

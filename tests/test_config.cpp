@@ -169,9 +169,48 @@ TEST_CASE("stage mistakes are caught before anything runs", "[config]") {
   CHECK_THAT(error_of(kBase, {"stage.nope.train.epochs=1"}), Contains("no stage named 'nope'"));
 }
 
-TEST_CASE("a missing experiment file is a clear error", "[config]") {
-  CHECK_THROWS_WITH(ft::load_experiment("/no/such/file.toml"),
-                    "/no/such/file.toml: cannot read the experiment file (does it exist?)");
+TEST_CASE("a missing, folder or endless experiment file is a clear error", "[config]") {
+  CHECK_THROWS_WITH(ft::load_experiment("/no/such/file.toml"), "/no/such/file.toml: no such experiment file");
+  CHECK_THROWS_WITH(ft::load_experiment("/tmp"), Contains("/tmp: is a folder"));
+  CHECK_THROWS_WITH(ft::load_experiment("/dev/zero"), Contains("larger than 1024 KiB"));
+}
+
+TEST_CASE("every unknown key of every section is reported at once", "[config]") {
+  std::string text = kBase;
+  text.replace(text.find("epochs = 2"), 10, "epoch = 2\nbatch = 3");
+  text.replace(text.find("seed = 3"), 8, "sed = 3");
+  text += "\n[schedule]\ntype = \"cosine\"\nwarmup = 1\n";
+  const std::string error = error_of(text);
+  CHECK_THAT(error, Contains("exp.toml:3:1: unknown key 'sed' in [experiment]; did you mean 'seed'?"));
+  CHECK_THAT(error, Contains("unknown key 'epoch' in [train]; did you mean 'epochs'?"));
+  CHECK_THAT(error, Contains("unknown key 'batch' in [train]"));
+  CHECK_THAT(error, Contains("unknown key 'warmup' in [schedule]"));
+  CHECK_THAT(error, Contains("(4 problems)"));
+  // A base section's problem is reported once, not once per stage.
+  const std::string staged = error_of(text + "\n[[stage]]\nname = \"a\"\n[[stage]]\nname = \"b\"\n");
+  CHECK_THAT(staged, Contains("(4 problems)"));
+}
+
+TEST_CASE("a section written as a value is refused, not ignored", "[config]") {
+  CHECK_THAT(error_of(kBase, {"train=1"}),
+             Contains("--set train=1: 'train' must be a table") && Contains("--set train.KEY=VALUE"));
+  CHECK_THAT(error_of("schedule = \"cosine\"\n" + kBase), StartsWith("exp.toml:1:1: 'schedule' must be a table"));
+  CHECK_THAT(error_of(kBase + "\n[[stage]]\nname = \"a\"\ntrain = 3\n"), Contains("'train' must be a table"));
+  std::string text = kBase;
+  text.replace(text.find("[[regularization]]"), 18, "[regularization]");
+  CHECK_THAT(error_of(text), Contains("'regularization' must be an array of tables"));
+}
+
+TEST_CASE("hostile files get errors, not crashes", "[config]") {
+  // 20,000 dotted parts in one table header: the conversion would otherwise recurse 20,000 deep.
+  std::string deep = "[a";
+  for (int i = 0; i < 20000; ++i) deep += ".b";
+  deep += "]\nx = 1\n";
+  CHECK_THAT(error_of(deep), Contains("nested more than 32 levels"));
+  CHECK_THAT(error_of(kBase, {"a.b.c.d.e.f.g.h.i.j=1"}), Contains("not a valid dotted key"));
+  std::string text = kBase;
+  text.replace(text.find("lr = 0.1"), 8, "lr = nan");
+  CHECK(error_of(text) == "exp.toml:18:6: 'lr': nan is not a usable value");
 }
 
 TEST_CASE("nearest_key finds plausible typos only", "[config]") {

@@ -199,16 +199,20 @@ TEST_CASE("bad input gives one clear message, its exit code, and no run", "[e2e]
   CHECK_THAT(blocked.output, Contains("cannot create the folder"));
 }
 
-TEST_CASE("a run whose loss diverges is recorded as failed with the reason", "[e2e]") {
+TEST_CASE("a run whose loss diverges is recorded as diverged, its NaN loss kept", "[e2e]") {
   TempDir dir;
   const auto experiment = write(dir, "tiny.toml", kTiny);
   const auto store = dir / "ftrun.db";
-  const auto result = run(experiment + " --store " + store + " --set optimizer.lr=1e30");
+  const auto lr = GENERATE(as<std::string>{}, "1e30", "inf");
+  const auto result = run(experiment + " --store " + store + " --set optimizer.lr=" + lr + " --set train.batch_size=100");
   INFO(result.output);
   CHECK(result.code == 1);
   SQLite::Database db(store);
-  CHECK(db.execAndGet("SELECT status FROM runs").getString() == "failed");
+  CHECK(db.execAndGet("SELECT status FROM runs").getString() == "diverged");
   CHECK_THAT(db.execAndGet("SELECT error FROM runs").getString(), Contains("training diverged"));
+  // The step whose loss was not finite is in the store (NaN as NULL, infinity as such), not lost.
+  CHECK(db.execAndGet("SELECT COUNT(*) FROM metrics WHERE name = 'train_loss' AND (value IS NULL OR "
+                      "abs(value) > 1e308)").getInt() == 1);
 }
 
 namespace {

@@ -5,6 +5,8 @@
 #include <torch/torch.h>
 #include <catch2/catch.hpp>
 
+#include <dlfcn.h>
+
 #include <fstream>
 
 using Catch::Matchers::Contains;
@@ -77,9 +79,15 @@ TEST_CASE("a component name registered twice is refused and the first stays", "[
 TEST_CASE("a folder with broken libraries loads the good ones and keeps the failures", "[loader]") {
   ft::PluginCatalog catalog;
   const auto failures = catalog.load_folder(kFixtures);
-  CHECK(failures.size() == 3);  // no_entry, wrong_abi, wrong_torch; duplicate_sgd loads (no sgd yet)
+  // no_entry, wrong_abi, wrong_torch, registration_throws, unresolved_symbol; duplicate_sgd loads (no sgd yet)
+  CHECK(failures.size() == 5);
   CHECK(catalog.types("optimizer") == std::vector<std::string>{"sgd"});
-  CHECK(catalog.failures().size() == 3);
+  CHECK(catalog.failures().size() == 5);
+  // The built-ins loaded after it find "sgd" taken: a conflict, which ftrun reports as a warning.
+  catalog.load_folder(kPlugins);
+  REQUIRE(catalog.conflicts().size() == 1);
+  CHECK_THAT(catalog.conflicts()[0], Contains("ft_sgd.so") && Contains("already registered by") &&
+                                         Contains("fixture_duplicate_sgd.so"));
 }
 
 TEST_CASE("an unknown type lists the known ones and the nearest", "[loader]") {
@@ -120,7 +128,45 @@ TEST_CASE("an object made by a plugin keeps its library loaded after the catalog
   // The catalog (and its reference to the library) is destroyed; the head's code must still be mapped.
   const auto logits = head->forward(torch::ones({2, 8}));
   CHECK(logits.sizes() == torch::IntArrayRef({2, 3}));
+  // RTLD_NOLOAD asks whether the library is loaded without loading it (it takes a reference when it is).
+  const std::string path = kPlugins + "/ft_linear_head.so";
+  void* loaded = dlopen(path.c_str(), RTLD_NOW | RTLD_NOLOAD);
+  CHECK(loaded != nullptr);
+  if (loaded) dlclose(loaded);
   head.reset();
+  // After the last object it made, the library really goes away (plugins are built unloadable).
+  loaded = dlopen(path.c_str(), RTLD_NOW | RTLD_NOLOAD);
+  CHECK(loaded == nullptr);
+  if (loaded) dlclose(loaded);
+}
+
+TEST_CASE("a plugin that throws something that is not a std::exception is reported, not fatal", "[loader]") {
+  ft::PluginCatalog catalog;
+  catalog.load_file(kFixtures + "/fixture_throws_non_std.so");
+  ft::log::ComponentLogger log("test");
+  CHECK_THROWS_AS(catalog.make_head("throws_int", ft::Params("head"), {8, 3, log}), ft::PluginError);
+  CHECK_THROWS_WITH(catalog.make_head("throws_int", ft::Params("head"), {8, 3, log}),
+                    Contains("fixture_throws_non_std.so: head 'throws_int'") && Contains("not a std::exception"));
+}
+
+TEST_CASE("an error thrown by a failed registration is readable after its library is unloaded", "[loader]") {
+  ft::PluginCatalog catalog;
+  const std::string path = kFixtures + "/fixture_registration_throws.so";
+  // what() is called after load_file has returned and dropped the library: a copy must have been made.
+  CHECK_THAT(load_error(catalog, path), Contains("registration failed") && Contains("refuses to register"));
+  void* loaded = dlopen(path.c_str(), RTLD_NOW | RTLD_NOLOAD);
+  CHECK(loaded == nullptr);
+  if (loaded) dlclose(loaded);
+  CHECK(catalog.types("head").empty());
+}
+
+TEST_CASE("a library with an unresolved symbol is refused when loaded, naming the symbol", "[loader]") {
+  ft::PluginCatalog catalog;
+  CHECK_THAT(load_error(catalog, kFixtures + "/fixture_unresolved_symbol.so"),
+             Contains("cannot load it") && Contains("ftrun_fixture_function_that_does_not_exist"));
+  // In a folder it is one failure among others, not the end of the process.
+  catalog.load_folder(kFixtures);
+  CHECK_FALSE(catalog.failures().empty());
 }
 
 TEST_CASE("optimizer plugins apply each group's learning-rate scale", "[loader]") {

@@ -2,6 +2,7 @@
 
 #include <toml++/toml.h>
 
+#include <cmath>
 #include <sstream>
 
 namespace ft {
@@ -19,6 +20,10 @@ SourceLocation location_of_key(const toml::key& key, const std::string& fallback
           static_cast<int>(source.begin.column)};
 }
 
+// Deeper nesting than any experiment needs; the conversion below recurses once per level, and a file with
+// thousands of dotted parts would otherwise exhaust the stack.
+constexpr int kMaxDepth = 32;
+
 ParamValue to_value(const toml::node& node, const std::string& file, const std::string& key) {
   ParamValue value;
   value.where = location_of(node, file);
@@ -27,6 +32,8 @@ ParamValue to_value(const toml::node& node, const std::string& file, const std::
   } else if (auto i = node.value_exact<std::int64_t>()) {
     value.data = *i;
   } else if (auto d = node.value_exact<double>()) {
+    // No ftrun key means anything by NaN; catching it here gives every key a position (inf stays allowed).
+    if (std::isnan(*d)) throw ConfigError(value.where.str() + ": '" + key + "': nan is not a usable value");
     value.data = *d;
   } else if (auto s = node.value_exact<std::string>()) {
     value.data = *s;
@@ -46,17 +53,21 @@ ParamValue to_value(const toml::node& node, const std::string& file, const std::
   return value;
 }
 
-ConfigTable to_tree(const toml::table& table, const std::string& file) {
+ConfigTable to_tree(const toml::table& table, const std::string& file, int depth = 0) {
   ConfigTable out;
   out.where = location_of(table, file);
+  if (depth > kMaxDepth) {
+    throw ConfigError(out.where.str() + ": tables nested more than " + std::to_string(kMaxDepth) +
+                      " levels deep; an experiment needs at most three ([stage] → [backbone] → values)");
+  }
   for (const auto& [toml_key, node] : table) {
     const std::string key(toml_key.str());
     if (auto* sub = node.as_table()) {
-      out.tables[key] = to_tree(*sub, file);
+      out.tables[key] = to_tree(*sub, file, depth + 1);
       if (out.tables[key].where.line == 0) out.tables[key].where = location_of(node, file);
     } else if (auto* array = node.as_array(); array && !array->empty() && array->is_array_of_tables()) {
       auto& items = out.table_arrays[key];
-      for (const auto& element : *array) items.push_back(to_tree(*element.as_table(), file));
+      for (const auto& element : *array) items.push_back(to_tree(*element.as_table(), file, depth + 1));
     } else {
       ParamValue value = to_value(node, file, key);
       // Messages point at the key ("epoch = 2" → col 1), which is where the user looks for a typo.

@@ -3,6 +3,7 @@
 #include "config/nearest_key.h"
 
 #include <algorithm>
+#include <filesystem>
 #include <fstream>
 #include <set>
 #include <sstream>
@@ -15,6 +16,43 @@ const std::vector<std::string> kTopLevelKeys = {"experiment",     "backbone", "d
 const std::vector<std::string> kStageKeys = {"name",      "backbone",       "dataset", "head",
                                              "optimizer", "regularization", "train",   "schedule"};
 const std::vector<std::string> kRequiredSections = {"experiment", "backbone", "dataset", "head", "optimizer"};
+const std::vector<std::string> kTableSections = {"experiment", "backbone", "dataset", "head",
+                                                 "optimizer",  "train",    "schedule"};
+const std::vector<std::string> kTableArraySections = {"regularization", "stage"};
+// Files larger than this are not experiments (a typo such as `ftrun /dev/zero` must not read forever).
+constexpr std::uintmax_t kMaxExperimentBytes = 1 << 20;
+
+/// Every problem found while reading an experiment, reported together: a user fixing a file wants all its
+/// mistakes at once, not one per attempt. Messages are kept once each (a base section read for every stage
+/// would otherwise repeat its problems).
+class Problems {
+ public:
+  void add(const std::string& message) {
+    if (std::find(messages_.begin(), messages_.end(), message) == messages_.end()) messages_.push_back(message);
+  }
+  /// Runs `read`, keeping its ConfigError instead of propagating it, so that reading can go on.
+  template <class Fn>
+  void collect(Fn&& read) {
+    try {
+      read();
+    } catch (const ConfigError& error) {
+      add(error.what());
+    }
+  }
+  void throw_if_any() const {
+    if (messages_.empty()) return;
+    std::string text;
+    for (const auto& message : messages_) text += (text.empty() ? "" : "\n") + message;
+    if (messages_.size() > 1) text += "\n(" + std::to_string(messages_.size()) + " problems)";
+    throw ConfigError(text);
+  }
+
+ private:
+  std::vector<std::string> messages_;
+};
+
+// The problems of the file being read; experiments are read on one thread at a time per call.
+thread_local Problems* current_problems = nullptr;
 
 std::string join(const std::vector<std::string>& words) {
   std::string out;
@@ -22,11 +60,37 @@ std::string join(const std::vector<std::string>& words) {
   return out;
 }
 
+// Every unknown key of `table`, each with its position and the nearest known key.
 void reject_unknown_keys(const ConfigTable& table, const std::vector<std::string>& known, const std::string& what) {
+  std::vector<std::string> found;
   for (const auto& key : table.keys()) {
     if (std::find(known.begin(), known.end(), key) != known.end()) continue;
-    throw ConfigError(table.where_of(key).str() + ": unknown key '" + key + "' in " + what + did_you_mean(key, known) +
-                      " (known: " + join(known) + ")");
+    found.push_back(table.where_of(key).str() + ": unknown key '" + key + "' in " + what + did_you_mean(key, known) +
+                    " (known: " + join(known) + ")");
+  }
+  if (found.empty()) return;
+  if (current_problems) {
+    for (const auto& message : found) current_problems->add(message);
+    return;
+  }
+  std::string text;
+  for (const auto& message : found) text += (text.empty() ? "" : "\n") + message;
+  throw ConfigError(text);
+}
+
+// A section written as a value (`schedule = "cosine"`, `--set train=1`) would otherwise be skipped silently.
+void check_section_shapes(const ConfigTable& table) {
+  for (const auto& name : kTableSections) {
+    if (table.values.count(name) || table.table_arrays.count(name)) {
+      throw ConfigError(table.where_of(name).str() + ": '" + name + "' must be a table: write [" + name +
+                        "] with its keys below it (on the command line: --set " + name + ".KEY=VALUE)");
+    }
+  }
+  for (const auto& name : kTableArraySections) {
+    if (table.values.count(name) || table.tables.count(name)) {
+      throw ConfigError(table.where_of(name).str() + ": '" + name + "' must be an array of tables: write [[" + name +
+                        "]]");
+    }
   }
 }
 
@@ -146,7 +210,9 @@ ScheduleConfig read_schedule(const ConfigTable& table) {
 RunConfig read_run(const ConfigTable& root, const std::string& file, const std::string& stage) {
   RunConfig run;  // its members hold the defaults (experiment.h), read back as each key's fallback
   run.stage = stage;
-  {
+  Problems local;
+  Problems& problems = current_problems ? *current_problems : local;
+  problems.collect([&] {
     SectionReader reader(section(root, "experiment", file), "experiment");
     run.name = reader.required<std::string>("name");
     run.seed = static_cast<std::uint64_t>(reader.get<std::int64_t>("seed", 0));
@@ -164,8 +230,8 @@ RunConfig read_run(const ConfigTable& root, const std::string& file, const std::
     reader.get<std::vector<std::string>>("plugin_paths", {});
     reader.get<std::vector<std::string>>("plugins", {});
     reader.finish();
-  }
-  {
+  });
+  problems.collect([&] {
     const ConfigTable& table = section(root, "backbone", file);
     SectionReader reader(table, "backbone");
     static_cast<ComponentConfig&>(run.backbone) = read_component(reader, table);
@@ -177,8 +243,8 @@ RunConfig read_run(const ConfigTable& root, const std::string& file, const std::
     run.backbone.layer_decay = reader.get<double>("layer_decay", run.backbone.layer_decay);
     if (run.backbone.layer_decay <= 0 || run.backbone.layer_decay > 1) reader.fail("layer_decay", "must be in (0, 1]");
     run.backbone.params = reader.plugin_params();
-  }
-  {
+  });
+  problems.collect([&] {
     const ConfigTable& table = section(root, "dataset", file);
     SectionReader reader(table, "dataset");
     run.dataset = read_component(reader, table);
@@ -195,16 +261,15 @@ RunConfig read_run(const ConfigTable& root, const std::string& file, const std::
     run.augment.crop_padding = reader.get<std::int64_t>("crop_padding", run.augment.crop_padding);
     if (run.augment.crop_padding < 1) reader.fail("crop_padding", "must be at least 1");
     run.dataset.params = reader.plugin_params();
-  }
-  run.head = read_plain_component(section(root, "head", file), "head");
-  run.optimizer = read_plain_component(section(root, "optimizer", file), "optimizer");
+  });
+  problems.collect([&] { run.head = read_plain_component(section(root, "head", file), "head"); });
+  problems.collect([&] { run.optimizer = read_plain_component(section(root, "optimizer", file), "optimizer"); });
   if (auto it = root.table_arrays.find("regularization"); it != root.table_arrays.end()) {
-    for (const auto& table : it->second) run.regularizations.push_back(read_plain_component(table, "regularization"));
-  } else if (root.has("regularization")) {
-    throw ConfigError(root.where_of("regularization").str() +
-                      ": 'regularization' must be an array of tables: write [[regularization]]");
+    for (const auto& table : it->second) {
+      problems.collect([&] { run.regularizations.push_back(read_plain_component(table, "regularization")); });
+    }
   }
-  if (auto it = root.tables.find("train"); it != root.tables.end()) {
+  if (auto it = root.tables.find("train"); it != root.tables.end()) problems.collect([&] {
     SectionReader reader(it->second, "train");
     run.train.epochs = reader.positive<std::int64_t>("epochs", run.train.epochs);
     run.train.batch_size = reader.positive<std::int64_t>("batch_size", run.train.batch_size);
@@ -230,8 +295,11 @@ RunConfig read_run(const ConfigTable& root, const std::string& file, const std::
     if (run.train.loader_threads < 0)
       reader.fail("loader_threads", "must be 0 (decode on the training thread) or more");
     reader.finish();
+  });
+  if (auto it = root.tables.find("schedule"); it != root.tables.end()) {
+    problems.collect([&] { run.schedule = read_schedule(it->second); });
   }
-  if (auto it = root.tables.find("schedule"); it != root.tables.end()) run.schedule = read_schedule(it->second);
+  if (&problems == &local) local.throw_if_any();
   return run;
 }
 
@@ -322,8 +390,8 @@ void apply_override(ConfigTable& root, const std::string& assignment) {
   std::vector<std::string> path;
   std::stringstream stream(key);
   for (std::string part; std::getline(stream, part, '.');) path.push_back(part);
-  if (std::any_of(path.begin(), path.end(), [](const std::string& p) { return p.empty(); })) {
-    throw ConfigError(origin + ": '" + key + "' is not a valid dotted key");
+  if (std::any_of(path.begin(), path.end(), [](const std::string& p) { return p.empty(); }) || path.size() > 8) {
+    throw ConfigError(origin + ": '" + key + "' is not a valid dotted key (e.g. optimizer.lr or stage.NAME.train.epochs)");
   }
   ConfigTable* table = &root;
   std::size_t first = 0;
@@ -385,6 +453,7 @@ std::vector<RunConfig> resolve_runs(const ConfigTable& root, const std::string& 
   base.erase("stage");
   for (const ConfigTable& stage : stages->second) {
     reject_unknown_keys(stage, kStageKeys, "[[stage]]");
+    check_section_shapes(stage);
     const std::string name = to_params(stage, "stage").required<std::string>("name");
     if (!names.insert(name).second) {
       throw ConfigError(stage.where_of("name").str() + ": a stage named '" + name + "' already exists");
@@ -429,8 +498,15 @@ ExperimentPlan parse_experiment(const std::string& text, const std::string& sour
                                 const std::vector<std::string>& overrides) {
   ConfigTable root = parse_toml(text, source_name);
   for (const auto& assignment : overrides) apply_override(root, assignment);
+  Problems problems;
+  current_problems = &problems;
+  struct Reset {
+    ~Reset() { current_problems = nullptr; }
+  } reset;
   reject_unknown_keys(root, kTopLevelKeys, "the experiment file");
-  for (const auto& name : kRequiredSections) section(root, name, source_name);
+  problems.collect([&] { check_section_shapes(root); });
+  for (const auto& name : kRequiredSections) problems.collect([&] { section(root, name, source_name); });
+  problems.throw_if_any();
 
   ExperimentPlan plan;
   plan.source_file = source_name;
@@ -439,6 +515,7 @@ ExperimentPlan parse_experiment(const std::string& text, const std::string& sour
   plan.plugin_paths = string_list(experiment, "plugin_paths");
   plan.plugin_files = string_list(experiment, "plugins");
   plan.runs = resolve_runs(root, source_name);
+  problems.throw_if_any();
   for (const auto& run : plan.runs) {
     if (!run.stage.empty() || run.backbone.weights.rfind("stage:", 0) != 0) continue;
     throw ConfigError(run.backbone.weights_where.str() + ": backbone.weights = \"" + run.backbone.weights +
@@ -467,11 +544,24 @@ ExperimentPlan parse_resolved_run(const std::string& text, const std::string& so
 }
 
 ExperimentPlan load_experiment(const std::string& path, const std::vector<std::string>& overrides) {
+  std::error_code error;
+  if (!std::filesystem::exists(path, error)) throw ConfigError(path + ": no such experiment file");
+  if (std::filesystem::is_directory(path, error)) {
+    throw ConfigError(path + ": is a folder; give an experiment file, e.g. experiments/quickstart.toml");
+  }
   std::ifstream file(path, std::ios::binary);
-  if (!file) throw ConfigError(path + ": cannot read the experiment file (does it exist?)");
-  std::ostringstream text;
-  text << file.rdbuf();
-  return parse_experiment(text.str(), path, overrides);
+  if (!file) throw ConfigError(path + ": cannot read the experiment file (check its permissions)");
+  // Read through a bounded buffer: special files (/dev/zero, a pipe) have no size to check beforehand.
+  std::string text;
+  char buffer[65536];
+  while (file.read(buffer, sizeof buffer) || file.gcount() > 0) {
+    text.append(buffer, static_cast<std::size_t>(file.gcount()));
+    if (text.size() > kMaxExperimentBytes) {
+      throw ConfigError(path + ": larger than " + std::to_string(kMaxExperimentBytes >> 10) +
+                        " KiB; that is not an experiment file");
+    }
+  }
+  return parse_experiment(text, path, overrides);
 }
 
 }  // namespace ft

@@ -1,6 +1,7 @@
 #include "loader/plugin_catalog.h"
 
 #include "config/nearest_key.h"
+#include "loader/plugin_call.h"
 
 #include <ftsdk/plugin.h>
 
@@ -38,18 +39,21 @@ std::shared_ptr<T> keep_library_alive(std::shared_ptr<T> object, std::shared_ptr
   return std::shared_ptr<T>(std::move(holder), raw);
 }
 
-// Keys of a plugin's section that its factory never read are typos or keys of another type.
+// Keys of a plugin's section that its factory never read are typos or keys of another type; all of them are
+// reported at once.
 void reject_unread_keys(const Params& params, const std::string& kind, const std::string& type) {
   std::vector<std::string> read(params.read_keys().begin(), params.read_keys().end());
+  std::vector<std::string> known = read;
+  known.insert(known.begin(), "type");
+  std::string message;
   for (const auto& key : params.keys()) {
     if (params.read_keys().count(key)) continue;
     const ParamValue* value = params.find(key);
-    std::vector<std::string> known = read;
-    known.insert(known.begin(), "type");
-    throw ConfigError(value->where.str() + ": unknown key '" + key + "' in [" + params.section() + "] for " + kind +
-                      " '" + type + "'" + did_you_mean(key, known) +
-                      (read.empty() ? std::string() : " (keys it read: " + join(read) + ")"));
+    message += (message.empty() ? "" : "\n") + value->where.str() + ": unknown key '" + key + "' in [" +
+               params.section() + "] for " + kind + " '" + type + "'" + did_you_mean(key, known) +
+               (read.empty() ? std::string() : " (keys it read: " + join(read) + ")");
   }
+  if (!message.empty()) throw ConfigError(message);
 }
 
 }  // namespace
@@ -82,7 +86,9 @@ void PluginCatalog::load_file(const std::string& given_path) {
   auto plugin = std::make_shared<LoadedPlugin>();
   plugin->path = path;
   try {
-    plugin->library = std::make_shared<boost::dll::shared_library>(path);
+    // Immediate binding: a library with an unresolved symbol is refused here, naming the symbol, instead of
+    // killing the process when the symbol is first called (lazy binding).
+    plugin->library = std::make_shared<boost::dll::shared_library>(path, boost::dll::load_mode::rtld_now);
   } catch (const std::exception& e) {
     throw PluginError("plugin " + path + ": cannot load it as a shared library: " + e.what() +
                       " (expected an ELF shared library for this machine, built against LibTorch " + TORCH_VERSION +
@@ -92,7 +98,12 @@ void PluginCatalog::load_file(const std::string& given_path) {
     throw PluginError("plugin " + path + ": no entry '" + kEntryName +
                       "' found; expected a library made with FT_PLUGIN(...) from <ftsdk/plugin.h>");
   }
-  const PluginInfo* info = plugin->library->get_alias<PluginEntry>(kEntryName)();
+  const PluginInfo* info = nullptr;
+  try {
+    info = plugin->library->get_alias<PluginEntry>(kEntryName)();
+  } catch (...) {
+    throw PluginError("plugin " + path + ": its entry '" + kEntryName + "' threw; it must only return its information");
+  }
   if (info == nullptr) throw PluginError("plugin " + path + ": its entry returned no plugin information");
   if (info->abi_version != kPluginAbiVersion) {
     throw PluginError("plugin " + path + ": wrong plugin ABI version: expected " + std::to_string(kPluginAbiVersion) +
@@ -112,9 +123,20 @@ void PluginCatalog::load_file(const std::string& given_path) {
 
   registering_ = plugin;
   registered_now_.clear();
+  conflict_ = false;
+  // Whatever the registration throws is turned into a core-owned message first: the exception object lives in
+  // the plugin's library, which is unloaded when `plugin` goes out of scope below, before any handler runs.
+  std::string failure;
   try {
     info->register_components(*this);
+  } catch (const PluginError& e) {
+    failure = e.what();
   } catch (const std::exception& e) {
+    failure = "plugin " + path + ": registration failed: " + e.what();
+  } catch (...) {
+    failure = "plugin " + path + ": registration threw something that is not a std::exception";
+  }
+  if (!failure.empty()) {
     // Leave the catalog as it was: no half-registered plugin.
     for (const auto& [kind, name] : registered_now_) {
       if (kind == "backbone") backbones_.erase(name);
@@ -124,8 +146,8 @@ void PluginCatalog::load_file(const std::string& given_path) {
       if (kind == "regularization") regularizations_.erase(name);
     }
     registering_.reset();
-    if (dynamic_cast<const PluginError*>(&e)) throw;
-    throw PluginError("plugin " + path + ": registration failed: " + e.what());
+    if (conflict_) throw PluginConflict(failure);
+    throw PluginError(failure);
   }
   registering_.reset();
   plugins_.push_back(plugin);
@@ -143,6 +165,9 @@ std::vector<std::string> PluginCatalog::load_folder(const std::string& folder) {
   for (const auto& file : files) {
     try {
       load_file(file.string());
+    } catch (const PluginConflict& e) {
+      conflicts_.push_back(e.what());
+      messages.push_back(e.what());
     } catch (const Error& e) {
       messages.push_back(e.what());
     }
@@ -157,6 +182,7 @@ void PluginCatalog::add(Entries<Factory>& entries, const std::string& kind, cons
   if (name.empty()) throw PluginError("plugin " + from + ": registers a " + kind + " with an empty name");
   if (!factory) throw PluginError("plugin " + from + ": registers " + kind + " '" + name + "' without a factory");
   if (auto it = entries.find(name); it != entries.end()) {
+    conflict_ = true;
     throw PluginError("plugin " + from + ": " + kind + " '" + name + "' is already registered by " +
                       it->second.plugin->path + "; each type name must be unique, rename one of them");
   }
@@ -231,12 +257,18 @@ std::shared_ptr<T> PluginCatalog::make(const Entries<Factory>& entries, const st
                                        const std::string& type, const Params& params, const Context& ctx) {
   auto it = entries.find(type);
   if (it == entries.end()) unknown(kind, type);
-  std::shared_ptr<T> object = it->second.factory(params, ctx);
+  const std::string who = "plugin " + it->second.plugin->path + ": " + kind + " '" + type + "'";
+  std::shared_ptr<T> object = call_plugin(who, [&] { return it->second.factory(params, ctx); });
   if (!object) {
     throw PluginError("plugin " + it->second.plugin->path + ": the " + kind + " factory '" + type +
                       "' returned nothing (factories must throw an ft::Error instead)");
   }
-  reject_unread_keys(params, kind, type);
+  try {
+    reject_unread_keys(params, kind, type);
+  } catch (const ConfigError& e) {
+    if (!key_errors_) throw;
+    key_errors_->push_back(e.what());
+  }
   return keep_library_alive(std::move(object), it->second.plugin);
 }
 

@@ -31,6 +31,12 @@ struct ComponentOrigin {
   std::shared_ptr<const LoadedPlugin> plugin;
 };
 
+/// A library refused because a component name it registers is already taken by a library loaded before it.
+class PluginConflict : public PluginError {
+ public:
+  using PluginError::PluginError;
+};
+
 class PluginCatalog final : public Registry {
  public:
   PluginCatalog();
@@ -46,6 +52,9 @@ class PluginCatalog final : public Registry {
 
   /// Messages of every failed folder load so far.
   const std::vector<std::string>& failures() const { return failures_; }
+  /// Messages of folder loads refused because a component name was taken by an earlier library (one on
+  /// the plugin path shadowing a built-in, say): worth a warning, since the user may not know.
+  const std::vector<std::string>& conflicts() const { return conflicts_; }
 
   std::shared_ptr<Backbone> make_backbone(const std::string& type, const Params& params, const BackboneContext& ctx);
   std::shared_ptr<Dataset> make_dataset(const std::string& type, const Params& params, const DatasetContext& ctx);
@@ -54,6 +63,10 @@ class PluginCatalog final : public Registry {
                                                           const OptimizerContext& ctx);
   std::shared_ptr<Regularization> make_regularization(const std::string& type, const Params& params,
                                                       const RegularizationContext& ctx);
+
+  /// While set, unknown-key errors of make_*() are appended to `sink` instead of thrown, so that every
+  /// component's unknown keys can be reported together. Pass nullptr to throw again.
+  void collect_key_errors(std::vector<std::string>* sink) { key_errors_ = sink; }
 
   /// Which plugin provides `type` of `kind`; throws PluginError for an unknown type, listing the known ones.
   ComponentOrigin origin(const std::string& kind, const std::string& type) const;
@@ -93,6 +106,9 @@ class PluginCatalog final : public Registry {
   Entries<OptimizerFactory> optimizers_;
   Entries<RegularizationFactory> regularizations_;
   std::vector<std::string> failures_;
+  std::vector<std::string> conflicts_;
+  bool conflict_ = false;  // set by add() when the name being registered is taken
+  std::vector<std::string>* key_errors_ = nullptr;
 };
 
 /// Plugin folders in search order: `[experiment] plugin_paths`, then $FTRUN_PLUGIN_PATH (colon-separated),

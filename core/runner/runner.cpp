@@ -12,6 +12,7 @@
 
 #include <ftsdk/version.h>
 
+#include <ATen/CPUGeneratorImpl.h>
 #include <fmt/format.h>
 #include <fmt/ranges.h>
 #include <torch/torch.h>
@@ -57,7 +58,27 @@ class RunBuilder {
   RunBuilder(PluginCatalog& catalog, ResultsStore& store, const std::map<std::string, std::int64_t>& stage_runs)
       : catalog_(catalog), store_(store), stage_runs_(stage_runs) {}
 
-  BuiltRun build(const RunConfig& run, c10::Device device) {
+  /// Builds every component of `run`. With `load_weights` false (checking a later stage before earlier ones
+  /// have trained), `stage:` weights are not loaded and other weights only checked to exist.
+  BuiltRun build(const RunConfig& run, c10::Device device, bool load_weights = true) {
+    // Unknown keys of every component are collected and reported together at the end.
+    std::vector<std::string> key_errors;
+    catalog_.collect_key_errors(&key_errors);
+    struct Restore {
+      PluginCatalog& catalog;
+      ~Restore() { catalog.collect_key_errors(nullptr); }
+    } restore{catalog_};
+    BuiltRun built = build_components(run, device, load_weights);
+    if (!key_errors.empty()) {
+      std::string message;
+      for (const auto& error : key_errors) message += (message.empty() ? "" : "\n") + error;
+      throw ConfigError(message);
+    }
+    return built;
+  }
+
+ private:
+  BuiltRun build_components(const RunConfig& run, c10::Device device, bool load_weights) {
     BuiltRun built;
     log::ComponentLogger dataset_log("dataset:" + run.dataset.type);
     try {
@@ -84,10 +105,12 @@ class RunBuilder {
                                    {backbone->feature_size(), built.info.num_classes, head_log});
     built.model = std::make_shared<Classifier>(backbone, head);
 
-    if (!run.backbone.weights.empty()) {
+    check_outputs(*built.model, built.info, run);
+    const bool from_stage = run.backbone.weights.rfind("stage:", 0) == 0;
+    if (!run.backbone.weights.empty() && (load_weights || !from_stage)) {
       const Resolved weights = resolve_weights(run);
       built.parent_run_id = weights.run_id;
-      load_backbone_weights(*built.model, load_tensors(weights.path), weights.path, backbone_log);
+      if (load_weights) load_backbone_weights(*built.model, load_tensors(weights.path), weights.path, backbone_log);
     }
     if (!run.backbone.freeze.empty()) {
       const auto frozen = built.model->freeze(run.backbone.freeze);
@@ -138,7 +161,31 @@ class RunBuilder {
     return built;
   }
 
- private:
+  // A backbone and head that disagree with the dataset would otherwise train (a head with more outputs than
+  // classes trains to completion) or fail deep inside LibTorch: one forward pass of two blank images says so
+  // first, naming the components.
+  static void check_outputs(Classifier& model, const DatasetInfo& info, const RunConfig& run) {
+    torch::NoGradGuard no_grad;
+    const bool was_training = model.is_training();
+    model.eval();
+    const auto images = torch::zeros({2, info.input.channels, info.input.height, info.input.width});
+    torch::Tensor logits;
+    try {
+      logits = model.forward(images);
+    } catch (const c10::Error& e) {
+      throw PluginError(fmt::format("backbone '{}' with head '{}' cannot take {}x{}x{} images from dataset '{}': {}",
+                                    run.backbone.type, run.head.type, info.input.channels, info.input.height,
+                                    info.input.width, run.dataset.type, e.what_without_backtrace()));
+    }
+    model.train(was_training);
+    if (logits.dim() != 2 || logits.size(0) != 2 || logits.size(1) != info.num_classes) {
+      throw PluginError(fmt::format("head '{}' produced outputs of shape [{}] for a batch of 2, expected [2, {}] "
+                                    "(one logit per class of dataset '{}')",
+                                    run.head.type, fmt::join(logits.sizes(), ", "), info.num_classes,
+                                    run.dataset.type));
+    }
+  }
+
   // One group for the backbone, or with layer_decay one per stage ("backbone.layer3"), each stage learning
   // layer_decay times slower than the one after it.
   static std::vector<ParamGroupSpec> backbone_groups(Backbone& backbone, const BackboneConfig& config) {
@@ -225,6 +272,8 @@ void load_plugins(PluginCatalog& catalog, const ExperimentPlan& plan) {
   for (const auto& folder : plugin_search_path(plan.plugin_paths)) {
     for (const auto& failure : catalog.load_folder(folder)) log::debug("plugin not loaded: " + failure);
   }
+  // The first library on the search path wins a component name; say so when it shadows another.
+  for (const auto& conflict : catalog.conflicts()) log::warn("plugin not loaded, its name is taken: " + conflict);
 }
 
 namespace {
@@ -299,20 +348,73 @@ void train_recorded_run(ResultsStore& store, std::int64_t run_id, const RunConfi
 
 }  // namespace
 
+namespace {
+
+// Rethrows `first`'s kind of error with `message`, so the exit code still says what went wrong.
+[[noreturn]] void throw_like(const std::exception_ptr& first, const std::string& message) {
+  try {
+    std::rethrow_exception(first);
+  } catch (const ConfigError&) {
+    throw ConfigError(message);
+  } catch (const DataError&) {
+    throw DataError(message);
+  } catch (const PluginError&) {
+    throw PluginError(message);
+  } catch (const StoreError&) {
+    throw StoreError(message);
+  } catch (...) {
+    throw Error(message);
+  }
+}
+
+}  // namespace
+
 PlanResult Runner::run(const ExperimentPlan& plan) {
   PlanResult result;
   result.group_id = make_group_id(plan.runs.front().name);
   std::map<std::string, std::int64_t> stage_runs;
   RunBuilder builder(catalog_, store_, stage_runs);
 
-  for (const RunConfig& run : plan.runs) {
+  // Every stage is built once before the first trains, so that a typo in a plugin key or missing data in the
+  // last stage is reported now, with the problems of every other stage, not after hours of training. The first
+  // stage's build is kept for its run; later stages are built again when their turn comes (their `stage:`
+  // weights exist only then).
+  std::optional<BuiltRun> first_built;
+  at::Tensor generator_after_first;  // checking later stages draws random numbers the first run must not see
+  std::vector<std::string> problems;
+  std::exception_ptr first_problem;
+  for (std::size_t i = 0; i < plan.runs.size(); ++i) {
+    const RunConfig& run = plan.runs[i];
+    try {
+      if (i == 0) torch::manual_seed(run.seed);  // the first run's initial weights come from its seed, as always
+      BuiltRun built = builder.build(run, resolve_device(run.device), /*load_weights=*/i == 0);
+      if (i == 0) {
+        first_built = std::move(built);
+        generator_after_first = at::detail::getDefaultCPUGenerator().get_state();
+      }
+    } catch (const Error& e) {
+      if (!first_problem) first_problem = std::current_exception();
+      problems.push_back((plan.runs.size() > 1 ? "stage " + run.stage + ": " : std::string()) + e.what());
+    }
+  }
+  if (!problems.empty()) {
+    std::string message;
+    for (const auto& problem : problems) message += (message.empty() ? "" : "\n") + problem;
+    throw_like(first_problem, message);
+  }
+  at::Generator default_generator = at::detail::getDefaultCPUGenerator();
+  default_generator.set_state(generator_after_first);
+
+  for (std::size_t i = 0; i < plan.runs.size(); ++i) {
+    const RunConfig& run = plan.runs[i];
     const std::string title = run.stage.empty() ? run.name : run.name + " / " + run.stage;
     const c10::Device device = resolve_device(run.device);
     const int threads = configure_threads(run.threads);
-    torch::manual_seed(run.seed);
+    if (i > 0) torch::manual_seed(run.seed);
     log::info(fmt::format("run {}: device {}, {} CPU threads, seed {}", title, device.str(), threads, run.seed));
 
-    BuiltRun built = builder.build(run, device);
+    BuiltRun built = i == 0 ? std::move(*first_built) : builder.build(run, device);
+    first_built.reset();
     NewRun record{run.name, run.stage,    result.group_id, built.parent_run_id, plan.source_file, run.resolved_toml,
                   run.seed, device.str(), threads,         TORCH_VERSION,       run.flat_params,  built.plugins};
     const std::int64_t run_id = store_.begin_run(record);
