@@ -142,11 +142,11 @@ TEST_CASE("an object made by a plugin keeps its library loaded after the catalog
 
 TEST_CASE("a plugin that throws something that is not a std::exception is reported, not fatal", "[loader]") {
   ft::PluginCatalog catalog;
-  catalog.load_file(kFixtures + "/fixture_throws_non_std.so");
+  catalog.load_file(kFixtures + "/fixture_misbehaving_heads.so");
   ft::log::ComponentLogger log("test");
   CHECK_THROWS_AS(catalog.make_head("throws_int", ft::Params("head"), {8, 3, log}), ft::PluginError);
   CHECK_THROWS_WITH(catalog.make_head("throws_int", ft::Params("head"), {8, 3, log}),
-                    Contains("fixture_throws_non_std.so: head 'throws_int'") && Contains("not a std::exception"));
+                    Contains("fixture_misbehaving_heads.so: head 'throws_int'") && Contains("not a std::exception"));
 }
 
 TEST_CASE("an error thrown by a failed registration is readable after its library is unloaded", "[loader]") {

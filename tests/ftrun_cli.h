@@ -1,0 +1,126 @@
+#pragma once
+// Running the real ftrun binary from tests: a tiny real experiment, and a helper that captures the output.
+
+#include "temp_dir.h"
+
+#include <SQLiteCpp/SQLiteCpp.h>
+#include <catch2/catch.hpp>
+
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdio>
+#include <fstream>
+#include <string>
+#include <thread>
+
+namespace ftrun_test {
+
+inline const std::string kFtrun = FTRUN_BINARY;
+
+// A tiny but real experiment: two classes, 30 images each, a 4-channel convnet, two epochs.
+inline const std::string kTiny = R"([experiment]
+name = "tiny"
+seed = 1
+device = "cpu"
+
+[backbone]
+type = "convnet"
+width = 4
+
+[dataset]
+type = "fashion_mnist"
+classes = [0, 1]
+samples_per_class = 30
+validation_fraction = 0.02
+
+[head]
+type = "linear"
+
+[optimizer]
+type = "sgd"
+lr = 0.05
+momentum = 0.9
+
+[[regularization]]
+type = "label_smoothing"
+epsilon = 0.1
+
+[train]
+epochs = 2
+batch_size = 20
+test = false
+)";
+
+struct Result {
+  int code = -1;
+  std::string output;
+};
+
+/// Runs `ftrun ARGS` in `folder` (the test's own working folder when empty).
+inline Result run_in(const std::string& folder, const std::string& args) {
+  Result result;
+  const std::string command = (folder.empty() ? "" : "cd '" + folder + "' && ") + kFtrun + " " + args + " 2>&1";
+  FILE* pipe = popen(command.c_str(), "r");
+  REQUIRE(pipe != nullptr);
+  char buffer[4096];
+  while (std::fgets(buffer, sizeof buffer, pipe)) result.output += buffer;
+  const int status = pclose(pipe);
+  result.code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+  return result;
+}
+
+inline Result run(const std::string& args) { return run_in("", args); }
+
+inline std::string write(const TempDir& dir, const std::string& name, const std::string& text) {
+  std::ofstream(dir / name) << text;
+  return dir / name;
+}
+
+inline std::string replaced(std::string text, const std::string& from, const std::string& to) {
+  text.replace(text.find(from), from.size(), to);
+  return text;
+}
+
+// Starts ftrun on `experiment`, waits until `ready_sql` (on the store) returns non-zero, sends `signal`, and
+// returns the exit status.
+inline int run_and_signal(const std::string& experiment, const std::string& store, const std::string& ready_sql, int signal) {
+  const pid_t child = fork();
+  if (child == 0) {
+    std::freopen("/dev/null", "w", stdout);
+    std::freopen("/dev/null", "w", stderr);
+    execl(kFtrun.c_str(), kFtrun.c_str(), experiment.c_str(), "--store", store.c_str(), nullptr);
+    _exit(127);
+  }
+  bool ready = false;
+  for (int i = 0; i < 6000 && !ready; ++i) {  // up to 5 minutes on a busy machine
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    try {
+      SQLite::Database db(store);
+      ready = db.execAndGet(ready_sql).getInt() > 0;
+    } catch (const std::exception&) {
+    }
+  }
+  if (!ready) kill(child, SIGKILL);
+  kill(child, signal);
+  int status = 0;
+  waitpid(child, &status, 0);
+  REQUIRE(ready);
+  REQUIRE(WIFEXITED(status));
+  return WEXITSTATUS(status);
+}
+
+// Two classes with `per_class` images each and a head dropout, long enough that a signal lands inside the run,
+// with random numbers for a resume to get right.
+inline std::string long_tiny(int epochs, int per_class = 2000) {
+  return replaced(
+      replaced(replaced(kTiny, "samples_per_class = 30", "samples_per_class = " + std::to_string(per_class)),
+               "epochs = 2", "epochs = " + std::to_string(epochs)),
+      "type = \"linear\"", "type = \"linear\"\ndropout = 0.2");
+}
+
+}  // namespace ftrun_test
+
+using namespace ftrun_test;

@@ -1,0 +1,215 @@
+// The ftrun binary under many writers, locks, races, moved folders and misbehaving plugins: nothing recorded is
+// lost, nothing crashes, and every failure is one clear message with its exit code.
+#include "ftrun_cli.h"
+#include "temp_dir.h"
+
+#include <SQLiteCpp/SQLiteCpp.h>
+#include <catch2/catch.hpp>
+
+#include <atomic>
+#include <filesystem>
+#include <future>
+#include <thread>
+#include <vector>
+
+using Catch::Matchers::Contains;
+namespace fs = std::filesystem;
+
+namespace {
+
+// The tiny experiment on one CPU thread, so that eight of them share two cores without starving each other.
+std::string one_thread_tiny() { return replaced(kTiny, "device = \"cpu\"", "device = \"cpu\"\nthreads = 1"); }
+
+std::string file_bytes(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
+}
+
+}  // namespace
+
+TEST_CASE("eight ftrun processes share one store for three rounds: every run and every row recorded",
+          "[e2e][concurrency]") {
+  TempDir dir;
+  const auto experiment = write(dir, "tiny.toml", one_thread_tiny());
+  const auto store = dir / "shared/ftrun.db";
+  constexpr int kProcesses = 8, kRounds = 3;
+
+  // A reader lists runs in a loop all along; it must neither fail nor hold any writer up.
+  std::atomic<bool> writing{true};
+  std::atomic<int> reads{0}, failed_reads{0};
+  std::thread reader([&] {
+    while (writing) {
+      const auto listing = run("runs --limit 5 --store " + store);
+      // Before the first writer has created the store, the reader may create it itself: also fine.
+      if (listing.code != 0) ++failed_reads;
+      ++reads;
+    }
+  });
+  for (int round = 0; round < kRounds; ++round) {
+    std::vector<std::future<Result>> processes;
+    for (int p = 0; p < kProcesses; ++p) {
+      processes.push_back(std::async(std::launch::async, [&] { return run(experiment + " --store " + store); }));
+    }
+    for (auto& process : processes) {
+      const Result result = process.get();
+      INFO(result.output);
+      CHECK(result.code == 0);
+    }
+  }
+  writing = false;
+  reader.join();
+  CHECK(reads > 0);
+  CHECK(failed_reads == 0);
+
+  SQLite::Database db(store);
+  CHECK(db.execAndGet("SELECT COUNT(*) FROM runs WHERE status = 'completed'").getInt() == kProcesses * kRounds);
+  // Every run wrote the same rows: as many as the first one, none missing anywhere.
+  const int per_run = db.execAndGet("SELECT COUNT(*) FROM metrics WHERE run_id = 1").getInt();
+  CHECK(per_run > 0);
+  CHECK(db.execAndGet("SELECT COUNT(*) FROM metrics").getInt() == per_run * kProcesses * kRounds);
+  CHECK(db.execAndGet("SELECT COUNT(DISTINCT checkpoint_path) FROM runs").getInt() == kProcesses * kRounds);
+}
+
+TEST_CASE("two stores in one folder keep their checkpoints apart", "[e2e][store]") {
+  TempDir dir;
+  const auto experiment = write(dir, "tiny.toml", kTiny);
+  REQUIRE(run(experiment + " --store " + (dir / "x/a.db")).code == 0);
+  SQLite::Database a(dir / "x/a.db");
+  const std::string a_checkpoint = a.execAndGet("SELECT checkpoint_path FROM runs WHERE id = 1").getString();
+  const std::string a_bytes = file_bytes(a_checkpoint);
+  REQUIRE(run(experiment + " --set train.epochs=1 --store " + (dir / "x/b.db")).code == 0);
+  SQLite::Database b(dir / "x/b.db");
+  const std::string b_checkpoint = b.execAndGet("SELECT checkpoint_path FROM runs WHERE id = 1").getString();
+  CHECK(a_checkpoint == (dir.path() / "x/a.db-checkpoints/run-1/last.pt").string());
+  CHECK(b_checkpoint == (dir.path() / "x/b.db-checkpoints/run-1/last.pt").string());
+  CHECK(file_bytes(a_checkpoint) == a_bytes);  // b's run 1 did not overwrite a's
+}
+
+TEST_CASE("a run is resumed from its own store's checkpoint, whatever the working folder holds", "[e2e][resume]") {
+  TempDir dir;
+  const auto store = dir / "A/ftrun.db";
+  fs::create_directories(dir / "A");
+  fs::create_directories(dir / "B/checkpoints/run-1");
+  std::ofstream(dir / "B/checkpoints/run-1/last.pt") << "a foreign file that must not be read";
+  const auto experiment = write(dir, "long.toml", long_tiny(3, 300));
+  CHECK(run_and_signal(experiment, store, "SELECT COUNT(*) FROM metrics WHERE scope = 'epoch'", SIGINT) == 130);
+  const auto resumed = run_in(dir / "B", "resume 1 --store " + store);  // from B, which has its own checkpoints/
+  INFO(resumed.output);
+  CHECK(resumed.code == 0);
+  SQLite::Database db(store);
+  CHECK(db.execAndGet("SELECT status FROM runs").getString() == "completed");
+  CHECK(db.execAndGet("SELECT checkpoint_path FROM runs").getString() ==
+        (dir.path() / "A/ftrun.db-checkpoints/run-1/last.pt").string());
+}
+
+TEST_CASE("of two resumes of one run, one trains and the other is refused", "[e2e][resume]") {
+  TempDir dir;
+  const auto store = dir / "ftrun.db";
+  const auto experiment = write(dir, "long.toml", long_tiny(3, 300));
+  const auto whole = run(experiment + " --store " + (dir / "whole.db"));
+  REQUIRE(whole.code == 0);
+  CHECK(run_and_signal(experiment, store, "SELECT COUNT(*) FROM metrics WHERE scope = 'epoch'", SIGINT) == 130);
+  auto first = std::async(std::launch::async, [&] { return run("resume 1 --store " + store); });
+  auto second = std::async(std::launch::async, [&] { return run("resume 1 --store " + store); });
+  const Result a = first.get(), b = second.get();
+  INFO(a.output + "\n----\n" + b.output);
+  CHECK(((a.code == 0 && b.code == 2) || (a.code == 2 && b.code == 0)));
+  CHECK_THAT(a.output + b.output, Contains("cannot be resumed") || Contains("still running"));
+  SQLite::Database db(store), reference(dir / "whole.db");
+  const auto count = "SELECT COUNT(*) FROM metrics";
+  CHECK(db.execAndGet(count).getInt() == reference.execAndGet(count).getInt());
+}
+
+TEST_CASE("a store locked for longer than the timeout closes the run as failed, keeping its rows",
+          "[e2e][store][concurrency]") {
+  TempDir dir;
+  const auto store = dir / "ftrun.db";
+  const auto experiment = write(dir, "long.toml", long_tiny(30, 300));
+  setenv("FTRUN_STORE_TIMEOUT", "0.2", 1);
+  auto training = std::async(std::launch::async, [&] { return run(experiment + " --store " + store); });
+  // Once an epoch is recorded, take the write lock for 4 s, as a careless sqlite3 shell would.
+  bool locked = false;
+  for (int i = 0; i < 6000 && !locked; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    try {
+      SQLite::Database db(store, SQLite::OPEN_READWRITE);
+      if (db.execAndGet("SELECT COUNT(*) FROM metrics WHERE scope = 'epoch'").getInt() == 0) continue;
+      db.exec("BEGIN EXCLUSIVE");
+      locked = true;
+      std::this_thread::sleep_for(std::chrono::seconds(4));
+      db.exec("COMMIT");
+    } catch (const std::exception&) {
+    }
+  }
+  const Result result = training.get();
+  unsetenv("FTRUN_STORE_TIMEOUT");
+  REQUIRE(locked);
+  INFO(result.output);
+  CHECK(result.code == 5);
+  CHECK_THAT(result.output, Contains("database is locked") && Contains("FTRUN_STORE_TIMEOUT"));
+  SQLite::Database db(store);
+  CHECK(db.execAndGet("SELECT status FROM runs").getString() == "failed");
+  CHECK_THAT(db.execAndGet("SELECT error FROM runs").getString(), Contains("database is locked"));
+  // No gap: every epoch up to the last one recorded has its training loss.
+  CHECK(db.execAndGet("SELECT COUNT(*) FROM metrics WHERE scope = 'epoch' AND name = 'train_loss'").getInt() ==
+        db.execAndGet("SELECT MAX(epoch) FROM metrics WHERE scope = 'epoch'").getInt());
+}
+
+TEST_CASE("problems in a later stage are all reported before the first stage trains", "[e2e][config]") {
+  TempDir dir;
+  const auto experiment = write(dir, "staged.toml", kTiny + R"(
+[[stage]]
+name = "first"
+[[stage]]
+name = "second"
+[stage.optimizer]
+type = "sgd"
+lr = 0.01
+momentun = 0.9
+[stage.dataset]
+type = "fashion_mnist"
+clases = [2, 3]
+)");
+  const auto store = dir / "ftrun.db";
+  const auto result = run(experiment + " --store " + store);
+  INFO(result.output);
+  CHECK(result.code == 2);
+  CHECK_THAT(result.output, Contains("stage second") && Contains("unknown key 'momentun'") &&
+                                Contains("unknown key 'clases'"));
+  CHECK_FALSE(Contains("epoch 1/").match(result.output));
+  SQLite::Database db(store);
+  CHECK(db.execAndGet("SELECT COUNT(*) FROM runs").getInt() == 0);
+}
+
+TEST_CASE("misbehaving plugins are refused with their file, never crash ftrun, and record nothing",
+          "[e2e][loader]") {
+  TempDir dir;
+  const auto experiment = write(dir, "tiny.toml", kTiny);
+  const auto store = dir / "ftrun.db";
+  const std::string plugin = std::string(FT_FIXTURE_DIR) + "/fixture_misbehaving_heads.so";
+  const auto with_head = [&](const std::string& head) {
+    return run(experiment + " --store " + store + " --set 'experiment.plugins=[\"" + plugin + "\"]' --set head.type=" +
+               head);
+  };
+  const auto thrower = with_head("throws_int");
+  INFO(thrower.output);
+  CHECK(thrower.code == 3);
+  CHECK_THAT(thrower.output, Contains("fixture_misbehaving_heads.so") && Contains("not a std::exception"));
+  const auto too_many = with_head("too_many_outputs");
+  INFO(too_many.output);
+  CHECK(too_many.code == 3);
+  CHECK_THAT(too_many.output, Contains("head 'too_many_outputs' produced outputs of shape [2, 3]") &&
+                                  Contains("expected [2, 2]"));
+  SQLite::Database db(store);
+  CHECK(db.execAndGet("SELECT COUNT(*) FROM runs").getInt() == 0);
+
+  // A plugin folder holding broken libraries (an unresolved symbol, a throwing registration, a name that
+  // shadows the built-in sgd) does not stop a run; the shadowing is worth a warning.
+  setenv("FTRUN_PLUGIN_PATH", FT_FIXTURE_DIR, 1);
+  const auto plain_sgd = write(dir, "plain.toml", replaced(kTiny, "momentum = 0.9\n", ""));
+  const auto shadowed = run(plain_sgd + " --store " + store);
+  unsetenv("FTRUN_PLUGIN_PATH");
+  INFO(shadowed.output);
+  CHECK(shadowed.code == 0);
+  CHECK_THAT(shadowed.output, Contains("its name is taken") && Contains("ft_sgd.so"));
+}
