@@ -85,7 +85,29 @@ TEST_CASE("missing and truncated CIFAR files are refused with names and sizes", 
   write_cifar10(dir / "c10");
   std::filesystem::resize_file(dir / "c10/data_batch_3.bin", 30730000 - 1);
   CHECK_THROWS_WITH(f.make("cifar10", dir / "c10"),
-                    Contains("data_batch_3.bin: 30729999 bytes, expected 30730000 (10000 records of 3073 bytes)"));
+                    Contains("data_batch_3.bin: 30729999 bytes is not a whole number of 3073-byte records"));
+}
+
+TEST_CASE("CIFAR-format files with fewer records are accepted; labels outside the classes are refused",
+          "[datasets][cifar]") {
+  TempDir dir;
+  Fixture f;
+  std::filesystem::create_directories(dir / "small");
+  for (int batch = 1; batch <= 5; ++batch) {
+    write_cifar_file(dir / ("small/data_batch_" + std::to_string(batch) + ".bin"), 40, 1, 10);
+  }
+  write_cifar_file(dir / "small/test_batch.bin", 20, 1, 10);
+  auto dataset = f.make("cifar10", dir / "small", {{"validation_fraction", value_of(0.0)}});
+  CHECK(dataset->train()->size() == 200);
+  CHECK(dataset->test()->size() == 20);
+  // Record 7 of the test file says class 12: CIFAR-10 has ten.
+  {
+    std::fstream file(dir / "small/test_batch.bin", std::ios::binary | std::ios::in | std::ios::out);
+    file.seekp(7 * 3073);
+    file.put(12);
+  }
+  CHECK_THROWS_WITH(f.make("cifar10", dir / "small"),
+                    Contains("test_batch.bin: record 7 has label 12, but the classes are 0..9"));
 }
 
 TEST_CASE("random crops shift the content within the padding and keep the shape", "[augment]") {
@@ -165,4 +187,28 @@ TEST_CASE("image_folder reports unreadable images by path, and skips or refuses 
   ft::Params missing("dataset");
   missing.set("root", value_of(dir / "nowhere"));
   CHECK_THROWS_WITH(f.catalog.make_dataset("image_folder", missing, {0, f.log}), Contains("nowhere not found"));
+}
+
+TEST_CASE("image_folder leaves out a PNG damaged after its header, and refuses an empty class folder",
+          "[datasets][image_folder]") {
+  TempDir dir;
+  write_image_folder(dir / "images", 3);
+  // A valid PNG header and size, then the image data cut off: stbi_info accepts it, decoding fails.
+  const auto good = dir / "images/class_0/0.png";
+  const auto size = std::filesystem::file_size(good);
+  std::filesystem::copy_file(good, dir / "images/class_0/damaged.png");
+  std::filesystem::resize_file(dir / "images/class_0/damaged.png", size / 2);
+  Fixture f;
+  f.catalog.load_file(std::string(FT_PLUGIN_DIR) + "/ft_image_folder.so");
+  ft::Params skip("dataset");
+  skip.set("root", value_of(dir / "images"));
+  skip.set("validation_fraction", value_of(0.0));
+  auto dataset = f.catalog.make_dataset("image_folder", skip, {0, f.log});
+  CHECK(dataset->train()->size() == 6);
+  for (std::int64_t i = 0; i < dataset->train()->size(); ++i) CHECK_NOTHROW(dataset->train()->get(i));
+
+  std::filesystem::create_directories(dir / "images/class_2");
+  std::ofstream(dir / "images/class_2/notes.txt") << "not an image";
+  CHECK_THROWS_WITH(f.catalog.make_dataset("image_folder", skip, {0, f.log}),
+                    Contains("class folder class_2 holds no readable .jpg or .png image"));
 }

@@ -84,3 +84,15 @@ TEST_CASE("an uncompressed IDX file reads too", "[idx]") {
   CHECK(array.dims == std::vector<std::int64_t>{2, 28, 28});
   CHECK(array.data[0] == 7);
 }
+
+TEST_CASE("an IDX header promising more than the file holds is refused without allocating it", "[idx]") {
+  TempDir dir;
+  // 2^32-1 x 28 x 28 promises 3.4 TB: the reader must report the truncation, not exhaust memory.
+  write_gz(dir / "huge.gz", idx_images(0xFFFFFFFFu, 100));
+  CHECK_THROWS_WITH(ft_plugins::read_idx(dir / "huge.gz"), Contains("truncated") && Contains("found 100"));
+  // Four dimensions of 2^32-1 overflow 64 bits.
+  std::vector<unsigned char> bytes{0, 0, 8, 4};
+  bytes.resize(4 + 16, 0xff);
+  write_gz(dir / "overflow.gz", bytes);
+  CHECK_THROWS_WITH(ft_plugins::read_idx(dir / "overflow.gz"), Contains("more than any file can hold"));
+}

@@ -1,5 +1,7 @@
 #include "runner/model.h"
 
+#include "log/printable.h"
+
 #include "config/nearest_key.h"
 #include "runner/training_state.h"
 
@@ -98,7 +100,7 @@ void load_backbone_weights(Classifier& model, const TensorMap& tensors, const st
   std::set<std::string> used;
   for (const auto& entry : targets) used.insert(prefix + entry.first);
   for (const auto& entry : tensors) {
-    if (!used.count(entry.first) && !is_training_state_name(entry.first)) dropped.push_back(entry.first);
+    if (!used.count(entry.first) && !is_training_state_name(entry.first)) dropped.push_back(printable(entry.first));
   }
   if (!mismatched.empty()) {
     throw DataError(fmt::format("weights {}: {} tensor(s) have the wrong shape:\n  {}", origin, mismatched.size(),

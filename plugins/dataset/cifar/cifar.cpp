@@ -24,7 +24,6 @@ struct Layout {
   std::string default_root;  // where the archive unpacks
   std::string url;           // the official download
   std::vector<std::string> train_files, test_files;
-  std::int64_t records_per_file;  // of the training files; test files hold 10,000
   std::int64_t label_bytes;       // 1 (CIFAR-10) or 2 (CIFAR-100: coarse, fine)
 };
 
@@ -34,14 +33,12 @@ const Layout kCifar10{
     "https://www.cs.toronto.edu/~kriz/cifar-10-binary.tar.gz",
     {"data_batch_1.bin", "data_batch_2.bin", "data_batch_3.bin", "data_batch_4.bin", "data_batch_5.bin"},
     {"test_batch.bin"},
-    10000,
     1};
 const Layout kCifar100{"CIFAR-100",
                        "data/cifar-100-binary",
                        "https://www.cs.toronto.edu/~kriz/cifar-100-binary.tar.gz",
                        {"train.bin"},
                        {"test.bin"},
-                       50000,
                        2};
 
 std::string missing_message(const Layout& layout, const std::string& root, const std::string& file) {
@@ -54,39 +51,43 @@ std::string missing_message(const Layout& layout, const std::string& root, const
          " (needs internet access); then set [dataset] root to the folder";
 }
 
-// Appends the records of one file; `label_byte` picks which label byte to keep.
-void read_file(const Layout& layout, const std::string& root, const std::string& file, std::int64_t records,
-               std::int64_t label_byte, ft_plugins::LabelledImages& out) {
+// Appends the records of one file; `label_byte` picks which label byte to keep, whose values must be below
+// `num_classes`. Any whole number of records is accepted: the official files hold 10,000 (CIFAR-10) or 50,000
+// and 10,000 (CIFAR-100), and smaller data written in the same format is welcome.
+void read_file(const Layout& layout, const std::string& root, const std::string& file, std::int64_t label_byte,
+               std::int64_t num_classes, ft_plugins::LabelledImages& out) {
   const std::string path = (fs::path(root) / file).string();
   std::ifstream in(path, std::ios::binary | std::ios::ate);
   if (!in) throw ft::DataError(missing_message(layout, root, file));
   const std::int64_t record = layout.label_bytes + kPixels;
-  const std::int64_t expected = records * record;
   const auto size = static_cast<std::int64_t>(in.tellg());
-  if (size != expected) {
-    throw ft::DataError(path + ": " + std::to_string(size) + " bytes, expected " + std::to_string(expected) + " (" +
-                        std::to_string(records) + " records of " + std::to_string(record) +
-                        " bytes); the file is truncated or not from the binary version of " + layout.name);
+  if (size <= 0 || size % record != 0) {
+    throw ft::DataError(path + ": " + std::to_string(size) + " bytes is not a whole number of " +
+                        std::to_string(record) + "-byte records; the file is truncated or not from the binary "
+                        "version of " + layout.name);
   }
+  const std::int64_t records = size / record;
   in.seekg(0);
   std::vector<std::uint8_t> bytes(static_cast<std::size_t>(size));
-  in.read(reinterpret_cast<char*>(bytes.data()), size);
+  if (!in.read(reinterpret_cast<char*>(bytes.data()), size)) throw ft::DataError(path + ": cannot be read");
   const std::size_t start = out.pixels.size();
+  const std::int64_t first_record = out.count();
   out.pixels.resize(start + static_cast<std::size_t>(records * kPixels));
   for (std::int64_t i = 0; i < records; ++i) {
     const std::uint8_t* entry = bytes.data() + i * record;
     out.labels.push_back(entry[label_byte]);
     std::copy_n(entry + layout.label_bytes, kPixels, out.pixels.data() + start + i * kPixels);
   }
+  ft_plugins::check_labels(out, num_classes, path, first_record);
 }
 
 ft_plugins::LabelledImages read_set(const Layout& layout, const std::string& root,
-                                    const std::vector<std::string>& files, std::int64_t records,
-                                    std::int64_t label_byte) {
+                                    const std::vector<std::string>& files, std::int64_t label_byte,
+                                    std::int64_t num_classes) {
   ft_plugins::LabelledImages images;
   images.channels = 3;
   images.height = images.width = 32;
-  for (const auto& file : files) read_file(layout, root, file, records, label_byte, images);
+  for (const auto& file : files) read_file(layout, root, file, label_byte, num_classes, images);
   return images;
 }
 
@@ -112,8 +113,8 @@ class Cifar final : public ft_plugins::ClassSubsetDataset {
       num_classes = label == "fine" ? 100 : 20;
       names = read_names((fs::path(root) / (label + "_label_names.txt")).string());
     }
-    const auto train = read_set(layout, root, layout.train_files, layout.records_per_file, label_byte);
-    const auto test = read_set(layout, root, layout.test_files, 10000, label_byte);
+    const auto train = read_set(layout, root, layout.train_files, label_byte, num_classes);
+    const auto test = read_set(layout, root, layout.test_files, label_byte, num_classes);
     subsets_ = ft_plugins::split_by_class(params, ctx.seed, num_classes, train, test);
     info_.num_classes = static_cast<std::int64_t>(subsets_.classes.size());
     info_.input = {3, 32, 32};

@@ -31,7 +31,8 @@ std::string find_file(const std::string& root, const std::string& stem) {
 
 ft_plugins::LabelledImages read_images(const std::string& root, const std::string& prefix) {
   auto images = ft_plugins::read_idx(find_file(root, prefix + "-images-idx3-ubyte"));
-  auto labels = ft_plugins::read_idx(find_file(root, prefix + "-labels-idx1-ubyte"));
+  const std::string labels_file = find_file(root, prefix + "-labels-idx1-ubyte");
+  auto labels = ft_plugins::read_idx(labels_file);
   if (images.dims.size() != 3 || labels.dims.size() != 1 || images.dims[0] != labels.dims[0]) {
     throw ft::DataError(root + ": " + prefix +
                         " images and labels do not match (expected N x 28 x 28 images and N labels)");
@@ -42,6 +43,7 @@ ft_plugins::LabelledImages read_images(const std::string& root, const std::strin
   out.channels = 1;
   out.height = images.dims[1];
   out.width = images.dims[2];
+  ft_plugins::check_labels(out, 10, labels_file);
   return out;
 }
 

@@ -4,6 +4,8 @@
 
 #include <zlib.h>
 
+#include <algorithm>
+#include <cstdint>
 #include <memory>
 
 namespace ft_plugins {
@@ -54,18 +56,32 @@ IdxArray read_idx(const std::string& path) {
   if (rank < 1 || rank > 4) throw ft::DataError(path + ": IDX rank " + std::to_string(rank) + " is not supported");
 
   IdxArray array;
-  std::size_t total = 1;
+  std::uint64_t total = 1;
+  bool overflow = false;
   for (int i = 0; i < rank; ++i) {
     unsigned char bytes[4];
     if (read_some(file.get(), bytes, 4, path) != 4) throw ft::DataError(path + ": truncated IDX header");
     array.dims.push_back(big_endian(bytes));
-    total *= array.dims.back();
+    overflow = overflow || (array.dims.back() != 0 && total > UINT64_MAX / array.dims.back());
+    if (!overflow) total *= array.dims.back();
   }
-  array.data.resize(total);
-  const std::size_t got = read_some(file.get(), array.data.data(), total, path);
+  std::string shape;
+  for (const auto dim : array.dims) shape += (shape.empty() ? "" : "x") + std::to_string(dim);
+  if (overflow) throw ft::DataError(path + ": its header promises " + shape + " bytes, more than any file can hold");
+  // The header is only a promise: grow the buffer as data arrives instead of allocating the promised size at
+  // once, so a damaged header reports a truncated file rather than exhausting memory.
+  constexpr std::uint64_t kChunk = 16u << 20;
+  array.data.reserve(static_cast<std::size_t>(std::min(total, kChunk)));
+  std::uint64_t got = 0;
+  while (got < total) {
+    const auto want = static_cast<std::size_t>(std::min(total - got, kChunk));
+    array.data.resize(static_cast<std::size_t>(got) + want);
+    const std::size_t read = read_some(file.get(), array.data.data() + got, want, path);
+    got += read;
+    if (read < want) break;
+  }
+  array.data.resize(static_cast<std::size_t>(got));
   if (got != total) {
-    std::string shape;
-    for (const auto dim : array.dims) shape += (shape.empty() ? "" : "x") + std::to_string(dim);
     throw ft::DataError(path + ": truncated: its header promises " + shape + " = " + std::to_string(total) +
                         " bytes of data, found " + std::to_string(got) + " (re-download or reinstall the file)");
   }

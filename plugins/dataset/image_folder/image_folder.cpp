@@ -17,6 +17,7 @@
 #include <filesystem>
 #include <memory>
 #include <random>
+#include <thread>
 
 namespace {
 
@@ -52,11 +53,19 @@ std::vector<std::string> class_folders(const std::string& root) {
   return classes;
 }
 
-// Lists the images of every class; files stb cannot read are reported by path, then skipped or refused.
+// Whether stb can decode the whole file. Reading the header alone (stbi_info) lets a damaged PNG through, to fail
+// in the middle of training; a full decode when the dataset loads leaves it out (or refuses it) before the run is
+// recorded.
+bool decodes(const std::string& path) {
+  int w = 0, h = 0, c = 0;
+  std::unique_ptr<unsigned char, void (*)(void*)> pixels(stbi_load(path.c_str(), &w, &h, &c, 3), stbi_image_free);
+  return pixels != nullptr;
+}
+
+// Lists the images of every class; files stb cannot decode are reported by path, then skipped or refused.
 std::vector<Entry> list_images(const std::string& root, const std::vector<std::string>& classes, bool skip_bad,
                                ft::Logger& log) {
-  std::vector<Entry> entries;
-  std::vector<std::string> bad;
+  std::vector<Entry> candidates;
   for (std::size_t label = 0; label < classes.size(); ++label) {
     const fs::path folder = fs::path(root) / classes[label];
     if (!fs::is_directory(folder)) {
@@ -67,14 +76,29 @@ std::vector<Entry> list_images(const std::string& root, const std::vector<std::s
       if (entry.is_regular_file() && is_image_name(entry.path())) files.push_back(entry.path().string());
     }
     std::sort(files.begin(), files.end());
-    for (const auto& file : files) {
-      int w = 0, h = 0, c = 0;
-      if (stbi_info(file.c_str(), &w, &h, &c) == 0) {
-        bad.push_back(file);
-      } else {
-        entries.push_back({file, static_cast<std::int64_t>(label)});
-      }
+    for (const auto& file : files) candidates.push_back({file, static_cast<std::int64_t>(label)});
+  }
+  // Decoding every file once is the slow part of listing: spread it over the machine's threads.
+  std::vector<char> good(candidates.size());
+  const std::size_t workers = std::max(1u, std::thread::hardware_concurrency());
+  std::vector<std::thread> threads;
+  for (std::size_t w = 0; w < workers; ++w) {
+    threads.emplace_back([&, w] {
+      for (std::size_t i = w; i < candidates.size(); i += workers) good[i] = decodes(candidates[i].path);
+    });
+  }
+  for (auto& thread : threads) thread.join();
+
+  std::vector<Entry> entries;
+  std::vector<std::string> bad;
+  std::vector<std::int64_t> per_class(classes.size());
+  for (std::size_t i = 0; i < candidates.size(); ++i) {
+    if (!good[i]) {
+      bad.push_back(candidates[i].path);
+      continue;
     }
+    entries.push_back(candidates[i]);
+    ++per_class[static_cast<std::size_t>(candidates[i].label)];
   }
   if (!bad.empty()) {
     std::string list;
@@ -85,7 +109,12 @@ std::vector<Entry> list_images(const std::string& root, const std::vector<std::s
     }
     log.warn("skipping " + std::to_string(bad.size()) + " unreadable image(s) in " + root + ":" + list);
   }
-  if (entries.empty()) throw ft::DataError("image folder " + root + " holds no readable .jpg or .png images");
+  for (std::size_t label = 0; label < classes.size(); ++label) {
+    if (per_class[label] == 0) {
+      throw ft::DataError("image folder " + root + ": class folder " + classes[label] +
+                          " holds no readable .jpg or .png image; add images or remove the folder");
+    }
+  }
   return entries;
 }
 
