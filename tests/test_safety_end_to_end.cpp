@@ -213,3 +213,45 @@ TEST_CASE("misbehaving plugins are refused with their file, never crash ftrun, a
   CHECK(shadowed.code == 0);
   CHECK_THAT(shadowed.output, Contains("its name is taken") && Contains("ft_sgd.so"));
 }
+
+TEST_CASE("optimizers missing what the loop needs are refused or warned about before anything is recorded",
+          "[e2e][loader]") {
+  TempDir dir;
+  const auto experiment = write(dir, "tiny.toml", replaced(kTiny, "momentum = 0.9\n", ""));
+  const auto store = dir / "ftrun.db";
+  const std::string plugin = std::string(FT_FIXTURE_DIR) + "/fixture_careless_optimizers.so";
+  const auto with = [&](const std::string& optimizer) {
+    return run(experiment + " --store " + store + " --set 'experiment.plugins=[\"" + plugin +
+               "\"]' --set optimizer.type=" + optimizer);
+  };
+  const auto no_lr = with("no_lr");
+  INFO(no_lr.output);
+  CHECK(no_lr.code == 3);
+  CHECK_THAT(no_lr.output, Contains("do not implement get_lr() and set_lr()"));
+  SQLite::Database db(store);
+  CHECK(db.execAndGet("SELECT COUNT(*) FROM runs").getInt() == 0);
+
+  const auto forgetful = with("forgetful");
+  INFO(forgetful.output);
+  CHECK(forgetful.code == 0);  // it trains, but the user is told that resume will not be exact
+  CHECK_THAT(forgetful.output, Contains("optimizer 'forgetful'") && Contains("will not continue its runs exactly"));
+  // The built-in optimizers save everything: no such warning.
+  const auto sgd = run(experiment + " --store " + store);
+  CHECK_FALSE(Contains("will not continue").match(sgd.output));
+}
+
+TEST_CASE("-v works before and after the experiment, and long UTF-8 names are cut between characters",
+          "[e2e][cli]") {
+  TempDir dir;
+  const auto experiment = write(dir, "tiny.toml", replaced(kTiny, "name = \"tiny\"", "name = \"ééééééééééééééééééééééééé\""));
+  const auto store = dir / "ftrun.db";
+  CHECK(run("-v " + experiment + " --dry-run").code == 0);
+  CHECK(run(experiment + " --dry-run -v").code == 0);
+  REQUIRE(run(experiment + " --store " + store).code == 0);
+  const auto listing = run("runs --store " + store);
+  // 25 characters of two bytes each: 22 whole characters, then the column's space.
+  std::string twenty_two;
+  for (int i = 0; i < 22; ++i) twenty_two += "é";
+  CHECK_THAT(listing.output, Contains(twenty_two + " -"));
+  CHECK_FALSE(Contains(twenty_two + "é").match(listing.output));
+}

@@ -1,6 +1,7 @@
 #include "cli/commands.h"
 
 #include "config/experiment.h"
+#include "log/printable.h"
 #include "loader/plugin_catalog.h"
 #include "log/log.h"
 #include "runner/runner.h"
@@ -14,6 +15,7 @@
 #include <fmt/format.h>
 #include <CLI/CLI.hpp>
 
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
 #include <iostream>
@@ -44,10 +46,10 @@ void print_runs(const std::vector<RunSummary>& runs) {
   std::printf("%5s  %-22s %-12s %-11s %6s %9s %9s %9s  %s\n", "id", "name", "stage", "status", "epochs", "best_acc",
               "best_loss", "test_acc", "parameters");
   for (const auto& run : runs) {
-    std::printf("%5lld  %-22s %-12s %-11s %6lld %9s %9s %9s  %s\n", static_cast<long long>(run.id),
-                run.name.substr(0, 22).c_str(), (run.stage.empty() ? "-" : run.stage.substr(0, 12)).c_str(),
+    std::printf("%5lld  %s %s %-11s %6lld %9s %9s %9s  %s\n", static_cast<long long>(run.id),
+                fit_width(run.name, 22).c_str(), fit_width(run.stage.empty() ? "-" : run.stage, 12).c_str(),
                 run.status.c_str(), static_cast<long long>(run.epochs), cell(run.best_val_accuracy).c_str(),
-                cell(run.best_val_loss).c_str(), cell(run.test_accuracy).c_str(), run.key_params.c_str());
+                cell(run.best_val_loss).c_str(), cell(run.test_accuracy).c_str(), printable(run.key_params).c_str());
   }
 }
 
@@ -181,6 +183,9 @@ int run_cli(int argc, char** argv) {
   bool verbose = false;
   app.add_flag("-v,--verbose", verbose, "Show debug messages (plugin search, skipped libraries)");
   app.require_subcommand(1);
+  // Global flags are accepted after the command too (`ftrun FILE -v`, as documented); subcommands created below
+  // inherit this.
+  app.fallthrough();
 
   RunOptions run_options;
   auto* run = app.add_subcommand("run", "Run an experiment file (the default command: `ftrun FILE` works too)");
@@ -222,13 +227,16 @@ int run_cli(int argc, char** argv) {
   auto* plugins = app.add_subcommand("plugins", "List the plugins found and the components they provide");
   plugins->add_option("files", plugin_files, "Extra plugin libraries to load");
 
-  // `ftrun FILE ...` means `ftrun run FILE ...`.
+  // `ftrun FILE ...` means `ftrun run FILE ...`, also after global flags (`ftrun -v FILE`).
   std::vector<std::string> args(argv, argv + argc);
-  const bool is_command = args.size() > 1 && (args[1] == "run" || args[1] == "runs" || args[1] == "resume" ||
-                                              args[1] == "show" || args[1] == "compare" || args[1] == "plugins");
-  if (args.size() > 1 && !args[1].empty() && args[1][0] != '-' && !is_command) {
-    args.insert(args.begin() + 1, "run");
+  const std::vector<std::string> commands = {"run", "runs", "resume", "show", "compare", "plugins"};
+  std::size_t first = 1;
+  while (first < args.size() && (args[first] == "-v" || args[first] == "--verbose")) ++first;
+  if (first < args.size() && !args[first].empty() && args[first][0] != '-' &&
+      std::find(commands.begin(), commands.end(), args[first]) == commands.end()) {
+    args.insert(args.begin() + static_cast<std::ptrdiff_t>(first), "run");
   }
+
   std::vector<char*> pointers;
   for (auto& arg : args) pointers.push_back(arg.data());
   try {

@@ -24,4 +24,23 @@ inline std::string printable(const std::string& text) {
   return out;
 }
 
+/// `text` (made printable) cut or padded to `width` characters for a table column. Counts UTF-8 code points,
+/// so a name is never cut inside a character (the terminal would show garbage) and columns stay aligned.
+inline std::string fit_width(const std::string& text, std::size_t width) {
+  const std::string shown = printable(text);
+  std::string out;
+  std::size_t characters = 0;
+  for (std::size_t i = 0; i < shown.size();) {
+    const auto lead = static_cast<unsigned char>(shown[i]);
+    std::size_t length = lead < 0x80 ? 1 : lead >= 0xf0 ? 4 : lead >= 0xe0 ? 3 : lead >= 0xc0 ? 2 : 1;
+    if (i + length > shown.size()) length = shown.size() - i;
+    if (characters == width) break;
+    out.append(shown, i, length);
+    ++characters;
+    i += length;
+  }
+  out.append(width - characters, ' ');
+  return out;
+}
+
 }  // namespace ft

@@ -5,6 +5,7 @@
 #include "runner/checkpoint.h"
 #include "runner/device.h"
 #include "runner/model.h"
+#include "runner/optimizer_probe.h"
 #include "runner/precision.h"
 #include "runner/trainer.h"
 #include "runner/training_state.h"
@@ -139,6 +140,10 @@ class RunBuilder {
     if (built.optimizer->param_groups().size() != groups.size()) {
       throw PluginError(fmt::format("optimizer '{}' made {} parameter groups, expected {} (one per group given)",
                                     run.optimizer.type, built.optimizer->param_groups().size(), groups.size()));
+    }
+    if (const auto warning = probe_optimizer(catalog_, run.optimizer.type, run.optimizer.params, groups.size());
+        !warning.empty()) {
+      optimizer_log.warn(warning);
     }
 
     for (const auto& config : run.regularizations) {
