@@ -240,7 +240,7 @@ TEST_CASE("optimizers missing what the loop needs are refused or warned about be
   CHECK_FALSE(Contains("will not continue").match(sgd.output));
 }
 
-TEST_CASE("-v works before and after the experiment, and long UTF-8 names are cut between characters",
+TEST_CASE("the verbose flag works before and after the experiment; long UTF-8 names are cut between characters",
           "[e2e][cli]") {
   TempDir dir;
   const auto experiment = write(dir, "tiny.toml", replaced(kTiny, "name = \"tiny\"", "name = \"ééééééééééééééééééééééééé\""));
