@@ -1,10 +1,11 @@
 // cifar10 and cifar100: the official binary versions (https://www.cs.toronto.edu/~kriz/cifar.html), 32x32 RGB.
 //   CIFAR-10:  data_batch_1.bin .. data_batch_5.bin, test_batch.bin; records of 1 label byte + 3072 pixel bytes
 //   CIFAR-100: train.bin, test.bin; records of 1 coarse + 1 fine label byte + 3072 pixel bytes
-// Pixels are stored channel-major (all red, then green, then blue), which is already LibTorch's layout.
+// The record format itself is read in cifar_records.h.
 //
 // Parameters: root, label ("fine" or "coarse", CIFAR-100 only), and those of ../common/class_subsets.h.
 #include "../common/class_subsets.h"
+#include "cifar_records.h"
 
 #include <ftsdk/plugin.h>
 
@@ -15,7 +16,6 @@ namespace {
 
 namespace fs = std::filesystem;
 
-constexpr std::int64_t kPixels = 3 * 32 * 32;
 const std::vector<std::string> kCifar10Names = {"airplane", "automobile", "bird",  "cat",  "deer",
                                                 "dog",      "frog",       "horse", "ship", "truck"};
 
@@ -51,34 +51,17 @@ std::string missing_message(const Layout& layout, const std::string& root, const
          " (needs internet access); then set [dataset] root to the folder";
 }
 
-// Appends the records of one file; `label_byte` picks which label byte to keep, whose values must be below
-// `num_classes`. Any whole number of records is accepted: the official files hold 10,000 (CIFAR-10) or 50,000
-// and 10,000 (CIFAR-100), and smaller data written in the same format is welcome.
+// Appends the records of one file; `label_byte` picks which label byte to keep.
 void read_file(const Layout& layout, const std::string& root, const std::string& file, std::int64_t label_byte,
                std::int64_t num_classes, ft_plugins::LabelledImages& out) {
   const std::string path = (fs::path(root) / file).string();
   std::ifstream in(path, std::ios::binary | std::ios::ate);
   if (!in) throw ft::DataError(missing_message(layout, root, file));
-  const std::int64_t record = layout.label_bytes + kPixels;
-  const auto size = static_cast<std::int64_t>(in.tellg());
-  if (size <= 0 || size % record != 0) {
-    throw ft::DataError(path + ": " + std::to_string(size) + " bytes is not a whole number of " +
-                        std::to_string(record) + "-byte records; the file is truncated or not from the binary "
-                        "version of " + layout.name);
-  }
-  const std::int64_t records = size / record;
+  const auto size = static_cast<std::streamsize>(in.tellg());
   in.seekg(0);
-  std::vector<std::uint8_t> bytes(static_cast<std::size_t>(size));
+  std::vector<std::uint8_t> bytes(static_cast<std::size_t>(std::max<std::streamsize>(size, 0)));
   if (!in.read(reinterpret_cast<char*>(bytes.data()), size)) throw ft::DataError(path + ": cannot be read");
-  const std::size_t start = out.pixels.size();
-  const std::int64_t first_record = out.count();
-  out.pixels.resize(start + static_cast<std::size_t>(records * kPixels));
-  for (std::int64_t i = 0; i < records; ++i) {
-    const std::uint8_t* entry = bytes.data() + i * record;
-    out.labels.push_back(entry[label_byte]);
-    std::copy_n(entry + layout.label_bytes, kPixels, out.pixels.data() + start + i * kPixels);
-  }
-  ft_plugins::check_labels(out, num_classes, path, first_record);
+  ft_plugins::append_cifar_records(bytes, layout.label_bytes, label_byte, num_classes, path, layout.name, out);
 }
 
 ft_plugins::LabelledImages read_set(const Layout& layout, const std::string& root,

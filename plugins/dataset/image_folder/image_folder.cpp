@@ -1,5 +1,6 @@
 // image_folder: one sub-folder per class of JPEG or PNG files (the torchvision ImageFolder layout), decoded with
-// stb_image (Debian's libstb), resized so the shorter side is image_size and centre-cropped to a square.
+// libjpeg-turbo and libspng (image_decode.h), resized so the shorter side is image_size and centre-cropped to a
+// square.
 // Images are decoded when a batch asks for them; the core's loader threads decode batches ahead of the model.
 //
 //   root            folder of class folders (required); class names are the folder names, sorted
@@ -10,7 +11,8 @@
 //   mean, std       per-channel normalisation (ImageNet's by default)
 #include <ftsdk/plugin.h>
 
-#include <stb/stb_image.h>
+#include "image_decode.h"
+
 #include <torch/torch.h>
 
 #include <algorithm>
@@ -53,16 +55,18 @@ std::vector<std::string> class_folders(const std::string& root) {
   return classes;
 }
 
-// Whether stb can decode the whole file. Reading the header alone (stbi_info) lets a damaged PNG through, to fail
-// in the middle of training; a full decode when the dataset loads leaves it out (or refuses it) before the run is
-// recorded.
+// Whether the whole file decodes. Reading the header alone lets a damaged PNG through, to fail in the middle of
+// training; a full decode when the dataset loads leaves it out (or refuses it) before the run is recorded.
 bool decodes(const std::string& path) {
-  int w = 0, h = 0, c = 0;
-  std::unique_ptr<unsigned char, void (*)(void*)> pixels(stbi_load(path.c_str(), &w, &h, &c, 3), stbi_image_free);
-  return pixels != nullptr;
+  try {
+    ft_plugins::decode_rgb_file(path);
+    return true;
+  } catch (const ft::DataError&) {
+    return false;
+  }
 }
 
-// Lists the images of every class; files stb cannot decode are reported by path, then skipped or refused.
+// Lists the images of every class; files that do not decode are reported by path, then skipped or refused.
 std::vector<Entry> list_images(const std::string& root, const std::vector<std::string>& classes, bool skip_bad,
                                ft::Logger& log) {
   std::vector<Entry> candidates;
@@ -120,11 +124,9 @@ std::vector<Entry> list_images(const std::string& root, const std::vector<std::s
 
 // Decodes one file into uint8 [3, size, size]: shorter side resized to `size` (bilinear), centre crop.
 torch::Tensor decode(const std::string& path, std::int64_t size) {
-  int w = 0, h = 0, channels = 0;
-  std::unique_ptr<unsigned char, void (*)(void*)> pixels(stbi_load(path.c_str(), &w, &h, &channels, 3),
-                                                         stbi_image_free);
-  if (!pixels) throw ft::DataError(path + ": cannot decode image: " + std::string(stbi_failure_reason()));
-  auto image = torch::from_blob(pixels.get(), {h, w, 3}, torch::kUInt8).permute({2, 0, 1}).to(torch::kFloat32);
+  ft_plugins::RgbImage rgb = ft_plugins::decode_rgb_file(path);
+  const int h = rgb.height, w = rgb.width;
+  auto image = torch::from_blob(rgb.pixels.data(), {h, w, 3}, torch::kUInt8).permute({2, 0, 1}).to(torch::kFloat32);
   const double scale = static_cast<double>(size) / std::min(h, w);
   const auto new_h = std::max<std::int64_t>(size, std::llround(h * scale));
   const auto new_w = std::max<std::int64_t>(size, std::llround(w * scale));
