@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# A third party's view: install ftrun, build sdk/example (an L1 regularizer) against the installed ftsdk package
-# alone, and run the installed ftrun with that .so on real data. Checks the store names the third-party library.
+# A third party's view: install ftrun, build the installed copy of sdk/example (a regularization, an optimizer
+# with state, a head) against the installed ftsdk package alone, and run the installed ftrun with those .so files
+# on real data. Checks the store names the third-party libraries, and that ftrun finds nothing missing in them.
 # Usage: sdk_package_test.sh BUILD_DIR SOURCE_DIR CMAKE_PREFIX_PATH
 set -euo pipefail
 build=$1 source=$2 prefix_path=$3
@@ -8,15 +9,18 @@ work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 
 cmake --install "$build" --prefix "$work/prefix" >/dev/null
-cmake -S "$source/sdk/example" -B "$work/example" -G Ninja -DCMAKE_PREFIX_PATH="$work/prefix;$prefix_path" >/dev/null
+cmake -S "$work/prefix/share/ftrun/sdk-example" -B "$work/example" -G Ninja \
+  -DCMAKE_PREFIX_PATH="$work/prefix;$prefix_path" >/dev/null
 cmake --build "$work/example" >/dev/null
-test -f "$work/example/ft_l1.so"
+test -f "$work/example/ft_l1.so" && test -f "$work/example/ft_lion.so" && test -f "$work/example/ft_cosine_head.so"
+# Optimised although the example sets no build type (ft_add_plugin defaults to -O2).
+grep -q -- "-O2" "$work/example/build.ninja"
 
 cat > "$work/experiment.toml" <<TOML
 [experiment]
 name = "third_party"
 device = "cpu"
-plugins = ["$work/example/ft_l1.so"]
+plugins = ["$work/example/ft_l1.so", "$work/example/ft_lion.so", "$work/example/ft_cosine_head.so"]
 [backbone]
 type = "convnet"
 width = 4
@@ -26,10 +30,10 @@ classes = [0, 1]
 samples_per_class = 20
 validation_fraction = 0.02
 [head]
-type = "linear"
+type = "cosine"
 [optimizer]
-type = "sgd"
-lr = 0.05
+type = "lion"
+lr = 0.0005
 [[regularization]]
 type = "l1"
 lambda = 0.001
@@ -38,8 +42,12 @@ epochs = 1
 batch_size = 20
 test = false
 TOML
-"$work/prefix/bin/ftrun" "$work/experiment.toml" --store "$work/ftrun.db"
-library=$(sqlite3 "$work/ftrun.db" "SELECT library FROM run_plugins WHERE component = 'l1'")
+"$work/prefix/bin/ftrun" "$work/experiment.toml" --store "$work/ftrun.db" 2>&1 | tee "$work/output.txt"
+# Lion saves its state: no warning that resume would be inexact, no refusal of its learning-rate accessors.
+! grep -q "will not continue" "$work/output.txt"
+libraries=$(sqlite3 "$work/ftrun.db" "SELECT group_concat(library, ' ') FROM run_plugins WHERE component IN
+  ('l1', 'lion', 'cosine') ORDER BY component")
 status=$(sqlite3 "$work/ftrun.db" "SELECT status FROM runs")
-echo "l1 from: $library; run status: $status"
-[ "$library" = "$work/example/ft_l1.so" ] && [ "$status" = "completed" ]
+echo "third-party libraries: $libraries; run status: $status"
+[ "$status" = "completed" ]
+for name in ft_l1 ft_lion ft_cosine_head; do [[ "$libraries" == *"$work/example/$name.so"* ]]; done
