@@ -86,7 +86,8 @@ inline std::string replaced(std::string text, const std::string& from, const std
 
 // Starts ftrun on `experiment`, waits until `ready_sql` (on the store) returns non-zero, sends `signal`, and
 // returns the exit status.
-inline int run_and_signal(const std::string& experiment, const std::string& store, const std::string& ready_sql, int signal) {
+inline int run_and_signal(const std::string& experiment, const std::string& store, const std::string& ready_sql,
+                          int signal) {
   const pid_t child = fork();
   if (child == 0) {
     std::freopen("/dev/null", "w", stdout);

@@ -1,7 +1,7 @@
 // Drives the real ftrun binary on real Fashion-MNIST data and checks what it wrote to the store.
 #include "cifar_files.h"
-#include "image_folder_files.h"
 #include "ftrun_cli.h"
+#include "image_folder_files.h"
 #include "temp_dir.h"
 
 #include <SQLiteCpp/SQLiteCpp.h>
@@ -19,7 +19,6 @@
 #include <thread>
 
 using Catch::Matchers::Contains;
-
 
 TEST_CASE("ftrun trains a real experiment and records the run", "[e2e]") {
   TempDir dir;
@@ -140,7 +139,8 @@ TEST_CASE("a run whose loss diverges is recorded as diverged, its NaN loss kept"
   const auto experiment = write(dir, "tiny.toml", kTiny);
   const auto store = dir / "ftrun.db";
   const auto lr = GENERATE(as<std::string>{}, "1e30", "inf");
-  const auto result = run(experiment + " --store " + store + " --set optimizer.lr=" + lr + " --set train.batch_size=100");
+  const auto result =
+      run(experiment + " --store " + store + " --set optimizer.lr=" + lr + " --set train.batch_size=100");
   INFO(result.output);
   CHECK(result.code == 1);
   SQLite::Database db(store);
@@ -148,7 +148,8 @@ TEST_CASE("a run whose loss diverges is recorded as diverged, its NaN loss kept"
   CHECK_THAT(db.execAndGet("SELECT error FROM runs").getString(), Contains("training diverged"));
   // The step whose loss was not finite is in the store (NaN as NULL, infinity as such), not lost.
   CHECK(db.execAndGet("SELECT COUNT(*) FROM metrics WHERE name = 'train_loss' AND (value IS NULL OR "
-                      "abs(value) > 1e308)").getInt() == 1);
+                      "abs(value) > 1e308)")
+            .getInt() == 1);
 }
 
 TEST_CASE("Ctrl-C stops the run cleanly and marks it interrupted", "[e2e][signals]") {

@@ -86,8 +86,8 @@ TEST_CASE("a folder with broken libraries loads the good ones and keeps the fail
   // The built-ins loaded after it find "sgd" taken: a conflict, which ftrun reports as a warning.
   catalog.load_folder(kPlugins);
   REQUIRE(catalog.conflicts().size() == 1);
-  CHECK_THAT(catalog.conflicts()[0], Contains("ft_sgd.so") && Contains("already registered by") &&
-                                         Contains("fixture_duplicate_sgd.so"));
+  CHECK_THAT(catalog.conflicts()[0],
+             Contains("ft_sgd.so") && Contains("already registered by") && Contains("fixture_duplicate_sgd.so"));
 }
 
 TEST_CASE("an unknown type lists the known ones and the nearest", "[loader]") {

@@ -174,22 +174,21 @@ clases = [2, 3]
   const auto result = run(experiment + " --store " + store);
   INFO(result.output);
   CHECK(result.code == 2);
-  CHECK_THAT(result.output, Contains("stage second") && Contains("unknown key 'momentun'") &&
-                                Contains("unknown key 'clases'"));
+  CHECK_THAT(result.output,
+             Contains("stage second") && Contains("unknown key 'momentun'") && Contains("unknown key 'clases'"));
   CHECK_FALSE(Contains("epoch 1/").match(result.output));
   SQLite::Database db(store);
   CHECK(db.execAndGet("SELECT COUNT(*) FROM runs").getInt() == 0);
 }
 
-TEST_CASE("misbehaving plugins are refused with their file, never crash ftrun, and record nothing",
-          "[e2e][loader]") {
+TEST_CASE("misbehaving plugins are refused with their file, never crash ftrun, and record nothing", "[e2e][loader]") {
   TempDir dir;
   const auto experiment = write(dir, "tiny.toml", kTiny);
   const auto store = dir / "ftrun.db";
   const std::string plugin = std::string(FT_FIXTURE_DIR) + "/fixture_misbehaving_heads.so";
   const auto with_head = [&](const std::string& head) {
-    return run(experiment + " --store " + store + " --set 'experiment.plugins=[\"" + plugin + "\"]' --set head.type=" +
-               head);
+    return run(experiment + " --store " + store + " --set 'experiment.plugins=[\"" + plugin +
+               "\"]' --set head.type=" + head);
   };
   const auto thrower = with_head("throws_int");
   INFO(thrower.output);
@@ -198,8 +197,8 @@ TEST_CASE("misbehaving plugins are refused with their file, never crash ftrun, a
   const auto too_many = with_head("too_many_outputs");
   INFO(too_many.output);
   CHECK(too_many.code == 3);
-  CHECK_THAT(too_many.output, Contains("head 'too_many_outputs' produced outputs of shape [2, 3]") &&
-                                  Contains("expected [2, 2]"));
+  CHECK_THAT(too_many.output,
+             Contains("head 'too_many_outputs' produced outputs of shape [2, 3]") && Contains("expected [2, 2]"));
   SQLite::Database db(store);
   CHECK(db.execAndGet("SELECT COUNT(*) FROM runs").getInt() == 0);
 
@@ -240,10 +239,11 @@ TEST_CASE("optimizers missing what the loop needs are refused or warned about be
   CHECK_FALSE(Contains("will not continue").match(sgd.output));
 }
 
-TEST_CASE("the verbose flag works before and after the experiment; long UTF-8 names are cut between characters",
+TEST_CASE("the verbose flag works before and after the experiment, and long UTF-8 names are cut between characters",
           "[e2e][cli]") {
   TempDir dir;
-  const auto experiment = write(dir, "tiny.toml", replaced(kTiny, "name = \"tiny\"", "name = \"ééééééééééééééééééééééééé\""));
+  const auto experiment =
+      write(dir, "tiny.toml", replaced(kTiny, "name = \"tiny\"", "name = \"ééééééééééééééééééééééééé\""));
   const auto store = dir / "ftrun.db";
   CHECK(run("-v " + experiment + " --dry-run").code == 0);
   CHECK(run(experiment + " --dry-run -v").code == 0);

@@ -123,8 +123,8 @@ TEST_CASE("a write that cannot be made says why; closing the run later records t
   } catch (const ft::StoreError& e) {
     first_error = e.what();
   }
-  CHECK_THAT(first_error, Contains("database is locked") && Contains("after 2 attempts") &&
-                              Contains("FTRUN_STORE_TIMEOUT"));
+  CHECK_THAT(first_error,
+             Contains("database is locked") && Contains("after 2 attempts") && Contains("FTRUN_STORE_TIMEOUT"));
   // Closing waits longer than an ordinary write (3x the attempts), long enough for this lock to go.
   store.finish_run(id, ft::RunStatus::failed, first_error, rows);
   holder.join();

@@ -1,9 +1,9 @@
 #include "cli/commands.h"
 
 #include "config/experiment.h"
-#include "log/printable.h"
 #include "loader/plugin_catalog.h"
 #include "log/log.h"
+#include "log/printable.h"
 #include "runner/runner.h"
 #include "runner/signals.h"
 #include "runner/trainer.h"

@@ -269,33 +269,34 @@ RunConfig read_run(const ConfigTable& root, const std::string& file, const std::
       problems.collect([&] { run.regularizations.push_back(read_plain_component(table, "regularization")); });
     }
   }
-  if (auto it = root.tables.find("train"); it != root.tables.end()) problems.collect([&] {
-    SectionReader reader(it->second, "train");
-    run.train.epochs = reader.positive<std::int64_t>("epochs", run.train.epochs);
-    run.train.batch_size = reader.positive<std::int64_t>("batch_size", run.train.batch_size);
-    run.train.eval_batch_size = reader.positive<std::int64_t>("eval_batch_size", run.train.eval_batch_size);
-    run.train.eval_every = reader.positive<std::int64_t>("eval_every", run.train.eval_every);
-    run.train.test = reader.get<bool>("test", run.train.test);
-    run.train.loader_threads = reader.get<std::int64_t>("loader_threads", run.train.loader_threads);
-    run.train.accumulate = reader.positive<std::int64_t>("accumulate", run.train.accumulate);
-    run.train.clip_grad_norm = reader.get<double>("clip_grad_norm", run.train.clip_grad_norm);
-    if (run.train.clip_grad_norm < 0) reader.fail("clip_grad_norm", "must be 0 (off) or positive");
-    run.train.monitor = reader.get<std::string>("monitor", run.train.monitor);
-    const std::vector<std::string> monitors = {"val_loss", "val_accuracy", "train_loss", "train_accuracy"};
-    if (std::find(monitors.begin(), monitors.end(), run.train.monitor) == monitors.end()) {
-      reader.fail("monitor", "expected one of " + join(monitors) + did_you_mean(run.train.monitor, monitors));
-    }
-    run.train.monitor_mode = reader.get<std::string>("monitor_mode", run.train.monitor_mode);
-    if (run.train.monitor_mode != "auto" && run.train.monitor_mode != "min" && run.train.monitor_mode != "max") {
-      reader.fail("monitor_mode", "expected \"auto\", \"min\" or \"max\"");
-    }
-    run.train.patience = reader.get<std::int64_t>("patience", run.train.patience);
-    if (run.train.patience < 0) reader.fail("patience", "must be 0 (no early stopping) or positive");
-    run.train.min_delta = reader.get<double>("min_delta", run.train.min_delta);
-    if (run.train.loader_threads < 0)
-      reader.fail("loader_threads", "must be 0 (decode on the training thread) or more");
-    reader.finish();
-  });
+  if (auto it = root.tables.find("train"); it != root.tables.end())
+    problems.collect([&] {
+      SectionReader reader(it->second, "train");
+      run.train.epochs = reader.positive<std::int64_t>("epochs", run.train.epochs);
+      run.train.batch_size = reader.positive<std::int64_t>("batch_size", run.train.batch_size);
+      run.train.eval_batch_size = reader.positive<std::int64_t>("eval_batch_size", run.train.eval_batch_size);
+      run.train.eval_every = reader.positive<std::int64_t>("eval_every", run.train.eval_every);
+      run.train.test = reader.get<bool>("test", run.train.test);
+      run.train.loader_threads = reader.get<std::int64_t>("loader_threads", run.train.loader_threads);
+      run.train.accumulate = reader.positive<std::int64_t>("accumulate", run.train.accumulate);
+      run.train.clip_grad_norm = reader.get<double>("clip_grad_norm", run.train.clip_grad_norm);
+      if (run.train.clip_grad_norm < 0) reader.fail("clip_grad_norm", "must be 0 (off) or positive");
+      run.train.monitor = reader.get<std::string>("monitor", run.train.monitor);
+      const std::vector<std::string> monitors = {"val_loss", "val_accuracy", "train_loss", "train_accuracy"};
+      if (std::find(monitors.begin(), monitors.end(), run.train.monitor) == monitors.end()) {
+        reader.fail("monitor", "expected one of " + join(monitors) + did_you_mean(run.train.monitor, monitors));
+      }
+      run.train.monitor_mode = reader.get<std::string>("monitor_mode", run.train.monitor_mode);
+      if (run.train.monitor_mode != "auto" && run.train.monitor_mode != "min" && run.train.monitor_mode != "max") {
+        reader.fail("monitor_mode", "expected \"auto\", \"min\" or \"max\"");
+      }
+      run.train.patience = reader.get<std::int64_t>("patience", run.train.patience);
+      if (run.train.patience < 0) reader.fail("patience", "must be 0 (no early stopping) or positive");
+      run.train.min_delta = reader.get<double>("min_delta", run.train.min_delta);
+      if (run.train.loader_threads < 0)
+        reader.fail("loader_threads", "must be 0 (decode on the training thread) or more");
+      reader.finish();
+    });
   if (auto it = root.tables.find("schedule"); it != root.tables.end()) {
     problems.collect([&] { run.schedule = read_schedule(it->second); });
   }
@@ -391,7 +392,8 @@ void apply_override(ConfigTable& root, const std::string& assignment) {
   std::stringstream stream(key);
   for (std::string part; std::getline(stream, part, '.');) path.push_back(part);
   if (std::any_of(path.begin(), path.end(), [](const std::string& p) { return p.empty(); }) || path.size() > 8) {
-    throw ConfigError(origin + ": '" + key + "' is not a valid dotted key (e.g. optimizer.lr or stage.NAME.train.epochs)");
+    throw ConfigError(origin + ": '" + key +
+                      "' is not a valid dotted key (e.g. optimizer.lr or stage.NAME.train.epochs)");
   }
   ConfigTable* table = &root;
   std::size_t first = 0;

@@ -1,8 +1,7 @@
 #include "runner/model.h"
 
-#include "log/printable.h"
-
 #include "config/nearest_key.h"
+#include "log/printable.h"
 #include "runner/training_state.h"
 
 #include <ftsdk/error.h>

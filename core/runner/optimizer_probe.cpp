@@ -30,8 +30,7 @@ void step(torch::optim::Optimizer& optimizer, std::vector<torch::Tensor>& weight
 
 }  // namespace
 
-std::string probe_optimizer(PluginCatalog& catalog, const std::string& type, const Params& params,
-                            std::size_t groups) {
+std::string probe_optimizer(PluginCatalog& catalog, const std::string& type, const Params& params, std::size_t groups) {
   SilentLogger silent;
   auto make = [&](std::vector<torch::Tensor>& weights) {
     std::vector<ParamGroupSpec> specs;

@@ -16,7 +16,6 @@ class PluginCatalog;
 ///   what to implement.
 /// - Returns a warning when its state does not survive save() and load() (two copies, one restored from the
 ///   other's saved state, take different steps): `ftrun resume` would then not continue exactly. Empty when fine.
-std::string probe_optimizer(PluginCatalog& catalog, const std::string& type, const Params& params,
-                            std::size_t groups);
+std::string probe_optimizer(PluginCatalog& catalog, const std::string& type, const Params& params, std::size_t groups);
 
 }  // namespace ft

@@ -184,10 +184,10 @@ class RunBuilder {
     }
     model.train(was_training);
     if (logits.dim() != 2 || logits.size(0) != 2 || logits.size(1) != info.num_classes) {
-      throw PluginError(fmt::format("head '{}' produced outputs of shape [{}] for a batch of 2, expected [2, {}] "
-                                    "(one logit per class of dataset '{}')",
-                                    run.head.type, fmt::join(logits.sizes(), ", "), info.num_classes,
-                                    run.dataset.type));
+      throw PluginError(
+          fmt::format("head '{}' produced outputs of shape [{}] for a batch of 2, expected [2, {}] "
+                      "(one logit per class of dataset '{}')",
+                      run.head.type, fmt::join(logits.sizes(), ", "), info.num_classes, run.dataset.type));
     }
   }
 

@@ -13,9 +13,8 @@
 namespace ft {
 
 std::size_t safetensors_element_size(const std::string& dtype) {
-  static const std::map<std::string, std::size_t> sizes{{"F64", 8}, {"F32", 4}, {"F16", 2}, {"BF16", 2},
-                                                        {"I64", 8}, {"I32", 4}, {"I16", 2}, {"I8", 1},
-                                                        {"U8", 1},  {"BOOL", 1}};
+  static const std::map<std::string, std::size_t> sizes{{"F64", 8}, {"F32", 4}, {"F16", 2}, {"BF16", 2}, {"I64", 8},
+                                                        {"I32", 4}, {"I16", 2}, {"I8", 1},  {"U8", 1},   {"BOOL", 1}};
   const auto it = sizes.find(dtype);
   return it == sizes.end() ? 0 : it->second;
 }
@@ -52,7 +51,8 @@ std::vector<SafetensorsEntry> parse_safetensors_header(const std::string& header
     std::uint64_t bytes = element_size;
     for (const auto& dim : *shape) {
       if (!dim.is_number_integer() || dim.get<std::int64_t>() < 0) {
-        throw DataError(where + ": its shape " + printable(shape->dump()) + " has a dimension that is not a "
+        throw DataError(where + ": its shape " + printable(shape->dump()) +
+                        " has a dimension that is not a "
                         "non-negative integer");
       }
       const auto size = static_cast<std::uint64_t>(dim.get<std::int64_t>());
@@ -63,21 +63,19 @@ std::vector<SafetensorsEntry> parse_safetensors_header(const std::string& header
       entry.shape.push_back(static_cast<std::int64_t>(size));
     }
     if (!(*offsets)[0].is_number_unsigned() || !(*offsets)[1].is_number_unsigned()) {
-      throw DataError(where + ": data_offsets must be two non-negative integers, found " +
-                      printable(offsets->dump()));
+      throw DataError(where + ": data_offsets must be two non-negative integers, found " + printable(offsets->dump()));
     }
     entry.begin = (*offsets)[0].get<std::uint64_t>();
     entry.end = (*offsets)[1].get<std::uint64_t>();
     if (entry.end < entry.begin || entry.end - entry.begin != bytes || entry.end > data_size) {
       throw DataError(where + ": data_offsets [" + std::to_string(entry.begin) + ", " + std::to_string(entry.end) +
-                      "] do not hold its " + std::to_string(bytes) + " bytes inside the " +
-                      std::to_string(data_size) + " bytes of data (file truncated or damaged?)");
+                      "] do not hold its " + std::to_string(bytes) + " bytes inside the " + std::to_string(data_size) +
+                      " bytes of data (file truncated or damaged?)");
     }
     entries.push_back(std::move(entry));
   }
-  std::sort(entries.begin(), entries.end(), [](const auto& a, const auto& b) {
-    return a.begin != b.begin ? a.begin < b.begin : a.end < b.end;
-  });
+  std::sort(entries.begin(), entries.end(),
+            [](const auto& a, const auto& b) { return a.begin != b.begin ? a.begin < b.begin : a.end < b.end; });
   for (std::size_t i = 1; i < entries.size(); ++i) {
     if (entries[i].begin < entries[i - 1].end) {
       throw DataError(path + ": tensors " + printable(entries[i - 1].name) + " and " + printable(entries[i].name) +

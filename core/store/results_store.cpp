@@ -136,8 +136,7 @@ StoreOptions store_options_from_environment() {
     char* end = nullptr;
     const double seconds = std::strtod(env, &end);
     if (end == env || *end != '\0' || !(seconds >= 0) || seconds > 86400) {
-      throw ConfigError(std::string("$FTRUN_STORE_TIMEOUT: expected seconds between 0 and 86400, got \"") + env +
-                        "\"");
+      throw ConfigError(std::string("$FTRUN_STORE_TIMEOUT: expected seconds between 0 and 86400, got \"") + env + "\"");
     }
     options.busy_timeout = std::chrono::milliseconds(static_cast<std::int64_t>(seconds * 1000));
   }
@@ -280,7 +279,8 @@ std::int64_t ResultsStore::begin_run(const NewRun& run) {
 namespace {
 
 void insert_metrics(SQLite::Database& db, std::int64_t run_id, const std::vector<MetricRow>& rows) {
-  SQLite::Statement insert(db, "INSERT INTO metrics (run_id, scope, epoch, step, name, value) VALUES (?, ?, ?, ?, ?, ?)");
+  SQLite::Statement insert(db,
+                           "INSERT INTO metrics (run_id, scope, epoch, step, name, value) VALUES (?, ?, ?, ?, ?, ?)");
   for (const auto& row : rows) {
     insert.bind(1, static_cast<std::int64_t>(run_id));
     insert.bind(2, row.scope);

@@ -12,7 +12,10 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   ft_plugins::LabelledImages images;
   try {
     ft_plugins::append_cifar_records(bytes, layout == 0 ? 1 : 2, layout == 1 ? 1 : 0,
-                                     layout == 0 ? 10 : layout == 1 ? 100 : 20, "fuzz.bin", "CIFAR", images);
+                                     layout == 0   ? 10
+                                     : layout == 1 ? 100
+                                                   : 20,
+                                     "fuzz.bin", "CIFAR", images);
   } catch (const ft::DataError&) {
   }
   return 0;

@@ -24,7 +24,7 @@ struct Layout {
   std::string default_root;  // where the archive unpacks
   std::string url;           // the official download
   std::vector<std::string> train_files, test_files;
-  std::int64_t label_bytes;       // 1 (CIFAR-10) or 2 (CIFAR-100: coarse, fine)
+  std::int64_t label_bytes;  // 1 (CIFAR-10) or 2 (CIFAR-100: coarse, fine)
 };
 
 const Layout kCifar10{

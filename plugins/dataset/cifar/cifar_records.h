@@ -25,8 +25,10 @@ inline void append_cifar_records(const std::vector<std::uint8_t>& bytes, std::in
   const auto size = static_cast<std::int64_t>(bytes.size());
   if (size == 0 || size % record != 0) {
     throw ft::DataError(path + ": " + std::to_string(size) + " bytes is not a whole number of " +
-                        std::to_string(record) + "-byte records; the file is truncated or not from the binary "
-                        "version of " + dataset_name);
+                        std::to_string(record) +
+                        "-byte records; the file is truncated or not from the binary "
+                        "version of " +
+                        dataset_name);
   }
   const std::int64_t records = size / record;
   const std::size_t start = out.pixels.size();

@@ -34,8 +34,8 @@ RgbImage decode_jpeg(const std::vector<std::uint8_t>& bytes, const std::string& 
   }
   check_size(width, height, path);
   RgbImage image{width, height, std::vector<std::uint8_t>(static_cast<std::size_t>(width) * height * 3)};
-  if (tjDecompress2(handle.get(), data, size, image.pixels.data(), width, 0, height, TJPF_RGB,
-                    TJFLAG_STOPONWARNING) != 0) {
+  if (tjDecompress2(handle.get(), data, size, image.pixels.data(), width, 0, height, TJPF_RGB, TJFLAG_STOPONWARNING) !=
+      0) {
     throw ft::DataError(path + ": cannot decode JPEG: " + tjGetErrorStr2(handle.get()));
   }
   return image;
