@@ -33,6 +33,14 @@ struct Fixture {
 
 ft::ParamValue value_of(decltype(ft::ParamValue::data) data) { return {std::move(data), {}}; }
 
+// image_folder parameters that put every image of `root` in the training split (on_error = "skip").
+ft::Params all_for_training(const std::string& root) {
+  ft::Params params("dataset");
+  params.set("root", value_of(root));
+  params.set("validation_fraction", value_of(0.0));
+  return params;
+}
+
 }  // namespace
 
 TEST_CASE("cifar10 reads the official binary layout with a validation split", "[datasets][cifar]") {
@@ -174,9 +182,7 @@ TEST_CASE("image_folder reports unreadable images by path, and skips or refuses 
   std::ofstream(dir / "images/class_1/broken.jpg") << "not a jpeg at all";
   Fixture f;
   f.catalog.load_file(std::string(FT_PLUGIN_DIR) + "/ft_image_folder.so");
-  ft::Params skip("dataset");
-  skip.set("root", value_of(dir / "images"));
-  skip.set("validation_fraction", value_of(0.0));
+  const ft::Params skip = all_for_training(dir / "images");
   auto dataset = f.catalog.make_dataset("image_folder", skip, {0, f.log});
   CHECK(dataset->train()->size() == 6);
   ft::Params fail("dataset");
@@ -193,16 +199,14 @@ TEST_CASE("image_folder leaves out a PNG damaged after its header, and refuses a
           "[datasets][image_folder]") {
   TempDir dir;
   write_image_folder(dir / "images", 3);
-  // A valid PNG header and size, then the image data cut off: stbi_info accepts it, decoding fails.
+  // A valid PNG header and size, then the image data cut off: a header check accepts it, decoding fails.
   const auto good = dir / "images/class_0/0.png";
   const auto size = std::filesystem::file_size(good);
   std::filesystem::copy_file(good, dir / "images/class_0/damaged.png");
   std::filesystem::resize_file(dir / "images/class_0/damaged.png", size / 2);
   Fixture f;
   f.catalog.load_file(std::string(FT_PLUGIN_DIR) + "/ft_image_folder.so");
-  ft::Params skip("dataset");
-  skip.set("root", value_of(dir / "images"));
-  skip.set("validation_fraction", value_of(0.0));
+  const ft::Params skip = all_for_training(dir / "images");
   auto dataset = f.catalog.make_dataset("image_folder", skip, {0, f.log});
   CHECK(dataset->train()->size() == 6);
   for (std::int64_t i = 0; i < dataset->train()->size(); ++i) CHECK_NOTHROW(dataset->train()->get(i));
