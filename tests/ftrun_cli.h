@@ -59,17 +59,21 @@ struct Result {
   std::string output;
 };
 
-/// Runs `ftrun ARGS` in `folder` (the test's own working folder when empty).
-inline Result run_in(const std::string& folder, const std::string& args) {
+/// Runs a shell command line, capturing its output and error stream.
+inline Result run_command(const std::string& command_line) {
   Result result;
-  const std::string command = (folder.empty() ? "" : "cd '" + folder + "' && ") + kFtrun + " " + args + " 2>&1";
-  FILE* pipe = popen(command.c_str(), "r");
+  FILE* pipe = popen((command_line + " 2>&1").c_str(), "r");
   REQUIRE(pipe != nullptr);
   char buffer[4096];
   while (std::fgets(buffer, sizeof buffer, pipe)) result.output += buffer;
   const int status = pclose(pipe);
   result.code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
   return result;
+}
+
+/// Runs `ftrun ARGS` in `folder` (the test's own working folder when empty).
+inline Result run_in(const std::string& folder, const std::string& args) {
+  return run_command((folder.empty() ? "" : "cd '" + folder + "' && ") + kFtrun + " " + args);
 }
 
 inline Result run(const std::string& args) { return run_in("", args); }

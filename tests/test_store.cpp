@@ -44,7 +44,8 @@ TEST_CASE("a new store has the documented schema, WAL mode and a version", "[sto
   CHECK(db.execAndGet("PRAGMA journal_mode").getString() == "wal");
   CHECK(db.execAndGet("PRAGMA user_version").getInt() == ft::kStoreSchemaVersion);
   for (const char* name :
-       {"runs", "run_params", "run_plugins", "metrics", "epoch_metrics", "run_summary", "overfitting"}) {
+       {"runs", "run_params", "run_plugins", "metrics", "epoch_metrics", "run_summary", "evaluations",
+        "validation_rises", "overfitting"}) {
     SQLite::Statement query(db, "SELECT COUNT(*) FROM sqlite_master WHERE name = ?");
     query.bind(1, name);
     REQUIRE(query.executeStep());
@@ -80,7 +81,7 @@ TEST_CASE("a run goes from running to completed with its params, plugins and met
   CHECK(db.execAndGet("SELECT library FROM run_plugins").getString() == "/x/ft_sgd.so");
   CHECK(db.execAndGet("SELECT ended_at IS NOT NULL FROM runs").getInt() == 1);
   // Epoch 2: validation loss rose while training loss fell.
-  CHECK(db.execAndGet("SELECT epoch FROM overfitting WHERE run_id = 1").getInt() == 2);
+  CHECK(db.execAndGet("SELECT onset_epoch FROM overfitting WHERE run_id = 1").getInt() == 2);
 }
 
 TEST_CASE("a failed run is recorded as failed with its error", "[store]") {

@@ -43,13 +43,14 @@ void print_runs(const std::vector<RunSummary>& runs) {
     std::printf("no runs recorded yet\n");
     return;
   }
-  std::printf("%5s  %-22s %-12s %-11s %6s %9s %9s %9s  %s\n", "id", "name", "stage", "status", "epochs", "best_acc",
-              "best_loss", "test_acc", "parameters");
+  std::printf("%5s  %-22s %-12s %-11s %5s %6s %9s %9s %9s  %s\n", "id", "name", "stage", "status", "seed", "epochs",
+              "best_acc", "best_loss", "test_acc", "parameters");
   for (const auto& run : runs) {
-    std::printf("%5lld  %s %s %-11s %6lld %9s %9s %9s  %s\n", static_cast<long long>(run.id),
+    std::printf("%5lld  %s %s %-11s %5lld %6lld %9s %9s %9s  %s\n", static_cast<long long>(run.id),
                 fit_width(run.name, 22).c_str(), fit_width(run.stage.empty() ? "-" : run.stage, 12).c_str(),
-                run.status.c_str(), static_cast<long long>(run.epochs), cell(run.best_val_accuracy).c_str(),
-                cell(run.best_val_loss).c_str(), cell(run.test_accuracy).c_str(), printable(run.key_params).c_str());
+                run.status.c_str(), static_cast<long long>(run.seed), static_cast<long long>(run.epochs),
+                cell(run.best_val_accuracy).c_str(), cell(run.best_val_loss).c_str(), cell(run.test_accuracy).c_str(),
+                printable(run.key_params).c_str());
   }
 }
 
@@ -100,7 +101,16 @@ int command_resume(std::int64_t run_id, const std::string& store_path, PluginCat
 
 std::string number(double value) { return std::isnan(value) ? "-" : fmt::format("{:.4f}", value); }
 
-// A run's learning curves, marking the epochs where validation loss rose while training loss fell.
+std::string epoch_text(const std::optional<std::int64_t>& epoch) { return epoch ? std::to_string(*epoch) : "-"; }
+
+// What ftrun overfit and ftrun show say about one run: its monitored metric, its rises, the report.
+OverfitReport overfit_of(const ResultsStore& store, std::int64_t run_id, int patience) {
+  const std::string monitor = store.param_of(run_id, "train.monitor").value_or("val_loss");
+  const std::string mode = store.param_of(run_id, "train.monitor_mode").value_or("auto");
+  return overfit_report(store.epochs_of(run_id), store.validation_rises_of(run_id), monitor, mode, patience);
+}
+
+// A run's learning curves, marking its best epoch and the onset of overfitting.
 int command_show(std::int64_t run_id, const std::string& store_path) {
   ResultsStore store(resolve_store_path(store_path, ""), store_options_from_environment());
   RunFilter filter;
@@ -109,37 +119,103 @@ int command_show(std::int64_t run_id, const std::string& store_path) {
   if (runs.empty()) throw ConfigError("no run " + std::to_string(run_id) + " in " + store.path() + " (see ftrun runs)");
   print_runs(runs);
   const auto epochs = store.epochs_of(run_id);
+  constexpr int kPatience = 1;  // show every rise that never came back down, however short
+  const OverfitReport report = overfit_of(store, run_id, kPatience);
   std::printf("\n%6s %10s %10s %10s %10s %11s\n", "epoch", "train_loss", "train_acc", "val_loss", "val_acc", "lr");
-  int overfitting = 0;
-  for (std::size_t i = 0; i < epochs.size(); ++i) {
-    const auto& e = epochs[i];
-    const bool rising = i > 0 && e.val_loss > epochs[i - 1].val_loss && e.train_loss < epochs[i - 1].train_loss;
-    overfitting += rising ? 1 : 0;
+  for (const auto& e : epochs) {
+    std::string mark;
+    if (report.best_epoch == e.epoch) mark = "  <- best";
+    if (report.onset_epoch && e.epoch >= *report.onset_epoch && !std::isnan(e.val_loss)) {
+      mark += e.epoch == *report.onset_epoch ? "  <- overfitting starts" : "  <- overfitting";
+    }
     std::printf("%6lld %10s %10s %10s %10s %11.3g%s\n", static_cast<long long>(e.epoch), number(e.train_loss).c_str(),
                 number(e.train_accuracy).c_str(), number(e.val_loss).c_str(), number(e.val_accuracy).c_str(), e.lr,
-                rising ? "  <- val loss up, train loss down" : "");
+                mark.c_str());
   }
-  if (overfitting > 0) {
-    std::printf("\n%d epoch(s) show overfitting: validation loss rose while training loss fell\n", overfitting);
+  if (report.onset_epoch) {
+    std::printf("\noverfitting from epoch %lld: validation loss stayed above its minimum while training loss fell\n",
+                static_cast<long long>(*report.onset_epoch));
   }
   return kExitOk;
 }
 
-// Completed runs grouped by one parameter: which learning rate (or anything else) won.
-int command_compare(const std::string& key, const std::string& name, const std::string& store_path) {
+// Runs grouped by one parameter, stage by stage: which learning rate (or anything else) won.
+int command_compare(const std::string& key, const std::string& name, const std::string& stage,
+                    const std::string& store_path) {
   ResultsStore store(resolve_store_path(store_path, ""), store_options_from_environment());
-  const auto rows = store.compare_by(key, name.empty() ? std::nullopt : std::optional<std::string>(name));
-  if (rows.empty()) {
-    std::printf("no completed runs with a parameter %s%s\n", key.c_str(),
-                name.empty() ? "" : (" named " + name).c_str());
+  auto optional = [](const std::string& text) {
+    return text.empty() ? std::nullopt : std::optional<std::string>(text);
+  };
+  const auto stages = compare_by_stage(store.outcomes_by(key, optional(name), optional(stage)));
+  if (stages.empty()) {
+    std::printf("no runs with %s%s%s\n", key.c_str(), name.empty() ? "" : (" named " + name).c_str(),
+                stage.empty() ? "" : (" in stage " + stage).c_str());
     return kExitOk;
   }
-  std::printf("%-20s %5s %9s %9s %9s\n", key.c_str(), "runs", "best_acc", "mean_acc", "best_loss");
-  for (const auto& row : rows) {
-    std::printf("%-20s %5lld %9s %9s %9s\n", row.value.c_str(), static_cast<long long>(row.runs),
-                cell(row.best_val_accuracy).c_str(), cell(row.mean_best_val_accuracy).c_str(),
-                cell(row.best_val_loss).c_str());
+  auto mean_std = [](double mean, double std) {
+    if (std::isnan(mean)) return std::string("-");
+    return std::isnan(std) ? fmt::format("{:.4f}", mean) : fmt::format("{:.4f} ± {:.4f}", mean, std);
+  };
+  for (const auto& comparison : stages) {
+    std::printf("%sstage %s\n", &comparison == &stages.front() ? "" : "\n",
+                comparison.stage.empty() ? "(none)" : printable(comparison.stage).c_str());
+    std::printf("  %-20s %9s %6s %8s %5s  %-20s %-20s\n", key.c_str(), "completed", "failed", "diverged", "other",
+                "best_val_acc", "final_val_acc");
+    for (const auto& group : comparison.values) {
+      std::printf("  %s %9lld %6lld %8lld %5lld  %s %s%s\n", fit_width(group.value, 20).c_str(),
+                  static_cast<long long>(group.completed), static_cast<long long>(group.failed),
+                  static_cast<long long>(group.diverged), static_cast<long long>(group.other),
+                  fit_width(mean_std(group.mean_best, group.std_best), 20).c_str(),
+                  fit_width(mean_std(group.mean_final, group.std_final), 20).c_str(), group.best ? "  <- best" : "");
+    }
   }
+  std::printf(
+      "\nbest_val_acc and final_val_acc: mean ± standard deviation over the completed runs (seeds) of a value\n");
+  return kExitOk;
+}
+
+// Per run: best epoch, epochs after it, the generalisation gap, and the onset of sustained overfitting.
+int command_overfit(const std::vector<std::int64_t>& ids, const std::string& name, int patience,
+                    const std::string& store_path) {
+  if (patience < 1) throw ConfigError("--patience must be at least 1");
+  ResultsStore store(resolve_store_path(store_path, ""), store_options_from_environment());
+  std::vector<RunSummary> runs;
+  if (ids.empty()) {
+    RunFilter filter;
+    if (!name.empty()) filter.name = name;
+    filter.limit = 1000;
+    runs = store.list_runs(filter);
+    std::reverse(runs.begin(), runs.end());
+  } else {
+    for (const auto id : ids) {
+      RunFilter filter;
+      filter.id = id;
+      const auto found = store.list_runs(filter);
+      if (found.empty())
+        throw ConfigError("no run " + std::to_string(id) + " in " + store.path() + " (see ftrun runs)");
+      runs.push_back(found.front());
+    }
+  }
+  if (runs.empty()) {
+    std::printf("no runs recorded yet\n");
+    return kExitOk;
+  }
+  std::printf("%5s  %-22s %-12s %-11s %-14s %5s %6s %10s %10s %6s %9s\n", "id", "name", "stage", "status", "monitor",
+              "best", "after", "gap@best", "gap@last", "onset", "recovered");
+  for (const auto& run : runs) {
+    const OverfitReport report = overfit_of(store, run.id, patience);
+    const std::string monitor = store.param_of(run.id, "train.monitor").value_or("val_loss");
+    const long long after = report.best_epoch ? report.last_epoch - *report.best_epoch : 0;
+    std::printf("%5lld  %s %s %-11s %-14s %5s %6lld %10s %10s %6s %9lld\n", static_cast<long long>(run.id),
+                fit_width(run.name, 22).c_str(), fit_width(run.stage.empty() ? "-" : run.stage, 12).c_str(),
+                run.status.c_str(), monitor.c_str(), epoch_text(report.best_epoch).c_str(), after,
+                number(report.gap_at_best).c_str(), number(report.gap_at_last).c_str(),
+                epoch_text(report.onset_epoch).c_str(), static_cast<long long>(report.recovered_rises));
+  }
+  std::printf(
+      "\nbest: epoch with the best monitored value; after: epochs trained after it; gap: validation minus "
+      "training loss\n%s\n",
+      overfitting_rule(patience).c_str());
   return kExitOk;
 }
 
@@ -217,11 +293,22 @@ int run_cli(int argc, char** argv) {
   show->add_option("run", show_id, "Run id (see ftrun runs)")->required();
   show->add_option("--store", show_store, "Results store (default: $FTRUN_STORE, results/ftrun.db)");
 
-  std::string compare_key, compare_name, compare_store;
-  auto* compare = app.add_subcommand("compare", "Group completed runs by one parameter, best first");
-  compare->add_option("param", compare_key, "A flattened parameter, e.g. optimizer.lr")->required();
+  std::string compare_key, compare_name, compare_stage, compare_store;
+  auto* compare = app.add_subcommand("compare", "Group runs by one parameter, stage by stage, and mark the best value");
+  compare->add_option("param", compare_key, "A flattened parameter (optimizer.lr), or lr/GROUP (lr/backbone)")
+      ->required();
   compare->add_option("--name", compare_name, "Only runs of this experiment name");
+  compare->add_option("--stage", compare_stage, "Only runs of this stage");
   compare->add_option("--store", compare_store, "Results store (default: $FTRUN_STORE, results/ftrun.db)");
+
+  std::vector<std::int64_t> overfit_ids;
+  std::string overfit_name, overfit_store;
+  int overfit_patience = 3;
+  auto* overfit = app.add_subcommand("overfit", "Per run: best epoch, generalisation gap, onset of overfitting");
+  overfit->add_option("runs", overfit_ids, "Run ids (default: every run, or every run of --name)");
+  overfit->add_option("--name", overfit_name, "Only runs of this experiment name");
+  overfit->add_option("--patience", overfit_patience, "Evaluations a rise must last to count (default 3)");
+  overfit->add_option("--store", overfit_store, "Results store (default: $FTRUN_STORE, results/ftrun.db)");
 
   std::vector<std::string> plugin_files;
   auto* plugins = app.add_subcommand("plugins", "List the plugins found and the components they provide");
@@ -229,7 +316,7 @@ int run_cli(int argc, char** argv) {
 
   // `ftrun FILE ...` means `ftrun run FILE ...`, also after global flags (`ftrun -v FILE`).
   std::vector<std::string> args(argv, argv + argc);
-  const std::vector<std::string> commands = {"run", "runs", "resume", "show", "compare", "plugins"};
+  const std::vector<std::string> commands = {"run", "runs", "resume", "show", "compare", "overfit", "plugins"};
   std::size_t first = 1;
   while (first < args.size() && (args[first] == "-v" || args[first] == "--verbose")) ++first;
   if (first < args.size() && !args[first].empty() && args[first][0] != '-' &&
@@ -254,7 +341,8 @@ int run_cli(int argc, char** argv) {
     if (runs->parsed()) return command_runs(runs_options);
     if (resume->parsed()) return command_resume(resume_id, resume_store, catalog);
     if (show->parsed()) return command_show(show_id, show_store);
-    if (compare->parsed()) return command_compare(compare_key, compare_name, compare_store);
+    if (compare->parsed()) return command_compare(compare_key, compare_name, compare_stage, compare_store);
+    if (overfit->parsed()) return command_overfit(overfit_ids, overfit_name, overfit_patience, overfit_store);
     if (plugins->parsed()) return command_plugins(plugin_files, catalog);
   } catch (const ConfigError& e) {
     return report("", e, kExitUsage);

@@ -351,10 +351,6 @@ void train_recorded_run(ResultsStore& store, std::int64_t run_id, const RunConfi
   log::info(fmt::format("run {} completed", run_id));
 }
 
-}  // namespace
-
-namespace {
-
 // Rethrows `first`'s kind of error with `message`, so the exit code still says what went wrong.
 [[noreturn]] void throw_like(const std::exception_ptr& first, const std::string& message) {
   try {

@@ -172,20 +172,21 @@ void ResultsStore::open_and_upgrade() {
   } catch (const SQLite::Exception& error) {
     throw store_error(path_, "open it", error);
   }
-  const int seen = db_->execAndGet("PRAGMA user_version").getInt();
+  const int seen =
+      guarded(path_, "read its schema version", [&] { return db_->execAndGet("PRAGMA user_version").getInt(); });
   if (seen > kStoreSchemaVersion) {
     throw StoreError("results store " + path_ + " has schema version " + std::to_string(seen) +
                      ", newer than this ftrun understands (" + std::to_string(kStoreSchemaVersion) +
                      "): use a newer ftrun or another store");
   }
   if (seen == kStoreSchemaVersion) {
-    db_->exec("PRAGMA foreign_keys = ON");
+    guarded(path_, "open it", [&] { db_->exec("PRAGMA foreign_keys = ON"); });
     return;
   }
   // Creating or upgrading the schema is a write: take the write lock first (BEGIN IMMEDIATE), so that
   // processes opening a new store at the same moment wait for each other instead of failing, then decide from
   // the version seen under the lock. Foreign keys stay off while tables are rebuilt.
-  db_->exec("PRAGMA foreign_keys = OFF");
+  guarded(path_, "open it", [&] { db_->exec("PRAGMA foreign_keys = OFF"); });
   write("create or upgrade its schema", options_.write_attempts, [&] {
     const int version = db_->execAndGet("PRAGMA user_version").getInt();
     if (version == 1) db_->exec(kMigrateV1ToV2Sql);
@@ -196,7 +197,7 @@ void ResultsStore::open_and_upgrade() {
     SQLite::Statement check(*db_, "PRAGMA foreign_key_check");
     if (check.executeStep()) throw StoreError("results store " + path_ + ": the upgrade found broken references");
   });
-  db_->exec("PRAGMA foreign_keys = ON");
+  guarded(path_, "open it", [&] { db_->exec("PRAGMA foreign_keys = ON"); });
 }
 
 template <class Fn>
@@ -357,7 +358,7 @@ std::optional<ResultsStore::StoredRun> ResultsStore::find_run(std::int64_t run_i
 std::vector<RunSummary> ResultsStore::list_runs(const RunFilter& filter) const {
   return guarded(path_, "list runs", [&] {
     std::string sql = R"(SELECT s.id, s.name, s.stage, s.group_id, s.status, s.started_at, s.best_val_accuracy,
-        s.best_val_loss, s.test_accuracy, COALESCE(s.epochs, 0),
+        s.best_val_loss, s.test_accuracy, COALESCE(s.epochs, 0), s.seed,
         (SELECT group_concat(key || '=' || value, ' ') FROM run_params p WHERE p.run_id = s.id AND p.key IN
           ('optimizer.type', 'optimizer.lr', 'backbone.lr_mult', 'backbone.weights', 'optimizer.weight_decay'))
         FROM run_summary s WHERE 1 = 1)";
@@ -389,7 +390,8 @@ std::vector<RunSummary> ResultsStore::list_runs(const RunFilter& filter) const {
       run.best_val_loss = optional_double(7);
       run.test_accuracy = optional_double(8);
       run.epochs = query.getColumn(9).getInt64();
-      run.key_params = query.getColumn(10).getString();
+      run.seed = query.getColumn(10).getInt64();
+      run.key_params = query.getColumn(11).getString();
       runs.push_back(run);
     }
     return runs;
@@ -421,28 +423,62 @@ std::vector<EpochRow> ResultsStore::epochs_of(std::int64_t run_id) const {
   });
 }
 
-std::vector<ParamGroupRow> ResultsStore::compare_by(const std::string& key,
-                                                    const std::optional<std::string>& name) const {
+std::vector<RunOutcome> ResultsStore::outcomes_by(const std::string& key, const std::optional<std::string>& name,
+                                                  const std::optional<std::string>& stage) const {
   return guarded(path_, "compare runs", [&] {
-    std::string sql = R"(SELECT CAST(p.value AS TEXT), COUNT(*), MAX(s.best_val_accuracy), AVG(s.best_val_accuracy),
-        MIN(s.best_val_loss)
-        FROM run_summary s JOIN run_params p ON p.run_id = s.id AND p.key = :key
-        WHERE s.status = 'completed')";
+    // A parameter's value as text (1e-3 and 0.001 are the same REAL, so they group together); for lr/<group>, the
+    // highest rate the group was given (its base rate: warm-up and decay only lower it).
+    const bool group_rate = key.rfind("lr/", 0) == 0;
+    std::string sql = group_rate ? R"(SELECT s.id, s.stage, s.status, CAST(m.value AS TEXT), s.best_val_accuracy,
+        s.final_val_accuracy FROM run_summary s
+        JOIN (SELECT run_id, MAX(value) AS value FROM metrics WHERE scope = 'step' AND name = :key GROUP BY run_id) m
+          ON m.run_id = s.id WHERE 1 = 1)"
+                                 : R"(SELECT s.id, s.stage, s.status, CAST(p.value AS TEXT), s.best_val_accuracy,
+        s.final_val_accuracy FROM run_summary s JOIN run_params p ON p.run_id = s.id AND p.key = :key WHERE 1 = 1)";
     if (name) sql += " AND s.name = :name";
-    sql += " GROUP BY p.value ORDER BY MAX(s.best_val_accuracy) DESC";
+    if (stage) sql += " AND s.stage = :stage";
+    sql += " ORDER BY s.id";
     SQLite::Statement query(*db_, sql);
     query.bind(":key", key);
     if (name) query.bind(":name", *name);
-    std::vector<ParamGroupRow> rows;
+    if (stage) query.bind(":stage", *stage);
     auto optional = [&](int column) -> std::optional<double> {
       if (query.getColumn(column).isNull()) return std::nullopt;
       return query.getColumn(column).getDouble();
     };
+    std::vector<RunOutcome> runs;
     while (query.executeStep()) {
-      rows.push_back(
-          {query.getColumn(0).getString(), query.getColumn(1).getInt64(), optional(2), optional(3), optional(4)});
+      runs.push_back({query.getColumn(0).getInt64(), query.getColumn(1).getString(), query.getColumn(2).getString(),
+                      query.getColumn(3).getString(), optional(4), optional(5)});
     }
-    return rows;
+    return runs;
+  });
+}
+
+std::vector<ValidationRise> ResultsStore::validation_rises_of(std::int64_t run_id) const {
+  return guarded(path_, "read the run's validation rises", [&] {
+    SQLite::Statement query(*db_, R"(SELECT first_epoch, last_epoch, evaluations, best_val_loss, worst_val_loss,
+        train_loss_before, lowest_train_loss, recovered FROM validation_rises WHERE run_id = ? ORDER BY first_epoch)");
+    query.bind(1, static_cast<std::int64_t>(run_id));
+    std::vector<ValidationRise> rises;
+    auto number = [&](int column) {
+      return query.getColumn(column).isNull() ? std::nan("") : query.getColumn(column).getDouble();
+    };
+    while (query.executeStep()) {
+      rises.push_back({query.getColumn(0).getInt64(), query.getColumn(1).getInt64(), query.getColumn(2).getInt64(),
+                       number(3), number(4), number(5), number(6), query.getColumn(7).getInt() != 0});
+    }
+    return rises;
+  });
+}
+
+std::optional<std::string> ResultsStore::param_of(std::int64_t run_id, const std::string& key) const {
+  return guarded(path_, "read a run's parameter", [&]() -> std::optional<std::string> {
+    SQLite::Statement query(*db_, "SELECT CAST(value AS TEXT) FROM run_params WHERE run_id = ? AND key = ?");
+    query.bind(1, static_cast<std::int64_t>(run_id));
+    query.bind(2, key);
+    if (!query.executeStep() || query.getColumn(0).isNull()) return std::nullopt;
+    return query.getColumn(0).getString();
   });
 }
 

@@ -1,6 +1,8 @@
 #pragma once
 // The SQLite results store: every run, its parameters, plugins and metrics. See docs/store.md for the schema.
 
+#include "store/reports.h"
+
 #include <ftsdk/params.h>
 
 #include <chrono>
@@ -69,24 +71,12 @@ struct RunSummary {
   std::string group_id;
   std::string status;
   std::string started_at;
+  std::int64_t seed = 0;
   std::string key_params;  // "optimizer.lr=0.01 backbone.lr_mult=0.1"
   std::optional<double> best_val_accuracy;
   std::optional<double> best_val_loss;
   std::optional<double> test_accuracy;
   std::int64_t epochs = 0;
-};
-
-/// One epoch of a run, as the epoch_metrics view has it (absent values are NaN).
-struct EpochRow {
-  std::int64_t epoch = 0;
-  double train_loss = 0, train_accuracy = 0, val_loss = 0, val_accuracy = 0, lr = 0;
-};
-
-/// Runs grouped by the value of one parameter: how many, and their best validation accuracy and loss.
-struct ParamGroupRow {
-  std::string value;
-  std::int64_t runs = 0;
-  std::optional<double> best_val_accuracy, mean_best_val_accuracy, best_val_loss;
 };
 
 struct RunFilter {
@@ -135,8 +125,14 @@ class ResultsStore {
   std::optional<std::string> status_of(std::int64_t run_id) const;
   /// The run's epochs in order.
   std::vector<EpochRow> epochs_of(std::int64_t run_id) const;
-  /// Completed runs (of experiment `name`, when given) grouped by the value of parameter `key`.
-  std::vector<ParamGroupRow> compare_by(const std::string& key, const std::optional<std::string>& name) const;
+  /// Every run (of experiment `name` and stage `stage`, when given) that has `key`: a flattened parameter
+  /// (`optimizer.lr`), or `lr/<group>` for the highest learning rate a parameter group was given.
+  std::vector<RunOutcome> outcomes_by(const std::string& key, const std::optional<std::string>& name,
+                                      const std::optional<std::string>& stage) const;
+  /// The validation_rises view for one run, in order.
+  std::vector<ValidationRise> validation_rises_of(std::int64_t run_id) const;
+  /// The stored value of parameter `key` of a run, as text.
+  std::optional<std::string> param_of(std::int64_t run_id, const std::string& key) const;
   /// The run's last checkpoint, checked to exist. A store moved with its checkpoint folder is found at the new
   /// place. Throws DataError when the recorded file is gone.
   std::optional<std::string> checkpoint_of(std::int64_t run_id) const;

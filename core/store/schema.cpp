@@ -7,6 +7,8 @@ namespace ft {
 // other kinds of table schema changes"); the views that read them are dropped first and recreated after.
 const char* const kMigrateV1ToV2Sql = R"sql(
 DROP VIEW IF EXISTS overfitting;
+DROP VIEW IF EXISTS validation_rises;
+DROP VIEW IF EXISTS evaluations;
 DROP VIEW IF EXISTS run_summary;
 DROP VIEW IF EXISTS epoch_metrics;
 CREATE TABLE runs_v2 (
@@ -109,21 +111,53 @@ CREATE VIEW IF NOT EXISTS epoch_metrics AS
   FROM metrics WHERE scope = 'epoch' GROUP BY run_id, epoch;
 
 CREATE VIEW IF NOT EXISTS run_summary AS
-  SELECT r.id, r.name, r.stage, r.group_id, r.parent_run_id, r.status, r.started_at, r.ended_at, r.device,
+  SELECT r.id, r.name, r.stage, r.group_id, r.parent_run_id, r.status, r.started_at, r.ended_at, r.device, r.seed,
          (SELECT MAX(val_accuracy) FROM epoch_metrics e WHERE e.run_id = r.id) AS best_val_accuracy,
          (SELECT MIN(val_loss) FROM epoch_metrics e WHERE e.run_id = r.id) AS best_val_loss,
          (SELECT MAX(epoch) FROM epoch_metrics e WHERE e.run_id = r.id) AS epochs,
+         (SELECT val_accuracy FROM epoch_metrics e WHERE e.run_id = r.id AND e.val_accuracy IS NOT NULL
+            ORDER BY e.epoch DESC LIMIT 1) AS final_val_accuracy,
          (SELECT value FROM metrics m WHERE m.run_id = r.id AND m.scope = 'final' AND m.name = 'test_accuracy')
            AS test_accuracy,
          (SELECT value FROM run_params p WHERE p.run_id = r.id AND p.key = 'optimizer.lr') AS lr
   FROM runs r;
 
--- Epochs where validation loss went up while training loss went down: the classic sign of overfitting.
+-- One row per validation (with eval_every > 1, only the epochs that were evaluated): the lowest validation loss
+-- of all evaluations before it, and the training loss of the evaluation before it.
+CREATE VIEW IF NOT EXISTS evaluations AS
+  SELECT run_id, epoch, train_loss, val_loss,
+         MIN(val_loss) OVER (PARTITION BY run_id ORDER BY epoch ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING)
+           AS best_val_loss_before,
+         LAG(train_loss) OVER (PARTITION BY run_id ORDER BY epoch) AS train_loss_before
+  FROM epoch_metrics WHERE val_loss IS NOT NULL;
+
+-- Every stretch of consecutive evaluations whose validation loss stayed above its running minimum (the lowest
+-- value before the stretch began): where it began and ended, how many evaluations it lasted, the minimum it rose
+-- above and how high it went, the training loss before it and the lowest training loss during it, and whether
+-- validation loss came back down to a new minimum afterwards (recovered = 1) or training ended inside it.
+CREATE VIEW IF NOT EXISTS validation_rises AS
+  WITH marked AS (
+    SELECT *, CASE WHEN val_loss > best_val_loss_before THEN 1 ELSE 0 END AS above FROM evaluations),
+  numbered AS (
+    SELECT *, SUM(1 - above) OVER (PARTITION BY run_id ORDER BY epoch) AS stretch FROM marked),
+  spans AS (
+    SELECT run_id, stretch, MIN(epoch) AS first_epoch, MAX(epoch) AS last_epoch, COUNT(*) AS evaluations,
+           MAX(val_loss) AS worst_val_loss, MIN(train_loss) AS lowest_train_loss
+    FROM numbered WHERE above = 1 GROUP BY run_id, stretch)
+  SELECT spans.run_id, spans.first_epoch, spans.last_epoch, spans.evaluations,
+         start.best_val_loss_before AS best_val_loss, spans.worst_val_loss,
+         start.train_loss_before, spans.lowest_train_loss,
+         EXISTS (SELECT 1 FROM evaluations later WHERE later.run_id = spans.run_id AND later.epoch > spans.last_epoch)
+           AS recovered
+  FROM spans JOIN evaluations start ON start.run_id = spans.run_id AND start.epoch = spans.first_epoch;
+
+-- Runs that end overfitting: validation loss rose above its minimum and never came back, while training loss went
+-- on falling below where it was. onset_epoch is the first evaluation of that rise; ftrun overfit asks, in
+-- addition, that it lasted at least --patience evaluations.
 CREATE VIEW IF NOT EXISTS overfitting AS
-  SELECT cur.run_id, cur.epoch, prev.train_loss AS prev_train_loss, cur.train_loss,
-         prev.val_loss AS prev_val_loss, cur.val_loss
-  FROM epoch_metrics cur JOIN epoch_metrics prev ON prev.run_id = cur.run_id AND prev.epoch = cur.epoch - 1
-  WHERE cur.val_loss > prev.val_loss AND cur.train_loss < prev.train_loss;
+  SELECT run_id, first_epoch AS onset_epoch, evaluations, best_val_loss, worst_val_loss, train_loss_before,
+         lowest_train_loss
+  FROM validation_rises WHERE recovered = 0 AND lowest_train_loss < train_loss_before;
 )sql";
 
 }  // namespace ft
