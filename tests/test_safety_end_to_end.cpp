@@ -9,6 +9,7 @@
 #include <atomic>
 #include <filesystem>
 #include <future>
+#include <optional>
 #include <thread>
 #include <vector>
 
@@ -120,37 +121,57 @@ TEST_CASE("of two resumes of one run, one trains and the other is refused", "[e2
   CHECK(db.execAndGet(count).getInt() == reference.execAndGet(count).getInt());
 }
 
-TEST_CASE("a store locked for longer than the timeout closes the run as failed, keeping its rows",
+TEST_CASE("a store locked for longer than the timeout closes the run as failed and keeps its rows",
           "[e2e][store][concurrency]") {
   TempDir dir;
   const auto store = dir / "ftrun.db";
-  const auto experiment = write(dir, "long.toml", long_tiny(30, 300));
-  setenv("FTRUN_STORE_TIMEOUT", "0.2", 1);
-  auto training = std::async(std::launch::async, [&] { return run(experiment + " --store " + store); });
-  // Once an epoch is recorded, take the write lock for 4 s, as a careless sqlite3 shell would.
-  bool locked = false;
-  for (int i = 0; i < 6000 && !locked; ++i) {
+  const auto experiment = write(dir, "long.toml", long_tiny(50, 300));
+  // ftrun with its output on a pipe, so the lock below can be released once ftrun says a write failed.
+  int output[2];
+  REQUIRE(pipe(output) == 0);
+  const pid_t child = fork();
+  if (child == 0) {
+    dup2(output[1], 1);
+    dup2(output[1], 2);
+    close(output[0]);
+    setenv("FTRUN_STORE_TIMEOUT", "0.2", 1);
+    execl(kFtrun.c_str(), kFtrun.c_str(), experiment.c_str(), "--store", store.c_str(), nullptr);
+    _exit(127);
+  }
+  close(output[1]);
+  // Once an epoch is recorded, take the write lock, as a careless sqlite3 shell would, and keep it until ftrun
+  // reports that a write failed (after its 3 attempts); closing the run then waits long enough to succeed.
+  std::optional<SQLite::Database> locker;
+  for (int i = 0; i < 6000 && !locker; ++i) {
     std::this_thread::sleep_for(std::chrono::milliseconds(50));
     try {
       SQLite::Database db(store, SQLite::OPEN_READWRITE);
       if (db.execAndGet("SELECT COUNT(*) FROM metrics WHERE scope = 'epoch'").getInt() == 0) continue;
       db.exec("BEGIN EXCLUSIVE");
-      locked = true;
-      std::this_thread::sleep_for(std::chrono::seconds(4));
-      db.exec("COMMIT");
+      locker.emplace(std::move(db));
     } catch (const std::exception&) {
     }
   }
-  const Result result = training.get();
-  unsetenv("FTRUN_STORE_TIMEOUT");
-  REQUIRE(locked);
-  INFO(result.output);
-  CHECK(result.code == 5);
-  CHECK_THAT(result.output, Contains("database is locked") && Contains("FTRUN_STORE_TIMEOUT"));
+  std::string text;
+  char buffer[4096];
+  for (ssize_t got; (got = read(output[0], buffer, sizeof buffer)) > 0;) {
+    text.append(buffer, static_cast<std::size_t>(got));
+    if (locker && text.find("closing it as failed") != std::string::npos) {
+      locker->exec("COMMIT");
+      locker.reset();
+    }
+  }
+  close(output[0]);
+  int status = 0;
+  waitpid(child, &status, 0);
+  INFO(text);
+  REQUIRE(WIFEXITED(status));
+  CHECK(WEXITSTATUS(status) == 5);
+  CHECK_THAT(text, Contains("database is locked") && Contains("FTRUN_STORE_TIMEOUT") && Contains("after 3 attempts"));
   SQLite::Database db(store);
   CHECK(db.execAndGet("SELECT status FROM runs").getString() == "failed");
   CHECK_THAT(db.execAndGet("SELECT error FROM runs").getString(), Contains("database is locked"));
-  // No gap: every epoch up to the last one recorded has its training loss.
+  // No gap: every epoch up to the last one recorded has its training loss, the failed write's rows included.
   CHECK(db.execAndGet("SELECT COUNT(*) FROM metrics WHERE scope = 'epoch' AND name = 'train_loss'").getInt() ==
         db.execAndGet("SELECT MAX(epoch) FROM metrics WHERE scope = 'epoch'").getInt());
 }

@@ -333,6 +333,11 @@ void train_recorded_run(ResultsStore& store, std::int64_t run_id, const RunConfi
     close(RunStatus::diverged, e.what());
     log::error(fmt::format("run {} diverged", run_id));
     throw;
+  } catch (const StoreError& e) {
+    // Said before closing, which waits for the store longer than any other write.
+    log::error(fmt::format("run {} stopped: {}; closing it as failed", run_id, e.what()));
+    close(RunStatus::failed, e.what());
+    throw;
   } catch (const c10::Error& e) {
     // LibTorch's own message carries a C++ backtrace: the store keeps the message alone.
     const std::string message = e.what_without_backtrace();
