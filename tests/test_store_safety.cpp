@@ -216,6 +216,12 @@ TEST_CASE("a store made by ftrun 0.1 (schema 1) is upgraded in place, keeping it
   ft::ResultsStore store(path);
   SQLite::Database db(path);
   CHECK(db.execAndGet("PRAGMA user_version").getInt() == ft::kStoreSchemaVersion);
+  // The store as it was is kept beside it, untouched.
+  {
+    SQLite::Database backup(path + ".v1.bak");
+    CHECK(backup.execAndGet("PRAGMA user_version").getInt() == 1);
+    CHECK(backup.execAndGet("SELECT name FROM runs").getString() == "old");
+  }
   CHECK(db.execAndGet("SELECT name FROM runs").getString() == "old");
   CHECK(db.execAndGet("SELECT value FROM run_params").getDouble() == 0.01);
   CHECK(db.execAndGet("SELECT best_val_loss FROM run_summary").getDouble() == 0.5);

@@ -1,5 +1,6 @@
 #include "store/results_store.h"
 
+#include "log/log.h"
 #include "store/schema.h"
 
 #include <ftsdk/error.h>
@@ -183,6 +184,7 @@ void ResultsStore::open_and_upgrade() {
     guarded(path_, "open it", [&] { db_->exec("PRAGMA foreign_keys = ON"); });
     return;
   }
+  const std::string backup = seen > 0 ? back_up_before_upgrade(seen) : std::string();
   // Creating or upgrading the schema is a write: take the write lock first (BEGIN IMMEDIATE), so that
   // processes opening a new store at the same moment wait for each other instead of failing, then decide from
   // the version seen under the lock. Foreign keys stay off while tables are rebuilt.
@@ -197,7 +199,30 @@ void ResultsStore::open_and_upgrade() {
     SQLite::Statement check(*db_, "PRAGMA foreign_key_check");
     if (check.executeStep()) throw StoreError("results store " + path_ + ": the upgrade found broken references");
   });
+  if (!backup.empty()) {
+    log::info("results store " + path_ + ": schema version " + std::to_string(seen) + " upgraded to " +
+              std::to_string(kStoreSchemaVersion) + "; the store as it was is kept in " + backup);
+  }
   guarded(path_, "open it", [&] { db_->exec("PRAGMA foreign_keys = ON"); });
+}
+
+// A copy of the store as it was, before an upgrade rewrites its tables: `ftrun.db` → `ftrun.db.v1.bak`.
+// VACUUM INTO writes a consistent snapshot while other processes keep reading; when several processes upgrade
+// at once, the first one's copy is kept (VACUUM INTO refuses to overwrite).
+std::string ResultsStore::back_up_before_upgrade(int version) {
+  const std::string backup = path_ + ".v" + std::to_string(version) + ".bak";
+  std::error_code error;
+  if (fs::exists(backup, error)) return backup;
+  try {
+    SQLite::Statement vacuum(*db_, "VACUUM INTO ?");
+    vacuum.bind(1, backup);
+    vacuum.exec();
+  } catch (const SQLite::Exception& e) {
+    if (fs::exists(backup, error)) return backup;  // another process made it first
+    throw store_error(
+        path_, "back it up to " + backup + " before upgrading its schema from version " + std::to_string(version), e);
+  }
+  return backup;
 }
 
 template <class Fn>

@@ -147,6 +147,8 @@ class ResultsStore {
 
  private:
   void open_and_upgrade();
+  /// Copies the store to `<path>.v<version>.bak` (VACUUM INTO) unless that copy exists; returns its path.
+  std::string back_up_before_upgrade(int version);
   /// Runs `fn` in a BEGIN IMMEDIATE transaction, retried `attempts` times on lock and I/O errors.
   template <class Fn>
   void write(const std::string& action, int attempts, Fn&& fn);
