@@ -6,6 +6,7 @@
 #include <SQLiteCpp/SQLiteCpp.h>
 #include <catch2/catch.hpp>
 
+#include <algorithm>
 #include <fstream>
 #include <regex>
 #include <sstream>
@@ -52,6 +53,21 @@ TEST_CASE("compare, overfit and show answer from a store of real runs, and the d
   const auto listing = run("runs --store " + store);
   CHECK_THAT(listing.output, Contains(" seed ") && Contains("completed       2 "));
   CHECK(run("show 1 --store " + store).code == 0);
+  const auto filtered = run("runs --store " + store + " --where \"optimizer.lr < 0.02 and seed = 2\" --csv");
+  INFO(filtered.output);
+  CHECK(filtered.code == 0);
+  CHECK(std::count(filtered.output.begin(), filtered.output.end(), '\n') == 2);  // the header and run 4
+  CHECK_THAT(filtered.output, Contains("\n4,tiny,"));
+  const auto json = run("runs --store " + store + " --json --order-by \"val_loss.min asc\" --limit 1");
+  CHECK_THAT(json.output, Contains("\"optimizer.lr\": 0.0") && Contains("\"params\""));
+  const auto bad = run("runs --store " + store + " --where \"optimizer.lr <\"");
+  CHECK(bad.code == 2);
+  CHECK_THAT(bad.output, Contains("column 15: expected a value"));
+  const auto exported = run("export 1 2 --format csv --store " + store);
+  CHECK(exported.code == 0);
+  CHECK_THAT(exported.output, Contains("run_id,kind,epoch,step,name,value") && Contains("1,param,,,optimizer.lr,") &&
+                                  Contains("2,epoch,4,") && Contains(",val_loss,"));
+  CHECK_THAT(run("export 1 --store " + store).output, Contains("\"metrics\"") && Contains("\"scope\": \"step\""));
   CHECK_THAT(run("overfit 99 --store " + store).output, Contains("no run 99"));
 
   const auto blocks = sql_blocks(std::string(FT_SOURCE_DIR) + "/docs/store.md");

@@ -3,11 +3,13 @@
 // views where the store is involved.
 #include "store/reports.h"
 #include "store/results_store.h"
+#include "store/run_query.h"
 #include "temp_dir.h"
 
 #include <catch2/catch.hpp>
 
 #include <cmath>
+#include <variant>
 
 namespace {
 
@@ -146,4 +148,49 @@ TEST_CASE("compare reads parameters and group learning rates from the store", "[
   REQUIRE(by_group.size() == 2);
   CHECK(std::stod(by_group[0].value) == Approx(0.002));  // the highest rate the group was given
   CHECK(store.outcomes_by("optimizer.lr", std::nullopt, std::string("pretrain")).empty());
+}
+
+TEST_CASE("where and order-by expressions compile to bound SQL and point at mistakes", "[reports][query]") {
+  const auto where = ft::compile_where("optimizer.lr < 1e-3 and (status = completed or val_accuracy.max >= 0.9)");
+  CHECK(where.sql.find("1e-3") == std::string::npos);  // values are bound, never pasted
+  REQUIRE(where.values.size() == 4);
+  CHECK(std::get<std::string>(where.values[0]) == "optimizer.lr");
+  CHECK(std::get<double>(where.values[1]) == 0.001);
+  CHECK(std::get<std::string>(where.values[2]) == "completed");
+  // A hostile value stays a value.
+  const auto hostile = ft::compile_where("name = \"x') ; DROP TABLE runs; --\"");
+  CHECK(hostile.sql.find("DROP") == std::string::npos);
+  CHECK_THROWS_WITH(ft::compile_where("optimizer.lr <"), Catch::Matchers::Contains("column 15: expected a value"));
+  CHECK_THROWS_WITH(ft::compile_where("val_loss.median > 1"), Catch::Matchers::Contains("unknown summary 'median'"));
+  CHECK_THROWS_WITH(ft::compile_where("seed = 1 seed"), Catch::Matchers::Contains("column 10: unexpected 'seed'"));
+  CHECK_THROWS_WITH(ft::compile_where("name = 'open"), Catch::Matchers::Contains("never closed"));
+  CHECK_THROWS_WITH(ft::compile_order_by("val_loss.min sideways"), Catch::Matchers::Contains("column 14"));
+}
+
+TEST_CASE("runs are filtered and ordered by parameters, run fields and metric summaries", "[reports][query][store]") {
+  TempDir dir;
+  ft::ResultsStore store(dir / "ftrun.db");
+  for (const double lr : {0.1, 0.01, 0.001}) {
+    auto run = run_named("finetune");
+    ft::ParamValue value;
+    value.data = lr;
+    run.params = {{"optimizer.lr", value}};
+    const auto id = store.begin_run(run);
+    // Lower rates reach lower validation losses here; the minimum is at epoch 2.
+    record_epochs(store, id, {1.0, 0.8, 0.6}, {lr * 10, lr * 5, lr * 8});
+    store.finish_run(id, lr == 0.1 ? ft::RunStatus::diverged : ft::RunStatus::completed);
+  }
+  ft::RunFilter filter;
+  filter.where = ft::compile_where("optimizer.lr < 0.05 and status = completed and val_loss.argmin = 2");
+  filter.order_by = ft::compile_order_by("val_loss.min asc");
+  const auto runs = store.list_runs(filter);
+  REQUIRE(runs.size() == 2);
+  CHECK(runs[0].id == 3);  // lr 0.001: lowest validation loss first
+  CHECK(runs[1].id == 2);
+  filter.where = ft::compile_where("not status = completed");
+  filter.order_by.reset();
+  REQUIRE(store.list_runs(filter).size() == 1);
+  CHECK(store.list_runs(filter)[0].status == "diverged");
+  CHECK(store.params_of(1).at(0).first == "optimizer.lr");
+  CHECK(store.metrics_of(1).size() == 6);
 }

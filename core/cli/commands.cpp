@@ -8,12 +8,14 @@
 #include "runner/signals.h"
 #include "runner/trainer.h"
 #include "store/results_store.h"
+#include "store/run_query.h"
 
 #include <ftsdk/version.h>
 
 #include <c10/util/Exception.h>
 #include <fmt/format.h>
 #include <CLI/CLI.hpp>
+#include <nlohmann/json.hpp>
 
 #include <algorithm>
 #include <cmath>
@@ -32,8 +34,9 @@ struct RunOptions {
 
 struct RunsOptions {
   std::string store;
-  std::string name, group, status;
+  std::string name, group, status, where, order_by;
   std::int64_t limit = 50;
+  bool json = false, csv = false;
 };
 
 std::string cell(const std::optional<double>& value) { return value ? fmt::format("{:.4f}", *value) : "-"; }
@@ -219,15 +222,122 @@ int command_overfit(const std::vector<std::int64_t>& ids, const std::string& nam
   return kExitOk;
 }
 
+// A CSV field, quoted when it holds a separator, a quote or a line break (RFC 4180).
+std::string csv_field(const std::string& text) {
+  if (text.find_first_of(",\"\r\n") == std::string::npos) return text;
+  std::string quoted = "\"";
+  for (const char c : text) quoted += c == '"' ? std::string("\"\"") : std::string(1, c);
+  return quoted + "\"";
+}
+
+std::string csv_number(const std::optional<double>& value) { return value ? fmt::format("{}", *value) : ""; }
+
+nlohmann::json json_number(const std::optional<double>& value) {
+  if (!value || std::isnan(*value)) return nullptr;
+  return *value;
+}
+
+// A stored parameter (text) as JSON: numbers as numbers, everything else as text.
+nlohmann::json json_param(const std::string& text) {
+  char* end = nullptr;
+  const double number = std::strtod(text.c_str(), &end);
+  if (!text.empty() && end == text.c_str() + text.size()) return number;
+  return text;
+}
+
 int command_runs(const RunsOptions& options) {
-  ResultsStore store(resolve_store_path(options.store, ""), store_options_from_environment());
-  store.close_abandoned_runs();
+  if (options.json && options.csv) throw ConfigError("--json and --csv: choose one");
   RunFilter filter;
   if (!options.name.empty()) filter.name = options.name;
   if (!options.group.empty()) filter.group_id = options.group;
   if (!options.status.empty()) filter.status = options.status;
+  if (!options.where.empty()) filter.where = compile_where(options.where);
+  if (!options.order_by.empty()) filter.order_by = compile_order_by(options.order_by);
   filter.limit = options.limit;
-  print_runs(store.list_runs(filter));
+  ResultsStore store(resolve_store_path(options.store, ""), store_options_from_environment());
+  store.close_abandoned_runs();
+  const auto runs = store.list_runs(filter);
+  if (options.json) {
+    auto out = nlohmann::json::array();
+    for (const auto& run : runs) {
+      nlohmann::json params = nlohmann::json::object();
+      for (const auto& [key, value] : store.params_of(run.id)) params[key] = json_param(value);
+      out.push_back({{"id", run.id},
+                     {"name", run.name},
+                     {"stage", run.stage},
+                     {"group", run.group_id},
+                     {"status", run.status},
+                     {"seed", run.seed},
+                     {"started_at", run.started_at},
+                     {"epochs", run.epochs},
+                     {"best_val_accuracy", json_number(run.best_val_accuracy)},
+                     {"best_val_loss", json_number(run.best_val_loss)},
+                     {"test_accuracy", json_number(run.test_accuracy)},
+                     {"params", params}});
+    }
+    std::printf("%s\n", out.dump(2).c_str());
+  } else if (options.csv) {
+    std::printf("id,name,stage,group,status,seed,started_at,epochs,best_val_accuracy,best_val_loss,test_accuracy\n");
+    for (const auto& run : runs) {
+      std::printf("%lld,%s,%s,%s,%s,%lld,%s,%lld,%s,%s,%s\n", static_cast<long long>(run.id),
+                  csv_field(run.name).c_str(), csv_field(run.stage).c_str(), csv_field(run.group_id).c_str(),
+                  run.status.c_str(), static_cast<long long>(run.seed), run.started_at.c_str(),
+                  static_cast<long long>(run.epochs), csv_number(run.best_val_accuracy).c_str(),
+                  csv_number(run.best_val_loss).c_str(), csv_number(run.test_accuracy).c_str());
+    }
+  } else {
+    print_runs(runs);
+  }
+  return kExitOk;
+}
+
+// Parameters and every metric row of runs, for pandas, R or a spreadsheet.
+int command_export(const std::vector<std::int64_t>& ids, const std::string& format, const std::string& store_path) {
+  ResultsStore store(resolve_store_path(store_path, ""), store_options_from_environment());
+  for (const auto id : ids) {
+    if (!store.status_of(id))
+      throw ConfigError("no run " + std::to_string(id) + " in " + store.path() + " (see ftrun runs)");
+  }
+  if (format == "csv") {
+    // Long format: one row per parameter (kind "param") or metric (kind step, epoch or final).
+    std::printf("run_id,kind,epoch,step,name,value\n");
+    for (const auto id : ids) {
+      for (const auto& [key, value] : store.params_of(id)) {
+        std::printf("%lld,param,,,%s,%s\n", static_cast<long long>(id), csv_field(key).c_str(),
+                    csv_field(value).c_str());
+      }
+      for (const auto& row : store.metrics_of(id)) {
+        std::printf("%lld,%s,%lld,%lld,%s,%s\n", static_cast<long long>(id), row.scope.c_str(),
+                    static_cast<long long>(row.epoch), static_cast<long long>(row.step), csv_field(row.name).c_str(),
+                    std::isnan(row.value) ? "nan" : fmt::format("{}", row.value).c_str());
+      }
+    }
+    return kExitOk;
+  }
+  auto out = nlohmann::json::array();
+  for (const auto id : ids) {
+    RunFilter filter;
+    filter.id = id;
+    const RunSummary run = store.list_runs(filter).front();
+    nlohmann::json params = nlohmann::json::object();
+    for (const auto& [key, value] : store.params_of(id)) params[key] = json_param(value);
+    nlohmann::json metrics = nlohmann::json::array();
+    for (const auto& row : store.metrics_of(id)) {
+      metrics.push_back({{"scope", row.scope},
+                         {"epoch", row.epoch},
+                         {"step", row.step},
+                         {"name", row.name},
+                         {"value", json_number(row.value)}});
+    }
+    out.push_back({{"id", run.id},
+                   {"name", run.name},
+                   {"stage", run.stage},
+                   {"status", run.status},
+                   {"seed", run.seed},
+                   {"params", params},
+                   {"metrics", metrics}});
+  }
+  std::printf("%s\n", out.dump(2).c_str());
   return kExitOk;
 }
 
@@ -280,6 +390,21 @@ int run_cli(int argc, char** argv) {
   runs->add_option("--status", runs_options.status, "Only runs with this status")
       ->check(CLI::IsMember({"running", "completed", "failed", "interrupted", "diverged"}));
   runs->add_option("--limit", runs_options.limit, "At most this many runs");
+  runs->add_option("--where", runs_options.where,
+                   "Only runs matching, e.g. \"optimizer.lr < 1e-3 and val_accuracy.max > 0.8\" (docs/cli.md)");
+  runs->add_option("--order-by", runs_options.order_by,
+                   "Order, e.g. \"val_loss.min asc, seed\" (default: newest first)");
+  runs->add_flag("--json", runs_options.json, "Print JSON (with every parameter) instead of a table");
+  runs->add_flag("--csv", runs_options.csv, "Print CSV instead of a table");
+
+  std::vector<std::int64_t> export_ids;
+  std::string export_format = "json", export_store;
+  auto* exporter = app.add_subcommand("export", "Print runs' parameters and every metric row as JSON or CSV");
+  exporter->add_option("runs", export_ids, "Run ids")->required();
+  exporter
+      ->add_option("--format", export_format, "json (default) or csv (long format: run_id,kind,epoch,step,name,value)")
+      ->check(CLI::IsMember({"json", "csv"}));
+  exporter->add_option("--store", export_store, "Results store (default: $FTRUN_STORE, results/ftrun.db)");
 
   std::int64_t resume_id = 0;
   std::string resume_store;
@@ -316,7 +441,8 @@ int run_cli(int argc, char** argv) {
 
   // `ftrun FILE ...` means `ftrun run FILE ...`, also after global flags (`ftrun -v FILE`).
   std::vector<std::string> args(argv, argv + argc);
-  const std::vector<std::string> commands = {"run", "runs", "resume", "show", "compare", "overfit", "plugins"};
+  const std::vector<std::string> commands = {"run",     "runs",    "resume", "show",
+                                             "compare", "overfit", "export", "plugins"};
   std::size_t first = 1;
   while (first < args.size() && (args[first] == "-v" || args[first] == "--verbose")) ++first;
   if (first < args.size() && !args[first].empty() && args[first][0] != '-' &&
@@ -343,6 +469,7 @@ int run_cli(int argc, char** argv) {
     if (show->parsed()) return command_show(show_id, show_store);
     if (compare->parsed()) return command_compare(compare_key, compare_name, compare_stage, compare_store);
     if (overfit->parsed()) return command_overfit(overfit_ids, overfit_name, overfit_patience, overfit_store);
+    if (exporter->parsed()) return command_export(export_ids, export_format, export_store);
     if (plugins->parsed()) return command_plugins(plugin_files, catalog);
   } catch (const ConfigError& e) {
     return report("", e, kExitUsage);

@@ -391,8 +391,21 @@ std::vector<RunSummary> ResultsStore::list_runs(const RunFilter& filter) const {
     if (filter.name) sql += " AND s.name = :name";
     if (filter.group_id) sql += " AND s.group_id = :group";
     if (filter.status) sql += " AND s.status = :status";
-    sql += " ORDER BY s.id DESC LIMIT :limit";
+    if (filter.where) sql += " AND (" + filter.where->sql + ")";
+    sql += " ORDER BY " + (filter.order_by ? filter.order_by->sql + ", s.id DESC" : std::string("s.id DESC"));
+    sql += " LIMIT :limit";
     SQLite::Statement query(*db_, sql);
+    for (const auto* fragment : {&filter.where, &filter.order_by}) {
+      if (!*fragment) continue;
+      const std::string prefix = fragment == &filter.where ? ":w" : ":o";
+      for (std::size_t i = 0; i < (*fragment)->values.size(); ++i) {
+        const auto& value = (*fragment)->values[i];
+        if (const auto* number = std::get_if<double>(&value))
+          query.bind(prefix + std::to_string(i), *number);
+        else
+          query.bind(prefix + std::to_string(i), std::get<std::string>(value));
+      }
+    }
     if (filter.id) query.bind(":id", *filter.id);
     if (filter.name) query.bind(":name", *filter.name);
     if (filter.group_id) query.bind(":group", *filter.group_id);
@@ -494,6 +507,31 @@ std::vector<ValidationRise> ResultsStore::validation_rises_of(std::int64_t run_i
                        number(3), number(4), number(5), number(6), query.getColumn(7).getInt() != 0});
     }
     return rises;
+  });
+}
+
+std::vector<std::pair<std::string, std::string>> ResultsStore::params_of(std::int64_t run_id) const {
+  return guarded(path_, "read a run's parameters", [&] {
+    SQLite::Statement query(*db_, "SELECT key, CAST(value AS TEXT) FROM run_params WHERE run_id = ? ORDER BY key");
+    query.bind(1, static_cast<std::int64_t>(run_id));
+    std::vector<std::pair<std::string, std::string>> params;
+    while (query.executeStep()) params.emplace_back(query.getColumn(0).getString(), query.getColumn(1).getString());
+    return params;
+  });
+}
+
+std::vector<MetricRow> ResultsStore::metrics_of(std::int64_t run_id) const {
+  return guarded(path_, "read a run's metrics", [&] {
+    SQLite::Statement query(*db_,
+                            "SELECT scope, epoch, step, name, value FROM metrics WHERE run_id = ? ORDER BY rowid");
+    query.bind(1, static_cast<std::int64_t>(run_id));
+    std::vector<MetricRow> rows;
+    while (query.executeStep()) {
+      rows.push_back({query.getColumn(0).getString(), query.getColumn(1).getInt64(), query.getColumn(2).getInt64(),
+                      query.getColumn(3).getString(),
+                      query.getColumn(4).isNull() ? std::nan("") : query.getColumn(4).getDouble()});
+    }
+    return rows;
   });
 }
 

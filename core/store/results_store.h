@@ -2,6 +2,7 @@
 // The SQLite results store: every run, its parameters, plugins and metrics. See docs/store.md for the schema.
 
 #include "store/reports.h"
+#include "store/run_query.h"
 
 #include <ftsdk/params.h>
 
@@ -84,6 +85,8 @@ struct RunFilter {
   std::optional<std::string> name;
   std::optional<std::string> group_id;
   std::optional<std::string> status;
+  /// Compiled --where and --order-by (run_query.h); newest first when no order is given.
+  std::optional<SqlFragment> where, order_by;
   std::int64_t limit = 50;
 };
 
@@ -131,6 +134,10 @@ class ResultsStore {
                                       const std::optional<std::string>& stage) const;
   /// The validation_rises view for one run, in order.
   std::vector<ValidationRise> validation_rises_of(std::int64_t run_id) const;
+  /// Every parameter of a run, key → value as text, in key order.
+  std::vector<std::pair<std::string, std::string>> params_of(std::int64_t run_id) const;
+  /// Every metric row of a run, in the order written.
+  std::vector<MetricRow> metrics_of(std::int64_t run_id) const;
   /// The stored value of parameter `key` of a run, as text.
   std::optional<std::string> param_of(std::int64_t run_id, const std::string& key) const;
   /// The run's last checkpoint, checked to exist. A store moved with its checkpoint folder is found at the new
