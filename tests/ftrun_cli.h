@@ -88,6 +88,20 @@ inline std::string replaced(std::string text, const std::string& from, const std
   return text;
 }
 
+/// Waits until `sql` returns non-zero on `store` (which may not exist yet), polling every 50 ms for up to 5 minutes
+/// (a busy machine is slow). False when it never did.
+inline bool wait_until(const std::string& store, const std::string& sql) {
+  for (int i = 0; i < 6000; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    try {
+      SQLite::Database db(store);
+      if (db.execAndGet(sql).getInt() > 0) return true;
+    } catch (const std::exception&) {
+    }
+  }
+  return false;
+}
+
 // Starts ftrun on `experiment`, waits until `ready_sql` (on the store) returns non-zero, sends `signal`, and
 // returns the exit status.
 inline int run_and_signal(const std::string& experiment, const std::string& store, const std::string& ready_sql,
@@ -99,15 +113,7 @@ inline int run_and_signal(const std::string& experiment, const std::string& stor
     execl(kFtrun.c_str(), kFtrun.c_str(), experiment.c_str(), "--store", store.c_str(), nullptr);
     _exit(127);
   }
-  bool ready = false;
-  for (int i = 0; i < 6000 && !ready; ++i) {  // up to 5 minutes on a busy machine
-    std::this_thread::sleep_for(std::chrono::milliseconds(50));
-    try {
-      SQLite::Database db(store);
-      ready = db.execAndGet(ready_sql).getInt() > 0;
-    } catch (const std::exception&) {
-    }
-  }
+  const bool ready = wait_until(store, ready_sql);
   if (!ready) kill(child, SIGKILL);
   kill(child, signal);
   int status = 0;

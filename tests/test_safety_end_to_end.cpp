@@ -142,15 +142,10 @@ TEST_CASE("a store locked for longer than the timeout closes the run as failed a
   // Once an epoch is recorded, take the write lock, as a careless sqlite3 shell would, and keep it until ftrun
   // reports that a write failed (after its 3 attempts); closing the run then waits long enough to succeed.
   std::optional<SQLite::Database> locker;
-  for (int i = 0; i < 6000 && !locker; ++i) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(50));
-    try {
-      SQLite::Database db(store, SQLite::OPEN_READWRITE);
-      if (db.execAndGet("SELECT COUNT(*) FROM metrics WHERE scope = 'epoch'").getInt() == 0) continue;
-      db.exec("BEGIN EXCLUSIVE");
-      locker.emplace(std::move(db));
-    } catch (const std::exception&) {
-    }
+  if (wait_until(store, "SELECT COUNT(*) FROM metrics WHERE scope = 'epoch'")) {
+    locker.emplace(store, SQLite::OPEN_READWRITE);
+    locker->setBusyTimeout(60000);  // waits for a write of ftrun's that is under way
+    locker->exec("BEGIN EXCLUSIVE");
   }
   std::string text;
   char buffer[4096];

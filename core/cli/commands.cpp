@@ -106,24 +106,30 @@ std::string number(double value) { return std::isnan(value) ? "-" : fmt::format(
 
 std::string epoch_text(const std::optional<std::int64_t>& epoch) { return epoch ? std::to_string(*epoch) : "-"; }
 
-// What ftrun overfit and ftrun show say about one run: its monitored metric, its rises, the report.
-OverfitReport overfit_of(const ResultsStore& store, std::int64_t run_id, int patience) {
+// The run `run_id`, or a ConfigError saying there is none.
+RunSummary run_summary_of(const ResultsStore& store, std::int64_t run_id) {
+  RunFilter filter;
+  filter.id = run_id;
+  const auto runs = store.list_runs(filter);
+  if (runs.empty()) throw ConfigError("no run " + std::to_string(run_id) + " in " + store.path() + " (see ftrun runs)");
+  return runs.front();
+}
+
+// What ftrun overfit and ftrun show say about one run, from its `epochs`: its monitored metric, its rises.
+OverfitReport overfit_of(const ResultsStore& store, std::int64_t run_id, const std::vector<EpochRow>& epochs,
+                         int patience) {
   const std::string monitor = store.param_of(run_id, "train.monitor").value_or("val_loss");
   const std::string mode = store.param_of(run_id, "train.monitor_mode").value_or("auto");
-  return overfit_report(store.epochs_of(run_id), store.validation_rises_of(run_id), monitor, mode, patience);
+  return overfit_report(epochs, store.validation_rises_of(run_id), monitor, mode, patience);
 }
 
 // A run's learning curves, marking its best epoch and the onset of overfitting.
 int command_show(std::int64_t run_id, const std::string& store_path) {
   ResultsStore store(resolve_store_path(store_path, ""), store_options_from_environment());
-  RunFilter filter;
-  filter.id = run_id;
-  const auto runs = store.list_runs(filter);
-  if (runs.empty()) throw ConfigError("no run " + std::to_string(run_id) + " in " + store.path() + " (see ftrun runs)");
-  print_runs(runs);
+  print_runs({run_summary_of(store, run_id)});
   const auto epochs = store.epochs_of(run_id);
   constexpr int kPatience = 1;  // show every rise that never came back down, however short
-  const OverfitReport report = overfit_of(store, run_id, kPatience);
+  const OverfitReport report = overfit_of(store, run_id, epochs, kPatience);
   std::printf("\n%6s %10s %10s %10s %10s %11s\n", "epoch", "train_loss", "train_acc", "val_loss", "val_acc", "lr");
   for (const auto& e : epochs) {
     std::string mark;
@@ -190,14 +196,7 @@ int command_overfit(const std::vector<std::int64_t>& ids, const std::string& nam
     runs = store.list_runs(filter);
     std::reverse(runs.begin(), runs.end());
   } else {
-    for (const auto id : ids) {
-      RunFilter filter;
-      filter.id = id;
-      const auto found = store.list_runs(filter);
-      if (found.empty())
-        throw ConfigError("no run " + std::to_string(id) + " in " + store.path() + " (see ftrun runs)");
-      runs.push_back(found.front());
-    }
+    for (const auto id : ids) runs.push_back(run_summary_of(store, id));
   }
   if (runs.empty()) {
     std::printf("no runs recorded yet\n");
@@ -206,12 +205,11 @@ int command_overfit(const std::vector<std::int64_t>& ids, const std::string& nam
   std::printf("%5s  %-22s %-12s %-11s %-14s %5s %6s %10s %10s %6s %9s\n", "id", "name", "stage", "status", "monitor",
               "best", "after", "gap@best", "gap@last", "onset", "recovered");
   for (const auto& run : runs) {
-    const OverfitReport report = overfit_of(store, run.id, patience);
-    const std::string monitor = store.param_of(run.id, "train.monitor").value_or("val_loss");
+    const OverfitReport report = overfit_of(store, run.id, store.epochs_of(run.id), patience);
     const long long after = report.best_epoch ? report.last_epoch - *report.best_epoch : 0;
     std::printf("%5lld  %s %s %-11s %-14s %5s %6lld %10s %10s %6s %9lld\n", static_cast<long long>(run.id),
                 fit_width(run.name, 22).c_str(), fit_width(run.stage.empty() ? "-" : run.stage, 12).c_str(),
-                run.status.c_str(), monitor.c_str(), epoch_text(report.best_epoch).c_str(), after,
+                run.status.c_str(), report.monitor.c_str(), epoch_text(report.best_epoch).c_str(), after,
                 number(report.gap_at_best).c_str(), number(report.gap_at_last).c_str(),
                 epoch_text(report.onset_epoch).c_str(), static_cast<long long>(report.recovered_rises));
   }
@@ -237,12 +235,18 @@ nlohmann::json json_number(const std::optional<double>& value) {
   return *value;
 }
 
-// A stored parameter (text) as JSON: numbers as numbers, everything else as text.
-nlohmann::json json_param(const std::string& text) {
-  char* end = nullptr;
-  const double number = std::strtod(text.c_str(), &end);
-  if (!text.empty() && end == text.c_str() + text.size()) return number;
-  return text;
+// A run's parameters as a JSON object: numbers as numbers, everything else as text.
+nlohmann::json params_json(const ResultsStore& store, std::int64_t run_id) {
+  nlohmann::json params = nlohmann::json::object();
+  for (const auto& [key, text] : store.params_of(run_id)) {
+    char* end = nullptr;
+    const double number = std::strtod(text.c_str(), &end);
+    if (!text.empty() && end == text.c_str() + text.size())
+      params[key] = number;
+    else
+      params[key] = text;
+  }
+  return params;
 }
 
 int command_runs(const RunsOptions& options) {
@@ -260,8 +264,6 @@ int command_runs(const RunsOptions& options) {
   if (options.json) {
     auto out = nlohmann::json::array();
     for (const auto& run : runs) {
-      nlohmann::json params = nlohmann::json::object();
-      for (const auto& [key, value] : store.params_of(run.id)) params[key] = json_param(value);
       out.push_back({{"id", run.id},
                      {"name", run.name},
                      {"stage", run.stage},
@@ -273,7 +275,7 @@ int command_runs(const RunsOptions& options) {
                      {"best_val_accuracy", json_number(run.best_val_accuracy)},
                      {"best_val_loss", json_number(run.best_val_loss)},
                      {"test_accuracy", json_number(run.test_accuracy)},
-                     {"params", params}});
+                     {"params", params_json(store, run.id)}});
     }
     std::printf("%s\n", out.dump(2).c_str());
   } else if (options.csv) {
@@ -294,10 +296,8 @@ int command_runs(const RunsOptions& options) {
 // Parameters and every metric row of runs, for pandas, R or a spreadsheet.
 int command_export(const std::vector<std::int64_t>& ids, const std::string& format, const std::string& store_path) {
   ResultsStore store(resolve_store_path(store_path, ""), store_options_from_environment());
-  for (const auto id : ids) {
-    if (!store.status_of(id))
-      throw ConfigError("no run " + std::to_string(id) + " in " + store.path() + " (see ftrun runs)");
-  }
+  std::vector<RunSummary> runs;  // every id checked before anything is printed
+  for (const auto id : ids) runs.push_back(run_summary_of(store, id));
   if (format == "csv") {
     // Long format: one row per parameter (kind "param") or metric (kind step, epoch or final).
     std::printf("run_id,kind,epoch,step,name,value\n");
@@ -315,14 +315,9 @@ int command_export(const std::vector<std::int64_t>& ids, const std::string& form
     return kExitOk;
   }
   auto out = nlohmann::json::array();
-  for (const auto id : ids) {
-    RunFilter filter;
-    filter.id = id;
-    const RunSummary run = store.list_runs(filter).front();
-    nlohmann::json params = nlohmann::json::object();
-    for (const auto& [key, value] : store.params_of(id)) params[key] = json_param(value);
+  for (const auto& run : runs) {
     nlohmann::json metrics = nlohmann::json::array();
-    for (const auto& row : store.metrics_of(id)) {
+    for (const auto& row : store.metrics_of(run.id)) {
       metrics.push_back({{"scope", row.scope},
                          {"epoch", row.epoch},
                          {"step", row.step},
@@ -334,7 +329,7 @@ int command_export(const std::vector<std::int64_t>& ids, const std::string& form
                    {"stage", run.stage},
                    {"status", run.status},
                    {"seed", run.seed},
-                   {"params", params},
+                   {"params", params_json(store, run.id)},
                    {"metrics", metrics}});
   }
   std::printf("%s\n", out.dump(2).c_str());

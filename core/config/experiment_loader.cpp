@@ -1,5 +1,6 @@
 #include "config/config_tree.h"
 #include "config/experiment.h"
+#include "config/join.h"
 #include "config/nearest_key.h"
 
 #include <algorithm>
@@ -41,8 +42,7 @@ class Problems {
   }
   void throw_if_any() const {
     if (messages_.empty()) return;
-    std::string text;
-    for (const auto& message : messages_) text += (text.empty() ? "" : "\n") + message;
+    std::string text = join(messages_, "\n");
     if (messages_.size() > 1) text += "\n(" + std::to_string(messages_.size()) + " problems)";
     throw ConfigError(text);
   }
@@ -53,12 +53,6 @@ class Problems {
 
 // The problems of the file being read; experiments are read on one thread at a time per call.
 thread_local Problems* current_problems = nullptr;
-
-std::string join(const std::vector<std::string>& words) {
-  std::string out;
-  for (const auto& word : words) out += (out.empty() ? "" : ", ") + word;
-  return out;
-}
 
 // Every unknown key of `table`, each with its position and the nearest known key.
 void reject_unknown_keys(const ConfigTable& table, const std::vector<std::string>& known, const std::string& what) {
@@ -73,9 +67,7 @@ void reject_unknown_keys(const ConfigTable& table, const std::vector<std::string
     for (const auto& message : found) current_problems->add(message);
     return;
   }
-  std::string text;
-  for (const auto& message : found) text += (text.empty() ? "" : "\n") + message;
-  throw ConfigError(text);
+  throw ConfigError(join(found, "\n"));
 }
 
 // A section written as a value (`schedule = "cosine"`, `--set train=1`) would otherwise be skipped silently.

@@ -1,5 +1,6 @@
 #include "loader/plugin_catalog.h"
 
+#include "config/join.h"
 #include "config/nearest_key.h"
 #include "loader/plugin_call.h"
 
@@ -21,12 +22,6 @@ namespace {
 
 constexpr const char* kEntryName = kPluginEntryName;
 
-std::string join(const std::vector<std::string>& words) {
-  std::string out;
-  for (const auto& word : words) out += (out.empty() ? "" : ", ") + word;
-  return out;
-}
-
 // An object made by a plugin holds its library: the holder is destroyed object first, library last.
 template <class T>
 std::shared_ptr<T> keep_library_alive(std::shared_ptr<T> object, std::shared_ptr<const LoadedPlugin> plugin) {
@@ -45,15 +40,15 @@ void reject_unread_keys(const Params& params, const std::string& kind, const std
   std::vector<std::string> read(params.read_keys().begin(), params.read_keys().end());
   std::vector<std::string> known = read;
   known.insert(known.begin(), "type");
-  std::string message;
+  std::vector<std::string> unknown;
   for (const auto& key : params.keys()) {
     if (params.read_keys().count(key)) continue;
     const ParamValue* value = params.find(key);
-    message += (message.empty() ? "" : "\n") + value->where.str() + ": unknown key '" + key + "' in [" +
-               params.section() + "] for " + kind + " '" + type + "'" + did_you_mean(key, known) +
-               (read.empty() ? std::string() : " (keys it read: " + join(read) + ")");
+    unknown.push_back(value->where.str() + ": unknown key '" + key + "' in [" + params.section() + "] for " + kind +
+                      " '" + type + "'" + did_you_mean(key, known) +
+                      (read.empty() ? std::string() : " (keys it read: " + join(read) + ")"));
   }
-  if (!message.empty()) throw ConfigError(message);
+  if (!unknown.empty()) throw ConfigError(join(unknown, "\n"));
 }
 
 }  // namespace

@@ -59,9 +59,12 @@ class RunBuilder {
   RunBuilder(PluginCatalog& catalog, ResultsStore& store, const std::map<std::string, std::int64_t>& stage_runs)
       : catalog_(catalog), store_(store), stage_runs_(stage_runs) {}
 
-  /// Builds every component of `run`. With `load_weights` false (checking a later stage before earlier ones
-  /// have trained), `stage:` weights are not loaded and other weights only checked to exist.
-  BuiltRun build(const RunConfig& run, c10::Device device, bool load_weights = true) {
+  /// What a build is for. A later stage is built twice: checked before the first stage trains (its `stage:`
+  /// weights do not exist yet, other weights are only checked to exist), then built for training once its turn
+  /// comes (already checked: no second shape check or optimizer probe, so no repeated warnings).
+  enum class Purpose { check_and_train, check_only, train_checked };
+
+  BuiltRun build(const RunConfig& run, c10::Device device, Purpose purpose = Purpose::check_and_train) {
     // Unknown keys of every component are collected and reported together at the end.
     std::vector<std::string> key_errors;
     catalog_.collect_key_errors(&key_errors);
@@ -69,17 +72,15 @@ class RunBuilder {
       PluginCatalog& catalog;
       ~Restore() { catalog.collect_key_errors(nullptr); }
     } restore{catalog_};
-    BuiltRun built = build_components(run, device, load_weights);
-    if (!key_errors.empty()) {
-      std::string message;
-      for (const auto& error : key_errors) message += (message.empty() ? "" : "\n") + error;
-      throw ConfigError(message);
-    }
+    BuiltRun built = build_components(run, device, purpose);
+    if (!key_errors.empty()) throw ConfigError(fmt::format("{}", fmt::join(key_errors, "\n")));
     return built;
   }
 
  private:
-  BuiltRun build_components(const RunConfig& run, c10::Device device, bool load_weights) {
+  BuiltRun build_components(const RunConfig& run, c10::Device device, Purpose purpose) {
+    const bool load_weights = purpose != Purpose::check_only;
+    const bool check = purpose != Purpose::train_checked;
     BuiltRun built;
     log::ComponentLogger dataset_log("dataset:" + run.dataset.type);
     try {
@@ -106,7 +107,7 @@ class RunBuilder {
                                    {backbone->feature_size(), built.info.num_classes, head_log});
     built.model = std::make_shared<Classifier>(backbone, head);
 
-    check_outputs(*built.model, built.info, run);
+    if (check) check_outputs(*built.model, built.info, run);
     const bool from_stage = run.backbone.weights.rfind("stage:", 0) == 0;
     if (!run.backbone.weights.empty() && (load_weights || !from_stage)) {
       const Resolved weights = resolve_weights(run);
@@ -141,9 +142,9 @@ class RunBuilder {
       throw PluginError(fmt::format("optimizer '{}' made {} parameter groups, expected {} (one per group given)",
                                     run.optimizer.type, built.optimizer->param_groups().size(), groups.size()));
     }
-    if (const auto warning = probe_optimizer(catalog_, run.optimizer.type, run.optimizer.params, groups.size());
-        !warning.empty()) {
-      optimizer_log.warn(warning);
+    if (check) {
+      const auto warning = probe_optimizer(catalog_, run.optimizer.type, run.optimizer.params, groups.size());
+      if (!warning.empty()) optimizer_log.warn(warning);
     }
 
     for (const auto& config : run.regularizations) {
@@ -393,7 +394,8 @@ PlanResult Runner::run(const ExperimentPlan& plan) {
     const RunConfig& run = plan.runs[i];
     try {
       if (i == 0) torch::manual_seed(run.seed);  // the first run's initial weights come from its seed, as always
-      BuiltRun built = builder.build(run, resolve_device(run.device), /*load_weights=*/i == 0);
+      BuiltRun built = builder.build(run, resolve_device(run.device),
+                                     i == 0 ? RunBuilder::Purpose::check_and_train : RunBuilder::Purpose::check_only);
       if (i == 0) {
         first_built = std::move(built);
         generator_after_first = at::detail::getDefaultCPUGenerator().get_state();
@@ -403,11 +405,7 @@ PlanResult Runner::run(const ExperimentPlan& plan) {
       problems.push_back((plan.runs.size() > 1 ? "stage " + run.stage + ": " : std::string()) + e.what());
     }
   }
-  if (!problems.empty()) {
-    std::string message;
-    for (const auto& problem : problems) message += (message.empty() ? "" : "\n") + problem;
-    throw_like(first_problem, message);
-  }
+  if (!problems.empty()) throw_like(first_problem, fmt::format("{}", fmt::join(problems, "\n")));
   at::Generator default_generator = at::detail::getDefaultCPUGenerator();
   default_generator.set_state(generator_after_first);
 
@@ -419,7 +417,7 @@ PlanResult Runner::run(const ExperimentPlan& plan) {
     if (i > 0) torch::manual_seed(run.seed);
     log::info(fmt::format("run {}: device {}, {} CPU threads, seed {}", title, device.str(), threads, run.seed));
 
-    BuiltRun built = i == 0 ? std::move(*first_built) : builder.build(run, device);
+    BuiltRun built = i == 0 ? std::move(*first_built) : builder.build(run, device, RunBuilder::Purpose::train_checked);
     first_built.reset();
     NewRun record{run.name, run.stage,    result.group_id, built.parent_run_id, plan.source_file, run.resolved_toml,
                   run.seed, device.str(), threads,         TORCH_VERSION,       run.flat_params,  built.plugins};

@@ -94,6 +94,7 @@ std::string overfitting_rule(int patience) {
 OverfitReport overfit_report(const std::vector<EpochRow>& epochs, const std::vector<ValidationRise>& rises,
                              const std::string& monitor, const std::string& monitor_mode, int patience) {
   OverfitReport report;
+  report.monitor = monitor;
   report.gap_at_best = report.gap_at_last = std::nan("");
   const bool higher_is_better =
       monitor_mode == "max" || (monitor_mode == "auto" && monitor.find("accuracy") != std::string::npos);

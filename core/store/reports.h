@@ -51,6 +51,8 @@ std::vector<StageComparison> compare_by_stage(const std::vector<RunOutcome>& run
 
 /// What `ftrun overfit` says of one run.
 struct OverfitReport {
+  /// The metric that picks the best epoch (the run's `train.monitor`).
+  std::string monitor;
   /// Best epoch by the monitored metric (`train.monitor`, `train.monitor_mode`); nothing without evaluations.
   std::optional<std::int64_t> best_epoch;
   std::int64_t last_epoch = 0;

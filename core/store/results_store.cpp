@@ -104,6 +104,16 @@ bool transient(int code) {
   return code == SQLITE_BUSY || code == SQLITE_LOCKED || code == SQLITE_FULL || code == SQLITE_IOERR;
 }
 
+// A REAL column that may be NULL (a NaN metric, or a value a view has not got): as nothing, or as NaN where the
+// caller keeps plain doubles.
+std::optional<double> optional_real(const SQLite::Statement& query, int column) {
+  if (query.getColumn(column).isNull()) return std::nullopt;
+  return query.getColumn(column).getDouble();
+}
+double real_or_nan(const SQLite::Statement& query, int column) {
+  return optional_real(query, column).value_or(std::nan(""));
+}
+
 void bind_metric_value(SQLite::Statement& statement, int index, double value) {
   if (std::isnan(value))
     statement.bind(index);  // SQLite has no NaN: NULL stands for it (docs/store.md)
@@ -412,10 +422,6 @@ std::vector<RunSummary> ResultsStore::list_runs(const RunFilter& filter) const {
     if (filter.status) query.bind(":status", *filter.status);
     query.bind(":limit", static_cast<std::int64_t>(filter.limit));
     std::vector<RunSummary> runs;
-    auto optional_double = [&](int column) -> std::optional<double> {
-      if (query.getColumn(column).isNull()) return std::nullopt;
-      return query.getColumn(column).getDouble();
-    };
     while (query.executeStep()) {
       RunSummary run;
       run.id = query.getColumn(0).getInt64();
@@ -424,9 +430,9 @@ std::vector<RunSummary> ResultsStore::list_runs(const RunFilter& filter) const {
       run.group_id = query.getColumn(3).getString();
       run.status = query.getColumn(4).getString();
       run.started_at = query.getColumn(5).getString();
-      run.best_val_accuracy = optional_double(6);
-      run.best_val_loss = optional_double(7);
-      run.test_accuracy = optional_double(8);
+      run.best_val_accuracy = optional_real(query, 6);
+      run.best_val_loss = optional_real(query, 7);
+      run.test_accuracy = optional_real(query, 8);
       run.epochs = query.getColumn(9).getInt64();
       run.seed = query.getColumn(10).getInt64();
       run.key_params = query.getColumn(11).getString();
@@ -451,11 +457,9 @@ std::vector<EpochRow> ResultsStore::epochs_of(std::int64_t run_id) const {
         FROM epoch_metrics WHERE run_id = ? ORDER BY epoch)");
     query.bind(1, static_cast<std::int64_t>(run_id));
     std::vector<EpochRow> rows;
-    auto value = [&](int column) {
-      return query.getColumn(column).isNull() ? std::nan("") : query.getColumn(column).getDouble();
-    };
     while (query.executeStep()) {
-      rows.push_back({query.getColumn(0).getInt64(), value(1), value(2), value(3), value(4), value(5)});
+      rows.push_back({query.getColumn(0).getInt64(), real_or_nan(query, 1), real_or_nan(query, 2),
+                      real_or_nan(query, 3), real_or_nan(query, 4), real_or_nan(query, 5)});
     }
     return rows;
   });
@@ -480,14 +484,10 @@ std::vector<RunOutcome> ResultsStore::outcomes_by(const std::string& key, const 
     query.bind(":key", key);
     if (name) query.bind(":name", *name);
     if (stage) query.bind(":stage", *stage);
-    auto optional = [&](int column) -> std::optional<double> {
-      if (query.getColumn(column).isNull()) return std::nullopt;
-      return query.getColumn(column).getDouble();
-    };
     std::vector<RunOutcome> runs;
     while (query.executeStep()) {
       runs.push_back({query.getColumn(0).getInt64(), query.getColumn(1).getString(), query.getColumn(2).getString(),
-                      query.getColumn(3).getString(), optional(4), optional(5)});
+                      query.getColumn(3).getString(), optional_real(query, 4), optional_real(query, 5)});
     }
     return runs;
   });
@@ -499,12 +499,10 @@ std::vector<ValidationRise> ResultsStore::validation_rises_of(std::int64_t run_i
         train_loss_before, lowest_train_loss, recovered FROM validation_rises WHERE run_id = ? ORDER BY first_epoch)");
     query.bind(1, static_cast<std::int64_t>(run_id));
     std::vector<ValidationRise> rises;
-    auto number = [&](int column) {
-      return query.getColumn(column).isNull() ? std::nan("") : query.getColumn(column).getDouble();
-    };
     while (query.executeStep()) {
       rises.push_back({query.getColumn(0).getInt64(), query.getColumn(1).getInt64(), query.getColumn(2).getInt64(),
-                       number(3), number(4), number(5), number(6), query.getColumn(7).getInt() != 0});
+                       real_or_nan(query, 3), real_or_nan(query, 4), real_or_nan(query, 5), real_or_nan(query, 6),
+                       query.getColumn(7).getInt() != 0});
     }
     return rises;
   });
@@ -528,8 +526,7 @@ std::vector<MetricRow> ResultsStore::metrics_of(std::int64_t run_id) const {
     std::vector<MetricRow> rows;
     while (query.executeStep()) {
       rows.push_back({query.getColumn(0).getString(), query.getColumn(1).getInt64(), query.getColumn(2).getInt64(),
-                      query.getColumn(3).getString(),
-                      query.getColumn(4).isNull() ? std::nan("") : query.getColumn(4).getDouble()});
+                      query.getColumn(3).getString(), real_or_nan(query, 4)});
     }
     return rows;
   });
