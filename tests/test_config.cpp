@@ -1,7 +1,11 @@
+#include "config/core_keys.h"
 #include "config/experiment.h"
 #include "config/nearest_key.h"
 
 #include <catch2/catch.hpp>
+
+#include <fstream>
+#include <sstream>
 
 using Catch::Matchers::Contains;
 using Catch::Matchers::StartsWith;
@@ -231,10 +235,68 @@ TEST_CASE("schedules are validated with their own keys", "[config][schedule]") {
   CHECK(schedule.gamma == 0.2);
   CHECK(schedule.warmup_epochs == 1);
   CHECK_THAT(error_of(kBase + "\n[schedule]\ntype = \"cosin\"\n"),
-             Contains("unknown schedule 'cosin'; did you mean 'cosine'?"));
+             Contains("got \"cosin\"; did you mean 'cosine'?"));
   CHECK_THAT(error_of(kBase + "\n[schedule]\ntype = \"cosine\"\ngamma = 0.1\n"),
              Contains("unknown key 'gamma' in [schedule]"));
   CHECK_THAT(error_of(kBase + "\n[schedule]\ntype = \"multistep\"\n"),
              Contains("[schedule] needs the key 'milestones'"));
   CHECK_THAT(error_of(kBase, {"train.monitor=val_los"}), Contains("did you mean 'val_loss'?"));
+}
+
+TEST_CASE("every core key reaches the resolved run with its effective value, defaults included", "[config][keys]") {
+  const auto plan = parse(kBase + "\n[schedule]\ntype = \"cosine\"\n");
+  const auto& run = plan.runs[0];
+  std::size_t recorded = 0;
+  for (const auto& key : ft::core_keys()) {
+    if (key.applies && !key.applies(run)) continue;
+    const auto value = key.value(run);
+    if (!value) continue;
+    INFO(key.section + "." + key.name);
+    CHECK(std::any_of(run.flat_params.begin(), run.flat_params.end(),
+                      [&](const auto& entry) { return entry.first == key.section + "." + key.name; }));
+    ++recorded;
+  }
+  CHECK(recorded > 30);
+  CHECK(param<double>(run, "backbone.layer_decay") == 1.0);
+  CHECK(param<std::int64_t>(run, "dataset.crop_padding") == 4);
+  CHECK(param<double>(run, "schedule.min_factor") == 0.0);
+  CHECK(param<double>(run, "schedule.warmup_start") == 0.01);
+  // Keys of other schedule types are not the run's: they are neither recorded nor accepted.
+  CHECK(std::none_of(run.flat_params.begin(), run.flat_params.end(),
+                     [](const auto& entry) { return entry.first == "schedule.gamma"; }));
+  // An integer written for a number is recorded as the number it means.
+  const auto widened = parse(kBase, {"backbone.lr_mult=1"});
+  CHECK(param<double>(widened.runs[0], "backbone.lr_mult") == 1.0);
+}
+
+TEST_CASE("a resolved run read back gives the same run, so a resume trains with what was recorded",
+          "[config][keys]") {
+  const auto first = parse(kBase, {"train.eval_every=2", "dataset.crop_padding=6"}).runs[0];
+  const auto again = ft::parse_resolved_run(first.resolved_toml, "run 1").runs[0];
+  CHECK(again.resolved_toml == first.resolved_toml);
+  CHECK(again.train.eval_every == 2);
+  CHECK(again.augment.crop_padding == 6);
+}
+
+TEST_CASE("plugin defaults, once used, are recorded without replacing written values", "[config][keys]") {
+  auto run = parse(kBase).runs[0];
+  // What a plugin does when it builds: reads a written key and falls back on a default for another.
+  CHECK(run.optimizer.params.get<double>("lr", 1.0) == 0.1);
+  CHECK(run.optimizer.params.get<double>("momentum", 0.0) == 0.0);
+  CHECK(run.optimizer.params.get<bool>("nesterov", false) == false);
+  CHECK(run.regularizations[0].params.get<std::int64_t>("warmup", 3) == 3);
+  ft::record_plugin_defaults(run);
+  CHECK(param<double>(run, "optimizer.lr") == 0.1);
+  CHECK(param<double>(run, "optimizer.momentum") == 0.0);
+  CHECK(param<bool>(run, "optimizer.nesterov") == false);
+  CHECK(param<std::int64_t>(run, "regularization.label_smoothing.warmup") == 3);
+  CHECK_THAT(run.resolved_toml, Contains("momentum = 0.0"));
+}
+
+TEST_CASE("docs/experiments.md holds the reference table of core keys as ftrun keys prints it", "[config][keys]") {
+  std::ifstream in(std::string(FT_SOURCE_DIR) + "/docs/experiments.md");
+  std::stringstream text;
+  text << in.rdbuf();
+  INFO("regenerate it with: build/ftrun keys, between the core-keys markers");
+  CHECK_THAT(text.str(), Contains("<!-- core-keys:begin -->\n" + ft::core_keys_markdown() + "<!-- core-keys:end -->"));
 }

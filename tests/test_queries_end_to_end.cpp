@@ -80,3 +80,30 @@ TEST_CASE("compare, overfit and show answer from a store of real runs, and the d
     CHECK_FALSE(Contains("Error").match(shell.output));
   }
 }
+
+TEST_CASE("defaults reach run_params, and a resumed run trains with the recorded values", "[e2e][keys][resume]") {
+  TempDir dir;
+  const auto store = dir / "ftrun.db";
+  // No momentum in the file: sgd's default (0) must still be recorded.
+  const auto experiment = write(dir, "long.toml", replaced(long_tiny(3, 300), "momentum = 0.9\n", ""));
+  CHECK(run_and_signal(experiment, store, "SELECT COUNT(*) FROM metrics WHERE scope = 'epoch'", SIGINT) == 130);
+  {
+    SQLite::Database db(store);
+    auto value = [&](const std::string& key) {
+      return db.execAndGet("SELECT value FROM run_params WHERE run_id = 1 AND key = '" + key + "'");
+    };
+    CHECK(value("optimizer.momentum").getDouble() == 0.0);
+    CHECK(value("optimizer.nesterov").getInt() == 0);
+    CHECK(value("backbone.layer_decay").getDouble() == 1.0);
+    CHECK(value("dataset.crop_padding").getInt() == 4);
+    CHECK(value("schedule.warmup_epochs").getDouble() == 0.0);
+    CHECK(db.execAndGet("SELECT instr(config_toml, 'momentum = 0.0') > 0 FROM runs").getInt() == 1);
+  }
+  // The resume reads the recorded value, not sgd's default of today: a recorded value sgd refuses proves it.
+  run_command("sqlite3 " + store + " \"UPDATE runs SET config_toml = replace(config_toml, 'momentum = 0.0', " +
+              "'momentum = 1.5')\"");
+  const auto resumed = run("resume 1 --store " + store);
+  INFO(resumed.output);
+  CHECK(resumed.code == 2);
+  CHECK_THAT(resumed.output, Contains("optimizer.momentum: must be in [0, 1)"));
+}

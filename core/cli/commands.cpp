@@ -1,5 +1,6 @@
 #include "cli/commands.h"
 
+#include "config/core_keys.h"
 #include "config/experiment.h"
 #include "loader/plugin_catalog.h"
 #include "log/log.h"
@@ -430,6 +431,8 @@ int run_cli(int argc, char** argv) {
   overfit->add_option("--patience", overfit_patience, "Evaluations a rise must last to count (default 3)");
   overfit->add_option("--store", overfit_store, "Results store (default: $FTRUN_STORE, results/ftrun.db)");
 
+  auto* keys = app.add_subcommand("keys", "List every key the core reads, with its type, default and meaning");
+
   std::vector<std::string> plugin_files;
   auto* plugins = app.add_subcommand("plugins", "List the plugins found and the components they provide");
   plugins->add_option("files", plugin_files, "Extra plugin libraries to load");
@@ -437,7 +440,7 @@ int run_cli(int argc, char** argv) {
   // `ftrun FILE ...` means `ftrun run FILE ...`, also after global flags (`ftrun -v FILE`).
   std::vector<std::string> args(argv, argv + argc);
   const std::vector<std::string> commands = {"run",     "runs",    "resume", "show",
-                                             "compare", "overfit", "export", "plugins"};
+                                             "compare", "overfit", "export", "plugins", "keys"};
   std::size_t first = 1;
   while (first < args.size() && (args[first] == "-v" || args[first] == "--verbose")) ++first;
   if (first < args.size() && !args[first].empty() && args[first][0] != '-' &&
@@ -466,6 +469,10 @@ int run_cli(int argc, char** argv) {
     if (overfit->parsed()) return command_overfit(overfit_ids, overfit_name, overfit_patience, overfit_store);
     if (exporter->parsed()) return command_export(export_ids, export_format, export_store);
     if (plugins->parsed()) return command_plugins(plugin_files, catalog);
+    if (keys->parsed()) {
+      std::fputs(core_keys_markdown().c_str(), stdout);
+      return kExitOk;
+    }
   } catch (const ConfigError& e) {
     return report("", e, kExitUsage);
   } catch (const PluginError& e) {

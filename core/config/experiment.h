@@ -114,6 +114,11 @@ ExperimentPlan load_experiment(const std::string& path, const std::vector<std::s
 /// dropped (the checkpoint replaces it) and its stage name kept.
 ExperimentPlan parse_resolved_run(const std::string& text, const std::string& source_name);
 
+/// Adds the defaults the run's plugins used (`Params::defaults_used`, known once its components are built) to
+/// its resolved TOML and flattened parameters, so that the store records every effective value and a resumed
+/// run keeps them even if a plugin's default changes.
+void record_plugin_defaults(RunConfig& run);
+
 /// Same, from TOML text; `source_name` is used in messages.
 ExperimentPlan parse_experiment(const std::string& text, const std::string& source_name,
                                 const std::vector<std::string>& overrides = {});

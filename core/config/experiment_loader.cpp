@@ -1,4 +1,5 @@
 #include "config/config_tree.h"
+#include "config/core_keys.h"
 #include "config/experiment.h"
 #include "config/join.h"
 #include "config/nearest_key.h"
@@ -86,8 +87,8 @@ void check_section_shapes(const ConfigTable& table) {
   }
 }
 
-/// Reads the core's keys of a section through Params (typed, positioned errors), then rejects what is left
-/// (core-only sections) or hands it on as the plugin's parameters (component sections).
+/// Reads the core's keys of a section (core_keys.h) through Params (typed, positioned errors), then rejects what
+/// is left (core-only sections) or hands it on as the plugin's parameters (component sections).
 class SectionReader {
  public:
   SectionReader(const ConfigTable& table, std::string section)
@@ -97,24 +98,14 @@ class SectionReader {
     }
   }
 
-  template <class T>
-  T get(const std::string& key, T fallback) {
-    known_.push_back(key);
-    return params_.get<T>(key, fallback);
+  /// Every key of the table that exists for this run, each problem kept so that reading goes on.
+  void read_core_keys(RunConfig& run, Problems& problems) {
+    for (const auto& key : core_keys()) {
+      if (key.section != section_ || (key.applies && !key.applies(run))) continue;
+      known_.push_back(key.name);
+      problems.collect([&] { key.read(params_, run); });
+    }
   }
-  template <class T>
-  T required(const std::string& key) {
-    known_.push_back(key);
-    return params_.required<T>(key);
-  }
-  template <class T>
-  T positive(const std::string& key, T fallback) {
-    const T value = get<T>(key, fallback);
-    if (value <= 0) params_.fail(key, "must be positive, got " + std::to_string(value));
-    return value;
-  }
-  SourceLocation where(const std::string& key) const { return table_.where_of(key); }
-  [[noreturn]] void fail(const std::string& key, const std::string& message) const { params_.fail(key, message); }
 
   /// For sections that belong to the core alone.
   void finish() const { reject_unknown_keys(table_, known_, "[" + section_ + "]"); }
@@ -135,17 +126,15 @@ class SectionReader {
   std::vector<std::string> known_;
 };
 
-ComponentConfig read_component(SectionReader& reader, const ConfigTable& table) {
+ComponentConfig read_regularization(const ConfigTable& table) {
+  Params params = to_params(table, "regularization");
   ComponentConfig component;
-  component.type = reader.required<std::string>("type");
+  component.type = params.required<std::string>("type");
   component.where = table.where_of("type");
-  return component;
-}
-
-ComponentConfig read_plain_component(const ConfigTable& table, const std::string& section) {
-  SectionReader reader(table, section);
-  ComponentConfig component = read_component(reader, table);
-  component.params = reader.plugin_params();
+  component.params = Params("regularization", table.where);
+  for (const auto& [key, value] : table.values) {
+    if (key != "type") component.params.set(key, value);
+  }
   return component;
 }
 
@@ -160,43 +149,13 @@ const ConfigTable& section(const ConfigTable& root, const std::string& name, con
   return it->second;
 }
 
-void check_device(SectionReader& reader, const std::string& device) {
-  const bool cuda_index =
-      device.rfind("cuda:", 0) == 0 && device.size() > 5 && std::all_of(device.begin() + 5, device.end(), ::isdigit);
-  if (device != "auto" && device != "cpu" && device != "cuda" && !cuda_index) {
-    reader.fail("device", "expected \"auto\", \"cpu\", \"cuda\" or \"cuda:N\", got \"" + device + "\"");
-  }
-}
-
-ScheduleConfig read_schedule(const ConfigTable& table) {
-  SectionReader reader(table, "schedule");
-  ScheduleConfig schedule;  // its members hold the defaults
-  const std::vector<std::string> types = {"constant", "step", "multistep", "cosine", "onecycle", "plateau"};
-  schedule.type = reader.required<std::string>("type");
-  if (std::find(types.begin(), types.end(), schedule.type) == types.end()) {
-    reader.fail("type", "unknown schedule '" + schedule.type + "'" + did_you_mean(schedule.type, types) +
-                            " (known: " + join(types) + ")");
-  }
-  schedule.warmup_epochs = reader.get<double>("warmup_epochs", schedule.warmup_epochs);
-  schedule.warmup_start = reader.get<double>("warmup_start", schedule.warmup_start);
-  if (schedule.warmup_epochs < 0) reader.fail("warmup_epochs", "must not be negative");
-  if (schedule.type == "step") schedule.step_size = reader.positive<std::int64_t>("step_size", schedule.step_size);
-  if (schedule.type == "step" || schedule.type == "multistep")
-    schedule.gamma = reader.get<double>("gamma", schedule.gamma);
-  if (schedule.type == "multistep") schedule.milestones = reader.required<std::vector<std::int64_t>>("milestones");
-  if (schedule.type == "cosine") schedule.min_factor = reader.get<double>("min_factor", schedule.min_factor);
-  if (schedule.type == "onecycle") {
-    schedule.pct_start = reader.get<double>("pct_start", schedule.pct_start);
-    schedule.div_factor = reader.get<double>("div_factor", schedule.div_factor);
-    schedule.final_div_factor = reader.get<double>("final_div_factor", schedule.final_div_factor);
-    if (schedule.pct_start <= 0 || schedule.pct_start >= 1) reader.fail("pct_start", "must be in (0, 1)");
-  }
-  if (schedule.type == "plateau") {
-    schedule.plateau_factor = reader.get<double>("factor", schedule.plateau_factor);
-    schedule.plateau_patience = reader.get<std::int64_t>("patience", schedule.plateau_patience);
-  }
-  reader.finish();
-  return schedule;
+// The component a section configures, or nullptr for sections that belong to the core alone.
+ComponentConfig* component_of(RunConfig& run, const std::string& section) {
+  if (section == "backbone") return &run.backbone;
+  if (section == "dataset") return &run.dataset;
+  if (section == "head") return &run.head;
+  if (section == "optimizer") return &run.optimizer;
+  return nullptr;
 }
 
 RunConfig read_run(const ConfigTable& root, const std::string& file, const std::string& stage) {
@@ -204,135 +163,42 @@ RunConfig read_run(const ConfigTable& root, const std::string& file, const std::
   run.stage = stage;
   Problems local;
   Problems& problems = current_problems ? *current_problems : local;
-  problems.collect([&] {
-    SectionReader reader(section(root, "experiment", file), "experiment");
-    run.name = reader.required<std::string>("name");
-    run.seed = static_cast<std::uint64_t>(reader.get<std::int64_t>("seed", 0));
-    run.device = reader.get<std::string>("device", run.device);
-    check_device(reader, run.device);
-    run.threads = reader.get<std::int64_t>("threads", run.threads);
-    run.precision = reader.get<std::string>("precision", run.precision);
-    const std::vector<std::string> precisions = {"fp32", "bf16", "fp16"};
-    if (std::find(precisions.begin(), precisions.end(), run.precision) == precisions.end()) {
-      reader.fail("precision", "expected \"fp32\", \"bf16\" or \"fp16\", got \"" + run.precision + "\"");
-    }
-    run.channels_last = reader.get<bool>("channels_last", run.channels_last);
-    if (run.threads < 0) reader.fail("threads", "must be 0 (physical cores) or positive");
-    reader.get<std::string>("store", "");
-    reader.get<std::vector<std::string>>("plugin_paths", {});
-    reader.get<std::vector<std::string>>("plugins", {});
-    reader.finish();
-  });
-  problems.collect([&] {
-    const ConfigTable& table = section(root, "backbone", file);
-    SectionReader reader(table, "backbone");
-    static_cast<ComponentConfig&>(run.backbone) = read_component(reader, table);
-    run.backbone.weights = reader.get<std::string>("weights", run.backbone.weights);
-    run.backbone.weights_where = reader.where("weights");
-    run.backbone.freeze = reader.get<std::vector<std::string>>("freeze", run.backbone.freeze);
-    run.backbone.lr_mult = reader.get<double>("lr_mult", run.backbone.lr_mult);
-    if (run.backbone.lr_mult < 0) reader.fail("lr_mult", "must not be negative");
-    run.backbone.layer_decay = reader.get<double>("layer_decay", run.backbone.layer_decay);
-    if (run.backbone.layer_decay <= 0 || run.backbone.layer_decay > 1) reader.fail("layer_decay", "must be in (0, 1]");
-    run.backbone.params = reader.plugin_params();
-  });
-  problems.collect([&] {
-    const ConfigTable& table = section(root, "dataset", file);
-    SectionReader reader(table, "dataset");
-    run.dataset = read_component(reader, table);
-    const std::vector<std::string> known = {"random_crop", "hflip"};
-    for (const auto& name : reader.get<std::vector<std::string>>("augment", {})) {
-      if (name == "random_crop")
-        run.augment.random_crop = true;
-      else if (name == "hflip")
-        run.augment.hflip = true;
-      else
-        reader.fail("augment", "unknown augmentation '" + name + "'" + did_you_mean(name, known) +
-                                   " (known: " + join(known) + ")");
-    }
-    run.augment.crop_padding = reader.get<std::int64_t>("crop_padding", run.augment.crop_padding);
-    if (run.augment.crop_padding < 1) reader.fail("crop_padding", "must be at least 1");
-    run.dataset.params = reader.plugin_params();
-  });
-  problems.collect([&] { run.head = read_plain_component(section(root, "head", file), "head"); });
-  problems.collect([&] { run.optimizer = read_plain_component(section(root, "optimizer", file), "optimizer"); });
+  static const ConfigTable kAbsent;  // an optional section left out: every key at its default
+  for (const auto& name : core_key_sections()) {
+    problems.collect([&] {
+      const bool required = std::find(kRequiredSections.begin(), kRequiredSections.end(), name) !=
+                            kRequiredSections.end();
+      const auto found = root.tables.find(name);
+      const ConfigTable& table = required ? section(root, name, file) : found == root.tables.end() ? kAbsent
+                                                                                                   : found->second;
+      SectionReader reader(table, name);
+      reader.read_core_keys(run, problems);
+      if (ComponentConfig* component = component_of(run, name)) {
+        component->params = reader.plugin_params();
+      } else {
+        reader.finish();
+      }
+    });
+  }
   if (auto it = root.table_arrays.find("regularization"); it != root.table_arrays.end()) {
     for (const auto& table : it->second) {
-      problems.collect([&] { run.regularizations.push_back(read_plain_component(table, "regularization")); });
+      problems.collect([&] { run.regularizations.push_back(read_regularization(table)); });
     }
-  }
-  if (auto it = root.tables.find("train"); it != root.tables.end())
-    problems.collect([&] {
-      SectionReader reader(it->second, "train");
-      run.train.epochs = reader.positive<std::int64_t>("epochs", run.train.epochs);
-      run.train.batch_size = reader.positive<std::int64_t>("batch_size", run.train.batch_size);
-      run.train.eval_batch_size = reader.positive<std::int64_t>("eval_batch_size", run.train.eval_batch_size);
-      run.train.eval_every = reader.positive<std::int64_t>("eval_every", run.train.eval_every);
-      run.train.test = reader.get<bool>("test", run.train.test);
-      run.train.loader_threads = reader.get<std::int64_t>("loader_threads", run.train.loader_threads);
-      run.train.accumulate = reader.positive<std::int64_t>("accumulate", run.train.accumulate);
-      run.train.clip_grad_norm = reader.get<double>("clip_grad_norm", run.train.clip_grad_norm);
-      if (run.train.clip_grad_norm < 0) reader.fail("clip_grad_norm", "must be 0 (off) or positive");
-      run.train.monitor = reader.get<std::string>("monitor", run.train.monitor);
-      const std::vector<std::string> monitors = {"val_loss", "val_accuracy", "train_loss", "train_accuracy"};
-      if (std::find(monitors.begin(), monitors.end(), run.train.monitor) == monitors.end()) {
-        reader.fail("monitor", "expected one of " + join(monitors) + did_you_mean(run.train.monitor, monitors));
-      }
-      run.train.monitor_mode = reader.get<std::string>("monitor_mode", run.train.monitor_mode);
-      if (run.train.monitor_mode != "auto" && run.train.monitor_mode != "min" && run.train.monitor_mode != "max") {
-        reader.fail("monitor_mode", "expected \"auto\", \"min\" or \"max\"");
-      }
-      run.train.patience = reader.get<std::int64_t>("patience", run.train.patience);
-      if (run.train.patience < 0) reader.fail("patience", "must be 0 (no early stopping) or positive");
-      run.train.min_delta = reader.get<double>("min_delta", run.train.min_delta);
-      if (run.train.loader_threads < 0)
-        reader.fail("loader_threads", "must be 0 (decode on the training thread) or more");
-      reader.finish();
-    });
-  if (auto it = root.tables.find("schedule"); it != root.tables.end()) {
-    problems.collect([&] { run.schedule = read_schedule(it->second); });
   }
   if (&problems == &local) local.throw_if_any();
   return run;
 }
 
-// The resolved run as a tree: the user's values plus every core default, so the stored text says exactly
-// what ran.
+// The resolved run as a tree: the user's values, with every core key set to its effective value (defaults
+// included, typed as the key), so the stored text says exactly what ran.
 ConfigTable resolved_tree(const RunConfig& run, const ConfigTable& merged) {
   ConfigTable out = merged;
   out.erase("stage");
-  auto set = [](ConfigTable& table, const std::string& key, auto value) {
-    if (table.values.count(key)) return;
-    ParamValue param;
-    param.data = value;
-    table.values[key] = param;
-  };
-  ConfigTable& experiment = out.tables["experiment"];
-  if (!run.stage.empty()) {
-    ParamValue stage;
-    stage.data = run.stage;
-    experiment.values["stage"] = stage;
+  if (!run.stage.empty()) out.tables["experiment"].values["stage"] = to_param_value(run.stage);
+  for (const auto& key : core_keys()) {
+    if (key.applies && !key.applies(run)) continue;
+    if (auto value = key.value(run)) out.tables[key.section].values[key.name] = *value;
   }
-  set(experiment, "seed", static_cast<std::int64_t>(run.seed));
-  set(experiment, "device", run.device);
-  set(experiment, "threads", run.threads);
-  set(experiment, "precision", run.precision);
-  set(experiment, "channels_last", run.channels_last);
-  set(out.tables["backbone"], "lr_mult", run.backbone.lr_mult);
-  ConfigTable& train = out.tables["train"];
-  set(train, "epochs", run.train.epochs);
-  set(train, "batch_size", run.train.batch_size);
-  set(train, "eval_batch_size", run.train.eval_batch_size);
-  set(train, "eval_every", run.train.eval_every);
-  set(train, "test", run.train.test);
-  set(train, "loader_threads", run.train.loader_threads);
-  set(train, "accumulate", run.train.accumulate);
-  set(train, "clip_grad_norm", run.train.clip_grad_norm);
-  set(train, "monitor", run.train.monitor);
-  set(train, "monitor_mode", run.train.monitor_mode);
-  set(train, "patience", run.train.patience);
-  set(train, "min_delta", run.train.min_delta);
-  set(out.tables["schedule"], "type", run.schedule.type);
   return out;
 }
 
@@ -487,6 +353,27 @@ std::vector<RunConfig> resolve_runs(const ConfigTable& root, const std::string& 
 }
 
 }  // namespace
+
+void record_plugin_defaults(RunConfig& run) {
+  ConfigTable resolved = parse_toml(run.resolved_toml, "the resolved run");
+  auto add = [](ConfigTable& table, const Params& params) {
+    for (const auto& [key, value] : params.defaults_used()) {
+      if (!table.has(key)) table.values[key] = value;
+    }
+  };
+  add(resolved.tables["backbone"], run.backbone.params);
+  add(resolved.tables["dataset"], run.dataset.params);
+  add(resolved.tables["head"], run.head.params);
+  add(resolved.tables["optimizer"], run.optimizer.params);
+  if (auto it = resolved.table_arrays.find("regularization"); it != resolved.table_arrays.end()) {
+    for (std::size_t i = 0; i < it->second.size() && i < run.regularizations.size(); ++i) {
+      add(it->second[i], run.regularizations[i].params);
+    }
+  }
+  run.resolved_toml = to_toml_text(resolved);
+  run.flat_params.clear();
+  flatten(resolved, "", run.flat_params);
+}
 
 ExperimentPlan parse_experiment(const std::string& text, const std::string& source_name,
                                 const std::vector<std::string>& overrides) {

@@ -419,8 +419,11 @@ PlanResult Runner::run(const ExperimentPlan& plan) {
 
     BuiltRun built = i == 0 ? std::move(*first_built) : builder.build(run, device, RunBuilder::Purpose::train_checked);
     first_built.reset();
-    NewRun record{run.name, run.stage,    result.group_id, built.parent_run_id, plan.source_file, run.resolved_toml,
-                  run.seed, device.str(), threads,         TORCH_VERSION,       run.flat_params,  built.plugins};
+    RunConfig recorded = run;
+    record_plugin_defaults(recorded);
+    NewRun record{run.name,         run.stage, result.group_id, built.parent_run_id,
+                  plan.source_file, recorded.resolved_toml,    run.seed,        device.str(),
+                  threads,          TORCH_VERSION,             recorded.flat_params, built.plugins};
     const std::int64_t run_id = store_.begin_run(record);
     result.run_ids.push_back(run_id);
     if (!run.stage.empty()) stage_runs[run.stage] = run_id;

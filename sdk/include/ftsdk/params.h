@@ -50,6 +50,26 @@ struct ParamValue {
   }
 };
 
+/// `value` as a ParamValue (without a position): integers widen to int64, floating point to double.
+template <class T>
+ParamValue to_param_value(const T& value) {
+  ParamValue out;
+  if constexpr (std::is_same_v<T, bool>)
+    out.data = value;
+  else if constexpr (std::is_integral_v<T>)
+    out.data = static_cast<std::int64_t>(value);
+  else if constexpr (std::is_floating_point_v<T>)
+    out.data = static_cast<double>(value);
+  else if constexpr (std::is_convertible_v<T, std::string>)
+    out.data = std::string(value);
+  else {
+    ParamValue::Array array;
+    for (const auto& element : value) array.push_back(to_param_value(element));
+    out.data = std::move(array);
+  }
+  return out;
+}
+
 /// The parameters of one component (a `[backbone]`, `[optimizer]`, ... section, without the keys the core
 /// itself uses). Three strengths of access, as in toml++: `optional<T>` (absent is fine), `get<T>(key, default)`
 /// and `required<T>`. Every access checks the type exactly, except that an integer is accepted where a number
@@ -61,7 +81,8 @@ struct ParamValue {
 ///   double momentum = params.get<double>("momentum", 0.0);
 ///   auto classes = params.optional<std::vector<std::int64_t>>("classes");
 ///
-/// The core reports keys that the component never read as unknown, with the nearest key it did read.
+/// The core reports keys that the component never read as unknown, with the nearest key it did read, and records
+/// every default `get` returned with the run, so the store says exactly what ran and a resumed run keeps it.
 class Params {
  public:
   /// `section` names the table in messages, e.g. "optimizer".
@@ -83,11 +104,13 @@ class Params {
     return convert<T>(key, it->second);
   }
 
-  /// The value of `key`, or `fallback` when absent.
+  /// The value of `key`, or `fallback` when absent (the fallback is then recorded, see `defaults_used`).
   template <class T>
   T get(const std::string& key, T fallback) const {
     auto value = optional<T>(key);
-    return value ? *value : fallback;
+    if (value) return *value;
+    defaults_[key] = to_param_value(fallback);
+    return fallback;
   }
 
   /// The value of `key`; throws `ConfigError` when absent.
@@ -115,6 +138,8 @@ class Params {
   }
   /// Keys asked for so far, present or not: the keys this component understands.
   const std::set<std::string>& read_keys() const { return read_; }
+  /// The defaults `get` returned for absent keys, by key: the values the component used without being told.
+  const std::map<std::string, ParamValue>& defaults_used() const { return defaults_; }
   /// The raw value of `key` (nullptr when absent); does not count as reading it.
   const ParamValue* find(const std::string& key) const {
     auto it = values_.find(key);
@@ -194,6 +219,7 @@ class Params {
   SourceLocation where_;
   std::map<std::string, ParamValue> values_;
   mutable std::set<std::string> read_;
+  mutable std::map<std::string, ParamValue> defaults_;
 };
 
 }  // namespace ft

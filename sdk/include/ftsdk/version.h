@@ -10,7 +10,8 @@ namespace ft {
 /// Bump it whenever a change in `sdk/` would make a plugin built against the old headers misbehave: a virtual
 /// function added, removed or reordered, a member added to a struct that crosses the boundary, a changed factory
 /// signature. The loader refuses plugins built with any other value.
-inline constexpr std::uint32_t kPluginAbiVersion = 1;
+/// 2: `Params` records the defaults it returns.
+inline constexpr std::uint32_t kPluginAbiVersion = 2;
 
 /// Version of ftrun itself, recorded with every run.
 inline constexpr const char* kFtrunVersion = "0.1.0";

@@ -1,0 +1,309 @@
+#include "config/core_keys.h"
+
+#include "config/config_tree.h"
+#include "config/join.h"
+#include "config/nearest_key.h"
+
+#include <algorithm>
+
+namespace ft {
+namespace {
+
+template <class T>
+using Check = std::function<std::string(const T&)>;
+using Applies = std::function<bool(const RunConfig&)>;
+
+template <class T>
+std::string type_name() {
+  if constexpr (std::is_same_v<T, bool>)
+    return "boolean";
+  else if constexpr (std::is_integral_v<T>)
+    return "integer";
+  else if constexpr (std::is_floating_point_v<T>)
+    return "number";
+  else if constexpr (std::is_same_v<T, std::string>)
+    return "string";
+  else if constexpr (std::is_same_v<T, std::vector<std::string>>)
+    return "array of strings";
+  else
+    return "array of integers";
+}
+
+std::string toml_text(const ParamValue& value) {
+  ConfigTable table;
+  table.values["v"] = value;
+  std::string text = to_toml_text(table);
+  text = text.substr(text.find('=') + 2);
+  while (!text.empty() && text.back() == '\n') text.pop_back();
+  return text;
+}
+
+// A key stored in one RunConfig field. `access` returns the field of a run (const or not); T is the key's TOML
+// type, which may be wider than the field (the seed is written as an integer, kept unsigned).
+template <class T, class Access>
+CoreKey key(std::string section, std::string name, std::string doc, Access access, Check<T> check = {},
+            Applies applies = {}) {
+  CoreKey out;
+  out.section = std::move(section);
+  out.name = name;
+  out.type = type_name<T>();
+  out.doc = std::move(doc);
+  out.applies = std::move(applies);
+  out.read = [name, access, check](const Params& params, RunConfig& run) {
+    auto& field = access(run);
+    using Field = std::remove_reference_t<decltype(field)>;
+    const T value = params.get<T>(name, static_cast<T>(field));
+    if (check) {
+      if (const std::string problem = check(value); !problem.empty()) params.fail(name, problem);
+    }
+    field = static_cast<Field>(value);
+  };
+  out.value = [access](const RunConfig& run) -> std::optional<ParamValue> {
+    return to_param_value(static_cast<T>(access(run)));
+  };
+  const RunConfig defaults;  // its members hold the defaults (experiment.h)
+  out.default_text = toml_text(*out.value(defaults));
+  return out;
+}
+
+// A key read by hand: `read` and `value` are given whole.
+CoreKey custom(std::string section, std::string name, std::string type, std::string default_text, std::string doc,
+               std::function<void(const Params&, RunConfig&)> read,
+               std::function<std::optional<ParamValue>(const RunConfig&)> value, Applies applies = {}) {
+  return {std::move(section), std::move(name), std::move(type),  std::move(default_text),
+          std::move(doc),     std::move(applies), std::move(read), std::move(value)};
+}
+
+template <class T>
+Check<T> positive() {
+  return [](const T& value) { return value > 0 ? "" : "must be positive, got " + std::to_string(value); };
+}
+
+template <class T>
+Check<T> not_negative(std::string what) {
+  return [what](const T& value) { return value >= 0 ? "" : what; };
+}
+
+Check<std::string> one_of(std::vector<std::string> allowed) {
+  return [allowed](const std::string& value) -> std::string {
+    if (std::find(allowed.begin(), allowed.end(), value) != allowed.end()) return "";
+    return "expected one of " + join(allowed) + ", got \"" + value + "\"" + did_you_mean(value, allowed);
+  };
+}
+
+Applies schedule_is(std::vector<std::string> types) {
+  return [types](const RunConfig& run) {
+    return std::find(types.begin(), types.end(), run.schedule.type) != types.end();
+  };
+}
+
+// Not part of the run itself (where it is stored, where plugins come from): read for its type, not recorded.
+CoreKey plan_key(std::string name, std::string type, std::string doc, bool is_list) {
+  return custom(
+      "experiment", name, std::move(type), is_list ? "[]" : "none", std::move(doc),
+      [name, is_list](const Params& params, RunConfig&) {
+        if (is_list)
+          params.optional<std::vector<std::string>>(name);
+        else
+          params.optional<std::string>(name);
+      },
+      [](const RunConfig&) { return std::nullopt; });
+}
+
+// A component's `type`, which picks the plugin; its position is kept for messages about the component.
+template <class Access>
+CoreKey component_type(std::string section, Access component, std::string doc) {
+  return custom(
+      section, "type", "string", "required", std::move(doc),
+      [component](const Params& params, RunConfig& run) {
+        auto& target = component(run);
+        target.type = params.required<std::string>("type");
+        target.where = params.find("type")->where;
+      },
+      [component](const RunConfig& run) { return std::optional<ParamValue>(to_param_value(component(run).type)); });
+}
+
+const std::vector<std::string> kAugmentations = {"random_crop", "hflip"};
+
+std::vector<CoreKey> make_core_keys() {
+  const auto device_check = [](const std::string& device) -> std::string {
+    const bool cuda_index = device.rfind("cuda:", 0) == 0 && device.size() > 5 &&
+                            std::all_of(device.begin() + 5, device.end(), ::isdigit);
+    if (device == "auto" || device == "cpu" || device == "cuda" || cuda_index) return "";
+    return "expected \"auto\", \"cpu\", \"cuda\" or \"cuda:N\", got \"" + device + "\"";
+  };
+  const std::vector<std::string> schedules = {"constant", "step", "multistep", "cosine", "onecycle", "plateau"};
+  return {
+      custom(
+          "experiment", "name", "string", "required", "runs are listed and filtered by it",
+          [](const Params& params, RunConfig& run) { run.name = params.required<std::string>("name"); },
+          [](const RunConfig& run) { return std::optional<ParamValue>(to_param_value(run.name)); }),
+      key<std::int64_t>("experiment", "seed", "seeds LibTorch, data order and dataset subsets",
+                        [](auto& run) -> auto& { return run.seed; }, not_negative<std::int64_t>("must not be negative")),
+      key<std::string>("experiment", "device", "`auto` (CUDA if a GPU is visible, else CPU), `cpu`, `cuda` or `cuda:N`",
+                       [](auto& run) -> auto& { return run.device; }, device_check),
+      key<std::int64_t>("experiment", "threads", "CPU threads; 0 = the machine's physical cores",
+                        [](auto& run) -> auto& { return run.threads; },
+                        not_negative<std::int64_t>("must be 0 (physical cores) or positive")),
+      key<std::string>("experiment", "precision",
+                       "`fp32`, `bf16` (autocast) or `fp16` (autocast with dynamic loss scaling)",
+                       [](auto& run) -> auto& { return run.precision; }, one_of({"fp32", "bf16", "fp16"})),
+      key<bool>("experiment", "channels_last", "channels-last memory layout for images and 4-d weights",
+                [](auto& run) -> auto& { return run.channels_last; }),
+      plan_key("store", "string", "the results store; see docs/cli.md for the order of precedence", false),
+      plan_key("plugin_paths", "array of strings", "folders searched for plugin `*.so` files, before the built-in ones",
+               true),
+      plan_key("plugins", "array of strings", "plugin libraries that must load (an error if one does not)", true),
+
+      component_type("backbone", [](auto& run) -> auto& { return run.backbone; },
+                     "a registered backbone type; any key not listed here goes to the plugin"),
+      custom(
+          "backbone", "weights", "string", "none",
+          "initial weights: a `.safetensors` file, an ftrun checkpoint, `run:<id>` or `stage:<name>`",
+          [](const Params& params, RunConfig& run) {
+            run.backbone.weights = params.get<std::string>("weights", "");
+            const ParamValue* written = params.find("weights");
+            run.backbone.weights_where = written ? written->where : params.where();
+          },
+          // Not recorded when absent: "no weights" is what the resolved run says by leaving the key out.
+          [](const RunConfig& run) -> std::optional<ParamValue> {
+            if (run.backbone.weights.empty()) return std::nullopt;
+            return to_param_value(run.backbone.weights);
+          }),
+      key<std::vector<std::string>>("backbone", "freeze",
+                                    "parameter-name prefixes to freeze (`layer1` freezes `layer1.0.conv1.weight`); "
+                                    "`*` freezes the whole backbone",
+                                    [](auto& run) -> auto& { return run.backbone.freeze; }),
+      key<double>("backbone", "lr_mult", "backbone learning rate = optimizer lr x lr_mult; 0 freezes the backbone",
+                  [](auto& run) -> auto& { return run.backbone.lr_mult; },
+                  not_negative<double>("must not be negative")),
+      key<double>("backbone", "layer_decay",
+                  "each backbone stage learns this factor slower than the next one; 1 = off",
+                  [](auto& run) -> auto& { return run.backbone.layer_decay; },
+                  [](const double& value) { return value > 0 && value <= 1 ? "" : "must be in (0, 1]"; }),
+
+      component_type("dataset", [](auto& run) -> auto& { return run.dataset; },
+                     "a registered dataset type; any key not listed here goes to the plugin"),
+      custom(
+          "dataset", "augment", "array of strings", "[]",
+          "augmentations of training batches, done by the core on the device: `random_crop`, `hflip`",
+          [](const Params& params, RunConfig& run) {
+            for (const auto& name : params.get<std::vector<std::string>>("augment", {})) {
+              if (name == "random_crop")
+                run.augment.random_crop = true;
+              else if (name == "hflip")
+                run.augment.hflip = true;
+              else
+                params.fail("augment", "unknown augmentation '" + name + "'" + did_you_mean(name, kAugmentations) +
+                                           " (known: " + join(kAugmentations) + ")");
+            }
+          },
+          [](const RunConfig& run) {
+            std::vector<std::string> names;
+            if (run.augment.random_crop) names.push_back("random_crop");
+            if (run.augment.hflip) names.push_back("hflip");
+            return std::optional<ParamValue>(to_param_value(names));
+          }),
+      key<std::int64_t>("dataset", "crop_padding",
+                        "`random_crop` pads by this many black pixels on each side, then crops back",
+                        [](auto& run) -> auto& { return run.augment.crop_padding; },
+                        [](const std::int64_t& value) { return value >= 1 ? "" : "must be at least 1"; }),
+
+      component_type("head", [](auto& run) -> auto& { return run.head; },
+                     "a registered head type; any other key goes to the plugin"),
+      component_type("optimizer", [](auto& run) -> auto& { return run.optimizer; },
+                     "a registered optimizer type; any other key (`lr`, `weight_decay`, ...) goes to the plugin"),
+
+      key<std::int64_t>("train", "epochs", "passes over the training split", [](auto& run) -> auto& {
+        return run.train.epochs;
+      }, positive<std::int64_t>()),
+      key<std::int64_t>("train", "batch_size", "images per micro-batch",
+                        [](auto& run) -> auto& { return run.train.batch_size; }, positive<std::int64_t>()),
+      key<std::int64_t>("train", "eval_batch_size", "batch size for validation and test (no gradients are kept)",
+                        [](auto& run) -> auto& { return run.train.eval_batch_size; }, positive<std::int64_t>()),
+      key<std::int64_t>("train", "eval_every", "validate every N epochs, and always after the last",
+                        [](auto& run) -> auto& { return run.train.eval_every; }, positive<std::int64_t>()),
+      key<bool>("train", "test", "evaluate the test split after the last epoch, if the dataset has one",
+                [](auto& run) -> auto& { return run.train.test; }),
+      key<std::int64_t>("train", "loader_threads", "threads decoding batches ahead for datasets not held in memory",
+                        [](auto& run) -> auto& { return run.train.loader_threads; },
+                        not_negative<std::int64_t>("must be 0 (decode on the training thread) or more")),
+      key<std::int64_t>("train", "accumulate", "micro-batches whose gradients are summed per optimizer step",
+                        [](auto& run) -> auto& { return run.train.accumulate; }, positive<std::int64_t>()),
+      key<double>("train", "clip_grad_norm", "clip the global gradient norm to this before each step; 0 = off",
+                  [](auto& run) -> auto& { return run.train.clip_grad_norm; },
+                  not_negative<double>("must be 0 (off) or positive")),
+      key<std::string>("train", "monitor", "the metric that picks `best.pt`, stops early and drives `plateau`",
+                       [](auto& run) -> auto& { return run.train.monitor; },
+                       one_of({"val_loss", "val_accuracy", "train_loss", "train_accuracy"})),
+      key<std::string>("train", "monitor_mode",
+                       "`auto` (lower is better for losses, higher for accuracies), `min` or `max`",
+                       [](auto& run) -> auto& { return run.train.monitor_mode; }, one_of({"auto", "min", "max"})),
+      key<std::int64_t>("train", "patience", "stop after this many evaluations without improvement; 0 = never",
+                        [](auto& run) -> auto& { return run.train.patience; },
+                        not_negative<std::int64_t>("must be 0 (no early stopping) or positive")),
+      key<double>("train", "min_delta", "smallest change of `monitor` that counts as an improvement",
+                  [](auto& run) -> auto& { return run.train.min_delta; }),
+
+      key<std::string>("schedule", "type", "`constant`, `step`, `multistep`, `cosine`, `onecycle` or `plateau`",
+                       [](auto& run) -> auto& { return run.schedule.type; }, one_of(schedules)),
+      key<double>("schedule", "warmup_epochs", "linear warm-up first, in epochs (fractions allowed)",
+                  [](auto& run) -> auto& { return run.schedule.warmup_epochs; },
+                  not_negative<double>("must not be negative")),
+      key<double>("schedule", "warmup_start", "factor on the learning rate at the first warm-up step",
+                  [](auto& run) -> auto& { return run.schedule.warmup_start; }),
+      key<std::int64_t>("schedule", "step_size", "`step`: decay every step_size epochs",
+                        [](auto& run) -> auto& { return run.schedule.step_size; }, positive<std::int64_t>(),
+                        schedule_is({"step"})),
+      custom(
+          "schedule", "milestones", "array of integers", "required", "`multistep`: epochs at which to decay",
+          [](const Params& params, RunConfig& run) {
+            run.schedule.milestones = params.required<std::vector<std::int64_t>>("milestones");
+          },
+          [](const RunConfig& run) { return std::optional<ParamValue>(to_param_value(run.schedule.milestones)); },
+          schedule_is({"multistep"})),
+      key<double>("schedule", "gamma", "`step`, `multistep`: decay factor",
+                  [](auto& run) -> auto& { return run.schedule.gamma; }, {}, schedule_is({"step", "multistep"})),
+      key<double>("schedule", "min_factor", "`cosine`: final factor",
+                  [](auto& run) -> auto& { return run.schedule.min_factor; }, {}, schedule_is({"cosine"})),
+      key<double>("schedule", "pct_start", "`onecycle`: share of the steps spent rising",
+                  [](auto& run) -> auto& { return run.schedule.pct_start; },
+                  [](const double& value) { return value > 0 && value < 1 ? "" : "must be in (0, 1)"; },
+                  schedule_is({"onecycle"})),
+      key<double>("schedule", "div_factor", "`onecycle`: peak / initial",
+                  [](auto& run) -> auto& { return run.schedule.div_factor; }, {}, schedule_is({"onecycle"})),
+      key<double>("schedule", "final_div_factor", "`onecycle`: initial / final",
+                  [](auto& run) -> auto& { return run.schedule.final_div_factor; }, {}, schedule_is({"onecycle"})),
+      key<double>("schedule", "factor", "`plateau`: decay factor on a plateau",
+                  [](auto& run) -> auto& { return run.schedule.plateau_factor; }, {}, schedule_is({"plateau"})),
+      key<std::int64_t>("schedule", "patience", "`plateau`: evaluations without improvement before decaying",
+                        [](auto& run) -> auto& { return run.schedule.plateau_patience; }, {},
+                        schedule_is({"plateau"})),
+  };
+}
+
+}  // namespace
+
+const std::vector<CoreKey>& core_keys() {
+  static const std::vector<CoreKey> keys = make_core_keys();
+  return keys;
+}
+
+const std::vector<std::string>& core_key_sections() {
+  static const std::vector<std::string> sections = {"experiment", "backbone", "dataset", "head",
+                                                             "optimizer",  "train",    "schedule"};
+  return sections;
+}
+
+std::string core_keys_markdown() {
+  std::string out = "| key | type | default | meaning |\n| --- | --- | --- | --- |\n";
+  for (const auto& key : core_keys()) {
+    out += "| `" + key.section + "." + key.name + "` | " + key.type + " | " +
+           (key.default_text == "required" || key.default_text == "none" ? key.default_text
+                                                                          : "`" + key.default_text + "`") +
+           " | " + key.doc + " |\n";
+  }
+  return out;
+}
+
+}  // namespace ft
