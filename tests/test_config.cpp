@@ -234,8 +234,7 @@ TEST_CASE("schedules are validated with their own keys", "[config][schedule]") {
   CHECK(schedule.milestones == std::vector<std::int64_t>{3, 6});
   CHECK(schedule.gamma == 0.2);
   CHECK(schedule.warmup_epochs == 1);
-  CHECK_THAT(error_of(kBase + "\n[schedule]\ntype = \"cosin\"\n"),
-             Contains("got \"cosin\"; did you mean 'cosine'?"));
+  CHECK_THAT(error_of(kBase + "\n[schedule]\ntype = \"cosin\"\n"), Contains("got \"cosin\"; did you mean 'cosine'?"));
   CHECK_THAT(error_of(kBase + "\n[schedule]\ntype = \"cosine\"\ngamma = 0.1\n"),
              Contains("unknown key 'gamma' in [schedule]"));
   CHECK_THAT(error_of(kBase + "\n[schedule]\ntype = \"multistep\"\n"),
@@ -269,8 +268,7 @@ TEST_CASE("every core key reaches the resolved run with its effective value, def
   CHECK(param<double>(widened.runs[0], "backbone.lr_mult") == 1.0);
 }
 
-TEST_CASE("a resolved run read back gives the same run, so a resume trains with what was recorded",
-          "[config][keys]") {
+TEST_CASE("a resolved run read back gives the same run, so a resume trains with what was recorded", "[config][keys]") {
   const auto first = parse(kBase, {"train.eval_every=2", "dataset.crop_padding=6"}).runs[0];
   const auto again = ft::parse_resolved_run(first.resolved_toml, "run 1").runs[0];
   CHECK(again.resolved_toml == first.resolved_toml);

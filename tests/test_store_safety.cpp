@@ -17,6 +17,7 @@
 #include <filesystem>
 #include <fstream>
 #include <limits>
+#include <map>
 #include <sstream>
 #include <thread>
 
@@ -229,6 +230,82 @@ TEST_CASE("a store made by ftrun 0.1 (schema 1) is upgraded in place, keeping it
   store.log_metrics(id, {{"step", 1, 1, "train_loss", std::nan("")}});
   store.finish_run(id, ft::RunStatus::diverged, "nan");
   CHECK(store.status_of(id) == "diverged");
+}
+
+namespace {
+
+// Every row of every table of a store, as text, in the columns `columns_of` gives per table: what an upgrade
+// must keep.
+std::map<std::string, std::vector<std::string>> contents(SQLite::Database& db,
+                                                         const std::map<std::string, std::string>& columns_of) {
+  std::map<std::string, std::vector<std::string>> out;
+  for (const auto& [table, columns] : columns_of) {
+    SQLite::Statement select(db, "SELECT " + columns + " FROM " + table + " ORDER BY " + columns);
+    while (select.executeStep()) {
+      std::string row;
+      for (int i = 0; i < select.getColumnCount(); ++i) row += select.getColumn(i).getString() + "|";
+      out[table].push_back(row);
+    }
+  }
+  return out;
+}
+
+std::map<std::string, std::string> table_columns(SQLite::Database& db) {
+  std::map<std::string, std::string> out;
+  SQLite::Statement tables(db, "SELECT name FROM sqlite_master WHERE type = 'table'");
+  while (tables.executeStep()) {
+    const std::string table = tables.getColumn(0).getString();
+    SQLite::Statement info(db, "SELECT group_concat(name, ', ') FROM pragma_table_info(?)");
+    info.bind(1, table);
+    info.executeStep();
+    out[table] = info.getColumn(0).getString();
+  }
+  return out;
+}
+
+}  // namespace
+
+TEST_CASE("the migrations are numbered without gaps up to the current schema", "[store]") {
+  const auto& migrations = ft::store_migrations();
+  REQUIRE(migrations.size() == static_cast<std::size_t>(ft::kStoreSchemaVersion - 1));
+  for (std::size_t i = 0; i < migrations.size(); ++i) CHECK(migrations[i].from == static_cast<int>(i) + 1);
+}
+
+TEST_CASE("stores written by every schema, committed as fixtures, open with nothing lost", "[store]") {
+  std::size_t fixtures = 0;
+  for (const auto& entry : fs::directory_iterator(FT_STORE_FIXTURES)) {
+    const std::string name = entry.path().filename();
+    if (name.rfind("store_v", 0) != 0 || entry.path().extension() != ".db") continue;
+    ++fixtures;
+    INFO(name);
+    TempDir dir;
+    const std::string path = dir / name;
+    fs::copy_file(entry.path(), path);
+    std::map<std::string, std::vector<std::string>> before;
+    std::map<std::string, std::string> columns;
+    int version = 0;
+    {
+      SQLite::Database old(path);
+      version = old.execAndGet("PRAGMA user_version").getInt();
+      columns = table_columns(old);
+      before = contents(old, columns);
+    }
+    REQUIRE(version >= 1);
+    REQUIRE(version <= ft::kStoreSchemaVersion);
+    {
+      ft::ResultsStore store(path);
+      CHECK(!store.list_runs({}).empty());
+    }
+    SQLite::Database db(path);
+    CHECK(db.execAndGet("PRAGMA user_version").getInt() == ft::kStoreSchemaVersion);
+    CHECK(contents(db, columns) == before);
+    CHECK(fs::exists(path + ".v" + std::to_string(version) + ".bak") == (version < ft::kStoreSchemaVersion));
+    CHECK(db.execAndGet("SELECT COUNT(*) FROM run_summary").getInt() ==
+          db.execAndGet("SELECT COUNT(*) FROM runs").getInt());
+  }
+  // The store written by the current schema is committed, so the next schema's upgrade is tested on it.
+  CHECK(fs::exists(std::string(FT_STORE_FIXTURES) + "/store_v" + std::to_string(ft::kStoreSchemaVersion) + ".db"));
+  CHECK(fixtures >= 1);
 }
 
 TEST_CASE("$FTRUN_STORE_TIMEOUT sets the busy timeout and is checked", "[store]") {

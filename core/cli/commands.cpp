@@ -439,8 +439,8 @@ int run_cli(int argc, char** argv) {
 
   // `ftrun FILE ...` means `ftrun run FILE ...`, also after global flags (`ftrun -v FILE`).
   std::vector<std::string> args(argv, argv + argc);
-  const std::vector<std::string> commands = {"run",     "runs",    "resume", "show",
-                                             "compare", "overfit", "export", "plugins", "keys"};
+  const std::vector<std::string> commands = {"run",     "runs",   "resume",  "show", "compare",
+                                             "overfit", "export", "plugins", "keys"};
   std::size_t first = 1;
   while (first < args.size() && (args[first] == "-v" || args[first] == "--verbose")) ++first;
   if (first < args.size() && !args[first].empty() && args[first][0] != '-' &&

@@ -70,7 +70,7 @@ CoreKey key(std::string section, std::string name, std::string doc, Access acces
 CoreKey custom(std::string section, std::string name, std::string type, std::string default_text, std::string doc,
                std::function<void(const Params&, RunConfig&)> read,
                std::function<std::optional<ParamValue>(const RunConfig&)> value, Applies applies = {}) {
-  return {std::move(section), std::move(name), std::move(type),  std::move(default_text),
+  return {std::move(section), std::move(name),    std::move(type), std::move(default_text),
           std::move(doc),     std::move(applies), std::move(read), std::move(value)};
 }
 
@@ -92,9 +92,8 @@ Check<std::string> one_of(std::vector<std::string> allowed) {
 }
 
 Applies schedule_is(std::vector<std::string> types) {
-  return [types](const RunConfig& run) {
-    return std::find(types.begin(), types.end(), run.schedule.type) != types.end();
-  };
+  return
+      [types](const RunConfig& run) { return std::find(types.begin(), types.end(), run.schedule.type) != types.end(); };
 }
 
 // Not part of the run itself (where it is stored, where plugins come from): read for its type, not recorded.
@@ -127,8 +126,8 @@ const std::vector<std::string> kAugmentations = {"random_crop", "hflip"};
 
 std::vector<CoreKey> make_core_keys() {
   const auto device_check = [](const std::string& device) -> std::string {
-    const bool cuda_index = device.rfind("cuda:", 0) == 0 && device.size() > 5 &&
-                            std::all_of(device.begin() + 5, device.end(), ::isdigit);
+    const bool cuda_index =
+        device.rfind("cuda:", 0) == 0 && device.size() > 5 && std::all_of(device.begin() + 5, device.end(), ::isdigit);
     if (device == "auto" || device == "cpu" || device == "cuda" || cuda_index) return "";
     return "expected \"auto\", \"cpu\", \"cuda\" or \"cuda:N\", got \"" + device + "\"";
   };
@@ -138,25 +137,30 @@ std::vector<CoreKey> make_core_keys() {
           "experiment", "name", "string", "required", "runs are listed and filtered by it",
           [](const Params& params, RunConfig& run) { run.name = params.required<std::string>("name"); },
           [](const RunConfig& run) { return std::optional<ParamValue>(to_param_value(run.name)); }),
-      key<std::int64_t>("experiment", "seed", "seeds LibTorch, data order and dataset subsets",
-                        [](auto& run) -> auto& { return run.seed; }, not_negative<std::int64_t>("must not be negative")),
-      key<std::string>("experiment", "device", "`auto` (CUDA if a GPU is visible, else CPU), `cpu`, `cuda` or `cuda:N`",
-                       [](auto& run) -> auto& { return run.device; }, device_check),
-      key<std::int64_t>("experiment", "threads", "CPU threads; 0 = the machine's physical cores",
-                        [](auto& run) -> auto& { return run.threads; },
-                        not_negative<std::int64_t>("must be 0 (physical cores) or positive")),
-      key<std::string>("experiment", "precision",
-                       "`fp32`, `bf16` (autocast) or `fp16` (autocast with dynamic loss scaling)",
-                       [](auto& run) -> auto& { return run.precision; }, one_of({"fp32", "bf16", "fp16"})),
-      key<bool>("experiment", "channels_last", "channels-last memory layout for images and 4-d weights",
-                [](auto& run) -> auto& { return run.channels_last; }),
+      key<std::int64_t>(
+          "experiment", "seed", "seeds LibTorch, data order and dataset subsets",
+          [](auto& run) -> auto& { return run.seed; }, not_negative<std::int64_t>("must not be negative")),
+      key<std::string>(
+          "experiment", "device", "`auto` (CUDA if a GPU is visible, else CPU), `cpu`, `cuda` or `cuda:N`",
+          [](auto& run) -> auto& { return run.device; }, device_check),
+      key<std::int64_t>(
+          "experiment", "threads", "CPU threads; 0 = the machine's physical cores",
+          [](auto& run) -> auto& { return run.threads; },
+          not_negative<std::int64_t>("must be 0 (physical cores) or positive")),
+      key<std::string>(
+          "experiment", "precision", "`fp32`, `bf16` (autocast) or `fp16` (autocast with dynamic loss scaling)",
+          [](auto& run) -> auto& { return run.precision; }, one_of({"fp32", "bf16", "fp16"})),
+      key<bool>(
+          "experiment", "channels_last", "channels-last memory layout for images and 4-d weights",
+          [](auto& run) -> auto& { return run.channels_last; }),
       plan_key("store", "string", "the results store; see docs/cli.md for the order of precedence", false),
       plan_key("plugin_paths", "array of strings", "folders searched for plugin `*.so` files, before the built-in ones",
                true),
       plan_key("plugins", "array of strings", "plugin libraries that must load (an error if one does not)", true),
 
-      component_type("backbone", [](auto& run) -> auto& { return run.backbone; },
-                     "a registered backbone type; any key not listed here goes to the plugin"),
+      component_type(
+          "backbone", [](auto& run) -> auto& { return run.backbone; },
+          "a registered backbone type; any key not listed here goes to the plugin"),
       custom(
           "backbone", "weights", "string", "none",
           "initial weights: a `.safetensors` file, an ftrun checkpoint, `run:<id>` or `stage:<name>`",
@@ -170,20 +174,22 @@ std::vector<CoreKey> make_core_keys() {
             if (run.backbone.weights.empty()) return std::nullopt;
             return to_param_value(run.backbone.weights);
           }),
-      key<std::vector<std::string>>("backbone", "freeze",
-                                    "parameter-name prefixes to freeze (`layer1` freezes `layer1.0.conv1.weight`); "
-                                    "`*` freezes the whole backbone",
-                                    [](auto& run) -> auto& { return run.backbone.freeze; }),
-      key<double>("backbone", "lr_mult", "backbone learning rate = optimizer lr x lr_mult; 0 freezes the backbone",
-                  [](auto& run) -> auto& { return run.backbone.lr_mult; },
-                  not_negative<double>("must not be negative")),
-      key<double>("backbone", "layer_decay",
-                  "each backbone stage learns this factor slower than the next one; 1 = off",
-                  [](auto& run) -> auto& { return run.backbone.layer_decay; },
-                  [](const double& value) { return value > 0 && value <= 1 ? "" : "must be in (0, 1]"; }),
+      key<std::vector<std::string>>(
+          "backbone", "freeze",
+          "parameter-name prefixes to freeze (`layer1` freezes `layer1.0.conv1.weight`); "
+          "`*` freezes the whole backbone",
+          [](auto& run) -> auto& { return run.backbone.freeze; }),
+      key<double>(
+          "backbone", "lr_mult", "backbone learning rate = optimizer lr x lr_mult; 0 freezes the backbone",
+          [](auto& run) -> auto& { return run.backbone.lr_mult; }, not_negative<double>("must not be negative")),
+      key<double>(
+          "backbone", "layer_decay", "each backbone stage learns this factor slower than the next one; 1 = off",
+          [](auto& run) -> auto& { return run.backbone.layer_decay; },
+          [](const double& value) { return value > 0 && value <= 1 ? "" : "must be in (0, 1]"; }),
 
-      component_type("dataset", [](auto& run) -> auto& { return run.dataset; },
-                     "a registered dataset type; any key not listed here goes to the plugin"),
+      component_type(
+          "dataset", [](auto& run) -> auto& { return run.dataset; },
+          "a registered dataset type; any key not listed here goes to the plugin"),
       custom(
           "dataset", "augment", "array of strings", "[]",
           "augmentations of training batches, done by the core on the device: `random_crop`, `hflip`",
@@ -204,57 +210,71 @@ std::vector<CoreKey> make_core_keys() {
             if (run.augment.hflip) names.push_back("hflip");
             return std::optional<ParamValue>(to_param_value(names));
           }),
-      key<std::int64_t>("dataset", "crop_padding",
-                        "`random_crop` pads by this many black pixels on each side, then crops back",
-                        [](auto& run) -> auto& { return run.augment.crop_padding; },
-                        [](const std::int64_t& value) { return value >= 1 ? "" : "must be at least 1"; }),
+      key<std::int64_t>(
+          "dataset", "crop_padding", "`random_crop` pads by this many black pixels on each side, then crops back",
+          [](auto& run) -> auto& { return run.augment.crop_padding; },
+          [](const std::int64_t& value) { return value >= 1 ? "" : "must be at least 1"; }),
 
-      component_type("head", [](auto& run) -> auto& { return run.head; },
-                     "a registered head type; any other key goes to the plugin"),
-      component_type("optimizer", [](auto& run) -> auto& { return run.optimizer; },
-                     "a registered optimizer type; any other key (`lr`, `weight_decay`, ...) goes to the plugin"),
+      component_type(
+          "head", [](auto& run) -> auto& { return run.head; },
+          "a registered head type; any other key goes to the plugin"),
+      component_type(
+          "optimizer", [](auto& run) -> auto& { return run.optimizer; },
+          "a registered optimizer type; any other key (`lr`, `weight_decay`, ...) goes to the plugin"),
 
-      key<std::int64_t>("train", "epochs", "passes over the training split", [](auto& run) -> auto& {
-        return run.train.epochs;
-      }, positive<std::int64_t>()),
-      key<std::int64_t>("train", "batch_size", "images per micro-batch",
-                        [](auto& run) -> auto& { return run.train.batch_size; }, positive<std::int64_t>()),
-      key<std::int64_t>("train", "eval_batch_size", "batch size for validation and test (no gradients are kept)",
-                        [](auto& run) -> auto& { return run.train.eval_batch_size; }, positive<std::int64_t>()),
-      key<std::int64_t>("train", "eval_every", "validate every N epochs, and always after the last",
-                        [](auto& run) -> auto& { return run.train.eval_every; }, positive<std::int64_t>()),
-      key<bool>("train", "test", "evaluate the test split after the last epoch, if the dataset has one",
-                [](auto& run) -> auto& { return run.train.test; }),
-      key<std::int64_t>("train", "loader_threads", "threads decoding batches ahead for datasets not held in memory",
-                        [](auto& run) -> auto& { return run.train.loader_threads; },
-                        not_negative<std::int64_t>("must be 0 (decode on the training thread) or more")),
-      key<std::int64_t>("train", "accumulate", "micro-batches whose gradients are summed per optimizer step",
-                        [](auto& run) -> auto& { return run.train.accumulate; }, positive<std::int64_t>()),
-      key<double>("train", "clip_grad_norm", "clip the global gradient norm to this before each step; 0 = off",
-                  [](auto& run) -> auto& { return run.train.clip_grad_norm; },
-                  not_negative<double>("must be 0 (off) or positive")),
-      key<std::string>("train", "monitor", "the metric that picks `best.pt`, stops early and drives `plateau`",
-                       [](auto& run) -> auto& { return run.train.monitor; },
-                       one_of({"val_loss", "val_accuracy", "train_loss", "train_accuracy"})),
-      key<std::string>("train", "monitor_mode",
-                       "`auto` (lower is better for losses, higher for accuracies), `min` or `max`",
-                       [](auto& run) -> auto& { return run.train.monitor_mode; }, one_of({"auto", "min", "max"})),
-      key<std::int64_t>("train", "patience", "stop after this many evaluations without improvement; 0 = never",
-                        [](auto& run) -> auto& { return run.train.patience; },
-                        not_negative<std::int64_t>("must be 0 (no early stopping) or positive")),
-      key<double>("train", "min_delta", "smallest change of `monitor` that counts as an improvement",
-                  [](auto& run) -> auto& { return run.train.min_delta; }),
+      key<std::int64_t>(
+          "train", "epochs", "passes over the training split", [](auto& run) -> auto& { return run.train.epochs; },
+          positive<std::int64_t>()),
+      key<std::int64_t>(
+          "train", "batch_size", "images per micro-batch", [](auto& run) -> auto& { return run.train.batch_size; },
+          positive<std::int64_t>()),
+      key<std::int64_t>(
+          "train", "eval_batch_size", "batch size for validation and test (no gradients are kept)",
+          [](auto& run) -> auto& { return run.train.eval_batch_size; }, positive<std::int64_t>()),
+      key<std::int64_t>(
+          "train", "eval_every", "validate every N epochs, and always after the last",
+          [](auto& run) -> auto& { return run.train.eval_every; }, positive<std::int64_t>()),
+      key<bool>(
+          "train", "test", "evaluate the test split after the last epoch, if the dataset has one",
+          [](auto& run) -> auto& { return run.train.test; }),
+      key<std::int64_t>(
+          "train", "loader_threads", "threads decoding batches ahead for datasets not held in memory",
+          [](auto& run) -> auto& { return run.train.loader_threads; },
+          not_negative<std::int64_t>("must be 0 (decode on the training thread) or more")),
+      key<std::int64_t>(
+          "train", "accumulate", "micro-batches whose gradients are summed per optimizer step",
+          [](auto& run) -> auto& { return run.train.accumulate; }, positive<std::int64_t>()),
+      key<double>(
+          "train", "clip_grad_norm", "clip the global gradient norm to this before each step; 0 = off",
+          [](auto& run) -> auto& { return run.train.clip_grad_norm; },
+          not_negative<double>("must be 0 (off) or positive")),
+      key<std::string>(
+          "train", "monitor", "the metric that picks `best.pt`, stops early and drives `plateau`",
+          [](auto& run) -> auto& { return run.train.monitor; },
+          one_of({"val_loss", "val_accuracy", "train_loss", "train_accuracy"})),
+      key<std::string>(
+          "train", "monitor_mode", "`auto` (lower is better for losses, higher for accuracies), `min` or `max`",
+          [](auto& run) -> auto& { return run.train.monitor_mode; }, one_of({"auto", "min", "max"})),
+      key<std::int64_t>(
+          "train", "patience", "stop after this many evaluations without improvement; 0 = never",
+          [](auto& run) -> auto& { return run.train.patience; },
+          not_negative<std::int64_t>("must be 0 (no early stopping) or positive")),
+      key<double>(
+          "train", "min_delta", "smallest change of `monitor` that counts as an improvement",
+          [](auto& run) -> auto& { return run.train.min_delta; }),
 
-      key<std::string>("schedule", "type", "`constant`, `step`, `multistep`, `cosine`, `onecycle` or `plateau`",
-                       [](auto& run) -> auto& { return run.schedule.type; }, one_of(schedules)),
-      key<double>("schedule", "warmup_epochs", "linear warm-up first, in epochs (fractions allowed)",
-                  [](auto& run) -> auto& { return run.schedule.warmup_epochs; },
-                  not_negative<double>("must not be negative")),
-      key<double>("schedule", "warmup_start", "factor on the learning rate at the first warm-up step",
-                  [](auto& run) -> auto& { return run.schedule.warmup_start; }),
-      key<std::int64_t>("schedule", "step_size", "`step`: decay every step_size epochs",
-                        [](auto& run) -> auto& { return run.schedule.step_size; }, positive<std::int64_t>(),
-                        schedule_is({"step"})),
+      key<std::string>(
+          "schedule", "type", "`constant`, `step`, `multistep`, `cosine`, `onecycle` or `plateau`",
+          [](auto& run) -> auto& { return run.schedule.type; }, one_of(schedules)),
+      key<double>(
+          "schedule", "warmup_epochs", "linear warm-up first, in epochs (fractions allowed)",
+          [](auto& run) -> auto& { return run.schedule.warmup_epochs; }, not_negative<double>("must not be negative")),
+      key<double>(
+          "schedule", "warmup_start", "factor on the learning rate at the first warm-up step",
+          [](auto& run) -> auto& { return run.schedule.warmup_start; }),
+      key<std::int64_t>(
+          "schedule", "step_size", "`step`: decay every step_size epochs",
+          [](auto& run) -> auto& { return run.schedule.step_size; }, positive<std::int64_t>(), schedule_is({"step"})),
       custom(
           "schedule", "milestones", "array of integers", "required", "`multistep`: epochs at which to decay",
           [](const Params& params, RunConfig& run) {
@@ -262,23 +282,29 @@ std::vector<CoreKey> make_core_keys() {
           },
           [](const RunConfig& run) { return std::optional<ParamValue>(to_param_value(run.schedule.milestones)); },
           schedule_is({"multistep"})),
-      key<double>("schedule", "gamma", "`step`, `multistep`: decay factor",
-                  [](auto& run) -> auto& { return run.schedule.gamma; }, {}, schedule_is({"step", "multistep"})),
-      key<double>("schedule", "min_factor", "`cosine`: final factor",
-                  [](auto& run) -> auto& { return run.schedule.min_factor; }, {}, schedule_is({"cosine"})),
-      key<double>("schedule", "pct_start", "`onecycle`: share of the steps spent rising",
-                  [](auto& run) -> auto& { return run.schedule.pct_start; },
-                  [](const double& value) { return value > 0 && value < 1 ? "" : "must be in (0, 1)"; },
-                  schedule_is({"onecycle"})),
-      key<double>("schedule", "div_factor", "`onecycle`: peak / initial",
-                  [](auto& run) -> auto& { return run.schedule.div_factor; }, {}, schedule_is({"onecycle"})),
-      key<double>("schedule", "final_div_factor", "`onecycle`: initial / final",
-                  [](auto& run) -> auto& { return run.schedule.final_div_factor; }, {}, schedule_is({"onecycle"})),
-      key<double>("schedule", "factor", "`plateau`: decay factor on a plateau",
-                  [](auto& run) -> auto& { return run.schedule.plateau_factor; }, {}, schedule_is({"plateau"})),
-      key<std::int64_t>("schedule", "patience", "`plateau`: evaluations without improvement before decaying",
-                        [](auto& run) -> auto& { return run.schedule.plateau_patience; }, {},
-                        schedule_is({"plateau"})),
+      key<double>(
+          "schedule", "gamma", "`step`, `multistep`: decay factor",
+          [](auto& run) -> auto& { return run.schedule.gamma; }, {}, schedule_is({"step", "multistep"})),
+      key<double>(
+          "schedule", "min_factor", "`cosine`: final factor",
+          [](auto& run) -> auto& { return run.schedule.min_factor; }, {}, schedule_is({"cosine"})),
+      key<double>(
+          "schedule", "pct_start", "`onecycle`: share of the steps spent rising",
+          [](auto& run) -> auto& { return run.schedule.pct_start; },
+          [](const double& value) { return value > 0 && value < 1 ? "" : "must be in (0, 1)"; },
+          schedule_is({"onecycle"})),
+      key<double>(
+          "schedule", "div_factor", "`onecycle`: peak / initial",
+          [](auto& run) -> auto& { return run.schedule.div_factor; }, {}, schedule_is({"onecycle"})),
+      key<double>(
+          "schedule", "final_div_factor", "`onecycle`: initial / final",
+          [](auto& run) -> auto& { return run.schedule.final_div_factor; }, {}, schedule_is({"onecycle"})),
+      key<double>(
+          "schedule", "factor", "`plateau`: decay factor on a plateau",
+          [](auto& run) -> auto& { return run.schedule.plateau_factor; }, {}, schedule_is({"plateau"})),
+      key<std::int64_t>(
+          "schedule", "patience", "`plateau`: evaluations without improvement before decaying",
+          [](auto& run) -> auto& { return run.schedule.plateau_patience; }, {}, schedule_is({"plateau"})),
   };
 }
 
@@ -291,7 +317,7 @@ const std::vector<CoreKey>& core_keys() {
 
 const std::vector<std::string>& core_key_sections() {
   static const std::vector<std::string> sections = {"experiment", "backbone", "dataset", "head",
-                                                             "optimizer",  "train",    "schedule"};
+                                                    "optimizer",  "train",    "schedule"};
   return sections;
 }
 
@@ -300,7 +326,7 @@ std::string core_keys_markdown() {
   for (const auto& key : core_keys()) {
     out += "| `" + key.section + "." + key.name + "` | " + key.type + " | " +
            (key.default_text == "required" || key.default_text == "none" ? key.default_text
-                                                                          : "`" + key.default_text + "`") +
+                                                                         : "`" + key.default_text + "`") +
            " | " + key.doc + " |\n";
   }
   return out;

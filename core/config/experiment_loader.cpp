@@ -166,11 +166,12 @@ RunConfig read_run(const ConfigTable& root, const std::string& file, const std::
   static const ConfigTable kAbsent;  // an optional section left out: every key at its default
   for (const auto& name : core_key_sections()) {
     problems.collect([&] {
-      const bool required = std::find(kRequiredSections.begin(), kRequiredSections.end(), name) !=
-                            kRequiredSections.end();
+      const bool required =
+          std::find(kRequiredSections.begin(), kRequiredSections.end(), name) != kRequiredSections.end();
       const auto found = root.tables.find(name);
-      const ConfigTable& table = required ? section(root, name, file) : found == root.tables.end() ? kAbsent
-                                                                                                   : found->second;
+      const ConfigTable& table = required                     ? section(root, name, file)
+                                 : found == root.tables.end() ? kAbsent
+                                                              : found->second;
       SectionReader reader(table, name);
       reader.read_core_keys(run, problems);
       if (ComponentConfig* component = component_of(run, name)) {

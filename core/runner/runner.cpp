@@ -421,9 +421,9 @@ PlanResult Runner::run(const ExperimentPlan& plan) {
     first_built.reset();
     RunConfig recorded = run;
     record_plugin_defaults(recorded);
-    NewRun record{run.name,         run.stage, result.group_id, built.parent_run_id,
-                  plan.source_file, recorded.resolved_toml,    run.seed,        device.str(),
-                  threads,          TORCH_VERSION,             recorded.flat_params, built.plugins};
+    NewRun record{
+        run.name, run.stage,    result.group_id, built.parent_run_id, plan.source_file,     recorded.resolved_toml,
+        run.seed, device.str(), threads,         TORCH_VERSION,       recorded.flat_params, built.plugins};
     const std::int64_t run_id = store_.begin_run(record);
     result.run_ids.push_back(run_id);
     if (!run.stage.empty()) stage_runs[run.stage] = run_id;

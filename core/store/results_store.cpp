@@ -197,18 +197,29 @@ void ResultsStore::open_and_upgrade() {
   const std::string backup = seen > 0 ? back_up_before_upgrade(seen) : std::string();
   // Creating or upgrading the schema is a write: take the write lock first (BEGIN IMMEDIATE), so that
   // processes opening a new store at the same moment wait for each other instead of failing, then decide from
-  // the version seen under the lock. Foreign keys stay off while tables are rebuilt.
+  // the version seen under the lock. Each numbered migration is one transaction, so a store is always at one
+  // version or the next, never between. Foreign keys stay off while tables are rebuilt.
   guarded(path_, "open it", [&] { db_->exec("PRAGMA foreign_keys = OFF"); });
-  write("create or upgrade its schema", options_.write_attempts, [&] {
-    const int version = db_->execAndGet("PRAGMA user_version").getInt();
-    if (version == 1) db_->exec(kMigrateV1ToV2Sql);
-    if (version < kStoreSchemaVersion) {
-      db_->exec(kStoreSchemaSql);
-      db_->exec("PRAGMA user_version = " + std::to_string(kStoreSchemaVersion));
-    }
-    SQLite::Statement check(*db_, "PRAGMA foreign_key_check");
-    if (check.executeStep()) throw StoreError("results store " + path_ + ": the upgrade found broken references");
-  });
+  for (bool done = false; !done;) {
+    std::string applied;
+    write("create or upgrade its schema", options_.write_attempts, [&] {
+      const int version = db_->execAndGet("PRAGMA user_version").getInt();
+      int next = kStoreSchemaVersion;
+      if (version > 0 && version < kStoreSchemaVersion) {
+        const StoreMigration& migration = store_migrations().at(static_cast<std::size_t>(version - 1));
+        db_->exec(migration.sql);
+        next = migration.from + 1;
+        applied = "results store " + path_ + ": schema " + std::to_string(version) + " -> " + std::to_string(next) +
+                  ": " + migration.what;
+      }
+      if (next == kStoreSchemaVersion) db_->exec(kStoreSchemaSql);
+      db_->exec("PRAGMA user_version = " + std::to_string(next));
+      SQLite::Statement check(*db_, "PRAGMA foreign_key_check");
+      if (check.executeStep()) throw StoreError("results store " + path_ + ": the upgrade found broken references");
+      done = next == kStoreSchemaVersion;
+    });
+    if (!applied.empty()) log::info(applied);
+  }
   if (!backup.empty()) {
     log::info("results store " + path_ + ": schema version " + std::to_string(seen) + " upgraded to " +
               std::to_string(kStoreSchemaVersion) + "; the store as it was is kept in " + backup);

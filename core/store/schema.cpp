@@ -5,7 +5,7 @@ namespace ft {
 // Version 1 → 2: runs gains the status 'diverged' and metrics.value may be NULL (a NaN). SQLite cannot alter a
 // CHECK or NOT NULL constraint, so both tables are rebuilt (https://sqlite.org/lang_altertable.html, "making
 // other kinds of table schema changes"); the views that read them are dropped first and recreated after.
-const char* const kMigrateV1ToV2Sql = R"sql(
+const char* const kMigrateV1ToV2 = R"sql(
 DROP VIEW IF EXISTS overfitting;
 DROP VIEW IF EXISTS validation_rises;
 DROP VIEW IF EXISTS evaluations;
@@ -159,5 +159,12 @@ CREATE VIEW IF NOT EXISTS overfitting AS
          lowest_train_loss
   FROM validation_rises WHERE recovered = 0 AND lowest_train_loss < train_loss_before;
 )sql";
+
+const std::vector<StoreMigration>& store_migrations() {
+  static const std::vector<StoreMigration> migrations = {
+      {1, "status 'diverged', NULL metric values for NaN", kMigrateV1ToV2},
+  };
+  return migrations;
+}
 
 }  // namespace ft

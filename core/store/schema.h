@@ -1,15 +1,27 @@
 #pragma once
 // The store's schema, versioned with PRAGMA user_version. docs/store.md documents every table and view.
 
+#include <vector>
+
 namespace ft {
 
-/// Bump with a migration in results_store.cpp whenever the schema changes.
+/// Bump together with a new entry in store_migrations() whenever the schema changes, and commit a store written
+/// by the old version as tests/fixtures/store_vN.db (the upgrade test opens every one of them).
 inline constexpr int kStoreSchemaVersion = 2;
 
-/// The current schema; every statement is idempotent (IF NOT EXISTS).
+/// The current schema; every statement is idempotent (IF NOT EXISTS), so it also completes an upgraded store with
+/// the views and indexes its migrations dropped or did not know.
 extern const char* const kStoreSchemaSql;
 
-/// Turns a version-1 store into version 2 (run with foreign keys off, inside a transaction).
-extern const char* const kMigrateV1ToV2Sql;
+/// One numbered step of the schema's history: the SQL that turns a store of version `from` into `from + 1`.
+/// Each runs in its own write transaction, with foreign keys off, after a backup copy of the store.
+struct StoreMigration {
+  int from;
+  const char* what;  // for the log line
+  const char* sql;
+};
+
+/// Every migration, oldest first: entry i turns version i + 1 into i + 2.
+const std::vector<StoreMigration>& store_migrations();
 
 }  // namespace ft
