@@ -5,6 +5,7 @@
 
 #include <SQLiteCpp/SQLiteCpp.h>
 #include <catch2/catch.hpp>
+#include <stb/stb_image.h>
 
 #include <algorithm>
 #include <fstream>
@@ -106,4 +107,66 @@ TEST_CASE("defaults reach run_params, and a resumed run trains with the recorded
   INFO(resumed.output);
   CHECK(resumed.code == 2);
   CHECK_THAT(resumed.output, Contains("optimizer.momentum: must be in [0, 1)"));
+}
+
+namespace {
+
+// Pixels of a PNG that are not (near) white: what a browser drew.
+std::size_t drawn_pixels(const std::string& png) {
+  int width = 0, height = 0, channels = 0;
+  unsigned char* pixels = stbi_load(png.c_str(), &width, &height, &channels, 3);
+  if (!pixels) return 0;
+  std::size_t drawn = 0;
+  for (int i = 0; i < width * height; ++i) {
+    if (pixels[3 * i] < 200 || pixels[3 * i + 1] < 200 || pixels[3 * i + 2] < 200) ++drawn;
+  }
+  stbi_image_free(pixels);
+  return drawn;
+}
+
+// Opens an SVG in headless Chromium (Debian's, installed by scripts/setup) and screenshots it.
+Result screenshot(const std::string& svg, const std::string& png) {
+  return run_command("chromium --headless --no-sandbox --disable-gpu --hide-scrollbars --window-size=960,600 "
+                     "--screenshot=" + png + " file://" + svg);
+}
+
+}  // namespace
+
+TEST_CASE("plot draws curves and a learning-rate comparison as SVG a browser renders", "[e2e][plot]") {
+  TempDir dir;
+  const auto store = dir / "ftrun.db";
+  const auto experiment = write(dir, "tiny.toml", replaced(kTiny, "epochs = 2", "epochs = 4\neval_every = 2"));
+  for (const std::string lr : {"0.05", "0.01"}) {
+    for (const std::string seed : {"1", "2"}) {
+      REQUIRE(run(experiment + " --store " + store + " --set optimizer.lr=" + lr + " --set experiment.seed=" + seed)
+                  .code == 0);
+    }
+  }
+  REQUIRE(run(experiment + " --store " + store + " --set optimizer.lr=1e9").code == 1);  // diverges
+  const auto curves = run("plot 1 2 5 -o " + (dir / "curves.svg") + " --store " + store);
+  INFO(curves.output);
+  CHECK(curves.code == 0);
+  const auto lr = run("plot --compare optimizer.lr -o " + (dir / "lr.svg") + " --store " + store);
+  INFO(lr.output);
+  CHECK(lr.code == 0);
+  std::ifstream curves_file(dir / "curves.svg"), lr_file(dir / "lr.svg");
+  std::stringstream curves_text, lr_text;
+  curves_text << curves_file.rdbuf();
+  lr_text << lr_file.rdbuf();
+  CHECK_THAT(curves_text.str(), Contains("run 1: tiny (completed)") && Contains("run 5: tiny (diverged)") &&
+                                    Contains(": best epoch ") && Contains("log scale"));
+  CHECK_THAT(lr_text.str(), Contains("optimizer.lr (log scale)") && Contains("run 5 diverged") &&
+                                Contains("best optimizer.lr"));
+  // Mistakes are refused with a usage error and write nothing.
+  CHECK(run("plot -o " + (dir / "none.svg") + " --store " + store).code == 2);
+  CHECK(run("plot 99 -o " + (dir / "none.svg") + " --store " + store).code == 2);
+  CHECK(run("plot 1 -o " + (dir / "missing/x.svg") + " --store " + store).code == 2);
+  CHECK_FALSE(std::filesystem::exists(dir / "none.svg"));
+  for (const std::string name : {"curves", "lr"}) {
+    INFO(name);
+    const auto shot = screenshot(dir / (name + ".svg"), dir / (name + ".png"));
+    INFO(shot.output);
+    REQUIRE(shot.code == 0);
+    CHECK(drawn_pixels(dir / (name + ".png")) > 5000);  // axes, labels, curves: not a blank or broken page
+  }
 }

@@ -6,6 +6,7 @@
 #include "store/run_query.h"
 #include "temp_dir.h"
 
+#include <SQLiteCpp/SQLiteCpp.h>
 #include <catch2/catch.hpp>
 
 #include <cmath>
@@ -94,6 +95,17 @@ TEST_CASE("the overfitting onset is a sustained rise that never came back, not a
   CHECK(rises[1].evaluations == 4);
   CHECK_FALSE(rises[1].recovered);
   CHECK(rises[1].best_val_loss == Approx(0.7));
+  CHECK(rises[1].train_loss_before == Approx(0.5));
+  CHECK(rises[1].lowest_train_loss == Approx(0.1));
+  // The per-run query is the view's own: another run in the store changes nothing, and the view agrees.
+  const auto other = store.begin_run(run_named("finetune"));
+  record_epochs(store, other, {1.0, 0.5, 0.2}, {1.0, 1.5, 2.0});
+  CHECK(store.validation_rises_of(id).size() == 2);
+  CHECK(store.validation_rises_of(other).size() == 1);
+  SQLite::Database db(dir / "ftrun.db");
+  CHECK(db.execAndGet("SELECT group_concat(first_epoch || '-' || last_epoch || '-' || recovered) FROM "
+                      "(SELECT * FROM validation_rises WHERE run_id = 1 ORDER BY first_epoch)")
+            .getString() == "2-3-1,7-10-0");
 
   const auto report = ft::overfit_report(store.epochs_of(id), rises, "val_loss", "auto", 2);
   CHECK(report.best_epoch == 6);

@@ -1,5 +1,9 @@
 #include "cli/commands.h"
 
+#include "cli/plot_command.h"
+#include "cli/query_commands.h"
+#include "cli/run_lookup.h"
+
 #include "config/core_keys.h"
 #include "config/experiment.h"
 #include "loader/plugin_catalog.h"
@@ -32,31 +36,6 @@ struct RunOptions {
   std::string store;
   bool dry_run = false;
 };
-
-struct RunsOptions {
-  std::string store;
-  std::string name, group, status, where, order_by;
-  std::int64_t limit = 50;
-  bool json = false, csv = false;
-};
-
-std::string cell(const std::optional<double>& value) { return value ? fmt::format("{:.4f}", *value) : "-"; }
-
-void print_runs(const std::vector<RunSummary>& runs) {
-  if (runs.empty()) {
-    std::printf("no runs recorded yet\n");
-    return;
-  }
-  std::printf("%5s  %-22s %-12s %-11s %5s %6s %9s %9s %9s  %s\n", "id", "name", "stage", "status", "seed", "epochs",
-              "best_acc", "best_loss", "test_acc", "parameters");
-  for (const auto& run : runs) {
-    std::printf("%5lld  %s %s %-11s %5lld %6lld %9s %9s %9s  %s\n", static_cast<long long>(run.id),
-                fit_width(run.name, 22).c_str(), fit_width(run.stage.empty() ? "-" : run.stage, 12).c_str(),
-                run.status.c_str(), static_cast<long long>(run.seed), static_cast<long long>(run.epochs),
-                cell(run.best_val_accuracy).c_str(), cell(run.best_val_loss).c_str(), cell(run.test_accuracy).c_str(),
-                printable(run.key_params).c_str());
-  }
-}
 
 int command_run(const RunOptions& options, PluginCatalog& catalog) {
   ExperimentPlan plan = load_experiment(options.experiment, options.overrides);
@@ -100,240 +79,6 @@ int command_resume(std::int64_t run_id, const std::string& store_path, PluginCat
   RunFilter filter;
   filter.id = run_id;
   print_runs(store.list_runs(filter));
-  return kExitOk;
-}
-
-std::string number(double value) { return std::isnan(value) ? "-" : fmt::format("{:.4f}", value); }
-
-std::string epoch_text(const std::optional<std::int64_t>& epoch) { return epoch ? std::to_string(*epoch) : "-"; }
-
-// The run `run_id`, or a ConfigError saying there is none.
-RunSummary run_summary_of(const ResultsStore& store, std::int64_t run_id) {
-  RunFilter filter;
-  filter.id = run_id;
-  const auto runs = store.list_runs(filter);
-  if (runs.empty()) throw ConfigError("no run " + std::to_string(run_id) + " in " + store.path() + " (see ftrun runs)");
-  return runs.front();
-}
-
-// What ftrun overfit and ftrun show say about one run, from its `epochs`: its monitored metric, its rises.
-OverfitReport overfit_of(const ResultsStore& store, std::int64_t run_id, const std::vector<EpochRow>& epochs,
-                         int patience) {
-  const std::string monitor = store.param_of(run_id, "train.monitor").value_or("val_loss");
-  const std::string mode = store.param_of(run_id, "train.monitor_mode").value_or("auto");
-  return overfit_report(epochs, store.validation_rises_of(run_id), monitor, mode, patience);
-}
-
-// A run's learning curves, marking its best epoch and the onset of overfitting.
-int command_show(std::int64_t run_id, const std::string& store_path) {
-  ResultsStore store(resolve_store_path(store_path, ""), store_options_from_environment());
-  print_runs({run_summary_of(store, run_id)});
-  const auto epochs = store.epochs_of(run_id);
-  constexpr int kPatience = 1;  // show every rise that never came back down, however short
-  const OverfitReport report = overfit_of(store, run_id, epochs, kPatience);
-  std::printf("\n%6s %10s %10s %10s %10s %11s\n", "epoch", "train_loss", "train_acc", "val_loss", "val_acc", "lr");
-  for (const auto& e : epochs) {
-    std::string mark;
-    if (report.best_epoch == e.epoch) mark = "  <- best";
-    if (report.onset_epoch && e.epoch >= *report.onset_epoch && !std::isnan(e.val_loss)) {
-      mark += e.epoch == *report.onset_epoch ? "  <- overfitting starts" : "  <- overfitting";
-    }
-    std::printf("%6lld %10s %10s %10s %10s %11.3g%s\n", static_cast<long long>(e.epoch), number(e.train_loss).c_str(),
-                number(e.train_accuracy).c_str(), number(e.val_loss).c_str(), number(e.val_accuracy).c_str(), e.lr,
-                mark.c_str());
-  }
-  if (report.onset_epoch) {
-    std::printf("\noverfitting from epoch %lld: validation loss stayed above its minimum while training loss fell\n",
-                static_cast<long long>(*report.onset_epoch));
-  }
-  return kExitOk;
-}
-
-// Runs grouped by one parameter, stage by stage: which learning rate (or anything else) won.
-int command_compare(const std::string& key, const std::string& name, const std::string& stage,
-                    const std::string& store_path) {
-  ResultsStore store(resolve_store_path(store_path, ""), store_options_from_environment());
-  auto optional = [](const std::string& text) {
-    return text.empty() ? std::nullopt : std::optional<std::string>(text);
-  };
-  const auto stages = compare_by_stage(store.outcomes_by(key, optional(name), optional(stage)));
-  if (stages.empty()) {
-    std::printf("no runs with %s%s%s\n", key.c_str(), name.empty() ? "" : (" named " + name).c_str(),
-                stage.empty() ? "" : (" in stage " + stage).c_str());
-    return kExitOk;
-  }
-  auto mean_std = [](double mean, double std) {
-    if (std::isnan(mean)) return std::string("-");
-    return std::isnan(std) ? fmt::format("{:.4f}", mean) : fmt::format("{:.4f} ± {:.4f}", mean, std);
-  };
-  for (const auto& comparison : stages) {
-    std::printf("%sstage %s\n", &comparison == &stages.front() ? "" : "\n",
-                comparison.stage.empty() ? "(none)" : printable(comparison.stage).c_str());
-    std::printf("  %-20s %9s %6s %8s %5s  %-20s %-20s\n", key.c_str(), "completed", "failed", "diverged", "other",
-                "best_val_acc", "final_val_acc");
-    for (const auto& group : comparison.values) {
-      std::printf("  %s %9lld %6lld %8lld %5lld  %s %s%s\n", fit_width(group.value, 20).c_str(),
-                  static_cast<long long>(group.completed), static_cast<long long>(group.failed),
-                  static_cast<long long>(group.diverged), static_cast<long long>(group.other),
-                  fit_width(mean_std(group.mean_best, group.std_best), 20).c_str(),
-                  fit_width(mean_std(group.mean_final, group.std_final), 20).c_str(), group.best ? "  <- best" : "");
-    }
-  }
-  std::printf(
-      "\nbest_val_acc and final_val_acc: mean ± standard deviation over the completed runs (seeds) of a value\n");
-  return kExitOk;
-}
-
-// Per run: best epoch, epochs after it, the generalisation gap, and the onset of sustained overfitting.
-int command_overfit(const std::vector<std::int64_t>& ids, const std::string& name, int patience,
-                    const std::string& store_path) {
-  if (patience < 1) throw ConfigError("--patience must be at least 1");
-  ResultsStore store(resolve_store_path(store_path, ""), store_options_from_environment());
-  std::vector<RunSummary> runs;
-  if (ids.empty()) {
-    RunFilter filter;
-    if (!name.empty()) filter.name = name;
-    filter.limit = 1000;
-    runs = store.list_runs(filter);
-    std::reverse(runs.begin(), runs.end());
-  } else {
-    for (const auto id : ids) runs.push_back(run_summary_of(store, id));
-  }
-  if (runs.empty()) {
-    std::printf("no runs recorded yet\n");
-    return kExitOk;
-  }
-  std::printf("%5s  %-22s %-12s %-11s %-14s %5s %6s %10s %10s %6s %9s\n", "id", "name", "stage", "status", "monitor",
-              "best", "after", "gap@best", "gap@last", "onset", "recovered");
-  for (const auto& run : runs) {
-    const OverfitReport report = overfit_of(store, run.id, store.epochs_of(run.id), patience);
-    const long long after = report.best_epoch ? report.last_epoch - *report.best_epoch : 0;
-    std::printf("%5lld  %s %s %-11s %-14s %5s %6lld %10s %10s %6s %9lld\n", static_cast<long long>(run.id),
-                fit_width(run.name, 22).c_str(), fit_width(run.stage.empty() ? "-" : run.stage, 12).c_str(),
-                run.status.c_str(), report.monitor.c_str(), epoch_text(report.best_epoch).c_str(), after,
-                number(report.gap_at_best).c_str(), number(report.gap_at_last).c_str(),
-                epoch_text(report.onset_epoch).c_str(), static_cast<long long>(report.recovered_rises));
-  }
-  std::printf(
-      "\nbest: epoch with the best monitored value; after: epochs trained after it; gap: validation minus "
-      "training loss\n%s\n",
-      overfitting_rule(patience).c_str());
-  return kExitOk;
-}
-
-// A CSV field, quoted when it holds a separator, a quote or a line break (RFC 4180).
-std::string csv_field(const std::string& text) {
-  if (text.find_first_of(",\"\r\n") == std::string::npos) return text;
-  std::string quoted = "\"";
-  for (const char c : text) quoted += c == '"' ? std::string("\"\"") : std::string(1, c);
-  return quoted + "\"";
-}
-
-std::string csv_number(const std::optional<double>& value) { return value ? fmt::format("{}", *value) : ""; }
-
-nlohmann::json json_number(const std::optional<double>& value) {
-  if (!value || std::isnan(*value)) return nullptr;
-  return *value;
-}
-
-// A run's parameters as a JSON object: numbers as numbers, everything else as text.
-nlohmann::json params_json(const ResultsStore& store, std::int64_t run_id) {
-  nlohmann::json params = nlohmann::json::object();
-  for (const auto& [key, text] : store.params_of(run_id)) {
-    char* end = nullptr;
-    const double number = std::strtod(text.c_str(), &end);
-    if (!text.empty() && end == text.c_str() + text.size())
-      params[key] = number;
-    else
-      params[key] = text;
-  }
-  return params;
-}
-
-int command_runs(const RunsOptions& options) {
-  if (options.json && options.csv) throw ConfigError("--json and --csv: choose one");
-  RunFilter filter;
-  if (!options.name.empty()) filter.name = options.name;
-  if (!options.group.empty()) filter.group_id = options.group;
-  if (!options.status.empty()) filter.status = options.status;
-  if (!options.where.empty()) filter.where = compile_where(options.where);
-  if (!options.order_by.empty()) filter.order_by = compile_order_by(options.order_by);
-  filter.limit = options.limit;
-  ResultsStore store(resolve_store_path(options.store, ""), store_options_from_environment());
-  store.close_abandoned_runs();
-  const auto runs = store.list_runs(filter);
-  if (options.json) {
-    auto out = nlohmann::json::array();
-    for (const auto& run : runs) {
-      out.push_back({{"id", run.id},
-                     {"name", run.name},
-                     {"stage", run.stage},
-                     {"group", run.group_id},
-                     {"status", run.status},
-                     {"seed", run.seed},
-                     {"started_at", run.started_at},
-                     {"epochs", run.epochs},
-                     {"best_val_accuracy", json_number(run.best_val_accuracy)},
-                     {"best_val_loss", json_number(run.best_val_loss)},
-                     {"test_accuracy", json_number(run.test_accuracy)},
-                     {"params", params_json(store, run.id)}});
-    }
-    std::printf("%s\n", out.dump(2).c_str());
-  } else if (options.csv) {
-    std::printf("id,name,stage,group,status,seed,started_at,epochs,best_val_accuracy,best_val_loss,test_accuracy\n");
-    for (const auto& run : runs) {
-      std::printf("%lld,%s,%s,%s,%s,%lld,%s,%lld,%s,%s,%s\n", static_cast<long long>(run.id),
-                  csv_field(run.name).c_str(), csv_field(run.stage).c_str(), csv_field(run.group_id).c_str(),
-                  run.status.c_str(), static_cast<long long>(run.seed), run.started_at.c_str(),
-                  static_cast<long long>(run.epochs), csv_number(run.best_val_accuracy).c_str(),
-                  csv_number(run.best_val_loss).c_str(), csv_number(run.test_accuracy).c_str());
-    }
-  } else {
-    print_runs(runs);
-  }
-  return kExitOk;
-}
-
-// Parameters and every metric row of runs, for pandas, R or a spreadsheet.
-int command_export(const std::vector<std::int64_t>& ids, const std::string& format, const std::string& store_path) {
-  ResultsStore store(resolve_store_path(store_path, ""), store_options_from_environment());
-  std::vector<RunSummary> runs;  // every id checked before anything is printed
-  for (const auto id : ids) runs.push_back(run_summary_of(store, id));
-  if (format == "csv") {
-    // Long format: one row per parameter (kind "param") or metric (kind step, epoch or final).
-    std::printf("run_id,kind,epoch,step,name,value\n");
-    for (const auto id : ids) {
-      for (const auto& [key, value] : store.params_of(id)) {
-        std::printf("%lld,param,,,%s,%s\n", static_cast<long long>(id), csv_field(key).c_str(),
-                    csv_field(value).c_str());
-      }
-      for (const auto& row : store.metrics_of(id)) {
-        std::printf("%lld,%s,%lld,%lld,%s,%s\n", static_cast<long long>(id), row.scope.c_str(),
-                    static_cast<long long>(row.epoch), static_cast<long long>(row.step), csv_field(row.name).c_str(),
-                    std::isnan(row.value) ? "nan" : fmt::format("{}", row.value).c_str());
-      }
-    }
-    return kExitOk;
-  }
-  auto out = nlohmann::json::array();
-  for (const auto& run : runs) {
-    nlohmann::json metrics = nlohmann::json::array();
-    for (const auto& row : store.metrics_of(run.id)) {
-      metrics.push_back({{"scope", row.scope},
-                         {"epoch", row.epoch},
-                         {"step", row.step},
-                         {"name", row.name},
-                         {"value", json_number(row.value)}});
-    }
-    out.push_back({{"id", run.id},
-                   {"name", run.name},
-                   {"stage", run.stage},
-                   {"status", run.status},
-                   {"seed", run.seed},
-                   {"params", params_json(store, run.id)},
-                   {"metrics", metrics}});
-  }
-  std::printf("%s\n", out.dump(2).c_str());
   return kExitOk;
 }
 
@@ -414,22 +159,41 @@ int run_cli(int argc, char** argv) {
   show->add_option("run", show_id, "Run id (see ftrun runs)")->required();
   show->add_option("--store", show_store, "Results store (default: $FTRUN_STORE, results/ftrun.db)");
 
-  std::string compare_key, compare_name, compare_stage, compare_store;
+  CompareOptions compare_options;
   auto* compare = app.add_subcommand("compare", "Group runs by one parameter, stage by stage, and mark the best value");
-  compare->add_option("param", compare_key, "A flattened parameter (optimizer.lr), or lr/GROUP (lr/backbone)")
+  compare->add_option("param", compare_options.key, "A flattened parameter (optimizer.lr), or lr/GROUP (lr/backbone)")
       ->required();
-  compare->add_option("--name", compare_name, "Only runs of this experiment name");
-  compare->add_option("--stage", compare_stage, "Only runs of this stage");
-  compare->add_option("--store", compare_store, "Results store (default: $FTRUN_STORE, results/ftrun.db)");
+  compare->add_option("--name", compare_options.name, "Only runs of this experiment name");
+  compare->add_option("--stage", compare_options.stage, "Only runs of this stage");
+  compare->add_flag("--json", compare_options.json, "Print JSON instead of a table");
+  compare->add_flag("--csv", compare_options.csv, "Print CSV instead of a table");
+  compare->add_option("--store", compare_options.store, "Results store (default: $FTRUN_STORE, results/ftrun.db)");
 
-  std::vector<std::int64_t> overfit_ids;
-  std::string overfit_name, overfit_store;
-  int overfit_patience = 3;
+  OverfitOptions overfit_options;
   auto* overfit = app.add_subcommand("overfit", "Per run: best epoch, generalisation gap, onset of overfitting");
-  overfit->add_option("runs", overfit_ids, "Run ids (default: every run, or every run of --name)");
-  overfit->add_option("--name", overfit_name, "Only runs of this experiment name");
-  overfit->add_option("--patience", overfit_patience, "Evaluations a rise must last to count (default 3)");
-  overfit->add_option("--store", overfit_store, "Results store (default: $FTRUN_STORE, results/ftrun.db)");
+  overfit->add_option("runs", overfit_options.runs, "Run ids (default: every run, or every run of --name/--where)");
+  overfit->add_option("--name", overfit_options.name, "Only runs of this experiment name");
+  overfit->add_option("--where", overfit_options.where, "Only runs matching, as for ftrun runs --where");
+  overfit->add_option("--limit", overfit_options.limit, "At most this many runs, the newest (default 1000)");
+  overfit->add_option("--patience", overfit_options.patience, "Evaluations a rise must last to count (default 3)");
+  overfit->add_flag("--json", overfit_options.json, "Print JSON instead of a table");
+  overfit->add_flag("--csv", overfit_options.csv, "Print CSV instead of a table");
+  overfit->add_option("--store", overfit_options.store, "Results store (default: $FTRUN_STORE, results/ftrun.db)");
+
+  PlotOptions plot_options;
+  auto* plot = app.add_subcommand("plot", "Draw runs' learning curves, or a metric against a parameter, as SVG");
+  plot->add_option("runs", plot_options.runs, "Run ids whose curves to draw");
+  plot->add_option("--compare", plot_options.compare,
+                   "Draw each run's best validation accuracy against this parameter (e.g. optimizer.lr)");
+  plot->add_option("-o,--output", plot_options.output, "The SVG file to write")->required();
+  plot->add_option("--metric", plot_options.metric, "Curves of loss (default) or accuracy")
+      ->check(CLI::IsMember({"loss", "accuracy"}));
+  plot->add_flag("--log-y", plot_options.log_y, "Logarithmic y axis");
+  plot->add_flag("--linear-x", plot_options.linear_x, "With --compare: linear x axis (default: log)");
+  plot->add_option("--patience", plot_options.patience, "Evaluations a rise must last to mark an onset (default 3)");
+  plot->add_option("--name", plot_options.name, "With --compare: only runs of this experiment name");
+  plot->add_option("--stage", plot_options.stage, "With --compare: only runs of this stage");
+  plot->add_option("--store", plot_options.store, "Results store (default: $FTRUN_STORE, results/ftrun.db)");
 
   auto* keys = app.add_subcommand("keys", "List every key the core reads, with its type, default and meaning");
 
@@ -439,8 +203,10 @@ int run_cli(int argc, char** argv) {
 
   // `ftrun FILE ...` means `ftrun run FILE ...`, also after global flags (`ftrun -v FILE`).
   std::vector<std::string> args(argv, argv + argc);
-  const std::vector<std::string> commands = {"run",     "runs",   "resume",  "show", "compare",
-                                             "overfit", "export", "plugins", "keys"};
+  std::vector<std::string> commands;  // every subcommand's name, so a new command cannot be missed here
+  for (const auto* subcommand : app.get_subcommands([](CLI::App*) { return true; })) {
+    commands.push_back(subcommand->get_name());
+  }
   std::size_t first = 1;
   while (first < args.size() && (args[first] == "-v" || args[first] == "--verbose")) ++first;
   if (first < args.size() && !args[first].empty() && args[first][0] != '-' &&
@@ -465,10 +231,11 @@ int run_cli(int argc, char** argv) {
     if (runs->parsed()) return command_runs(runs_options);
     if (resume->parsed()) return command_resume(resume_id, resume_store, catalog);
     if (show->parsed()) return command_show(show_id, show_store);
-    if (compare->parsed()) return command_compare(compare_key, compare_name, compare_stage, compare_store);
-    if (overfit->parsed()) return command_overfit(overfit_ids, overfit_name, overfit_patience, overfit_store);
+    if (compare->parsed()) return command_compare(compare_options);
+    if (overfit->parsed()) return command_overfit(overfit_options);
     if (exporter->parsed()) return command_export(export_ids, export_format, export_store);
     if (plugins->parsed()) return command_plugins(plugin_files, catalog);
+    if (plot->parsed()) return command_plot(plot_options);
     if (keys->parsed()) {
       std::fputs(core_keys_markdown().c_str(), stdout);
       return kExitOk;

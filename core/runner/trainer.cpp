@@ -175,6 +175,7 @@ class Trainer::Impl {
       double loss_sum = 0;
       std::int64_t correct = 0, seen = 0;
       std::vector<MetricRow> rows;
+      std::vector<double> peak_lr(s_.group_names.size(), 0.0);
       for (std::int64_t first = 0; first < batches; first += config.accumulate) {
         if (stop_requested()) {
           progress.clear();
@@ -228,7 +229,12 @@ class Trainer::Impl {
         rows.push_back({"step", epoch, global_step, "train_loss", step_loss});
         for (std::size_t g = 0; g < s_.group_names.size(); ++g) {
           rows.push_back({"step", epoch, global_step, "lr/" + s_.group_names[g], group_lr(g)});
+          peak_lr[g] = std::max(peak_lr[g], group_lr(g));
         }
+      }
+      // Each group's highest rate of the epoch, so that comparing by lr/GROUP reads a row per epoch, not per step.
+      for (std::size_t g = 0; g < s_.group_names.size(); ++g) {
+        rows.push_back({"epoch", epoch, global_step, "lr/" + s_.group_names[g], peak_lr[g]});
       }
       const double seconds = std::chrono::duration<double>(Clock::now() - epoch_start).count();
       progress.clear();

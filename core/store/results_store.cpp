@@ -212,7 +212,7 @@ void ResultsStore::open_and_upgrade() {
         applied = "results store " + path_ + ": schema " + std::to_string(version) + " -> " + std::to_string(next) +
                   ": " + migration.what;
       }
-      if (next == kStoreSchemaVersion) db_->exec(kStoreSchemaSql);
+      if (next == kStoreSchemaVersion) db_->exec(store_schema_sql());
       db_->exec("PRAGMA user_version = " + std::to_string(next));
       SQLite::Statement check(*db_, "PRAGMA foreign_key_check");
       if (check.executeStep()) throw StoreError("results store " + path_ + ": the upgrade found broken references");
@@ -244,6 +244,17 @@ std::string ResultsStore::back_up_before_upgrade(int version) {
         path_, "back it up to " + backup + " before upgrading its schema from version " + std::to_string(version), e);
   }
   return backup;
+}
+
+void ResultsStore::ResetStatement::operator()(SQLite::Statement* statement) const {
+  statement->reset();
+  statement->clearBindings();
+}
+
+auto ResultsStore::prepared(const std::string& sql) const -> std::unique_ptr<SQLite::Statement, ResetStatement> {
+  auto& statement = statements_[sql];
+  if (!statement) statement = std::make_unique<SQLite::Statement>(*db_, sql);
+  return std::unique_ptr<SQLite::Statement, ResetStatement>(statement.get());
 }
 
 template <class Fn>
@@ -464,13 +475,13 @@ std::optional<std::string> ResultsStore::status_of(std::int64_t run_id) const {
 
 std::vector<EpochRow> ResultsStore::epochs_of(std::int64_t run_id) const {
   return guarded(path_, "read the run's epochs", [&] {
-    SQLite::Statement query(*db_, R"(SELECT epoch, train_loss, train_accuracy, val_loss, val_accuracy, lr
+    auto query = prepared(R"(SELECT epoch, train_loss, train_accuracy, val_loss, val_accuracy, lr
         FROM epoch_metrics WHERE run_id = ? ORDER BY epoch)");
-    query.bind(1, static_cast<std::int64_t>(run_id));
+    query->bind(1, static_cast<std::int64_t>(run_id));
     std::vector<EpochRow> rows;
-    while (query.executeStep()) {
-      rows.push_back({query.getColumn(0).getInt64(), real_or_nan(query, 1), real_or_nan(query, 2),
-                      real_or_nan(query, 3), real_or_nan(query, 4), real_or_nan(query, 5)});
+    while (query->executeStep()) {
+      rows.push_back({query->getColumn(0).getInt64(), real_or_nan(*query, 1), real_or_nan(*query, 2),
+                      real_or_nan(*query, 3), real_or_nan(*query, 4), real_or_nan(*query, 5)});
     }
     return rows;
   });
@@ -482,10 +493,13 @@ std::vector<RunOutcome> ResultsStore::outcomes_by(const std::string& key, const 
     // A parameter's value as text (1e-3 and 0.001 are the same REAL, so they group together); for lr/<group>, the
     // highest rate the group was given (its base rate: warm-up and decay only lower it).
     const bool group_rate = key.rfind("lr/", 0) == 0;
-    std::string sql = group_rate ? R"(SELECT s.id, s.stage, s.status, CAST(m.value AS TEXT), s.best_val_accuracy,
-        s.final_val_accuracy FROM run_summary s
-        JOIN (SELECT run_id, MAX(value) AS value FROM metrics WHERE scope = 'step' AND name = :key GROUP BY run_id) m
-          ON m.run_id = s.id WHERE 1 = 1)"
+    // The per-epoch rows (one per group and epoch, ftrun 0.1 after 2026-11-30) are read first: a run's step rows
+    // are a hundred times as many, and runs recorded before hold only those.
+    std::string sql = group_rate ? R"(SELECT * FROM (SELECT s.id, s.stage, s.status, CAST(COALESCE(
+          (SELECT MAX(value) FROM metrics m WHERE m.run_id = s.id AND m.scope = 'epoch' AND m.name = :key),
+          (SELECT MAX(value) FROM metrics m WHERE m.run_id = s.id AND m.scope = 'step' AND m.name = :key)) AS TEXT)
+          AS value, s.best_val_accuracy, s.final_val_accuracy, s.name FROM run_summary s) s
+        WHERE s.value IS NOT NULL)"
                                  : R"(SELECT s.id, s.stage, s.status, CAST(p.value AS TEXT), s.best_val_accuracy,
         s.final_val_accuracy FROM run_summary s JOIN run_params p ON p.run_id = s.id AND p.key = :key WHERE 1 = 1)";
     if (name) sql += " AND s.name = :name";
@@ -506,14 +520,15 @@ std::vector<RunOutcome> ResultsStore::outcomes_by(const std::string& key, const 
 
 std::vector<ValidationRise> ResultsStore::validation_rises_of(std::int64_t run_id) const {
   return guarded(path_, "read the run's validation rises", [&] {
-    SQLite::Statement query(*db_, R"(SELECT first_epoch, last_epoch, evaluations, best_val_loss, worst_val_loss,
-        train_loss_before, lowest_train_loss, recovered FROM validation_rises WHERE run_id = ? ORDER BY first_epoch)");
-    query.bind(1, static_cast<std::int64_t>(run_id));
+    auto query = prepared(R"(SELECT first_epoch, last_epoch, evaluations, best_val_loss, worst_val_loss,
+        train_loss_before, lowest_train_loss, recovered FROM ()" +
+                                      validation_rises_of_run_sql() + ") ORDER BY first_epoch");
+    query->bind(":run", static_cast<std::int64_t>(run_id));
     std::vector<ValidationRise> rises;
-    while (query.executeStep()) {
-      rises.push_back({query.getColumn(0).getInt64(), query.getColumn(1).getInt64(), query.getColumn(2).getInt64(),
-                       real_or_nan(query, 3), real_or_nan(query, 4), real_or_nan(query, 5), real_or_nan(query, 6),
-                       query.getColumn(7).getInt() != 0});
+    while (query->executeStep()) {
+      rises.push_back({query->getColumn(0).getInt64(), query->getColumn(1).getInt64(), query->getColumn(2).getInt64(),
+                       real_or_nan(*query, 3), real_or_nan(*query, 4), real_or_nan(*query, 5), real_or_nan(*query, 6),
+                       query->getColumn(7).getInt() != 0});
     }
     return rises;
   });
@@ -545,11 +560,11 @@ std::vector<MetricRow> ResultsStore::metrics_of(std::int64_t run_id) const {
 
 std::optional<std::string> ResultsStore::param_of(std::int64_t run_id, const std::string& key) const {
   return guarded(path_, "read a run's parameter", [&]() -> std::optional<std::string> {
-    SQLite::Statement query(*db_, "SELECT CAST(value AS TEXT) FROM run_params WHERE run_id = ? AND key = ?");
-    query.bind(1, static_cast<std::int64_t>(run_id));
-    query.bind(2, key);
-    if (!query.executeStep() || query.getColumn(0).isNull()) return std::nullopt;
-    return query.getColumn(0).getString();
+    auto query = prepared("SELECT CAST(value AS TEXT) FROM run_params WHERE run_id = ? AND key = ?");
+    query->bind(1, static_cast<std::int64_t>(run_id));
+    query->bind(2, key);
+    if (!query->executeStep() || query->getColumn(0).isNull()) return std::nullopt;
+    return query->getColumn(0).getString();
   });
 }
 

@@ -8,6 +8,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <map>
 #include <memory>
 #include <optional>
 #include <string>
@@ -15,6 +16,7 @@
 
 namespace SQLite {
 class Database;
+class Statement;
 }
 
 namespace ft {
@@ -160,9 +162,18 @@ class ResultsStore {
   template <class Fn>
   void write(const std::string& action, int attempts, Fn&& fn);
 
+  /// Resets a kept statement when its user is done, so that it never holds a read transaction open.
+  struct ResetStatement {
+    void operator()(SQLite::Statement* statement) const;
+  };
+  /// A prepared statement for `sql`, kept for the store's lifetime: the queries asked once per run (ftrun
+  /// overfit over a thousand runs) are parsed once. Reset when the returned handle goes.
+  std::unique_ptr<SQLite::Statement, ResetStatement> prepared(const std::string& sql) const;
+
   std::string path_;
   StoreOptions options_;
   std::unique_ptr<SQLite::Database> db_;
+  mutable std::map<std::string, std::unique_ptr<SQLite::Statement>> statements_;
 };
 
 /// The store path to use: the command line's, else the experiment's, else $FTRUN_STORE, else results/ftrun.db.

@@ -1,6 +1,9 @@
 #include "store/schema.h"
 
+#include <string>
+
 namespace ft {
+namespace {
 
 // Version 1 → 2: runs gains the status 'diverged' and metrics.value may be NULL (a NaN). SQLite cannot alter a
 // CHECK or NOT NULL constraint, so both tables are rebuilt (https://sqlite.org/lang_altertable.html, "making
@@ -48,7 +51,46 @@ DROP TABLE metrics;
 ALTER TABLE metrics_v2 RENAME TO metrics;
 )sql";
 
-const char* const kStoreSchemaSql = R"sql(
+// Migrations are frozen: each spells out its tables as they were at its version, never through the current
+// schema's text, which will go on changing.
+
+// Version 2 → 3: epoch_metrics becomes a table kept by triggers (it was a view regrouping every metric row, which
+// took seconds per query on a store of a thousand runs), filled here from the rows already recorded; the views
+// that read it are dropped here and created again by the current schema.
+const char* const kMigrateV2ToV3 = R"sql(
+DROP VIEW IF EXISTS overfitting;
+DROP VIEW IF EXISTS validation_rises;
+DROP VIEW IF EXISTS evaluations;
+DROP VIEW IF EXISTS run_summary;
+DROP VIEW IF EXISTS epoch_metrics;
+CREATE TABLE epoch_metrics (
+  run_id            INTEGER NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
+  epoch             INTEGER NOT NULL,
+  train_loss        REAL,
+  train_accuracy    REAL,
+  val_loss          REAL,
+  val_accuracy      REAL,
+  lr                REAL,
+  images_per_second REAL,
+  seconds           REAL,
+  PRIMARY KEY (run_id, epoch)
+) WITHOUT ROWID;
+INSERT INTO epoch_metrics
+  SELECT run_id, epoch,
+         MAX(CASE WHEN name = 'train_loss' THEN value END),
+         MAX(CASE WHEN name = 'train_accuracy' THEN value END),
+         MAX(CASE WHEN name = 'val_loss' THEN value END),
+         MAX(CASE WHEN name = 'val_accuracy' THEN value END),
+         MAX(CASE WHEN name = 'lr' THEN value END),
+         MAX(CASE WHEN name = 'images_per_second' THEN value END),
+         MAX(CASE WHEN name = 'seconds' THEN value END)
+  FROM metrics
+  WHERE scope = 'epoch' AND name IN ('train_loss', 'train_accuracy', 'val_loss', 'val_accuracy', 'lr',
+                                     'images_per_second', 'seconds')
+  GROUP BY run_id, epoch;
+)sql";
+
+const char* const kTablesSql = R"sql(
 CREATE TABLE IF NOT EXISTS runs (
   id              INTEGER PRIMARY KEY,
   name            TEXT NOT NULL,
@@ -98,17 +140,43 @@ CREATE TABLE IF NOT EXISTS metrics (
   value  REAL  -- NULL when the value was NaN (SQLite has no NaN); infinities are stored as such
 );
 CREATE INDEX IF NOT EXISTS metrics_by_run ON metrics(run_id, scope, name, step);
+-- The per-epoch metrics side by side, one row per run and epoch: kept by the triggers below from the rows of
+-- `metrics` (the record itself), so that queries over every run read a small table instead of regrouping every
+-- per-step row (docs/performance.md, the store at scale).
+CREATE TABLE IF NOT EXISTS epoch_metrics (
+  run_id            INTEGER NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
+  epoch             INTEGER NOT NULL,
+  train_loss        REAL,
+  train_accuracy    REAL,
+  val_loss          REAL,
+  val_accuracy      REAL,
+  lr                REAL,
+  images_per_second REAL,
+  seconds           REAL,
+  PRIMARY KEY (run_id, epoch)
+) WITHOUT ROWID;
 
-CREATE VIEW IF NOT EXISTS epoch_metrics AS
-  SELECT run_id, epoch,
-         MAX(CASE WHEN name = 'train_loss' THEN value END)     AS train_loss,
-         MAX(CASE WHEN name = 'train_accuracy' THEN value END) AS train_accuracy,
-         MAX(CASE WHEN name = 'val_loss' THEN value END)       AS val_loss,
-         MAX(CASE WHEN name = 'val_accuracy' THEN value END)   AS val_accuracy,
-         MAX(CASE WHEN name = 'lr' THEN value END)             AS lr,
-         MAX(CASE WHEN name = 'images_per_second' THEN value END) AS images_per_second,
-         MAX(CASE WHEN name = 'seconds' THEN value END)        AS seconds
-  FROM metrics WHERE scope = 'epoch' GROUP BY run_id, epoch;
+CREATE TRIGGER IF NOT EXISTS epoch_metrics_on_insert AFTER INSERT ON metrics
+  WHEN NEW.scope = 'epoch' AND NEW.name IN ('train_loss', 'train_accuracy', 'val_loss', 'val_accuracy', 'lr',
+                                            'images_per_second', 'seconds')
+BEGIN
+  INSERT OR IGNORE INTO epoch_metrics (run_id, epoch) VALUES (NEW.run_id, NEW.epoch);
+  UPDATE epoch_metrics SET
+    train_loss        = CASE WHEN NEW.name = 'train_loss' THEN NEW.value ELSE train_loss END,
+    train_accuracy    = CASE WHEN NEW.name = 'train_accuracy' THEN NEW.value ELSE train_accuracy END,
+    val_loss          = CASE WHEN NEW.name = 'val_loss' THEN NEW.value ELSE val_loss END,
+    val_accuracy      = CASE WHEN NEW.name = 'val_accuracy' THEN NEW.value ELSE val_accuracy END,
+    lr                = CASE WHEN NEW.name = 'lr' THEN NEW.value ELSE lr END,
+    images_per_second = CASE WHEN NEW.name = 'images_per_second' THEN NEW.value ELSE images_per_second END,
+    seconds           = CASE WHEN NEW.name = 'seconds' THEN NEW.value ELSE seconds END
+  WHERE run_id = NEW.run_id AND epoch = NEW.epoch;
+END;
+
+-- A resumed run drops the epochs after its checkpoint: their row here goes with them.
+CREATE TRIGGER IF NOT EXISTS epoch_metrics_on_delete AFTER DELETE ON metrics WHEN OLD.scope = 'epoch'
+BEGIN
+  DELETE FROM epoch_metrics WHERE run_id = OLD.run_id AND epoch = OLD.epoch;
+END;
 
 CREATE VIEW IF NOT EXISTS run_summary AS
   SELECT r.id, r.name, r.stage, r.group_id, r.parent_run_id, r.status, r.started_at, r.ended_at, r.device, r.seed,
@@ -122,35 +190,40 @@ CREATE VIEW IF NOT EXISTS run_summary AS
          (SELECT value FROM run_params p WHERE p.run_id = r.id AND p.key = 'optimizer.lr') AS lr
   FROM runs r;
 
--- One row per validation (with eval_every > 1, only the epochs that were evaluated): the lowest validation loss
--- of all evaluations before it, and the training loss of the evaluation before it.
-CREATE VIEW IF NOT EXISTS evaluations AS
+)sql";
+
+// The query behind the `evaluations` view, over the rows of `epochs` (epoch_metrics, or one run's rows of it).
+std::string evaluations_select(const std::string& epochs) {
+  return R"sql(
   SELECT run_id, epoch, train_loss, val_loss,
          MIN(val_loss) OVER (PARTITION BY run_id ORDER BY epoch ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING)
            AS best_val_loss_before,
-         LAG(train_loss) OVER (PARTITION BY run_id ORDER BY epoch) AS train_loss_before
-  FROM epoch_metrics WHERE val_loss IS NOT NULL;
+         LAG(train_loss) OVER (PARTITION BY run_id ORDER BY epoch) AS train_loss_before,
+         MAX(epoch) OVER (PARTITION BY run_id) AS last_evaluated_epoch
+  FROM )sql" +
+         epochs + " WHERE val_loss IS NOT NULL";
+}
 
--- Every stretch of consecutive evaluations whose validation loss stayed above its running minimum (the lowest
--- value before the stretch began): where it began and ended, how many evaluations it lasted, the minimum it rose
--- above and how high it went, the training loss before it and the lowest training loss during it, and whether
--- validation loss came back down to a new minimum afterwards (recovered = 1) or training ended inside it.
-CREATE VIEW IF NOT EXISTS validation_rises AS
-  WITH marked AS (
-    SELECT *, CASE WHEN val_loss > best_val_loss_before THEN 1 ELSE 0 END AS above FROM evaluations),
+// The query behind the `validation_rises` view, over the rows of `evaluations`; `first` are common table
+// expressions to define before its own.
+std::string validation_rises_select(const std::string& evaluations, const std::string& first = "") {
+  return "\n  WITH " + (first.empty() ? "" : first + ",\n  ") + R"sql(marked AS (
+    SELECT *, CASE WHEN val_loss > best_val_loss_before THEN 1 ELSE 0 END AS above FROM )sql" +
+         evaluations + R"sql(),
   numbered AS (
     SELECT *, SUM(1 - above) OVER (PARTITION BY run_id ORDER BY epoch) AS stretch FROM marked),
-  spans AS (
-    SELECT run_id, stretch, MIN(epoch) AS first_epoch, MAX(epoch) AS last_epoch, COUNT(*) AS evaluations,
-           MAX(val_loss) AS worst_val_loss, MIN(train_loss) AS lowest_train_loss
-    FROM numbered WHERE above = 1 GROUP BY run_id, stretch)
-  SELECT spans.run_id, spans.first_epoch, spans.last_epoch, spans.evaluations,
-         start.best_val_loss_before AS best_val_loss, spans.worst_val_loss,
-         start.train_loss_before, spans.lowest_train_loss,
-         EXISTS (SELECT 1 FROM evaluations later WHERE later.run_id = spans.run_id AND later.epoch > spans.last_epoch)
-           AS recovered
-  FROM spans JOIN evaluations start ON start.run_id = spans.run_id AND start.epoch = spans.first_epoch;
+  rising AS (
+    SELECT *, FIRST_VALUE(train_loss_before) OVER (PARTITION BY run_id, stretch ORDER BY epoch) AS train_loss_at_start
+    FROM numbered WHERE above = 1)
+  -- best_val_loss_before is the same for every evaluation of a stretch: none of them is a new minimum.
+  SELECT run_id, MIN(epoch) AS first_epoch, MAX(epoch) AS last_epoch, COUNT(*) AS evaluations,
+         MAX(best_val_loss_before) AS best_val_loss, MAX(val_loss) AS worst_val_loss,
+         MAX(train_loss_at_start) AS train_loss_before, MIN(train_loss) AS lowest_train_loss,
+         MAX(epoch) < MAX(last_evaluated_epoch) AS recovered
+  FROM rising GROUP BY run_id, stretch)sql";
+}
 
+const char* const kOverfittingSql = R"sql(
 -- Runs that end overfitting: validation loss rose above its minimum and never came back, while training loss went
 -- on falling below where it was. onset_epoch is the first evaluation of that rise; ftrun overfit asks, in
 -- addition, that it lasted at least --patience evaluations.
@@ -160,9 +233,36 @@ CREATE VIEW IF NOT EXISTS overfitting AS
   FROM validation_rises WHERE recovered = 0 AND lowest_train_loss < train_loss_before;
 )sql";
 
+}  // namespace
+
+const std::string& store_schema_sql() {
+  static const std::string sql =
+      std::string(kTablesSql) +
+      "\n-- One row per validation (with eval_every > 1, only the epochs that were evaluated): the lowest validation "
+      "loss\n-- of all evaluations before it, the training loss of the evaluation before it, and the run's last "
+      "evaluation.\nCREATE VIEW IF NOT EXISTS evaluations AS" +
+      evaluations_select("epoch_metrics") +
+      ";\n\n-- Every stretch of consecutive evaluations whose validation loss stayed above its running minimum (the "
+      "lowest\n-- value before the stretch began): where it began and ended, how many evaluations it lasted, the "
+      "minimum it rose\n-- above and how high it went, the training loss before it and the lowest training loss "
+      "during it, and whether\n-- validation loss came back down to a new minimum afterwards (recovered = 1) or "
+      "training ended inside it.\nCREATE VIEW IF NOT EXISTS validation_rises AS" +
+      validation_rises_select("evaluations") + ";\n" + kOverfittingSql;
+  return sql;
+}
+
+std::string validation_rises_of_run_sql() {
+  // SQLite does not push `WHERE run_id = ?` through window functions, so the view's own query is given one run's
+  // rows at its source rather than filtered at the end.
+  return validation_rises_select(
+      "run_evaluations", "run_epochs AS (SELECT * FROM epoch_metrics WHERE run_id = :run),\n  run_evaluations AS (" +
+                             evaluations_select("run_epochs") + ")");
+}
+
 const std::vector<StoreMigration>& store_migrations() {
   static const std::vector<StoreMigration> migrations = {
       {1, "status 'diverged', NULL metric values for NaN", kMigrateV1ToV2},
+      {2, "epoch_metrics becomes a table kept by triggers", kMigrateV2ToV3},
   };
   return migrations;
 }

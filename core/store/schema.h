@@ -1,17 +1,22 @@
 #pragma once
 // The store's schema, versioned with PRAGMA user_version. docs/store.md documents every table and view.
 
+#include <string>
 #include <vector>
 
 namespace ft {
 
 /// Bump together with a new entry in store_migrations() whenever the schema changes, and commit a store written
 /// by the old version as tests/fixtures/store_vN.db (the upgrade test opens every one of them).
-inline constexpr int kStoreSchemaVersion = 2;
+inline constexpr int kStoreSchemaVersion = 3;
 
 /// The current schema; every statement is idempotent (IF NOT EXISTS), so it also completes an upgraded store with
 /// the views and indexes its migrations dropped or did not know.
-extern const char* const kStoreSchemaSql;
+const std::string& store_schema_sql();
+
+/// The query of the validation_rises view for the one run bound to `:run`: what
+/// `ftrun overfit` and `ftrun show` use (the view filtered by run would compute every run first).
+std::string validation_rises_of_run_sql();
 
 /// One numbered step of the schema's history: the SQL that turns a store of version `from` into `from + 1`.
 /// Each runs in its own write transaction, with foreign keys off, after a backup copy of the store.
