@@ -20,9 +20,7 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 
-double seconds_since(Clock::time_point start) {
-  return std::chrono::duration<double>(Clock::now() - start).count();
-}
+double seconds_since(Clock::time_point start) { return std::chrono::duration<double>(Clock::now() - start).count(); }
 
 ft::NewRun bench_run(const std::string& name, std::uint64_t seed) {
   ft::NewRun run;
@@ -71,8 +69,7 @@ int record(const std::string& path, std::int64_t epochs, std::int64_t steps) {
   std::printf("recording 3 metric rows per step, %lld epochs x %lld steps:\n", static_cast<long long>(epochs),
               static_cast<long long>(steps));
   std::printf("  one transaction per epoch (ftrun): %8.2f us per step\n", per_epoch * 1e6);
-  std::printf("  one transaction per step:          %8.2f us per step (%.0fx)\n", per_step * 1e6,
-              per_step / per_epoch);
+  std::printf("  one transaction per step:          %8.2f us per step (%.0fx)\n", per_step * 1e6, per_step / per_epoch);
   return 0;
 }
 
@@ -117,8 +114,8 @@ int generate(const std::string& path, int runs, int epochs, int steps) {
     run_insert.bind(6, seed);
     run_insert.exec();
     run_insert.reset();
-    std::vector<std::pair<std::string, double>> params = {{"optimizer.lr", lr}, {"experiment.seed", seed},
-                                                          {"train.epochs", epochs}, {"train.batch_size", 64}};
+    std::vector<std::pair<std::string, double>> params = {
+        {"optimizer.lr", lr}, {"experiment.seed", seed}, {"train.epochs", epochs}, {"train.batch_size", 64}};
     for (int k = 0; params.size() < 45; ++k) params.emplace_back(fmt::format("plugin.key{}", k), k);
     for (const auto& [key, value] : params) {
       param_insert.bind(1, id);

@@ -352,11 +352,16 @@ TEST_CASE("a schedule sets the learning rate of every step, and the store record
   INFO(result.output);
   REQUIRE(result.code == 0);
   SQLite::Database db(dir / "ftrun.db");
-  const auto lrs = column(db, "SELECT value FROM metrics WHERE name = 'lr/head' ORDER BY step");
+  const auto lrs = column(db, "SELECT value FROM metrics WHERE scope = 'step' AND name = 'lr/head' ORDER BY step");
   REQUIRE(lrs.size() == 6);
   CHECK(lrs[0] == Approx(0.05));
   CHECK(lrs[3] == Approx(0.025));  // halfway through 6 steps: 0.05 x (1 + cos(pi/2)) / 2
   CHECK(lrs[5] == Approx(0.05 * 0.5 * (1 + std::cos(M_PI * 5 / 6))));
+  // Each epoch also records each group's highest rate, which ftrun compare lr/GROUP reads.
+  const auto peaks = column(db, "SELECT value FROM metrics WHERE scope = 'epoch' AND name = 'lr/head' ORDER BY epoch");
+  REQUIRE(peaks.size() == 2);
+  CHECK(peaks[0] == Approx(lrs[0]));
+  CHECK(peaks[1] == Approx(lrs[3]));
 }
 
 TEST_CASE("early stopping ends a run that stopped improving and keeps the best checkpoint", "[e2e][loop]") {

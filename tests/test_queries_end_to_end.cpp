@@ -4,8 +4,8 @@
 #include "temp_dir.h"
 
 #include <SQLiteCpp/SQLiteCpp.h>
-#include <catch2/catch.hpp>
 #include <stb/stb_image.h>
+#include <catch2/catch.hpp>
 
 #include <algorithm>
 #include <fstream>
@@ -126,8 +126,10 @@ std::size_t drawn_pixels(const std::string& png) {
 
 // Opens an SVG in headless Chromium (Debian's, installed by scripts/setup) and screenshots it.
 Result screenshot(const std::string& svg, const std::string& png) {
-  return run_command("chromium --headless --no-sandbox --disable-gpu --hide-scrollbars --window-size=960,600 "
-                     "--screenshot=" + png + " file://" + svg);
+  return run_command(
+      "chromium --headless --no-sandbox --disable-gpu --hide-scrollbars --window-size=960,600 "
+      "--screenshot=" +
+      png + " file://" + svg);
 }
 
 }  // namespace
@@ -138,8 +140,9 @@ TEST_CASE("plot draws curves and a learning-rate comparison as SVG a browser ren
   const auto experiment = write(dir, "tiny.toml", replaced(kTiny, "epochs = 2", "epochs = 4\neval_every = 2"));
   for (const std::string lr : {"0.05", "0.01"}) {
     for (const std::string seed : {"1", "2"}) {
-      REQUIRE(run(experiment + " --store " + store + " --set optimizer.lr=" + lr + " --set experiment.seed=" + seed)
-                  .code == 0);
+      REQUIRE(
+          run(experiment + " --store " + store + " --set optimizer.lr=" + lr + " --set experiment.seed=" + seed).code ==
+          0);
     }
   }
   REQUIRE(run(experiment + " --store " + store + " --set optimizer.lr=1e9").code == 1);  // diverges
@@ -155,8 +158,8 @@ TEST_CASE("plot draws curves and a learning-rate comparison as SVG a browser ren
   lr_text << lr_file.rdbuf();
   CHECK_THAT(curves_text.str(), Contains("run 1: tiny (completed)") && Contains("run 5: tiny (diverged)") &&
                                     Contains(": best epoch ") && Contains("log scale"));
-  CHECK_THAT(lr_text.str(), Contains("optimizer.lr (log scale)") && Contains("run 5 diverged") &&
-                                Contains("best optimizer.lr"));
+  CHECK_THAT(lr_text.str(),
+             Contains("optimizer.lr (log scale)") && Contains("run 5 diverged") && Contains("best optimizer.lr"));
   // Mistakes are refused with a usage error and write nothing.
   CHECK(run("plot -o " + (dir / "none.svg") + " --store " + store).code == 2);
   CHECK(run("plot 99 -o " + (dir / "none.svg") + " --store " + store).code == 2);

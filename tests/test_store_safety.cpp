@@ -162,7 +162,9 @@ TEST_CASE("of two processes resuming one run, exactly one claims it", "[store][c
   CHECK_FALSE(second.claim_for_resume(id, 1));
   CHECK(first.status_of(id) == "running");
   SQLite::Database db(dir / "ftrun.db");
-  CHECK(db.execAndGet("SELECT MAX(epoch) FROM metrics").getInt() == 1);  // epoch 2 is trained again
+  CHECK(db.execAndGet("SELECT MAX(epoch) FROM metrics").getInt() == 1);        // epoch 2 is trained again
+  CHECK(db.execAndGet("SELECT MAX(epoch) FROM epoch_metrics").getInt() == 1);  // the triggers followed
+  CHECK(db.execAndGet("SELECT train_loss FROM epoch_metrics").getDouble() == 1.0);
   first.finish_run(id, ft::RunStatus::completed);
   CHECK_FALSE(second.claim_for_resume(id, 1));  // completed: nothing to resume
 }

@@ -29,9 +29,11 @@ ft::Chart two_curves() {
   chart.x_label = "epoch";
   chart.y_label = "loss";
   chart.series.push_back({"train", "#111", {{1, 1.0}, {2, 0.5}, {3, 0.25}}, true, false});
-  chart.series.push_back(
-      {"validation", "#222", {{1, 1.1}, {2, 1.0}, {3, std::nan("")}, {4, 0.8}, {5, 0.7}, {6, std::nan("")}, {7, 0.9}},
-       false, false});
+  chart.series.push_back({"validation",
+                          "#222",
+                          {{1, 1.1}, {2, 1.0}, {3, std::nan("")}, {4, 0.8}, {5, 0.7}, {6, std::nan("")}, {7, 0.9}},
+                          false,
+                          false});
   chart.markers.push_back({{3, 0.7}, "#222", ft::ChartMarker::Shape::circle, "best epoch 3"});
   chart.notes.push_back({"dashed: training", "#444", true});
   return chart;
@@ -59,8 +61,8 @@ TEST_CASE("a chart becomes one SVG document with axes, lines broken at gaps, mar
   CHECK_THAT(svg, Contains("<svg xmlns=\"http://www.w3.org/2000/svg\""));
   CHECK(count(svg, "</svg>") == 1);
   CHECK_THAT(svg, Contains("curves &lt;&amp;&gt;"));  // text is escaped
-  CHECK(count(svg, "<polyline") == 3);  // train, and validation broken at its missing epochs
-  CHECK(count(svg, "r=\"3\"") == 1);    // its last stretch of a single point is a dot
+  CHECK(count(svg, "<polyline") == 3);                // train, and validation broken at its missing epochs
+  CHECK(count(svg, "r=\"3\"") == 1);                  // its last stretch of a single point is a dot
   CHECK_THAT(svg, Contains("stroke-dasharray"));
   CHECK_THAT(svg, Contains("<title>best epoch 3</title>"));
   CHECK_THAT(svg, Contains(">validation<") && Contains(">dashed: training<"));

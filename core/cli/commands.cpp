@@ -1,105 +1,54 @@
+// The ftrun command line. It never loads LibTorch: the questions to the store are answered here, and run, resume
+// and plugins are handed to the training library (training_request.h).
 #include "cli/commands.h"
 
+#include "cli/errors.h"
 #include "cli/plot_command.h"
 #include "cli/query_commands.h"
-#include "cli/run_lookup.h"
-
+#include "cli/training_request.h"
 #include "config/core_keys.h"
-#include "config/experiment.h"
-#include "loader/plugin_catalog.h"
 #include "log/log.h"
-#include "log/printable.h"
-#include "runner/runner.h"
-#include "runner/signals.h"
-#include "runner/trainer.h"
-#include "store/results_store.h"
-#include "store/run_query.h"
 
 #include <ftsdk/version.h>
 
-#include <c10/util/Exception.h>
-#include <fmt/format.h>
 #include <CLI/CLI.hpp>
-#include <nlohmann/json.hpp>
+
+#include <dlfcn.h>
 
 #include <algorithm>
-#include <cmath>
 #include <cstdio>
-#include <iostream>
+#include <filesystem>
+
+namespace fs = std::filesystem;
 
 namespace ft {
 namespace {
 
-struct RunOptions {
-  std::string experiment;
-  std::vector<std::string> overrides;
-  std::string store;
-  bool dry_run = false;
-};
-
-int command_run(const RunOptions& options, PluginCatalog& catalog) {
-  ExperimentPlan plan = load_experiment(options.experiment, options.overrides);
-  if (options.dry_run) {
-    for (const auto& run : plan.runs) {
-      std::printf("# run: %s%s\n%s\n\n", run.name.c_str(), run.stage.empty() ? "" : (" / stage " + run.stage).c_str(),
-                  run.resolved_toml.c_str());
+// Runs a command that needs LibTorch in the training library, loaded now (training_request.h).
+int run_training(const TrainingRequest& request) {
+  std::error_code error;
+  const fs::path exe_dir = fs::read_symlink("/proc/self/exe", error).parent_path();
+  std::vector<fs::path> candidates = {exe_dir / kTrainingLibraryName, exe_dir / "../lib/ftrun" / kTrainingLibraryName};
+  std::string problems;
+  for (const auto& candidate : candidates) {
+    if (!fs::exists(candidate, error)) continue;
+    void* library = dlopen(candidate.c_str(), RTLD_NOW | RTLD_LOCAL);
+    if (!library) {
+      problems += std::string("\n  ") + dlerror();
+      continue;
     }
-    return kExitOk;
-  }
-  ResultsStore store(resolve_store_path(options.store, plan.store_path), store_options_from_environment());
-  store.close_abandoned_runs();
-  load_plugins(catalog, plan);
-  install_stop_handlers();
-  Runner runner(catalog, store);
-  const PlanResult result = runner.run(plan);
-  RunFilter filter;
-  filter.group_id = result.group_id;
-  std::printf("\nRuns of this experiment (store %s):\n", store.path().c_str());
-  auto runs = store.list_runs(filter);
-  std::reverse(runs.begin(), runs.end());
-  print_runs(runs);
-  return kExitOk;
-}
-
-int command_resume(std::int64_t run_id, const std::string& store_path, PluginCatalog& catalog) {
-  ResultsStore store(resolve_store_path(store_path, ""), store_options_from_environment());
-  store.close_abandoned_runs();
-  const auto stored = store.find_run(run_id);
-  if (!stored) throw ConfigError("no run " + std::to_string(run_id) + " in " + store.path() + " (see ftrun runs)");
-  if (stored->status == "completed") {
-    throw ConfigError("run " + std::to_string(run_id) + " is completed: there is nothing to resume");
-  }
-  if (stored->status == "running") {
-    throw ConfigError("run " + std::to_string(run_id) + " is still running in another process");
-  }
-  const ExperimentPlan plan = parse_resolved_run(stored->config_toml, "run " + std::to_string(run_id));
-  load_plugins(catalog, plan);
-  install_stop_handlers();
-  Runner(catalog, store).resume(run_id, plan);
-  RunFilter filter;
-  filter.id = run_id;
-  print_runs(store.list_runs(filter));
-  return kExitOk;
-}
-
-int command_plugins(const std::vector<std::string>& files, PluginCatalog& catalog) {
-  ExperimentPlan plan;
-  plan.plugin_files = files;
-  load_plugins(catalog, plan);
-  for (const std::string kind : {"backbone", "dataset", "head", "optimizer", "regularization"}) {
-    for (const auto& type : catalog.types(kind)) {
-      const auto origin = catalog.origin(kind, type);
-      std::printf("%-15s %-18s %s %s  %s\n", kind.c_str(), type.c_str(), origin.plugin->name.c_str(),
-                  origin.plugin->version.c_str(), origin.plugin->path.c_str());
+    auto* entry = reinterpret_cast<TrainingEntry*>(dlsym(library, kTrainingEntryName));
+    if (!entry) {
+      problems += "\n  " + candidate.string() + ": no " + kTrainingEntryName;
+      continue;
     }
+    // Never unloaded: plugins and LibTorch keep state (threads, handlers) until the process exits.
+    return entry(request);
   }
-  for (const auto& failure : catalog.failures()) std::printf("not loaded: %s\n", failure.c_str());
-  return kExitOk;
-}
-
-int report(const char* kind, const std::exception& error, int code) {
-  log::error(std::string(kind) + error.what());
-  return code;
+  log::error("ftrun cannot load its training library " + std::string(kTrainingLibraryName) + " (looked in " +
+             candidates[0].parent_path().string() + " and " + candidates[1].parent_path().string() + ")" + problems +
+             "\nreinstall ftrun or rebuild it (scripts/setup)");
+  return kExitRunFailed;
 }
 
 }  // namespace
@@ -114,7 +63,7 @@ int run_cli(int argc, char** argv) {
   // inherit this.
   app.fallthrough();
 
-  RunOptions run_options;
+  TrainingRequest run_options;  // the training commands fill one request each
   auto* run = app.add_subcommand("run", "Run an experiment file (the default command: `ftrun FILE` works too)");
   run->add_option("experiment", run_options.experiment, "Experiment TOML file")->required();
   run->add_option("--set", run_options.overrides, "Override a key: --set optimizer.lr=0.01 (repeatable)");
@@ -147,11 +96,11 @@ int run_cli(int argc, char** argv) {
       ->check(CLI::IsMember({"json", "csv"}));
   exporter->add_option("--store", export_store, "Results store (default: $FTRUN_STORE, results/ftrun.db)");
 
-  std::int64_t resume_id = 0;
-  std::string resume_store;
+  TrainingRequest resume_options;
+  resume_options.command = TrainingRequest::Command::resume;
   auto* resume = app.add_subcommand("resume", "Continue an interrupted or failed run from its last checkpoint");
-  resume->add_option("run", resume_id, "Run id (see ftrun runs)")->required();
-  resume->add_option("--store", resume_store, "Results store (default: $FTRUN_STORE, results/ftrun.db)");
+  resume->add_option("run", resume_options.run_id, "Run id (see ftrun runs)")->required();
+  resume->add_option("--store", resume_options.store, "Results store (default: $FTRUN_STORE, results/ftrun.db)");
 
   std::int64_t show_id = 0;
   std::string show_store;
@@ -197,9 +146,10 @@ int run_cli(int argc, char** argv) {
 
   auto* keys = app.add_subcommand("keys", "List every key the core reads, with its type, default and meaning");
 
-  std::vector<std::string> plugin_files;
+  TrainingRequest plugins_options;
+  plugins_options.command = TrainingRequest::Command::plugins;
   auto* plugins = app.add_subcommand("plugins", "List the plugins found and the components they provide");
-  plugins->add_option("files", plugin_files, "Extra plugin libraries to load");
+  plugins->add_option("files", plugins_options.plugin_files, "Extra plugin libraries to load");
 
   // `ftrun FILE ...` means `ftrun run FILE ...`, also after global flags (`ftrun -v FILE`).
   std::vector<std::string> args(argv, argv + argc);
@@ -223,39 +173,23 @@ int run_cli(int argc, char** argv) {
   }
   log::configure(verbose);
 
-  // The catalog outlives the handlers below: an exception thrown by plugin code has its type information and
-  // message in the plugin's library, which must still be loaded when the exception is caught here.
-  PluginCatalog catalog;
   try {
-    if (run->parsed()) return command_run(run_options, catalog);
+    for (auto* request : {&run_options, &resume_options, &plugins_options}) request->verbose = verbose;
+    if (run->parsed()) return run_training(run_options);
+    if (resume->parsed()) return run_training(resume_options);
+    if (plugins->parsed()) return run_training(plugins_options);
     if (runs->parsed()) return command_runs(runs_options);
-    if (resume->parsed()) return command_resume(resume_id, resume_store, catalog);
     if (show->parsed()) return command_show(show_id, show_store);
     if (compare->parsed()) return command_compare(compare_options);
     if (overfit->parsed()) return command_overfit(overfit_options);
     if (exporter->parsed()) return command_export(export_ids, export_format, export_store);
-    if (plugins->parsed()) return command_plugins(plugin_files, catalog);
     if (plot->parsed()) return command_plot(plot_options);
     if (keys->parsed()) {
       std::fputs(core_keys_markdown().c_str(), stdout);
       return kExitOk;
     }
-  } catch (const ConfigError& e) {
-    return report("", e, kExitUsage);
-  } catch (const PluginError& e) {
-    return report("", e, kExitPlugin);
-  } catch (const DataError& e) {
-    return report("", e, kExitData);
-  } catch (const StoreError& e) {
-    return report("", e, kExitStore);
-  } catch (const Interrupted&) {
-    return 128 + (stop_signal() ? stop_signal() : 2);
-  } catch (const Error& e) {
-    return report("", e, kExitRunFailed);
-  } catch (const c10::Error& e) {
-    return report("LibTorch: ", std::runtime_error(e.what_without_backtrace()), kExitRunFailed);
-  } catch (const std::exception& e) {
-    return report("unexpected error: ", e, kExitRunFailed);
+  } catch (...) {
+    return report_current_exception();
   }
   return kExitUsage;
 }

@@ -1,0 +1,37 @@
+#pragma once
+// What the ftrun front end hands its training library, libftrun_training.so, for the commands that need LibTorch
+// (run, resume, plugins). The front end itself never loads LibTorch, so `ftrun runs` and the other questions to
+// the store answer at once instead of after loading LibTorch's libraries (a third of a second on the CI
+// machine, docs/performance.md). Both sides are built together, so the struct may hold C++ types.
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace ft {
+
+struct TrainingRequest {
+  enum class Command { run, resume, plugins };
+  Command command = Command::run;
+  // run
+  std::string experiment;
+  std::vector<std::string> overrides;
+  bool dry_run = false;
+  // resume
+  std::int64_t run_id = 0;
+  // plugins
+  std::vector<std::string> plugin_files;
+  // all
+  std::string store;
+  bool verbose = false;
+};
+
+/// The library's one entry point: `extern "C" int ftrun_training_command(const TrainingRequest&)`, returning the
+/// exit code.
+inline constexpr const char* kTrainingEntryName = "ftrun_training_command";
+using TrainingEntry = int(const TrainingRequest&);
+
+/// The library's file name; it lies beside `ftrun` in the build tree and in lib/ftrun/ once installed.
+inline constexpr const char* kTrainingLibraryName = "libftrun_training.so";
+
+}  // namespace ft
