@@ -70,6 +70,21 @@ TEST_CASE("compare, overfit and show answer from a store of real runs, and the d
                                   Contains("2,epoch,4,") && Contains(",val_loss,"));
   CHECK_THAT(run("export 1 --store " + store).output, Contains("\"metrics\"") && Contains("\"scope\": \"step\""));
   CHECK_THAT(run("overfit 99 --store " + store).output, Contains("no run 99"));
+  auto lines = [](const std::string& text) { return std::count(text.begin(), text.end(), '\n'); };
+  const auto compare_json = run("compare optimizer.lr --json --store " + store);
+  CHECK(compare_json.code == 0);
+  CHECK_THAT(compare_json.output, Contains("\"values\"") && Contains("\"best\": true") && Contains("\"mean\""));
+  const auto compare_csv = run("compare optimizer.lr --csv --store " + store);
+  CHECK(lines(compare_csv.output) == 3);  // the header and one row per value
+  CHECK_THAT(compare_csv.output, Contains("stage,value,completed,failed,diverged,other,best_val_accuracy_mean"));
+  const auto overfit_json = run("overfit --json --store " + store);
+  CHECK_THAT(overfit_json.output, Contains("\"rule\"") && Contains("\"onset_epoch\"") && Contains("\"patience\": 3"));
+  const auto overfit_where = run("overfit --csv --where \"optimizer.lr < 0.02\" --store " + store);
+  INFO(overfit_where.output);
+  CHECK(lines(overfit_where.output) == 3);  // the header and runs 3 and 4
+  CHECK_THAT(overfit_where.output, Contains("\n3,tiny,") && Contains("\n4,tiny,"));
+  CHECK(run("overfit 1 --where \"seed = 1\" --store " + store).code == 2);
+  CHECK(run("compare optimizer.lr --json --csv --store " + store).code == 2);
 
   const auto blocks = sql_blocks(std::string(FT_SOURCE_DIR) + "/docs/store.md");
   REQUIRE_FALSE(blocks.empty());

@@ -11,6 +11,7 @@ namespace ft {
 namespace {
 
 constexpr double kLeft = 80, kRight = 280, kTop = 50, kBottom = 60;  // margins around the plot area, in pixels
+constexpr double kCharWidth = 7;  // a generous average width of a 12 px sans-serif character, for the legend
 
 std::string escaped(const std::string& text) {
   std::string out;
@@ -160,8 +161,13 @@ std::string render_svg(const Chart& chart) {
     ys.add(marker.at.y, chart.log_y);
   }
   if (xs.empty() || ys.empty()) throw std::invalid_argument("nothing to plot: no finite values");
-  const double width = chart.width, height = chart.height;
-  const double right = width - kRight, bottom = height - kBottom;
+  // The legend is as wide as its longest line: the picture grows to the right rather than cut a label.
+  std::size_t longest = 0;
+  for (const auto& series : chart.series) longest = std::max(longest, series.label.size());
+  for (const auto& note : chart.notes) longest = std::max(longest, note.text.size());
+  const double legend = std::max(kRight, 60 + kCharWidth * static_cast<double>(longest));
+  const double width = chart.width - kRight + legend, height = chart.height;  // the plot area keeps its size
+  const double right = width - legend, bottom = height - kBottom;
   const Axis x_axis(xs.low, xs.high, chart.log_x, kLeft, right);
   const Axis y_axis(ys.low, ys.high, chart.log_y, bottom, kTop);
 
@@ -169,7 +175,7 @@ std::string render_svg(const Chart& chart) {
       fmt::format(R"(<svg xmlns="http://www.w3.org/2000/svg" width="{0}" height="{1}" viewBox="0 0 {0} {1}" )"
                   R"(font-family="DejaVu Sans, Arial, sans-serif" font-size="12">)"
                   "\n<rect width=\"100%\" height=\"100%\" fill=\"white\"/>\n",
-                  chart.width, chart.height);
+                  width, chart.height);
   svg += fmt::format(R"(<text x="{:.1f}" y="28" font-size="16" text-anchor="middle">{}</text>)", (kLeft + right) / 2,
                      escaped(chart.title)) +
          "\n";
