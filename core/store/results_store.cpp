@@ -172,16 +172,28 @@ ResultsStore::ResultsStore(const std::string& path, StoreOptions options) : path
 }
 
 void ResultsStore::open_and_upgrade() {
-  try {
-    db_ = std::make_unique<SQLite::Database>(path_, SQLite::OPEN_READWRITE | SQLite::OPEN_CREATE);
-    // Several ftrun processes (sweeps, concurrent runs, a query while training) share one store: writers wait
-    // for each other's locks, and readers proceed while a run writes (WAL).
-    db_->setBusyTimeout(static_cast<int>(options_.busy_timeout.count()));
-    // Reading the version first checks that the file is a database at all, before anything is written to it.
-    db_->execAndGet("PRAGMA user_version");
-    if (db_->execAndGet("PRAGMA journal_mode").getString() != "wal") db_->exec("PRAGMA journal_mode = WAL");
-  } catch (const SQLite::Exception& error) {
-    throw store_error(path_, "open it", error);
+  // A new store is switched to WAL by whichever process opens it first. While one process does that, SQLite can
+  // answer another's first statements with SQLITE_BUSY at once, busy timeout or not (8 processes opening one new
+  // store together failed this way about one time in two), so opening is retried until the busy timeout.
+  const auto start = std::chrono::steady_clock::now();
+  for (;;) {
+    try {
+      db_ = std::make_unique<SQLite::Database>(path_, SQLite::OPEN_READWRITE | SQLite::OPEN_CREATE);
+      // Several ftrun processes (sweeps, concurrent runs, a query while training) share one store: writers wait
+      // for each other's locks, and readers proceed while a run writes (WAL).
+      db_->setBusyTimeout(static_cast<int>(options_.busy_timeout.count()));
+      // Reading the version first checks that the file is a database at all, before anything is written to it.
+      db_->execAndGet("PRAGMA user_version");
+      if (db_->execAndGet("PRAGMA journal_mode").getString() != "wal") db_->exec("PRAGMA journal_mode = WAL");
+      break;
+    } catch (const SQLite::Exception& error) {
+      const bool busy = (error.getErrorCode() & 0xff) == SQLITE_BUSY || (error.getErrorCode() & 0xff) == SQLITE_LOCKED;
+      if (!busy || std::chrono::steady_clock::now() - start > options_.busy_timeout) {
+        throw store_error(path_, "open it", error);
+      }
+      db_.reset();
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    }
   }
   const int seen =
       guarded(path_, "read its schema version", [&] { return db_->execAndGet("PRAGMA user_version").getInt(); });
@@ -522,7 +534,7 @@ std::vector<ValidationRise> ResultsStore::validation_rises_of(std::int64_t run_i
   return guarded(path_, "read the run's validation rises", [&] {
     auto query = prepared(R"(SELECT first_epoch, last_epoch, evaluations, best_val_loss, worst_val_loss,
         train_loss_before, lowest_train_loss, recovered FROM ()" +
-                                      validation_rises_of_run_sql() + ") ORDER BY first_epoch");
+                          validation_rises_of_run_sql() + ") ORDER BY first_epoch");
     query->bind(":run", static_cast<std::int64_t>(run_id));
     std::vector<ValidationRise> rises;
     while (query->executeStep()) {
