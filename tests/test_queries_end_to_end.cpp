@@ -9,6 +9,7 @@
 
 #include <algorithm>
 #include <fstream>
+#include <map>
 #include <regex>
 #include <sstream>
 
@@ -187,4 +188,76 @@ TEST_CASE("plot draws curves and a learning-rate comparison as SVG a browser ren
     REQUIRE(shot.code == 0);
     CHECK(drawn_pixels(dir / (name + ".png")) > 5000);  // axes, labels, curves: not a blank or broken page
   }
+}
+
+namespace {
+
+// The best validation accuracy of each trial of the store's sweep 1, by trial number.
+std::map<int, double> sweep_results(const std::string& store) {
+  SQLite::Database db(store);
+  SQLite::Statement query(db, R"(SELECT t.number, (SELECT MAX(val_accuracy) FROM epoch_metrics e WHERE e.run_id = t.run_id)
+      FROM trials t WHERE t.sweep_id = 1 AND t.state = 'completed' ORDER BY t.number)");
+  std::map<int, double> results;
+  while (query.executeStep()) results[query.getColumn(0).getInt()] = query.getColumn(1).getDouble();
+  return results;
+}
+
+}  // namespace
+
+TEST_CASE("a sweep killed mid-trial and run again ends as an uninterrupted one, with one or two workers",
+          "[e2e][sweep]") {
+  TempDir dir;
+  const auto experiment = write(dir, "sweep.toml", long_tiny(3, 300) + R"(
+[sweep]
+method = "grid"
+metric = "val_accuracy"
+[sweep.params]
+"optimizer.lr" = [0.05, 0.01]
+"head.dropout" = [0.0, 0.2]
+)");
+  const std::string args = "sweep " + experiment + " --set experiment.threads=1 --store ";
+  const auto listed = run(args + (dir / "none.db") + " --dry-run");
+  CHECK(listed.code == 0);
+  CHECK_THAT(listed.output, Contains("4 trial(s)") && Contains("trial   3"));
+  const auto whole = run(args + (dir / "whole.db"));
+  INFO(whole.output);
+  REQUIRE(whole.code == 0);
+  const auto expected = sweep_results(dir / "whole.db");
+  REQUIRE(expected.size() == 4);
+  CHECK_THAT(whole.output, Contains("4 completed, 0 running, 0 waiting") && Contains("best so far: trial"));
+
+  // kill -9 while the first trial trains, then the same command again.
+  const std::string store = dir / "crashed.db";
+  const pid_t child = fork();
+  if (child == 0) {
+    std::freopen("/dev/null", "w", stdout);
+    std::freopen("/dev/null", "w", stderr);
+    execl(kFtrun.c_str(), kFtrun.c_str(), "sweep", experiment.c_str(), "--set", "experiment.threads=1", "--store",
+          store.c_str(), nullptr);
+    _exit(127);
+  }
+  const bool training = wait_until(store, "SELECT COUNT(*) FROM epoch_metrics");
+  kill(child, SIGKILL);
+  int status = 0;
+  waitpid(child, &status, 0);
+  REQUIRE(training);
+  const auto again = run(args + store);
+  INFO(again.output);
+  CHECK(again.code == 0);
+  CHECK(sweep_results(store) == expected);
+  SQLite::Database db(store);
+  CHECK(db.execAndGet("SELECT attempts FROM trials WHERE number = 0").getInt() == 2);
+  CHECK(db.execAndGet("SELECT COUNT(*) FROM runs WHERE status = 'interrupted'").getInt() == 1);
+  CHECK(db.execAndGet("SELECT COUNT(DISTINCT group_id) FROM runs").getInt() == 1);  // all under the sweep
+
+  const auto two = run(args + (dir / "two.db") + " --workers 2");
+  INFO(two.output);
+  CHECK(two.code == 0);
+  CHECK(sweep_results(dir / "two.db") == expected);
+  const auto status_line = run("sweep status --store " + (dir / "two.db"));
+  CHECK_THAT(status_line.output, Contains("sweep 1: tiny") && Contains("4 completed"));
+  // Run again when finished: nothing to do, the same sweep.
+  const auto finished = run(args + (dir / "two.db"));
+  CHECK(finished.code == 0);
+  CHECK_THAT(finished.output, Contains("found (continuing it)"));
 }

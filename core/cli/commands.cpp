@@ -5,6 +5,7 @@
 #include "cli/errors.h"
 #include "cli/plot_command.h"
 #include "cli/query_commands.h"
+#include "cli/sweep_command.h"
 #include "cli/training_request.h"
 #include "config/core_keys.h"
 #include "log/log.h"
@@ -22,7 +23,6 @@
 namespace fs = std::filesystem;
 
 namespace ft {
-namespace {
 
 // Runs a command that needs LibTorch in the training library, loaded now (training_request.h).
 int run_training(const TrainingRequest& request) {
@@ -50,8 +50,6 @@ int run_training(const TrainingRequest& request) {
              "\nreinstall ftrun or rebuild it (scripts/setup)");
   return kExitRunFailed;
 }
-
-}  // namespace
 
 int run_cli(int argc, char** argv) {
   CLI::App app{"ftrun: fine-tuning experiments from TOML files, with every run recorded in SQLite"};
@@ -144,6 +142,30 @@ int run_cli(int argc, char** argv) {
   plot->add_option("--stage", plot_options.stage, "With --compare: only runs of this stage");
   plot->add_option("--store", plot_options.store, "Results store (default: $FTRUN_STORE, results/ftrun.db)");
 
+  SweepOptions sweep_options;
+  auto* sweep =
+      app.add_subcommand("sweep", "Run the trials of an experiment's [sweep] with N workers (docs/sweeps.md)");
+  sweep->add_option("experiment", sweep_options.experiment, "Experiment TOML file with a [sweep] table");
+  sweep->add_option("--set", sweep_options.overrides, "Override a key of every trial (repeatable)");
+  sweep->add_option("--workers", sweep_options.workers, "Worker processes taking trials from the store (default 1)");
+  sweep->add_option("--gpus", sweep_options.gpus, "GPUs to give the workers one each, e.g. 0,1,2,3");
+  sweep->add_flag("--dry-run", sweep_options.dry_run, "List the trials and exit");
+  sweep->add_option("--store", sweep_options.store,
+                    "Results store (default: [experiment] store, $FTRUN_STORE, "
+                    "results/ftrun.db)");
+  std::optional<std::int64_t> status_id;
+  std::string status_store;
+  auto* sweep_status = sweep->add_subcommand("status", "Trials by state, the best so far, the time left");
+  sweep_status->add_option("sweep", status_id, "Sweep id (default: the newest)");
+  sweep_status->add_option("--store", status_store, "Results store (default: $FTRUN_STORE, results/ftrun.db)");
+  // The worker processes `ftrun sweep --workers N` starts; not for people, so not in the help.
+  TrainingRequest worker_options;
+  worker_options.command = TrainingRequest::Command::sweep_worker;
+  auto* sweep_worker = app.add_subcommand("sweep-worker", "")->group("");
+  sweep_worker->add_option("sweep", worker_options.sweep_id)->required();
+  sweep_worker->add_option("--store", worker_options.store)->required();
+  sweep_worker->add_option("--threads", worker_options.threads);
+
   auto* keys = app.add_subcommand("keys", "List every key the core reads, with its type, default and meaning");
 
   TrainingRequest plugins_options;
@@ -174,7 +196,15 @@ int run_cli(int argc, char** argv) {
   log::configure(verbose);
 
   try {
-    for (auto* request : {&run_options, &resume_options, &plugins_options}) request->verbose = verbose;
+    for (auto* request : {&run_options, &resume_options, &plugins_options, &worker_options}) request->verbose = verbose;
+    sweep_options.verbose = verbose;
+    if (sweep_status->parsed()) return command_sweep_status(status_id, status_store);
+    if (sweep->parsed()) {
+      if (sweep_options.experiment.empty())
+        throw ConfigError("ftrun sweep needs an experiment file (or: sweep status)");
+      return command_sweep(sweep_options);
+    }
+    if (sweep_worker->parsed()) return run_training(worker_options);
     if (run->parsed()) return run_training(run_options);
     if (resume->parsed()) return run_training(resume_options);
     if (plugins->parsed()) return run_training(plugins_options);

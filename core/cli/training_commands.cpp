@@ -6,6 +6,7 @@
 #include "cli/training_request.h"
 
 #include "config/experiment.h"
+#include "config/sweep.h"
 #include "loader/plugin_catalog.h"
 #include "log/log.h"
 #include "runner/runner.h"
@@ -15,14 +16,37 @@
 
 #include <c10/util/Exception.h>
 
+#include <fmt/format.h>
+#include <unistd.h>
+
 #include <algorithm>
+#include <chrono>
+#include <condition_variable>
 #include <cstdio>
+#include <mutex>
+#include <optional>
+#include <thread>
 
 namespace ft {
 namespace {
 
+// A worker says it is alive this often; a trial whose worker was silent for much longer is put back. On the
+// worker's own host a dead process is noticed at once (its pid is gone).
+constexpr std::chrono::seconds kHeartbeatPeriod{30};
+constexpr std::chrono::seconds kStaleAfter{300};
+
+std::string one_line(std::string text) {
+  std::replace(text.begin(), text.end(), '\n', ' ');
+  while (!text.empty() && text.back() == ' ') text.pop_back();
+  return text;
+}
+
 int command_run(const TrainingRequest& options, PluginCatalog& catalog) {
   ExperimentPlan plan = load_experiment(options.experiment, options.overrides);
+  if (plan.has_sweep) {
+    throw ConfigError(options.experiment + ": this file defines a [sweep]: run its trials with `ftrun sweep " +
+                      options.experiment + "` (docs/sweeps.md)");
+  }
   if (options.dry_run) {
     for (const auto& run : plan.runs) {
       std::printf("# run: %s%s\n%s\n\n", run.name.c_str(), run.stage.empty() ? "" : (" / stage " + run.stage).c_str(),
@@ -81,6 +105,128 @@ int command_plugins(const std::vector<std::string>& files, PluginCatalog& catalo
   return kExitOk;
 }
 
+// Tells the store every `period` that this process still works on its trial, over a connection of its own (the
+// trainer's connection is busy with the run's own writes), until destroyed.
+class Heartbeat {
+ public:
+  Heartbeat(const std::string& store_path, std::int64_t sweep_id, std::chrono::seconds period)
+      : store_(store_path, store_options_from_environment()), sweep_id_(sweep_id), period_(period) {
+    thread_ = std::thread([this] { beat(); });
+  }
+  ~Heartbeat() {
+    {
+      std::lock_guard<std::mutex> lock(mutex_);
+      stopping_ = true;
+    }
+    wake_.notify_all();
+    thread_.join();
+  }
+  void set_trial(std::optional<std::int64_t> trial) {
+    std::lock_guard<std::mutex> lock(mutex_);
+    trial_ = trial;
+  }
+
+ private:
+  void beat() {
+    std::unique_lock<std::mutex> lock(mutex_);
+    while (!wake_.wait_for(lock, period_, [this] { return stopping_; })) {
+      if (!trial_) continue;
+      const std::int64_t trial = *trial_;
+      lock.unlock();
+      try {
+        store_.heartbeat_trial(sweep_id_, trial);
+      } catch (const StoreError& e) {
+        log::warn(std::string("sweep heartbeat not recorded: ") + e.what());
+      }
+      lock.lock();
+    }
+  }
+
+  ResultsStore store_;
+  std::int64_t sweep_id_;
+  std::chrono::seconds period_;
+  std::mutex mutex_;
+  std::condition_variable wake_;
+  bool stopping_ = false;
+  std::optional<std::int64_t> trial_;
+  std::thread thread_;
+};
+
+// Checks a sweep before it is recorded: its first trial is built as a run would be (plugin keys included, so a
+// typo in a swept key is found with its position and the nearest key), and the rest are read.
+int command_check_sweep(const TrainingRequest& request, PluginCatalog& catalog) {
+  const SweepPlan sweep = load_sweep(request.experiment, request.overrides);
+  const ExperimentPlan plan = trial_plan(sweep, sweep.trials.front());
+  ResultsStore store(resolve_store_path(request.store, plan.store_path), store_options_from_environment());
+  load_plugins(catalog, plan);
+  Runner(catalog, store).check(plan);
+  return kExitOk;
+}
+
+// A worker of a sweep: takes trials from the store one at a time until none is left (docs/sweeps.md).
+int command_sweep_worker(const TrainingRequest& request, PluginCatalog& catalog) {
+  ResultsStore store(resolve_store_path(request.store, ""), store_options_from_environment());
+  store.close_abandoned_runs();
+  const auto stored = store.find_sweep(request.sweep_id);
+  if (!stored) {
+    throw ConfigError("no sweep " + std::to_string(request.sweep_id) + " in " + store.path() +
+                      " (see ftrun sweep status)");
+  }
+  // The trials are those the store recorded: the sweep is read from its stored text, not from the file, which may
+  // have changed since.
+  const SweepPlan sweep = parse_sweep(stored->definition, stored->experiment_file, stored->overrides);
+  load_plugins(catalog, trial_plan(sweep, sweep.trials.front()));
+  install_stop_handlers();
+  Heartbeat heartbeat(store.path(), request.sweep_id, kHeartbeatPeriod);
+  int ran = 0;
+  while (!stop_requested()) {
+    const auto number = store.claim_trial(request.sweep_id, kStaleAfter);
+    if (!number) break;
+    const auto& trial = sweep.trials.at(static_cast<std::size_t>(*number));
+    ExperimentPlan plan = trial_plan(sweep, trial);
+    plan.group_id = "sweep-" + std::to_string(request.sweep_id);
+    if (request.threads > 0) {
+      for (auto& run : plan.runs) run.threads = request.threads;
+    }
+    log::info(fmt::format("sweep {}: trial {} (pid {}): {}", request.sweep_id, *number, ::getpid(),
+                          one_line(trial_values_text(trial))));
+    heartbeat.set_trial(number);
+    struct Clear {
+      Heartbeat& heartbeat;
+      ~Clear() { heartbeat.set_trial(std::nullopt); }
+    } clear{heartbeat};
+    try {
+      const PlanResult result = Runner(catalog, store).run(plan);
+      store.finish_trial(request.sweep_id, *number, "completed", result.run_ids.back(), "");
+    } catch (const Interrupted&) {
+      store.release_trial(request.sweep_id, *number);  // Ctrl-C is not the trial's fault: it runs again
+      throw;
+    } catch (const ConfigError& e) {
+      // The sweep was checked with its first trial: this trial's own values are at fault (a rate a plugin
+      // refuses, say). Another attempt would fail the same way.
+      store.finish_trial(request.sweep_id, *number, "failed", std::nullopt, e.what());
+    } catch (const PluginError&) {
+      store.release_trial(request.sweep_id, *number);
+      throw;
+    } catch (const DataError&) {
+      store.release_trial(request.sweep_id, *number);
+      throw;
+    } catch (const StoreError&) {
+      throw;  // left running: the next worker to look finds this process gone and puts the trial back
+    } catch (const Diverged& e) {
+      store.finish_trial(request.sweep_id, *number, "failed", std::nullopt, std::string("diverged: ") + e.what());
+    } catch (const c10::Error& e) {
+      store.finish_trial(request.sweep_id, *number, "failed", std::nullopt, e.what_without_backtrace());
+    } catch (const std::exception& e) {
+      store.finish_trial(request.sweep_id, *number, "failed", std::nullopt, e.what());
+    }
+    ++ran;
+  }
+  if (stop_requested()) throw Interrupted("stopped by signal " + std::to_string(stop_signal()));
+  log::info(fmt::format("sweep {}: this worker ran {} trial(s); no trial is waiting", request.sweep_id, ran));
+  return kExitOk;
+}
+
 }  // namespace
 }  // namespace ft
 
@@ -95,6 +241,8 @@ extern "C" int ftrun_training_command(const ft::TrainingRequest& request) {
       case TrainingRequest::Command::run: return command_run(request, catalog);
       case TrainingRequest::Command::resume: return command_resume(request.run_id, request.store, catalog);
       case TrainingRequest::Command::plugins: return command_plugins(request.plugin_files, catalog);
+      case TrainingRequest::Command::sweep_worker: return command_sweep_worker(request, catalog);
+      case TrainingRequest::Command::check_sweep: return command_check_sweep(request, catalog);
     }
   } catch (const Interrupted&) {
     return 128 + (stop_signal() ? stop_signal() : 2);

@@ -11,9 +11,9 @@
 namespace ft {
 
 struct TrainingRequest {
-  enum class Command { run, resume, plugins };
+  enum class Command { run, resume, plugins, sweep_worker, check_sweep };
   Command command = Command::run;
-  // run
+  // run, check_sweep
   std::string experiment;
   std::vector<std::string> overrides;
   bool dry_run = false;
@@ -21,6 +21,9 @@ struct TrainingRequest {
   std::int64_t run_id = 0;
   // plugins
   std::vector<std::string> plugin_files;
+  // sweep_worker: the sweep to take trials from, and the CPU threads of each trial's runs (0: the experiment's)
+  std::int64_t sweep_id = 0;
+  std::int64_t threads = 0;
   // all
   std::string store;
   bool verbose = false;
@@ -30,6 +33,10 @@ struct TrainingRequest {
 /// exit code.
 inline constexpr const char* kTrainingEntryName = "ftrun_training_command";
 using TrainingEntry = int(const TrainingRequest&);
+
+/// Runs a request in the training library, loaded on first use (the front end's cli/commands.cpp); returns the
+/// exit code.
+int run_training(const TrainingRequest& request);
 
 /// The library's file name; it lies beside `ftrun` in the build tree and in lib/ftrun/ once installed.
 inline constexpr const char* kTrainingLibraryName = "libftrun_training.so";

@@ -104,6 +104,17 @@ struct ExperimentPlan {
   /// Plugin files from `[experiment] plugins`.
   std::vector<std::string> plugin_files;
   std::vector<RunConfig> runs;
+  /// The file has a [sweep] table: `ftrun sweep` runs it, `ftrun run` refuses it (config/sweep.h).
+  bool has_sweep = false;
+  /// The group the runs are recorded under; empty: a new group for this invocation.
+  std::string group_id;
+};
+
+/// A key set to a value, as `--set KEY=VALUE` does, but with the value's own position for messages (a sweep
+/// parameter's `file:line:col`).
+struct KeyValue {
+  std::string key;
+  ParamValue value;
 };
 
 /// Reads and validates an experiment file. `overrides` are `key=value` strings applied before validation
@@ -121,6 +132,10 @@ void record_plugin_defaults(RunConfig& run);
 
 /// Same, from TOML text; `source_name` is used in messages.
 ExperimentPlan parse_experiment(const std::string& text, const std::string& source_name,
-                                const std::vector<std::string>& overrides = {});
+                                const std::vector<std::string>& overrides = {},
+                                const std::vector<KeyValue>& assignments = {});
+
+/// The text of an experiment file, refused with a clear message when it is missing, a folder or far too large.
+std::string read_experiment_file(const std::string& path);
 
 }  // namespace ft

@@ -13,8 +13,8 @@
 namespace ft {
 namespace {
 
-const std::vector<std::string> kTopLevelKeys = {"experiment",     "backbone", "dataset",  "head", "optimizer",
-                                                "regularization", "train",    "schedule", "stage"};
+const std::vector<std::string> kTopLevelKeys = {"experiment",     "backbone", "dataset",  "head",  "optimizer",
+                                                "regularization", "train",    "schedule", "stage", "sweep"};
 const std::vector<std::string> kStageKeys = {"name",      "backbone",       "dataset", "head",
                                              "optimizer", "regularization", "train",   "schedule"};
 const std::vector<std::string> kRequiredSections = {"experiment", "backbone", "dataset", "head", "optimizer"};
@@ -240,17 +240,14 @@ ConfigTable parse_override_value(const std::string& key, const std::string& text
   }
 }
 
-void apply_override(ConfigTable& root, const std::string& assignment) {
-  const std::string origin = "--set " + assignment;
-  const auto equals = assignment.find('=');
-  if (equals == std::string::npos || equals == 0) {
-    throw ConfigError(origin + ": expected key=value, e.g. --set optimizer.lr=0.01");
-  }
-  const std::string key = assignment.substr(0, equals);
+// Sets the dotted `key` (stage.NAME.SECTION.KEY addresses one stage) to `value`; `origin` names the source of the
+// assignment in errors (`--set ...`, or a sweep parameter's file:line:col).
+void set_dotted_key(ConfigTable& root, const std::string& key, ParamValue value, const std::string& origin) {
   std::vector<std::string> path;
   std::stringstream stream(key);
   for (std::string part; std::getline(stream, part, '.');) path.push_back(part);
-  if (std::any_of(path.begin(), path.end(), [](const std::string& p) { return p.empty(); }) || path.size() > 8) {
+  if (std::any_of(path.begin(), path.end(), [](const std::string& p) { return p.empty(); }) || path.size() > 8 ||
+      key.empty() || key.back() == '.') {
     throw ConfigError(origin + ": '" + key +
                       "' is not a valid dotted key (e.g. optimizer.lr or stage.NAME.train.epochs)");
   }
@@ -278,13 +275,23 @@ void apply_override(ConfigTable& root, const std::string& assignment) {
   for (std::size_t i = first; i + 1 < path.size(); ++i) {
     if (table->values.count(path[i])) throw ConfigError(origin + ": '" + path[i] + "' is a value, not a table");
     ConfigTable& sub = table->tables[path[i]];
-    if (sub.where.file.empty()) sub.where = {origin};
+    if (sub.where.file.empty()) sub.where = value.where;
     table = &sub;
   }
+  table->erase(path.back());
+  table->values[path.back()] = std::move(value);
+}
+
+void apply_override(ConfigTable& root, const std::string& assignment) {
+  const std::string origin = "--set " + assignment;
+  const auto equals = assignment.find('=');
+  if (equals == std::string::npos || equals == 0) {
+    throw ConfigError(origin + ": expected key=value, e.g. --set optimizer.lr=0.01");
+  }
+  const std::string key = assignment.substr(0, equals);
   ParamValue value = parse_override_value(key, assignment.substr(equals + 1), origin).values.at("value");
   value.where = {origin};
-  table->erase(path.back());
-  table->values[path.back()] = value;
+  set_dotted_key(root, key, std::move(value), origin);
 }
 
 std::vector<std::string> string_list(const ConfigTable& experiment, const std::string& key) {
@@ -377,9 +384,13 @@ void record_plugin_defaults(RunConfig& run) {
 }
 
 ExperimentPlan parse_experiment(const std::string& text, const std::string& source_name,
-                                const std::vector<std::string>& overrides) {
+                                const std::vector<std::string>& overrides, const std::vector<KeyValue>& assignments) {
   ConfigTable root = parse_toml(text, source_name);
   for (const auto& assignment : overrides) apply_override(root, assignment);
+  // The sweep's own table says how to vary the runs; it is not part of any of them (config/sweep.h).
+  const bool has_sweep = root.tables.count("sweep") != 0;
+  root.erase("sweep");
+  for (const auto& [key, value] : assignments) set_dotted_key(root, key, value, value.where.str());
   Problems problems;
   current_problems = &problems;
   struct Reset {
@@ -392,6 +403,7 @@ ExperimentPlan parse_experiment(const std::string& text, const std::string& sour
 
   ExperimentPlan plan;
   plan.source_file = source_name;
+  plan.has_sweep = has_sweep;
   const ConfigTable& experiment = root.tables.at("experiment");
   plan.store_path = to_params(experiment, "experiment").get<std::string>("store", "");
   plan.plugin_paths = string_list(experiment, "plugin_paths");
@@ -425,7 +437,7 @@ ExperimentPlan parse_resolved_run(const std::string& text, const std::string& so
   return plan;
 }
 
-ExperimentPlan load_experiment(const std::string& path, const std::vector<std::string>& overrides) {
+std::string read_experiment_file(const std::string& path) {
   std::error_code error;
   if (!std::filesystem::exists(path, error)) throw ConfigError(path + ": no such experiment file");
   if (std::filesystem::is_directory(path, error)) {
@@ -443,7 +455,11 @@ ExperimentPlan load_experiment(const std::string& path, const std::vector<std::s
                         " KiB; that is not an experiment file");
     }
   }
-  return parse_experiment(text, path, overrides);
+  return text;
+}
+
+ExperimentPlan load_experiment(const std::string& path, const std::vector<std::string>& overrides) {
+  return parse_experiment(read_experiment_file(path), path, overrides);
 }
 
 }  // namespace ft

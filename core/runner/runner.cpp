@@ -20,6 +20,7 @@
 
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <filesystem>
@@ -73,7 +74,12 @@ class RunBuilder {
       ~Restore() { catalog.collect_key_errors(nullptr); }
     } restore{catalog_};
     BuiltRun built = build_components(run, device, purpose);
-    if (!key_errors.empty()) throw ConfigError(fmt::format("{}", fmt::join(key_errors, "\n")));
+    // The optimizer is built more than once (its probe), each build reporting the same keys: say each once.
+    std::vector<std::string> distinct;
+    for (const auto& error : key_errors) {
+      if (std::find(distinct.begin(), distinct.end(), error) == distinct.end()) distinct.push_back(error);
+    }
+    if (!distinct.empty()) throw ConfigError(fmt::format("{}", fmt::join(distinct, "\n")));
     return built;
   }
 
@@ -376,9 +382,25 @@ void train_recorded_run(ResultsStore& store, std::int64_t run_id, const RunConfi
 
 }  // namespace
 
+void Runner::check(const ExperimentPlan& plan) {
+  std::map<std::string, std::int64_t> no_stage_runs;
+  RunBuilder builder(catalog_, store_, no_stage_runs);
+  std::vector<std::string> problems;
+  std::exception_ptr first_problem;
+  for (const RunConfig& run : plan.runs) {
+    try {
+      builder.build(run, resolve_device(run.device), RunBuilder::Purpose::check_only);
+    } catch (const Error& e) {
+      if (!first_problem) first_problem = std::current_exception();
+      problems.push_back((plan.runs.size() > 1 ? "stage " + run.stage + ": " : std::string()) + e.what());
+    }
+  }
+  if (!problems.empty()) throw_like(first_problem, fmt::format("{}", fmt::join(problems, "\n")));
+}
+
 PlanResult Runner::run(const ExperimentPlan& plan) {
   PlanResult result;
-  result.group_id = make_group_id(plan.runs.front().name);
+  result.group_id = plan.group_id.empty() ? make_group_id(plan.runs.front().name) : plan.group_id;
   std::map<std::string, std::int64_t> stage_runs;
   RunBuilder builder(catalog_, store_, stage_runs);
 

@@ -23,6 +23,9 @@ class Runner {
   /// Runs every run of the plan in order; a failing run stops the plan (the error propagates after the run is
   /// recorded as failed or interrupted). Later stages can use earlier stages' weights.
   PlanResult run(const ExperimentPlan& plan);
+  /// Builds every run of the plan as `run` does before training (plugins, keys, data, weights, shapes) and
+  /// records nothing; throws the problems found, all of them.
+  void check(const ExperimentPlan& plan);
   /// Continues run `run_id` from its last checkpoint (weights, optimizer, schedule, random generators, epoch
   /// and step), as one run in the store: its metrics after that checkpoint are replaced. `plan` is the run's
   /// own resolved experiment (resolved_run_plan).

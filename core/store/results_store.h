@@ -17,7 +17,7 @@
 namespace SQLite {
 class Database;
 class Statement;
-}
+}  // namespace SQLite
 
 namespace ft {
 
@@ -92,6 +92,37 @@ struct RunFilter {
   std::int64_t limit = 50;
 };
 
+/// A sweep as the store keeps it (config/sweep.h makes one from an experiment file).
+struct NewSweep {
+  std::string name, experiment_file, fingerprint, definition;
+  std::vector<std::string> overrides;
+  std::string method, metric, direction;
+  std::int64_t max_retries = 1;
+};
+
+struct NewTrial {
+  std::int64_t number = 0;
+  std::string params;  // `key = value` lines
+  std::uint64_t seed = 0;
+};
+
+struct StoredSweep {
+  std::int64_t id = 0;
+  std::string name, experiment_file, definition, method, metric, direction, created_at;
+  std::vector<std::string> overrides;
+  std::int64_t max_retries = 1;
+};
+
+struct TrialRow {
+  std::int64_t number = 0;
+  std::string params, state, error, host;
+  std::uint64_t seed = 0;
+  std::optional<std::int64_t> run_id;
+  std::int64_t attempts = 0;
+  /// The objective of the trial's run (the sweep's metric, best over its epochs), when it has one.
+  std::optional<double> objective;
+};
+
 class ResultsStore {
  public:
   /// Opens (creating folders, file and schema as needed, upgrading an older schema) the store at `path`.
@@ -145,6 +176,29 @@ class ResultsStore {
   /// The run's last checkpoint, checked to exist. A store moved with its checkpoint folder is found at the new
   /// place. Throws DataError when the recorded file is gone.
   std::optional<std::string> checkpoint_of(std::int64_t run_id) const;
+
+  /// The sweep with `sweep.fingerprint`, or a new one with `trials` (all waiting) when the store has none; in one
+  /// transaction, so workers started together agree on one sweep. Returns its id; `created` says which.
+  std::int64_t open_sweep(const NewSweep& sweep, const std::vector<NewTrial>& trials, bool* created = nullptr);
+  std::optional<StoredSweep> find_sweep(std::int64_t sweep_id) const;
+  /// Every sweep, newest first.
+  std::vector<StoredSweep> list_sweeps() const;
+  /// Takes the lowest-numbered waiting trial for this process, in one write transaction, so no two workers take
+  /// the same one. First puts back the trials whose worker is gone: on this host, its process has ended; on
+  /// another, it sent no heartbeat for `stale`. A trial put back more than max_retries times is failed with the
+  /// reason instead. Nothing when no trial is waiting.
+  std::optional<std::int64_t> claim_trial(std::int64_t sweep_id, std::chrono::seconds stale);
+  /// Says this process still works on the trial.
+  void heartbeat_trial(std::int64_t sweep_id, std::int64_t number);
+  /// Ends a trial this process holds: completed, pruned or failed, with its run and the reason of a failure.
+  void finish_trial(std::int64_t sweep_id, std::int64_t number, const std::string& state,
+                    std::optional<std::int64_t> run_id, const std::string& error);
+  /// Gives a trial back, not counted as an attempt (the worker was stopped by a signal).
+  void release_trial(std::int64_t sweep_id, std::int64_t number);
+  /// How long each completed trial's run took, in seconds (for an estimate of the time left).
+  std::vector<double> trial_seconds(std::int64_t sweep_id) const;
+  /// A sweep's trials in order, with each run's objective.
+  std::vector<TrialRow> trials_of(std::int64_t sweep_id) const;
 
   /// Marks as interrupted the runs left "running" by processes of this host that no longer exist
   /// (killed with SIGKILL, power loss). Returns how many.

@@ -90,6 +90,38 @@ INSERT INTO epoch_metrics
   GROUP BY run_id, epoch;
 )sql";
 
+// Version 3 → 4: sweeps and their trials (config/sweep.h, docs/sweeps.md).
+const char* const kMigrateV3ToV4 = R"sql(
+CREATE TABLE sweeps (
+  id              INTEGER PRIMARY KEY,
+  name            TEXT NOT NULL,
+  experiment_file TEXT NOT NULL,
+  fingerprint     TEXT NOT NULL UNIQUE,
+  definition      TEXT NOT NULL,
+  overrides       TEXT NOT NULL,
+  method          TEXT NOT NULL CHECK (method IN ('grid', 'random')),
+  metric          TEXT NOT NULL,
+  direction       TEXT NOT NULL CHECK (direction IN ('min', 'max')),
+  max_retries     INTEGER NOT NULL,
+  created_at      TEXT NOT NULL
+);
+
+CREATE TABLE trials (
+  sweep_id     INTEGER NOT NULL REFERENCES sweeps(id) ON DELETE CASCADE,
+  number       INTEGER NOT NULL,
+  params       TEXT NOT NULL,
+  seed         INTEGER NOT NULL,
+  state        TEXT NOT NULL CHECK (state IN ('waiting', 'running', 'completed', 'pruned', 'failed')),
+  run_id       INTEGER REFERENCES runs(id),
+  attempts     INTEGER NOT NULL DEFAULT 0,
+  host         TEXT,
+  pid          INTEGER,
+  heartbeat_at TEXT,
+  error        TEXT,
+  PRIMARY KEY (sweep_id, number)
+) WITHOUT ROWID;
+)sql";
+
 const char* const kTablesSql = R"sql(
 CREATE TABLE IF NOT EXISTS runs (
   id              INTEGER PRIMARY KEY,
@@ -140,6 +172,37 @@ CREATE TABLE IF NOT EXISTS metrics (
   value  REAL  -- NULL when the value was NaN (SQLite has no NaN); infinities are stored as such
 );
 CREATE INDEX IF NOT EXISTS metrics_by_run ON metrics(run_id, scope, name, step);
+-- A sweep (one per experiment file and overrides: its fingerprint) and its trials, each taken by one worker at a
+-- time (state 'running', with its host, pid and heartbeat) and linked to the run it made.
+CREATE TABLE IF NOT EXISTS sweeps (
+  id              INTEGER PRIMARY KEY,
+  name            TEXT NOT NULL,
+  experiment_file TEXT NOT NULL,
+  fingerprint     TEXT NOT NULL UNIQUE,
+  definition      TEXT NOT NULL,
+  overrides       TEXT NOT NULL,
+  method          TEXT NOT NULL CHECK (method IN ('grid', 'random')),
+  metric          TEXT NOT NULL,
+  direction       TEXT NOT NULL CHECK (direction IN ('min', 'max')),
+  max_retries     INTEGER NOT NULL,
+  created_at      TEXT NOT NULL
+);
+
+CREATE TABLE IF NOT EXISTS trials (
+  sweep_id     INTEGER NOT NULL REFERENCES sweeps(id) ON DELETE CASCADE,
+  number       INTEGER NOT NULL,
+  params       TEXT NOT NULL,
+  seed         INTEGER NOT NULL,
+  state        TEXT NOT NULL CHECK (state IN ('waiting', 'running', 'completed', 'pruned', 'failed')),
+  run_id       INTEGER REFERENCES runs(id),
+  attempts     INTEGER NOT NULL DEFAULT 0,
+  host         TEXT,
+  pid          INTEGER,
+  heartbeat_at TEXT,
+  error        TEXT,
+  PRIMARY KEY (sweep_id, number)
+) WITHOUT ROWID;
+
 -- The per-epoch metrics side by side, one row per run and epoch: kept by the triggers below from the rows of
 -- `metrics` (the record itself), so that queries over every run read a small table instead of regrouping every
 -- per-step row (docs/performance.md, the store at scale).
@@ -263,6 +326,7 @@ const std::vector<StoreMigration>& store_migrations() {
   static const std::vector<StoreMigration> migrations = {
       {1, "status 'diverged', NULL metric values for NaN", kMigrateV1ToV2},
       {2, "epoch_metrics becomes a table kept by triggers", kMigrateV2ToV3},
+      {3, "sweeps and their trials", kMigrateV3ToV4},
   };
   return migrations;
 }

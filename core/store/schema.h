@@ -8,7 +8,7 @@ namespace ft {
 
 /// Bump together with a new entry in store_migrations() whenever the schema changes, and commit a store written
 /// by the old version as tests/fixtures/store_vN.db (the upgrade test opens every one of them).
-inline constexpr int kStoreSchemaVersion = 3;
+inline constexpr int kStoreSchemaVersion = 4;
 
 /// The current schema; every statement is idempotent (IF NOT EXISTS), so it also completes an upgraded store with
 /// the views and indexes its migrations dropped or did not know.

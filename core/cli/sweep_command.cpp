@@ -1,0 +1,230 @@
+#include "cli/sweep_command.h"
+
+#include "cli/commands.h"
+#include "cli/training_request.h"
+#include "config/sweep.h"
+#include "log/log.h"
+#include "log/printable.h"
+#include "store/results_store.h"
+
+#include <ftsdk/error.h>
+
+#include <fmt/format.h>
+
+#include <signal.h>
+#include <spawn.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cmath>
+#include <cstdio>
+#include <cstring>
+#include <map>
+#include <sstream>
+#include <thread>
+
+extern char** environ;
+
+namespace ft {
+namespace {
+
+std::string one_line(std::string text) {
+  std::replace(text.begin(), text.end(), '\n', ' ');
+  while (!text.empty() && text.back() == ' ') text.pop_back();
+  return text;
+}
+
+void print_trials(const SweepPlan& plan) {
+  std::printf("sweep of %s: %s, %zu trial(s), objective %s (%s)\n", plan.experiment_file.c_str(),
+              plan.config.method.c_str(), plan.trials.size(), plan.config.metric.c_str(),
+              plan.config.direction.c_str());
+  for (const auto& trial : plan.trials) {
+    std::printf("  trial %3lld  seed %-10llu  %s\n", static_cast<long long>(trial.number),
+                static_cast<unsigned long long>(trial.seed), one_line(trial_values_text(trial)).c_str());
+  }
+}
+
+// The signal that asked the sweep to stop, forwarded to its workers (a terminal's Ctrl-C reaches them anyway).
+volatile sig_atomic_t stop_signal_seen = 0;
+void remember_signal(int signal) { stop_signal_seen = signal; }
+
+std::vector<std::string> split(const std::string& text, char separator) {
+  std::vector<std::string> parts;
+  std::stringstream stream(text);
+  for (std::string part; std::getline(stream, part, separator);) {
+    if (!part.empty()) parts.push_back(part);
+  }
+  return parts;
+}
+
+// Starts `workers` processes of this ftrun, each running `ftrun sweep-worker SWEEP`, and waits for all of them.
+// Returns the exit code: 0 when all ended well, else the first failure's.
+int run_workers(std::int64_t sweep_id, const std::string& store, const SweepOptions& options) {
+  const unsigned cores = std::max(1u, std::thread::hardware_concurrency());
+  const unsigned threads = std::max(1u, cores / static_cast<unsigned>(options.workers));
+  const auto gpus = split(options.gpus, ',');
+  char self[4096] = {};
+  const ssize_t length = readlink("/proc/self/exe", self, sizeof self - 1);
+  if (length <= 0) throw Error("cannot find the ftrun executable to start workers (/proc/self/exe)");
+  struct sigaction action {};
+  action.sa_handler = remember_signal;
+  sigaction(SIGINT, &action, nullptr);
+  sigaction(SIGTERM, &action, nullptr);
+  std::vector<pid_t> children;
+  for (int w = 0; w < options.workers; ++w) {
+    std::vector<std::string> args = {"ftrun", "sweep-worker", std::to_string(sweep_id), "--store",
+                                     store,   "--threads",    std::to_string(threads)};
+    if (options.verbose) args.push_back("-v");
+    std::vector<char*> argv;
+    for (auto& arg : args) argv.push_back(arg.data());
+    argv.push_back(nullptr);
+    std::vector<std::string> environment;
+    for (char** entry = environ; *entry; ++entry) {
+      if (!gpus.empty() && std::strncmp(*entry, "CUDA_VISIBLE_DEVICES=", 21) == 0) continue;
+      environment.emplace_back(*entry);
+    }
+    if (!gpus.empty()) environment.push_back("CUDA_VISIBLE_DEVICES=" + gpus[static_cast<std::size_t>(w) % gpus.size()]);
+    std::vector<char*> envp;
+    for (auto& entry : environment) envp.push_back(entry.data());
+    envp.push_back(nullptr);
+    pid_t child = 0;
+    if (posix_spawn(&child, self, nullptr, nullptr, argv.data(), envp.data()) != 0) {
+      throw Error(std::string("cannot start a sweep worker: ") + std::strerror(errno));
+    }
+    log::info(fmt::format("sweep {}: worker {} started (pid {}, {} CPU thread(s){})", sweep_id, w + 1, child, threads,
+                          gpus.empty() ? "" : ", GPU " + gpus[static_cast<std::size_t>(w) % gpus.size()]));
+    children.push_back(child);
+  }
+  int code = kExitOk;
+  int forwarded = 0;
+  std::size_t left = children.size();
+  while (left > 0) {
+    int status = 0;
+    const pid_t done = waitpid(-1, &status, 0);
+    if (done < 0) {
+      if (errno == EINTR) {
+        if (stop_signal_seen && forwarded != stop_signal_seen) {
+          forwarded = stop_signal_seen;
+          for (const pid_t child : children) kill(child, forwarded);
+        }
+        continue;
+      }
+      break;
+    }
+    if (std::find(children.begin(), children.end(), done) == children.end()) continue;
+    --left;
+    const int worker_code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+    if (worker_code != 0) {
+      log::warn(fmt::format("sweep {}: worker pid {} {} {}", sweep_id, done,
+                            WIFEXITED(status) ? "exited with" : "was killed by signal",
+                            WIFEXITED(status) ? WEXITSTATUS(status) : WTERMSIG(status)));
+      if (code == kExitOk) code = worker_code;
+    }
+  }
+  if (stop_signal_seen) return 128 + stop_signal_seen;
+  return code;
+}
+
+std::string duration_text(double seconds) {
+  if (!std::isfinite(seconds) || seconds < 0) return "-";
+  const auto total = static_cast<long long>(seconds + 0.5);
+  return fmt::format("{}:{:02}:{:02}", total / 3600, (total / 60) % 60, total % 60);
+}
+
+}  // namespace
+
+int command_sweep(const SweepOptions& options) {
+  if (options.workers < 1 || options.workers > 256) throw ConfigError("--workers must be between 1 and 256");
+  const SweepPlan plan = load_sweep(options.experiment, options.overrides);
+  if (options.dry_run) {
+    print_trials(plan);
+    return kExitOk;
+  }
+  const ExperimentPlan first = trial_plan(plan, plan.trials.front());
+  // Built once, as its runs would be, before anything is recorded (plugin keys are known only to plugins).
+  TrainingRequest check;
+  check.command = TrainingRequest::Command::check_sweep;
+  check.experiment = options.experiment;
+  check.overrides = options.overrides;
+  check.store = options.store;
+  check.verbose = options.verbose;
+  if (const int code = run_training(check); code != kExitOk) return code;
+  ResultsStore store(resolve_store_path(options.store, first.store_path), store_options_from_environment());
+  NewSweep sweep{first.runs.front().name, plan.experiment_file, plan.fingerprint,   plan.text,
+                 plan.overrides,          plan.config.method,   plan.config.metric, plan.config.direction,
+                 plan.config.max_retries};
+  std::vector<NewTrial> trials;
+  for (const auto& trial : plan.trials) trials.push_back({trial.number, trial_values_text(trial), trial.seed});
+  bool created = false;
+  const std::int64_t sweep_id = store.open_sweep(sweep, trials, &created);
+  log::info(fmt::format("sweep {} {} in {}: {} trial(s); run the same command again to finish it after a crash",
+                        sweep_id, created ? "recorded" : "found (continuing it)", store.path(), plan.trials.size()));
+  int code = kExitOk;
+  if (options.workers == 1) {
+    TrainingRequest request;
+    request.command = TrainingRequest::Command::sweep_worker;
+    request.sweep_id = sweep_id;
+    request.store = store.path();
+    request.verbose = options.verbose;
+    code = run_training(request);
+  } else {
+    code = run_workers(sweep_id, store.path(), options);
+  }
+  std::printf("\n");
+  command_sweep_status(sweep_id, store.path());
+  return code;
+}
+
+int command_sweep_status(std::optional<std::int64_t> sweep_id, const std::string& store_path) {
+  ResultsStore store(resolve_store_path(store_path, ""), store_options_from_environment());
+  store.close_abandoned_runs();
+  if (!sweep_id) {
+    const auto sweeps = store.list_sweeps();
+    if (sweeps.empty()) {
+      std::printf("no sweeps in %s\n", store.path().c_str());
+      return kExitOk;
+    }
+    sweep_id = sweeps.front().id;
+  }
+  const auto sweep = store.find_sweep(*sweep_id);
+  if (!sweep)
+    throw ConfigError(fmt::format("no sweep {} in {} (ftrun sweep status lists the newest)", *sweep_id, store.path()));
+  const auto trials = store.trials_of(*sweep_id);
+  std::map<std::string, int> counts;
+  const TrialRow* best = nullptr;
+  for (const auto& trial : trials) {
+    ++counts[trial.state];
+    if (!trial.objective) continue;
+    const bool better = !best || (sweep->direction == "min" ? *trial.objective < *best->objective
+                                                            : *trial.objective > *best->objective);
+    if (better) best = &trial;
+  }
+  const auto times = store.trial_seconds(*sweep_id);
+  double mean = 0;
+  for (const double t : times) mean += t / static_cast<double>(times.size());
+  const int running = counts["running"], waiting = counts["waiting"];
+  const double eta = times.empty() ? NAN : mean * (waiting + running * 0.5) / std::max(1, running);
+  std::printf("sweep %lld: %s (%s), %s, objective %s %s, %zu trial(s)\n", static_cast<long long>(sweep->id),
+              printable(sweep->name).c_str(), printable(sweep->experiment_file).c_str(), sweep->method.c_str(),
+              sweep->direction == "min" ? "lowest" : "highest", sweep->metric.c_str(), trials.size());
+  std::printf("  %d completed, %d running, %d waiting, %d pruned, %d failed; time left about %s\n", counts["completed"],
+              running, waiting, counts["pruned"], counts["failed"],
+              waiting + running == 0 ? "0:00:00" : duration_text(eta).c_str());
+  if (best) {
+    std::printf("  best so far: trial %lld (run %lld), %s = %.4f: %s\n", static_cast<long long>(best->number),
+                static_cast<long long>(best->run_id.value_or(0)), sweep->metric.c_str(), *best->objective,
+                one_line(best->params).c_str());
+  }
+  std::printf("\n  %5s  %-9s %10s %6s %8s  %s\n", "trial", "state", sweep->metric.c_str(), "run", "attempts", "values");
+  for (const auto& trial : trials) {
+    std::printf("  %5lld  %-9s %10s %6s %8lld  %s%s\n", static_cast<long long>(trial.number), trial.state.c_str(),
+                trial.objective ? fmt::format("{:.4f}", *trial.objective).c_str() : "-",
+                trial.run_id ? std::to_string(*trial.run_id).c_str() : "-", static_cast<long long>(trial.attempts),
+                one_line(trial.params).c_str(), trial.error.empty() ? "" : ("  (" + trial.error + ")").c_str());
+  }
+  return kExitOk;
+}
+
+}  // namespace ft

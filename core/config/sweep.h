@@ -1,0 +1,78 @@
+#pragma once
+// A sweep: the [sweep] table of an experiment file, and the trials it defines. Every trial is fixed when the
+// sweep is defined (grid order, or random draws from (sweep seed, trial number)), so a sweep started again after a
+// crash runs exactly the trials it would have run, never a fresh draw (Optuna #3255).
+//
+//   [sweep]
+//   method = "random"            # grid | random
+//   trials = 20                  # random only
+//   seed = 0
+//   metric = "val_accuracy"      # the objective: val_loss, val_accuracy, train_loss, train_accuracy
+//   direction = "max"            # min | max (default: min for losses, max for accuracies)
+//   max_retries = 1              # a trial whose worker died is run again this many times
+//   [sweep.params]
+//   "optimizer.lr" = { log_uniform = [1e-4, 1e-1] }
+//   "backbone.lr_mult" = [0.1, 0.3, 1.0]
+
+#include "config/experiment.h"
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace ft {
+
+struct SweepParam {
+  enum class Kind { list, uniform, log_uniform, integer, choice };
+  std::string key;  // dotted, as for --set
+  SourceLocation where;
+  Kind kind = Kind::list;
+  std::vector<ParamValue> values;  // list, choice
+  double low = 0, high = 0;        // uniform, log_uniform, integer (inclusive)
+};
+
+struct SweepConfig {
+  std::string method;  // "grid" or "random"
+  std::int64_t trials = 0;
+  std::uint64_t seed = 0;
+  std::string metric = "val_loss";
+  std::string direction;  // "min" or "max"
+  std::int64_t max_retries = 1;
+  std::vector<SweepParam> params;
+};
+
+struct SweepTrial {
+  std::int64_t number = 0;
+  /// The values this trial sets, each positioned at its sweep parameter.
+  std::vector<KeyValue> values;
+  /// The trial's experiment.seed: from (sweep seed, trial number), unless the sweep varies experiment.seed.
+  std::uint64_t seed = 0;
+};
+
+/// The sweep of an experiment file and its trials, each checked by reading the experiment with its values (a
+/// typo in a key gets the sweep key's file:line:col and the nearest valid key).
+struct SweepPlan {
+  SweepConfig config;
+  std::vector<SweepTrial> trials;
+  std::string experiment_file;
+  /// The file's text and the command line's overrides, as the sweep runs them: what the store keeps.
+  std::string text;
+  std::vector<std::string> overrides;
+  /// Identifies the sweep: the same file and overrides are the same sweep (run again, it continues).
+  std::string fingerprint;
+};
+
+/// Reads the [sweep] table and the trials of an experiment; a ConfigError when the file has no sweep.
+SweepPlan load_sweep(const std::string& path, const std::vector<std::string>& overrides);
+
+/// The same from text (the store keeps a sweep's text, so its workers need not read the file again).
+SweepPlan parse_sweep(const std::string& text, const std::string& source_name,
+                      const std::vector<std::string>& overrides);
+
+/// The plan of one trial: the experiment with the trial's values and seed.
+ExperimentPlan trial_plan(const SweepPlan& sweep, const SweepTrial& trial);
+
+/// A trial's values as text, `key = value` per line, for the store and for people.
+std::string trial_values_text(const SweepTrial& trial);
+
+}  // namespace ft

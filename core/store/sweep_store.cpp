@@ -1,0 +1,259 @@
+// The store's sweeps and trials (docs/sweeps.md): created once per fingerprint, taken by workers one trial at a
+// time in write transactions, given back when their worker is gone.
+#include "store/results_store.h"
+#include "store/store_internals.h"
+
+#include <algorithm>
+#include <sstream>
+
+namespace ft {
+
+using namespace store_internals;
+
+namespace {
+
+std::string joined_lines(const std::vector<std::string>& lines) {
+  std::string text;
+  for (const auto& line : lines) text += line + "\n";
+  return text;
+}
+
+std::vector<std::string> split_lines(const std::string& text) {
+  std::vector<std::string> lines;
+  std::stringstream stream(text);
+  for (std::string line; std::getline(stream, line);) lines.push_back(line);
+  return lines;
+}
+
+StoredSweep read_sweep(SQLite::Statement& query) {
+  StoredSweep sweep;
+  sweep.id = query.getColumn(0).getInt64();
+  sweep.name = query.getColumn(1).getString();
+  sweep.experiment_file = query.getColumn(2).getString();
+  sweep.definition = query.getColumn(3).getString();
+  sweep.overrides = split_lines(query.getColumn(4).getString());
+  sweep.method = query.getColumn(5).getString();
+  sweep.metric = query.getColumn(6).getString();
+  sweep.direction = query.getColumn(7).getString();
+  sweep.max_retries = query.getColumn(8).getInt64();
+  sweep.created_at = query.getColumn(9).getString();
+  return sweep;
+}
+
+constexpr const char* kSweepColumns =
+    "id, name, experiment_file, definition, overrides, method, metric, direction, max_retries, created_at";
+
+}  // namespace
+
+std::int64_t ResultsStore::open_sweep(const NewSweep& sweep, const std::vector<NewTrial>& trials, bool* created) {
+  std::int64_t id = 0;
+  bool made = false;
+  write("record the sweep", options_.write_attempts, [&] {
+    made = false;
+    SQLite::Statement find(*db_, "SELECT id FROM sweeps WHERE fingerprint = ?");
+    find.bind(1, sweep.fingerprint);
+    if (find.executeStep()) {
+      id = find.getColumn(0).getInt64();
+      return;
+    }
+    SQLite::Statement insert(*db_, R"(INSERT INTO sweeps (name, experiment_file, fingerprint, definition, overrides,
+        method, metric, direction, max_retries, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?))");
+    insert.bind(1, sweep.name);
+    insert.bind(2, sweep.experiment_file);
+    insert.bind(3, sweep.fingerprint);
+    insert.bind(4, sweep.definition);
+    insert.bind(5, joined_lines(sweep.overrides));
+    insert.bind(6, sweep.method);
+    insert.bind(7, sweep.metric);
+    insert.bind(8, sweep.direction);
+    insert.bind(9, static_cast<std::int64_t>(sweep.max_retries));
+    insert.bind(10, now_utc());
+    insert.exec();
+    id = db_->getLastInsertRowid();
+    SQLite::Statement trial(
+        *db_, "INSERT INTO trials (sweep_id, number, params, seed, state) VALUES (?, ?, ?, ?, 'waiting')");
+    for (const auto& t : trials) {
+      trial.bind(1, id);
+      trial.bind(2, static_cast<std::int64_t>(t.number));
+      trial.bind(3, t.params);
+      trial.bind(4, static_cast<std::int64_t>(t.seed));
+      trial.exec();
+      trial.reset();
+    }
+    made = true;
+  });
+  if (created) *created = made;
+  return id;
+}
+
+std::optional<StoredSweep> ResultsStore::find_sweep(std::int64_t sweep_id) const {
+  return guarded(path_, "read a sweep", [&]() -> std::optional<StoredSweep> {
+    SQLite::Statement query(*db_, std::string("SELECT ") + kSweepColumns + " FROM sweeps WHERE id = ?");
+    query.bind(1, sweep_id);
+    if (!query.executeStep()) return std::nullopt;
+    return read_sweep(query);
+  });
+}
+
+std::vector<StoredSweep> ResultsStore::list_sweeps() const {
+  return guarded(path_, "list sweeps", [&] {
+    SQLite::Statement query(*db_, std::string("SELECT ") + kSweepColumns + " FROM sweeps ORDER BY id DESC");
+    std::vector<StoredSweep> sweeps;
+    while (query.executeStep()) sweeps.push_back(read_sweep(query));
+    return sweeps;
+  });
+}
+
+std::optional<std::int64_t> ResultsStore::claim_trial(std::int64_t sweep_id, std::chrono::seconds stale) {
+  std::optional<std::int64_t> claimed;
+  const std::string host = host_name();
+  write("take a trial of sweep " + std::to_string(sweep_id), options_.write_attempts, [&] {
+    claimed.reset();
+    SQLite::Statement retries(*db_, "SELECT max_retries FROM sweeps WHERE id = ?");
+    retries.bind(1, sweep_id);
+    if (!retries.executeStep()) throw StoreError("results store " + path_ + ": no sweep " + std::to_string(sweep_id));
+    const std::int64_t max_retries = retries.getColumn(0).getInt64();
+    retries.reset();
+
+    // Trials whose worker is gone go back to waiting, or fail once they have used up their retries.
+    SQLite::Statement running(*db_, R"(SELECT number, host, pid, attempts,
+        (julianday('now') - julianday(heartbeat_at)) * 86400.0 FROM trials WHERE sweep_id = ? AND state = 'running')");
+    running.bind(1, sweep_id);
+    struct Gone {
+      std::int64_t number, attempts;
+      std::string worker;
+    };
+    std::vector<Gone> gone;
+    while (running.executeStep()) {
+      const std::string worker_host = running.getColumn(1).getString();
+      const std::int64_t pid = running.getColumn(2).getInt64();
+      const double silent = running.getColumn(4).isNull() ? 1e9 : running.getColumn(4).getDouble();
+      const bool dead = (worker_host == host && !process_alive(pid)) || silent > static_cast<double>(stale.count());
+      if (dead) {
+        gone.push_back({running.getColumn(0).getInt64(), running.getColumn(3).getInt64(),
+                        worker_host + " pid " + std::to_string(pid)});
+      }
+    }
+    running.reset();
+    for (const auto& trial : gone) {
+      const bool give_up = trial.attempts > max_retries;
+      SQLite::Statement update(*db_, R"(UPDATE trials SET state = ?, error = ?, host = NULL, pid = NULL
+          WHERE sweep_id = ? AND number = ? AND state = 'running')");
+      update.bind(1, give_up ? "failed" : "waiting");
+      update.bind(2, "its worker (" + trial.worker + ") stopped before the trial ended" +
+                         (give_up ? ", " + std::to_string(trial.attempts) + " time(s): no retries left"
+                                  : std::string("; put back")));
+      update.bind(3, sweep_id);
+      update.bind(4, trial.number);
+      update.exec();
+    }
+
+    SQLite::Statement next(*db_, "SELECT MIN(number) FROM trials WHERE sweep_id = ? AND state = 'waiting'");
+    next.bind(1, sweep_id);
+    if (!next.executeStep() || next.getColumn(0).isNull()) return;
+    const std::int64_t number = next.getColumn(0).getInt64();
+    next.reset();
+    SQLite::Statement take(*db_, R"(UPDATE trials SET state = 'running', host = ?, pid = ?, heartbeat_at = ?,
+        attempts = attempts + 1 WHERE sweep_id = ? AND number = ? AND state = 'waiting')");
+    take.bind(1, host);
+    take.bind(2, static_cast<std::int64_t>(::getpid()));
+    take.bind(3, now_utc());
+    take.bind(4, sweep_id);
+    take.bind(5, number);
+    if (take.exec() == 1) claimed = number;
+  });
+  return claimed;
+}
+
+void ResultsStore::heartbeat_trial(std::int64_t sweep_id, std::int64_t number) {
+  write("record a trial's heartbeat", options_.write_attempts, [&] {
+    SQLite::Statement update(*db_, "UPDATE trials SET heartbeat_at = ? WHERE sweep_id = ? AND number = ? AND pid = ?");
+    update.bind(1, now_utc());
+    update.bind(2, sweep_id);
+    update.bind(3, number);
+    update.bind(4, static_cast<std::int64_t>(::getpid()));
+    update.exec();
+  });
+}
+
+void ResultsStore::finish_trial(std::int64_t sweep_id, std::int64_t number, const std::string& state,
+                                std::optional<std::int64_t> run_id, const std::string& error) {
+  write("close trial " + std::to_string(number) + " of sweep " + std::to_string(sweep_id), 3 * options_.write_attempts,
+        [&] {
+          SQLite::Statement update(*db_, R"(UPDATE trials SET state = ?, run_id = ?, error = ?, heartbeat_at = ?
+              WHERE sweep_id = ? AND number = ?)");
+          update.bind(1, state);
+          if (run_id)
+            update.bind(2, *run_id);
+          else
+            update.bind(2);
+          if (error.empty())
+            update.bind(3);
+          else
+            update.bind(3, error);
+          update.bind(4, now_utc());
+          update.bind(5, sweep_id);
+          update.bind(6, number);
+          update.exec();
+        });
+}
+
+void ResultsStore::release_trial(std::int64_t sweep_id, std::int64_t number) {
+  write("give back trial " + std::to_string(number) + " of sweep " + std::to_string(sweep_id),
+        3 * options_.write_attempts, [&] {
+          SQLite::Statement update(*db_, R"(UPDATE trials SET state = 'waiting', attempts = MAX(attempts - 1, 0),
+              host = NULL, pid = NULL WHERE sweep_id = ? AND number = ? AND state = 'running')");
+          update.bind(1, sweep_id);
+          update.bind(2, number);
+          update.exec();
+        });
+}
+
+std::vector<double> ResultsStore::trial_seconds(std::int64_t sweep_id) const {
+  return guarded(path_, "read a sweep's trials", [&] {
+    SQLite::Statement query(*db_, R"(SELECT (julianday(r.ended_at) - julianday(r.started_at)) * 86400.0
+        FROM trials t JOIN runs r ON r.id = t.run_id WHERE t.sweep_id = ? AND t.state = 'completed'
+        AND r.ended_at IS NOT NULL)");
+    query.bind(1, sweep_id);
+    std::vector<double> seconds;
+    while (query.executeStep()) seconds.push_back(query.getColumn(0).getDouble());
+    return seconds;
+  });
+}
+
+std::vector<TrialRow> ResultsStore::trials_of(std::int64_t sweep_id) const {
+  const auto sweep = find_sweep(sweep_id);
+  if (!sweep) throw StoreError("results store " + path_ + ": no sweep " + std::to_string(sweep_id));
+  // The metric is one of four column names, checked when the sweep was read (config/sweep.cpp).
+  const std::vector<std::string> columns = {"val_loss", "val_accuracy", "train_loss", "train_accuracy"};
+  if (std::find(columns.begin(), columns.end(), sweep->metric) == columns.end()) {
+    throw StoreError("results store " + path_ + ": sweep " + std::to_string(sweep_id) + " has an unknown metric");
+  }
+  const std::string best = sweep->direction == "min" ? "MIN" : "MAX";
+  return guarded(path_, "read a sweep's trials", [&] {
+    SQLite::Statement query(*db_,
+                            "SELECT t.number, t.params, t.state, COALESCE(t.error, ''), COALESCE(t.host, ''), "
+                            "t.seed, t.run_id, t.attempts, (SELECT " +
+                                best + "(e." + sweep->metric +
+                                ") FROM epoch_metrics e WHERE e.run_id = t.run_id) FROM trials t "
+                                "WHERE t.sweep_id = ? ORDER BY t.number");
+    query.bind(1, sweep_id);
+    std::vector<TrialRow> rows;
+    while (query.executeStep()) {
+      TrialRow row;
+      row.number = query.getColumn(0).getInt64();
+      row.params = query.getColumn(1).getString();
+      row.state = query.getColumn(2).getString();
+      row.error = query.getColumn(3).getString();
+      row.host = query.getColumn(4).getString();
+      row.seed = static_cast<std::uint64_t>(query.getColumn(5).getInt64());
+      if (!query.getColumn(6).isNull()) row.run_id = query.getColumn(6).getInt64();
+      row.attempts = query.getColumn(7).getInt64();
+      row.objective = optional_real(query, 8);
+      rows.push_back(std::move(row));
+    }
+    return rows;
+  });
+}
+
+}  // namespace ft

@@ -1,0 +1,222 @@
+// Sweeps: the [sweep] table, its trials fixed by (seed, trial number), and trials taken from the store exactly
+// once by any number of processes, put back when their worker dies.
+#include "config/sweep.h"
+#include "store/results_store.h"
+#include "temp_dir.h"
+
+#include <SQLiteCpp/SQLiteCpp.h>
+#include <catch2/catch.hpp>
+
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cmath>
+#include <fstream>
+#include <set>
+
+using Catch::Matchers::Contains;
+
+namespace {
+
+const std::string kExperiment = R"([experiment]
+name = "demo"
+
+[backbone]
+type = "convnet"
+
+[dataset]
+type = "fashion_mnist"
+
+[head]
+type = "linear"
+
+[optimizer]
+type = "sgd"
+lr = 0.1
+
+[train]
+epochs = 2
+)";
+
+ft::SweepPlan sweep_of(const std::string& table) { return ft::parse_sweep(kExperiment + table, "sweep.toml", {}); }
+
+std::string error_of(const std::string& table) {
+  try {
+    sweep_of(table);
+  } catch (const ft::ConfigError& e) {
+    return e.what();
+  }
+  return "(no error)";
+}
+
+double number(const ft::ParamValue& value) {
+  if (auto* d = std::get_if<double>(&value.data)) return *d;
+  return static_cast<double>(std::get<std::int64_t>(value.data));
+}
+
+}  // namespace
+
+TEST_CASE("a grid runs every combination, the last parameter fastest, each trial a valid experiment", "[sweep]") {
+  const auto plan = sweep_of(R"(
+[sweep]
+method = "grid"
+metric = "val_accuracy"
+[sweep.params]
+optimizer.lr = [0.01, 0.1, 1.0]
+"train.batch_size" = [16, 32]
+)");
+  REQUIRE(plan.trials.size() == 6);
+  CHECK(plan.config.direction == "max");
+  CHECK(plan.trials[1].values[0].key == "optimizer.lr");
+  CHECK(number(plan.trials[1].values[0].value) == 0.01);
+  CHECK(number(plan.trials[1].values[1].value) == 32);
+  CHECK(number(plan.trials[5].values[0].value) == 1.0);
+  const auto run = ft::trial_plan(plan, plan.trials[5]).runs[0];
+  CHECK(run.train.batch_size == 32);
+  CHECK(run.optimizer.params.required<double>("lr") == 1.0);
+  CHECK(run.seed == plan.trials[5].seed);
+  CHECK(plan.trials[0].seed != plan.trials[1].seed);
+  CHECK(ft::trial_values_text(plan.trials[5]) == "optimizer.lr = 1.0\ntrain.batch_size = 32\n");
+}
+
+TEST_CASE("random trials depend only on the sweep seed and the trial number", "[sweep]") {
+  const std::string table = R"(
+[sweep]
+method = "random"
+trials = 50
+seed = 7
+[sweep.params]
+"optimizer.lr" = { log_uniform = [1e-4, 1e-1] }
+"train.epochs" = { int = [1, 3] }
+"optimizer.momentum" = { choice = [0.0, 0.9] }
+"train.clip_grad_norm" = { uniform = [0.5, 1.0] }
+)";
+  const auto a = sweep_of(table), b = sweep_of(table);
+  std::set<std::int64_t> epochs;
+  for (std::size_t i = 0; i < a.trials.size(); ++i) {
+    CHECK(ft::trial_values_text(a.trials[i]) == ft::trial_values_text(b.trials[i]));
+    CHECK(a.trials[i].seed == b.trials[i].seed);
+    const double lr = number(a.trials[i].values[0].value);
+    CHECK(lr >= 1e-4);
+    CHECK(lr <= 1e-1);
+    epochs.insert(std::get<std::int64_t>(a.trials[i].values[1].value.data));
+    const double clip = number(a.trials[i].values[3].value);
+    CHECK(clip >= 0.5);
+    CHECK(clip < 1.0);
+  }
+  CHECK(epochs == std::set<std::int64_t>{1, 2, 3});  // int bounds are inclusive
+  CHECK(a.fingerprint == b.fingerprint);
+  const auto other = sweep_of(std::string(table).replace(table.find("seed = 7"), 8, "seed = 8"));
+  CHECK(ft::trial_values_text(other.trials[0]) != ft::trial_values_text(a.trials[0]));
+  CHECK(other.fingerprint != a.fingerprint);
+}
+
+TEST_CASE("sweep mistakes name their position and the nearest valid word", "[sweep]") {
+  CHECK_THAT(error_of("\n[sweep]\nmethod = \"grid\"\n[sweep.params]\n\"train.epochz\" = [1, 2]\n"),
+             Contains("sweep.toml:23:") && Contains("unknown key 'epochz' in [train]; did you mean 'epochs'?"));
+  CHECK_THAT(error_of("\n[sweep]\nmethod = \"grid\"\n[sweep.params]\n\"optimizer.lr\" = { log_uniform = [0.1, 1] }\n"),
+             Contains("a grid needs a list of values"));
+  CHECK_THAT(
+      error_of("\n[sweep]\nmethod = \"random\"\ntrials = 2\n[sweep.params]\noptimizer.lr = { loguniform = [1, 2] }\n"),
+      Contains("unknown distribution 'loguniform'; did you mean 'log_uniform'?"));
+  CHECK_THAT(error_of("\n[sweep]\nmethod = \"random\"\n[sweep.params]\n\"optimizer.lr\" = [1, 2]\n"),
+             Contains("[sweep] needs the key 'trials'"));
+  CHECK_THAT(error_of("\n[sweep]\nmethod = \"grid\"\nmetrik = \"val_loss\"\n[sweep.params]\n\"optimizer.lr\" = [1]\n"),
+             Contains("unknown key 'metrik' in [sweep]; did you mean 'metric'?"));
+  CHECK_THAT(
+      error_of(
+          "\n[sweep]\nmethod = \"random\"\ntrials = 2\n[sweep.params]\n\"optimizer.lr\" = { log_uniform = [0, 1] }\n"),
+      Contains("log_uniform needs low > 0"));
+  CHECK_THAT(error_of("\n[sweep]\nmethod = \"grid\"\n"), Contains("needs [sweep.params]"));
+  CHECK_THROWS_WITH(ft::parse_sweep(kExperiment, "plain.toml", {}), Contains("no [sweep] table"));
+  // ftrun run refuses a sweep file rather than run one arbitrary point of it.
+  CHECK(ft::parse_experiment(kExperiment + "\n[sweep]\nmethod = \"grid\"\n", "x.toml").has_sweep);
+}
+
+TEST_CASE("eight processes take every trial of a sweep exactly once", "[sweep][store][concurrency]") {
+  TempDir dir;
+  const std::string path = dir / "sweep.db";
+  constexpr int kWorkers = 8, kTrials = 40;
+  std::int64_t sweep_id = 0;
+  {
+    ft::ResultsStore store(path);
+    std::vector<ft::NewTrial> trials;
+    for (int n = 0; n < kTrials; ++n) trials.push_back({n, "x = " + std::to_string(n) + "\n", 1});
+    bool created = false;
+    sweep_id = store.open_sweep({"demo", "x.toml", "f1", "text", {}, "grid", "val_loss", "min", 1}, trials, &created);
+    CHECK(created);
+    CHECK(store.open_sweep({"demo", "x.toml", "f1", "text", {}, "grid", "val_loss", "min", 1}, trials, &created) ==
+          sweep_id);
+    CHECK_FALSE(created);
+  }
+  std::vector<pid_t> children;
+  for (int w = 0; w < kWorkers; ++w) {
+    const pid_t child = fork();
+    if (child == 0) {
+      try {
+        ft::ResultsStore store(path);
+        std::ofstream taken(dir / ("taken-" + std::to_string(w)));
+        while (const auto number = store.claim_trial(sweep_id, std::chrono::seconds(300))) {
+          taken << *number << "\n";
+          taken.flush();
+          store.finish_trial(sweep_id, *number, "completed", std::nullopt, "");
+        }
+        _exit(0);
+      } catch (const std::exception& e) {
+        std::fprintf(stderr, "worker %d: %s\n", w, e.what());
+        _exit(1);
+      }
+    }
+    children.push_back(child);
+  }
+  for (const pid_t child : children) {
+    int status = 0;
+    waitpid(child, &status, 0);
+    CHECK(WIFEXITED(status));
+    CHECK(WEXITSTATUS(status) == 0);
+  }
+  std::multiset<int> taken;
+  for (int w = 0; w < kWorkers; ++w) {
+    std::ifstream in(dir / ("taken-" + std::to_string(w)));
+    for (int number; in >> number;) taken.insert(number);
+  }
+  CHECK(taken.size() == static_cast<std::size_t>(kTrials));                                      // none twice
+  CHECK(std::set<int>(taken.begin(), taken.end()).size() == static_cast<std::size_t>(kTrials));  // none lost
+  ft::ResultsStore store(path);
+  for (const auto& trial : store.trials_of(sweep_id)) CHECK(trial.state == "completed");
+}
+
+TEST_CASE("a trial whose worker died is put back, and failed once its retries are used", "[sweep][store]") {
+  TempDir dir;
+  const std::string path = dir / "sweep.db";
+  ft::ResultsStore store(path);
+  const auto id = store.open_sweep({"demo", "x.toml", "f", "text", {}, "grid", "val_loss", "min", 1},
+                                   {{0, "x = 0\n", 1}, {1, "x = 1\n", 2}});
+  // A worker of this host whose process is gone: a pid no process has (above the kernel's pid_max).
+  auto abandon = [&](std::int64_t number) {
+    SQLite::Database db(path, SQLite::OPEN_READWRITE);
+    db.exec("UPDATE trials SET state = 'running', pid = 99999999, attempts = attempts + 1, heartbeat_at = '" +
+            std::string("2026-01-01T00:00:00Z") +
+            "', host = (SELECT host FROM runs LIMIT 1) WHERE number = " + std::to_string(number));
+    char host[256] = {};
+    gethostname(host, sizeof host - 1);
+    db.exec("UPDATE trials SET host = '" + std::string(host) + "' WHERE number = " + std::to_string(number));
+  };
+  abandon(0);
+  CHECK(store.claim_trial(id, std::chrono::seconds(300)) == 0);  // put back, and taken again at once
+  auto trials = store.trials_of(id);
+  CHECK(trials[0].state == "running");
+  CHECK(trials[0].attempts == 2);
+  abandon(0);  // dies again: attempts 3 > 1 retry
+  CHECK(store.claim_trial(id, std::chrono::seconds(300)) == 1);
+  trials = store.trials_of(id);
+  CHECK(trials[0].state == "failed");
+  CHECK_THAT(trials[0].error, Contains("stopped before the trial ended") && Contains("no retries left"));
+  // A worker stopped by a signal gives its trial back without using an attempt.
+  store.release_trial(id, 1);
+  trials = store.trials_of(id);
+  CHECK(trials[1].state == "waiting");
+  CHECK(trials[1].attempts == 0);
+  CHECK(store.claim_trial(id, std::chrono::seconds(300)) == 1);
+  CHECK_FALSE(store.claim_trial(id, std::chrono::seconds(300)));
+}
