@@ -195,7 +195,8 @@ namespace {
 // The best validation accuracy of each trial of the store's sweep 1, by trial number.
 std::map<int, double> sweep_results(const std::string& store) {
   SQLite::Database db(store);
-  SQLite::Statement query(db, R"(SELECT t.number, (SELECT MAX(val_accuracy) FROM epoch_metrics e WHERE e.run_id = t.run_id)
+  SQLite::Statement query(db,
+                          R"(SELECT t.number, (SELECT MAX(val_accuracy) FROM epoch_metrics e WHERE e.run_id = t.run_id)
       FROM trials t WHERE t.sweep_id = 1 AND t.state = 'completed' ORDER BY t.number)");
   std::map<int, double> results;
   while (query.executeStep()) results[query.getColumn(0).getInt()] = query.getColumn(1).getDouble();
@@ -260,4 +261,37 @@ metric = "val_accuracy"
   const auto finished = run(args + (dir / "two.db"));
   CHECK(finished.code == 0);
   CHECK_THAT(finished.output, Contains("found (continuing it)"));
+}
+
+TEST_CASE("asha prunes losing trials: recorded as pruned, with the epochs they ran", "[e2e][sweep]") {
+  TempDir dir;
+  const auto experiment = write(dir, "prune.toml", replaced(kTiny, "epochs = 2", "epochs = 3") + R"(
+[sweep]
+method = "grid"
+[sweep.params]
+"optimizer.lr" = [0.05, 0.00001, 0.02, 0.000001]
+[sweep.pruner]
+type = "asha"
+grace_period = 1
+reduction_factor = 2
+)");
+  const auto store = dir / "ftrun.db";
+  const auto result = run("sweep " + experiment + " --store " + store);
+  INFO(result.output);
+  REQUIRE(result.code == 0);
+  SQLite::Database db(store);
+  const int pruned = db.execAndGet("SELECT COUNT(*) FROM trials WHERE state = 'pruned'").getInt();
+  CHECK(pruned >= 1);
+  CHECK(db.execAndGet("SELECT COUNT(*) FROM runs WHERE status = 'pruned'").getInt() == pruned);
+  // Each pruned run stopped before the last epoch and says where; none was evaluated on the test split.
+  CHECK(db.execAndGet("SELECT COUNT(*) FROM runs r WHERE r.status = 'pruned' AND (SELECT MAX(epoch) FROM "
+                      "epoch_metrics e WHERE e.run_id = r.id) < 3")
+            .getInt() == pruned);
+  CHECK(db.execAndGet("SELECT COUNT(*) FROM metrics WHERE name = 'pruned_at_epoch'").getInt() == pruned);
+  CHECK(db.execAndGet("SELECT COUNT(*) FROM metrics m JOIN runs r ON r.id = m.run_id WHERE r.status = 'pruned' AND "
+                      "m.name = 'test_accuracy'")
+            .getInt() == 0);
+  CHECK_THAT(result.output, Contains(std::to_string(pruned) + " pruned") && Contains("asha: at rung epoch"));
+  const auto compare = run("compare optimizer.lr --store " + store);
+  CHECK(compare.code == 0);
 }

@@ -220,3 +220,69 @@ TEST_CASE("a trial whose worker died is put back, and failed once its retries ar
   CHECK(store.claim_trial(id, std::chrono::seconds(300)) == 1);
   CHECK_FALSE(store.claim_trial(id, std::chrono::seconds(300)));
 }
+
+TEST_CASE("the median pruner stops a trial worse than the median of completed ones, after its startup", "[sweep]") {
+  ft::PrunerConfig median;
+  median.type = "median";
+  median.startup_trials = 3;
+  median.warmup_epochs = 2;
+  CHECK_FALSE(ft::median_decision(median, 2, 0.9, {0.5, 0.6}, true));       // two completed: still starting up
+  CHECK_FALSE(ft::median_decision(median, 1, 0.9, {0.5, 0.6, 0.7}, true));  // warm-up epoch
+  CHECK_THAT(*ft::median_decision(median, 2, 0.9, {0.5, 0.6, 0.7}, true), Contains("median 0.6000"));
+  CHECK_FALSE(ft::median_decision(median, 2, 0.55, {0.5, 0.6, 0.7}, true));
+  CHECK_FALSE(ft::median_decision(median, 2, 0.9, {0.5, 0.6, 0.7}, false));  // higher is better: kept
+  CHECK(ft::median_decision(median, 2, std::nan(""), {0.5, 0.6, 0.7}, true));
+}
+
+TEST_CASE("asha decides at rungs only, keeping the best 1/reduction_factor of the trials there", "[sweep]") {
+  ft::PrunerConfig asha;
+  asha.type = "asha";
+  asha.grace_period = 1;
+  asha.reduction_factor = 3;
+  CHECK(ft::asha_rung(asha, 0, 1) == 1);
+  CHECK_FALSE(ft::asha_rung(asha, 1, 2));  // rungs at 1, 3, 9
+  CHECK(ft::asha_rung(asha, 2, 3) == 3);
+  CHECK(ft::asha_rung(asha, 2, 4) == 3);  // eval_every = 2: the first evaluation past the rung decides
+  CHECK_FALSE(ft::asha_decision(asha, 1, 0.9, {0.9, 0.1}, true));  // fewer trials than the factor: continue
+  CHECK_FALSE(ft::asha_decision(asha, 1, 0.1, {0.9, 0.5, 0.1}, true));
+  CHECK(ft::asha_decision(asha, 1, 0.5, {0.9, 0.5, 0.1}, true));
+  CHECK_FALSE(ft::asha_decision(asha, 1, 0.3, {0.9, 0.5, 0.1, 0.7, 0.3, 0.6}, true));  // best 2 of 6 kept
+  CHECK(ft::asha_decision(asha, 1, 0.5, {0.9, 0.5, 0.1, 0.7, 0.3, 0.6}, true));
+}
+
+TEST_CASE("the store's pruning decision reads the runs of the same sweep and stage as recorded now", "[sweep][store]") {
+  TempDir dir;
+  ft::ResultsStore store(dir / "ftrun.db");
+  auto run_with = [&](const std::string& group, const std::vector<double>& val_loss, ft::RunStatus status) {
+    ft::NewRun run;
+    run.name = "demo";
+    run.stage = "finetune";
+    run.group_id = group;
+    run.experiment_file = "x.toml";
+    run.device = "cpu";
+    const auto id = store.begin_run(run);
+    std::vector<ft::MetricRow> rows;
+    for (std::size_t e = 0; e < val_loss.size(); ++e) {
+      rows.push_back({"epoch", static_cast<std::int64_t>(e + 1), 0, "val_loss", val_loss[e]});
+    }
+    store.log_metrics(id, rows);
+    store.finish_run(id, status, "");
+    return id;
+  };
+  for (const double start : {0.5, 0.6, 0.7})
+    run_with("sweep-1", {start, start - 0.1, start - 0.2}, ft::RunStatus::completed);
+  run_with("sweep-2", {0.1, 0.1, 0.1}, ft::RunStatus::completed);  // another sweep: not compared with
+  const auto bad = run_with("sweep-1", {0.9, 0.8}, ft::RunStatus::running);
+  ft::PrunerConfig median;
+  median.type = "median";
+  median.startup_trials = 3;
+  median.warmup_epochs = 1;
+  const auto decision = store.prune_decision(median, "sweep-1", "finetune", bad, 2, "val_loss", "min");
+  REQUIRE(decision);
+  CHECK_THAT(*decision, Contains("best 0.8000 by epoch 2") && Contains("median 0.5000 of 3"));
+  CHECK_FALSE(store.prune_decision(median, "sweep-1", "pretrain", bad, 2, "val_loss", "min"));  // other stage
+  ft::PrunerConfig none;
+  CHECK_FALSE(store.prune_decision(none, "sweep-1", "finetune", bad, 2, "val_loss", "min"));
+  CHECK_THROWS_AS(store.prune_decision(median, "sweep-1", "finetune", bad, 2, "val_loss; DROP TABLE runs", "min"),
+                  ft::StoreError);
+}

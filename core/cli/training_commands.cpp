@@ -195,9 +195,17 @@ int command_sweep_worker(const TrainingRequest& request, PluginCatalog& catalog)
       Heartbeat& heartbeat;
       ~Clear() { heartbeat.set_trial(std::nullopt); }
     } clear{heartbeat};
+    RunHooks hooks;
+    if (sweep.config.pruner.type != "none") {
+      hooks.prune = [&](std::int64_t run_id, const RunConfig& run, std::int64_t epoch) {
+        return store.prune_decision(sweep.config.pruner, plan.group_id, run.stage, run_id, epoch, sweep.config.metric,
+                                    sweep.config.direction);
+      };
+    }
     try {
-      const PlanResult result = Runner(catalog, store).run(plan);
-      store.finish_trial(request.sweep_id, *number, "completed", result.run_ids.back(), "");
+      const PlanResult result = Runner(catalog, store).run(plan, hooks);
+      store.finish_trial(request.sweep_id, *number, result.pruned ? "pruned" : "completed", result.run_ids.back(),
+                         result.pruned.value_or(""));
     } catch (const Interrupted&) {
       store.release_trial(request.sweep_id, *number);  // Ctrl-C is not the trial's fault: it runs again
       throw;

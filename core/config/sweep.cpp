@@ -12,8 +12,8 @@
 namespace ft {
 namespace {
 
-const std::vector<std::string> kSweepKeys = {"method",    "trials",      "seed",  "metric",
-                                             "direction", "max_retries", "params"};
+const std::vector<std::string> kSweepKeys = {"method",    "trials",      "seed",   "metric",
+                                             "direction", "max_retries", "params", "pruner"};
 const std::vector<std::string> kMetrics = {"val_loss", "val_accuracy", "train_loss", "train_accuracy"};
 const std::vector<std::string> kDistributions = {"log_uniform", "uniform", "int", "choice"};
 
@@ -100,6 +100,37 @@ void read_params(const ConfigTable& table, const std::string& prefix, std::vecto
   }
 }
 
+PrunerConfig read_pruner(const ConfigTable& table) {
+  const Params params = to_params(table, "sweep.pruner");
+  PrunerConfig pruner;
+  pruner.type = params.required<std::string>("type");
+  std::vector<std::string> known = {"type"};
+  if (pruner.type == "median") {
+    known.insert(known.end(), {"startup_trials", "warmup_epochs"});
+    pruner.startup_trials = params.get<std::int64_t>("startup_trials", pruner.startup_trials);
+    pruner.warmup_epochs = params.get<std::int64_t>("warmup_epochs", pruner.warmup_epochs);
+    if (pruner.startup_trials < 1) params.fail("startup_trials", "must be at least 1");
+    if (pruner.warmup_epochs < 0) params.fail("warmup_epochs", "must not be negative");
+  } else if (pruner.type == "asha") {
+    known.insert(known.end(), {"grace_period", "reduction_factor"});
+    pruner.grace_period = params.get<std::int64_t>("grace_period", pruner.grace_period);
+    pruner.reduction_factor = params.get<std::int64_t>("reduction_factor", pruner.reduction_factor);
+    if (pruner.grace_period < 1) params.fail("grace_period", "must be at least 1 (epochs)");
+    if (pruner.reduction_factor < 2) params.fail("reduction_factor", "must be at least 2");
+  } else if (pruner.type != "none") {
+    const std::vector<std::string> types = {"none", "median", "asha"};
+    params.fail("type", "expected \"median\", \"asha\" or \"none\", got \"" + pruner.type + "\"" +
+                            did_you_mean(pruner.type, types));
+  }
+  for (const auto& key : table.keys()) {
+    if (std::find(known.begin(), known.end(), key) == known.end()) {
+      throw ConfigError(table.where_of(key).str() + ": unknown key '" + key + "' in [sweep.pruner] for type \"" +
+                        pruner.type + "\"" + did_you_mean(key, known) + " (known: " + join(known) + ")");
+    }
+  }
+  return pruner;
+}
+
 SweepConfig read_sweep_table(const ConfigTable& sweep) {
   for (const auto& key : sweep.keys()) {
     if (std::find(kSweepKeys.begin(), kSweepKeys.end(), key) == kSweepKeys.end()) {
@@ -136,6 +167,11 @@ SweepConfig read_sweep_table(const ConfigTable& sweep) {
     throw ConfigError(sweep.where.str() +
                       ": [sweep] needs [sweep.params] with at least one key to vary, e.g. "
                       "\"optimizer.lr\" = [0.003, 0.01, 0.03]");
+  }
+  if (auto pruner = sweep.tables.find("pruner"); pruner != sweep.tables.end()) {
+    config.pruner = read_pruner(pruner->second);
+  } else if (sweep.values.count("pruner")) {
+    throw ConfigError(sweep.where_of("pruner").str() + ": write the pruner as a table: [sweep.pruner] type = \"asha\"");
   }
   read_params(found->second, "", config.params);
   // In the order they are written (the tree keeps keys sorted): a grid's last parameter varies fastest.

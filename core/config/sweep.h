@@ -13,8 +13,11 @@
 //   [sweep.params]
 //   "optimizer.lr" = { log_uniform = [1e-4, 1e-1] }
 //   "backbone.lr_mult" = [0.1, 0.3, 1.0]
+//   [sweep.pruner]               # optional
+//   type = "asha"                # median (startup_trials, warmup_epochs) | asha (grace_period, reduction_factor)
 
 #include "config/experiment.h"
+#include "store/pruning.h"
 
 #include <cstdint>
 #include <string>
@@ -39,6 +42,8 @@ struct SweepConfig {
   std::string direction;  // "min" or "max"
   std::int64_t max_retries = 1;
   std::vector<SweepParam> params;
+  /// [sweep.pruner]: stop trials early that are not going to win (type = "median" or "asha").
+  PrunerConfig pruner;
 };
 
 struct SweepTrial {

@@ -290,9 +290,11 @@ void load_plugins(PluginCatalog& catalog, const ExperimentPlan& plan) {
 
 namespace {
 
-// Trains a run already recorded in the store, and closes it as completed, interrupted or failed.
-void train_recorded_run(ResultsStore& store, std::int64_t run_id, const RunConfig& run, BuiltRun& built,
-                        c10::Device device, std::optional<TrainingState> resume) {
+// Trains a run already recorded in the store, and closes it as completed, pruned, interrupted, diverged or
+// failed. Returns why it was pruned, or nothing.
+std::optional<std::string> train_recorded_run(ResultsStore& store, std::int64_t run_id, const RunConfig& run,
+                                              BuiltRun& built, c10::Device device, std::optional<TrainingState> resume,
+                                              const RunHooks& hooks = {}) {
   TrainerSetup setup;
   setup.model = built.model.get();
   setup.optimizer = built.optimizer.get();
@@ -320,6 +322,7 @@ void train_recorded_run(ResultsStore& store, std::int64_t run_id, const RunConfi
     unsaved.clear();
   };
   setup.on_checkpoint = [&](const std::string& path) { store.set_checkpoint(run_id, path); };
+  if (hooks.prune) setup.prune = [&](std::int64_t epoch) { return hooks.prune(run_id, run, epoch); };
   // Closing the run is itself a store write; when even that fails, the error says both what stopped the run
   // and why it could not be recorded (the run stays "running" until a later ftrun finds its process gone).
   auto close = [&](RunStatus status, const std::string& error) {
@@ -332,6 +335,10 @@ void train_recorded_run(ResultsStore& store, std::int64_t run_id, const RunConfi
   };
   try {
     Trainer(std::move(setup)).fit();
+  } catch (const Pruned& e) {
+    close(RunStatus::pruned, e.what());
+    log::info(fmt::format("run {} pruned", run_id));
+    return std::string(e.what());
   } catch (const Interrupted& e) {
     close(RunStatus::interrupted, e.what());
     log::warn(fmt::format("run {} interrupted: {} (continue it with: ftrun resume {})", run_id, e.what(), run_id));
@@ -361,6 +368,7 @@ void train_recorded_run(ResultsStore& store, std::int64_t run_id, const RunConfi
   }
   close(RunStatus::completed, "");
   log::info(fmt::format("run {} completed", run_id));
+  return std::nullopt;
 }
 
 // Rethrows `first`'s kind of error with `message`, so the exit code still says what went wrong.
@@ -398,7 +406,7 @@ void Runner::check(const ExperimentPlan& plan) {
   if (!problems.empty()) throw_like(first_problem, fmt::format("{}", fmt::join(problems, "\n")));
 }
 
-PlanResult Runner::run(const ExperimentPlan& plan) {
+PlanResult Runner::run(const ExperimentPlan& plan, const RunHooks& hooks) {
   PlanResult result;
   result.group_id = plan.group_id.empty() ? make_group_id(plan.runs.front().name) : plan.group_id;
   std::map<std::string, std::int64_t> stage_runs;
@@ -452,7 +460,10 @@ PlanResult Runner::run(const ExperimentPlan& plan) {
     log::info(fmt::format(
         "run {} started: {} train / {} validation images, {} classes", run_id, built.dataset->train()->size(),
         built.dataset->validation() ? built.dataset->validation()->size() : 0, built.info.num_classes));
-    train_recorded_run(store_, run_id, run, built, device, std::nullopt);
+    if (auto pruned = train_recorded_run(store_, run_id, run, built, device, std::nullopt, hooks)) {
+      result.pruned = std::move(pruned);
+      break;  // a pruned stage's later stages would start from weights the pruner judged not worth finishing
+    }
   }
   return result;
 }

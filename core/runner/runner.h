@@ -4,6 +4,8 @@
 #include "config/experiment.h"
 
 #include <cstdint>
+#include <functional>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -15,6 +17,14 @@ class ResultsStore;
 struct PlanResult {
   std::string group_id;
   std::vector<std::int64_t> run_ids;
+  /// Why the last run was pruned (the plan's later runs were not started), or nothing.
+  std::optional<std::string> pruned;
+};
+
+/// What a caller may add to the runs of a plan (a sweep worker: its pruner).
+struct RunHooks {
+  /// After each evaluation of run `run_id`: a reason to stop it now, or nothing.
+  std::function<std::optional<std::string>(std::int64_t run_id, const RunConfig& run, std::int64_t epoch)> prune;
 };
 
 class Runner {
@@ -22,7 +32,7 @@ class Runner {
   Runner(PluginCatalog& catalog, ResultsStore& store) : catalog_(catalog), store_(store) {}
   /// Runs every run of the plan in order; a failing run stops the plan (the error propagates after the run is
   /// recorded as failed or interrupted). Later stages can use earlier stages' weights.
-  PlanResult run(const ExperimentPlan& plan);
+  PlanResult run(const ExperimentPlan& plan, const RunHooks& hooks = {});
   /// Builds every run of the plan as `run` does before training (plugins, keys, data, weights, shapes) and
   /// records nothing; throws the problems found, all of them.
   void check(const ExperimentPlan& plan);

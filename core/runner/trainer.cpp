@@ -166,6 +166,7 @@ class Trainer::Impl {
     }
 
     Progress progress(config.epochs, batches);
+    std::optional<std::string> pruned;
     for (std::int64_t epoch = first_epoch; epoch <= config.epochs; ++epoch) {
       progress.start_epoch(epoch);
       s_.model->set_training(true);
@@ -257,6 +258,14 @@ class Trainer::Impl {
       s_.record(rows);
 
       bool stop = false;
+      if (s_.prune && validation && evaluate_now) {
+        if (auto reason = s_.prune(epoch)) {
+          log::info("pruned after epoch " + std::to_string(epoch) + ": " + *reason);
+          s_.record({{"final", epoch, global_step, "pruned_at_epoch", static_cast<double>(epoch)}});
+          pruned = std::move(reason);
+          stop = true;
+        }
+      }
       if (auto value = metrics.find(monitor); value != metrics.end()) {
         const bool improved = !best || improves(monitor, config.monitor_mode, value->second, *best, config.min_delta);
         schedule.on_evaluation(improved);
@@ -284,6 +293,7 @@ class Trainer::Impl {
       s_.on_checkpoint(last);
       if (stop) break;
     }
+    if (pruned) throw Pruned(*pruned);  // a pruned trial is not worth its test evaluation
     if (s_.test && config.test) {
       BatchSource test(s_.test, s_.info, s_.device, s_.channels_last);
       const EvalResult result = evaluate(test);

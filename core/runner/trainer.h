@@ -32,6 +32,12 @@ class Diverged : public Error {
   using Error::Error;
 };
 
+/// Thrown after the epoch a sweep's pruner stopped (its checkpoint saved); the run is recorded as "pruned".
+class Pruned : public Error {
+ public:
+  using Error::Error;
+};
+
 struct EvalResult {
   double loss = 0;
   double accuracy = 0;
@@ -60,6 +66,8 @@ struct TrainerSetup {
   std::string checkpoint_dir;
   /// Called after last.pt was written, with its path.
   std::function<void(const std::string& path)> on_checkpoint;
+  /// After each evaluation, once its rows are recorded: a reason to stop now (a sweep's pruner), or nothing.
+  std::function<std::optional<std::string>(std::int64_t epoch)> prune;
   /// Continue from this state (ftrun resume) instead of starting afresh.
   std::optional<TrainingState> resume;
 };

@@ -73,6 +73,7 @@ const char* to_string(RunStatus status) {
     case RunStatus::failed: return "failed";
     case RunStatus::interrupted: return "interrupted";
     case RunStatus::diverged: return "diverged";
+    case RunStatus::pruned: return "pruned";
   }
   return "unknown";
 }

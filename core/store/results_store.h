@@ -1,6 +1,7 @@
 #pragma once
 // The SQLite results store: every run, its parameters, plugins and metrics. See docs/store.md for the schema.
 
+#include "store/pruning.h"
 #include "store/reports.h"
 #include "store/run_query.h"
 
@@ -21,7 +22,7 @@ class Statement;
 
 namespace ft {
 
-enum class RunStatus { running, completed, failed, interrupted, diverged };
+enum class RunStatus { running, completed, failed, interrupted, diverged, pruned };
 const char* to_string(RunStatus status);
 
 /// How the store waits for other processes.
@@ -195,6 +196,12 @@ class ResultsStore {
                     std::optional<std::int64_t> run_id, const std::string& error);
   /// Gives a trial back, not counted as an attempt (the worker was stopped by a signal).
   void release_trial(std::int64_t sweep_id, std::int64_t number);
+  /// Whether run `run_id` (of sweep group `group_id` and stage `stage`) should stop after its evaluation at
+  /// `epoch`, by `pruner` and the sweep's `metric` (a column of epoch_metrics) and `direction`, from the runs of the
+  /// same group and stage as recorded now. The reason, or nothing.
+  std::optional<std::string> prune_decision(const PrunerConfig& pruner, const std::string& group_id,
+                                            const std::string& stage, std::int64_t run_id, std::int64_t epoch,
+                                            const std::string& metric, const std::string& direction) const;
   /// How long each completed trial's run took, in seconds (for an estimate of the time left).
   std::vector<double> trial_seconds(std::int64_t sweep_id) const;
   /// A sweep's trials in order, with each run's objective.

@@ -90,8 +90,35 @@ INSERT INTO epoch_metrics
   GROUP BY run_id, epoch;
 )sql";
 
-// Version 3 → 4: sweeps and their trials (config/sweep.h, docs/sweeps.md).
+// Version 3 → 4: sweeps and their trials (config/sweep.h, docs/sweeps.md), and the run status 'pruned' (runs
+// rebuilt as in 1 → 2; run_summary, which reads runs, is dropped first and recreated after).
 const char* const kMigrateV3ToV4 = R"sql(
+DROP VIEW IF EXISTS run_summary;
+CREATE TABLE runs_v4 (
+  id              INTEGER PRIMARY KEY,
+  name            TEXT NOT NULL,
+  stage           TEXT NOT NULL DEFAULT '',
+  group_id        TEXT NOT NULL,
+  parent_run_id   INTEGER REFERENCES runs(id),
+  status          TEXT NOT NULL CHECK (status IN ('running', 'completed', 'failed', 'interrupted', 'diverged',
+                                                  'pruned')),
+  started_at      TEXT NOT NULL,
+  ended_at        TEXT,
+  experiment_file TEXT NOT NULL,
+  config_toml     TEXT NOT NULL,
+  seed            INTEGER NOT NULL,
+  device          TEXT NOT NULL,
+  threads         INTEGER NOT NULL,
+  ftrun_version   TEXT NOT NULL,
+  torch_version   TEXT NOT NULL,
+  host            TEXT NOT NULL,
+  pid             INTEGER NOT NULL,
+  checkpoint_path TEXT,
+  error           TEXT
+);
+INSERT INTO runs_v4 SELECT * FROM runs;
+DROP TABLE runs;
+ALTER TABLE runs_v4 RENAME TO runs;
 CREATE TABLE sweeps (
   id              INTEGER PRIMARY KEY,
   name            TEXT NOT NULL,
@@ -129,7 +156,8 @@ CREATE TABLE IF NOT EXISTS runs (
   stage           TEXT NOT NULL DEFAULT '',
   group_id        TEXT NOT NULL,
   parent_run_id   INTEGER REFERENCES runs(id),
-  status          TEXT NOT NULL CHECK (status IN ('running', 'completed', 'failed', 'interrupted', 'diverged')),
+  status          TEXT NOT NULL CHECK (status IN ('running', 'completed', 'failed', 'interrupted', 'diverged',
+                                                  'pruned')),
   started_at      TEXT NOT NULL,
   ended_at        TEXT,
   experiment_file TEXT NOT NULL,
@@ -326,7 +354,7 @@ const std::vector<StoreMigration>& store_migrations() {
   static const std::vector<StoreMigration> migrations = {
       {1, "status 'diverged', NULL metric values for NaN", kMigrateV1ToV2},
       {2, "epoch_metrics becomes a table kept by triggers", kMigrateV2ToV3},
-      {3, "sweeps and their trials", kMigrateV3ToV4},
+      {3, "sweeps and their trials, run status pruned", kMigrateV3ToV4},
   };
   return migrations;
 }

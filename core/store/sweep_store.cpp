@@ -209,6 +209,68 @@ void ResultsStore::release_trial(std::int64_t sweep_id, std::int64_t number) {
         });
 }
 
+std::optional<std::string> ResultsStore::prune_decision(const PrunerConfig& pruner, const std::string& group_id,
+                                                        const std::string& stage, std::int64_t run_id,
+                                                        std::int64_t epoch, const std::string& metric,
+                                                        const std::string& direction) const {
+  if (pruner.type == "none") return std::nullopt;
+  const std::vector<std::string> columns = {"val_loss", "val_accuracy", "train_loss", "train_accuracy"};
+  if (std::find(columns.begin(), columns.end(), metric) == columns.end()) {
+    throw StoreError("results store " + path_ + ": cannot prune by unknown metric '" + metric + "'");
+  }
+  const bool minimize = direction == "min";
+  const std::string best = minimize ? "MIN" : "MAX";
+  return guarded(path_, "decide whether to prune", [&]() -> std::optional<std::string> {
+    // Each run's best value up to `epoch` (the column is one of four names, checked above).
+    auto best_values = [&](std::int64_t up_to, const std::string& condition) {
+      SQLite::Statement query(*db_, "SELECT r.id, " + best + "(e." + metric +
+                                        ") FROM runs r JOIN epoch_metrics e ON "
+                                        "e.run_id = r.id WHERE r.group_id = ? AND r.stage = ? AND e.epoch <= ? AND e." +
+                                        metric + " IS NOT NULL " + condition + " GROUP BY r.id");
+      query.bind(1, group_id);
+      query.bind(2, stage);
+      query.bind(3, up_to);
+      std::vector<std::pair<std::int64_t, double>> values;
+      while (query.executeStep()) values.emplace_back(query.getColumn(0).getInt64(), query.getColumn(1).getDouble());
+      return values;
+    };
+    auto own_of = [&](const std::vector<std::pair<std::int64_t, double>>& values) -> std::optional<double> {
+      for (const auto& [id, value] : values) {
+        if (id == run_id) return value;
+      }
+      return std::nullopt;
+    };
+    if (pruner.type == "median") {
+      const auto values = best_values(epoch, "AND (r.status = 'completed' OR r.id = " + std::to_string(run_id) + ")");
+      const auto own = own_of(values);
+      if (!own) return std::nullopt;
+      std::vector<double> others;
+      for (const auto& [id, value] : values) {
+        if (id != run_id) others.push_back(value);
+      }
+      return median_decision(pruner, epoch, *own, others, minimize);
+    }
+    // asha: decided once per rung, at the first evaluation that reaches it.
+    SQLite::Statement previous(*db_,
+                               "SELECT COALESCE(MAX(epoch), 0) FROM epoch_metrics WHERE run_id = ? AND epoch < ? "
+                               "AND " +
+                                   metric + " IS NOT NULL");
+    previous.bind(1, run_id);
+    previous.bind(2, epoch);
+    previous.executeStep();
+    const auto rung = asha_rung(pruner, previous.getColumn(0).getInt64(), epoch);
+    if (!rung) return std::nullopt;
+    // Every run that reached the rung (trained to it, whatever it became since), this one included.
+    const auto values = best_values(
+        *rung, "AND (SELECT MAX(epoch) FROM epoch_metrics x WHERE x.run_id = r.id) >= " + std::to_string(*rung));
+    const auto own = own_of(values);
+    if (!own) return std::nullopt;
+    std::vector<double> reached;
+    for (const auto& entry : values) reached.push_back(entry.second);
+    return asha_decision(pruner, *rung, *own, reached, minimize);
+  });
+}
+
 std::vector<double> ResultsStore::trial_seconds(std::int64_t sweep_id) const {
   return guarded(path_, "read a sweep's trials", [&] {
     SQLite::Statement query(*db_, R"(SELECT (julianday(r.ended_at) - julianday(r.started_at)) * 86400.0
