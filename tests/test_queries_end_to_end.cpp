@@ -295,3 +295,16 @@ reduction_factor = 2
   const auto compare = run("compare optimizer.lr --store " + store);
   CHECK(compare.code == 0);
 }
+
+TEST_CASE("every experiment shipped reads as an experiment, or as a sweep with ftrun sweep", "[e2e][sweep]") {
+  for (const auto& entry : std::filesystem::directory_iterator(std::string(FT_SOURCE_DIR) + "/experiments")) {
+    if (entry.path().extension() != ".toml") continue;
+    INFO(entry.path());
+    const std::string file = entry.path().string();
+    const bool sweep = file.find("sweep") != std::string::npos;
+    const auto result = run((sweep ? "sweep " : "run ") + file + " --dry-run");
+    INFO(result.output);
+    CHECK(result.code == 0);
+    if (sweep) CHECK_THAT(result.output, Contains("6 trial(s)"));
+  }
+}

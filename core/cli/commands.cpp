@@ -78,6 +78,7 @@ int run_cli(int argc, char** argv) {
   runs->add_option("--status", runs_options.status, "Only runs with this status")
       ->check(CLI::IsMember({"running", "completed", "failed", "interrupted", "diverged"}));
   runs->add_option("--limit", runs_options.limit, "At most this many runs");
+  runs->add_option("--sweep", runs_options.sweep, "Only the runs of this sweep (ftrun sweep status)");
   runs->add_option("--where", runs_options.where,
                    "Only runs matching, e.g. \"optimizer.lr < 1e-3 and val_accuracy.max > 0.8\" (docs/cli.md)");
   runs->add_option("--order-by", runs_options.order_by,
@@ -112,6 +113,7 @@ int run_cli(int argc, char** argv) {
       ->required();
   compare->add_option("--name", compare_options.name, "Only runs of this experiment name");
   compare->add_option("--stage", compare_options.stage, "Only runs of this stage");
+  compare->add_option("--sweep", compare_options.sweep, "Only the runs of this sweep");
   compare->add_flag("--json", compare_options.json, "Print JSON instead of a table");
   compare->add_flag("--csv", compare_options.csv, "Print CSV instead of a table");
   compare->add_option("--store", compare_options.store, "Results store (default: $FTRUN_STORE, results/ftrun.db)");
@@ -121,6 +123,7 @@ int run_cli(int argc, char** argv) {
   overfit->add_option("runs", overfit_options.runs, "Run ids (default: every run, or every run of --name/--where)");
   overfit->add_option("--name", overfit_options.name, "Only runs of this experiment name");
   overfit->add_option("--where", overfit_options.where, "Only runs matching, as for ftrun runs --where");
+  overfit->add_option("--sweep", overfit_options.sweep, "Only the runs of this sweep");
   overfit->add_option("--limit", overfit_options.limit, "At most this many runs, the newest (default 1000)");
   overfit->add_option("--patience", overfit_options.patience, "Evaluations a rise must last to count (default 3)");
   overfit->add_flag("--json", overfit_options.json, "Print JSON instead of a table");
@@ -140,6 +143,7 @@ int run_cli(int argc, char** argv) {
   plot->add_option("--patience", plot_options.patience, "Evaluations a rise must last to mark an onset (default 3)");
   plot->add_option("--name", plot_options.name, "With --compare: only runs of this experiment name");
   plot->add_option("--stage", plot_options.stage, "With --compare: only runs of this stage");
+  plot->add_option("--sweep", plot_options.sweep, "With --compare: only the runs of this sweep");
   plot->add_option("--store", plot_options.store, "Results store (default: $FTRUN_STORE, results/ftrun.db)");
 
   SweepOptions sweep_options;

@@ -104,7 +104,9 @@ Chart compare_chart(const ResultsStore& store, const PlotOptions& options) {
   auto optional = [](const std::string& text) {
     return text.empty() ? std::nullopt : std::optional<std::string>(text);
   };
-  const auto outcomes = store.outcomes_by(options.compare, optional(options.name), optional(options.stage));
+  const auto outcomes =
+      store.outcomes_by(options.compare, optional(options.name), optional(options.stage),
+                        options.sweep ? std::optional<std::string>(sweep_group(*options.sweep)) : std::nullopt);
   if (outcomes.empty()) throw ConfigError("no runs with " + options.compare + " to plot");
   Chart chart;
   chart.title = "Best validation accuracy by " + options.compare;

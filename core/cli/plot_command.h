@@ -2,6 +2,7 @@
 // `ftrun plot`: learning curves of several runs, or the best metric against a parameter's value, as SVG.
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -15,6 +16,7 @@ struct PlotOptions {
   /// A parameter key: plot the best validation accuracy of every run against its value instead of curves.
   std::string compare;
   std::string name, stage;
+  std::optional<std::int64_t> sweep;
   std::string metric = "loss";  // curves: "loss" or "accuracy"
   std::string output, store;
   bool log_y = false, linear_x = false;

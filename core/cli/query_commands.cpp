@@ -120,7 +120,9 @@ int command_show(std::int64_t run_id, const std::string& store_path) {
 int command_compare(const CompareOptions& options) {
   const OutputFormat format = output_format(options.json, options.csv);
   ResultsStore store(resolve_store_path(options.store, ""), store_options_from_environment());
-  const auto stages = compare_by_stage(store.outcomes_by(options.key, given(options.name), given(options.stage)));
+  const auto stages = compare_by_stage(
+      store.outcomes_by(options.key, given(options.name), given(options.stage),
+                        options.sweep ? std::optional<std::string>(sweep_group(*options.sweep)) : std::nullopt));
   if (format == OutputFormat::json) {
     auto out = nlohmann::json::array();
     for (const auto& comparison : stages) {
@@ -189,14 +191,15 @@ int command_compare(const CompareOptions& options) {
 int command_overfit(const OverfitOptions& options) {
   const OutputFormat format = output_format(options.json, options.csv);
   if (options.patience < 1) throw ConfigError("--patience must be at least 1");
-  if (!options.runs.empty() && (!options.where.empty() || !options.name.empty())) {
-    throw ConfigError("give run ids or --name/--where, not both");
+  if (!options.runs.empty() && (!options.where.empty() || !options.name.empty() || options.sweep)) {
+    throw ConfigError("give run ids or --name/--where/--sweep, not both");
   }
   ResultsStore store(resolve_store_path(options.store, ""), store_options_from_environment());
   std::vector<RunSummary> runs;
   if (options.runs.empty()) {
     RunFilter filter;
     filter.name = given(options.name);
+    if (options.sweep) filter.group_id = sweep_group(*options.sweep);
     if (!options.where.empty()) filter.where = compile_where(options.where);
     filter.limit = options.limit;
     runs = store.list_runs(filter);
@@ -280,6 +283,7 @@ int command_runs(const RunsOptions& options) {
   RunFilter filter;
   if (!options.name.empty()) filter.name = options.name;
   if (!options.group.empty()) filter.group_id = options.group;
+  if (options.sweep) filter.group_id = sweep_group(*options.sweep);
   if (!options.status.empty()) filter.status = options.status;
   if (!options.where.empty()) filter.where = compile_where(options.where);
   if (!options.order_by.empty()) filter.order_by = compile_order_by(options.order_by);

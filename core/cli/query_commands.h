@@ -4,6 +4,7 @@
 #include "store/results_store.h"
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -17,18 +18,21 @@ OutputFormat output_format(bool json, bool csv);
 struct RunsOptions {
   std::string store;
   std::string name, group, status, where, order_by;
+  std::optional<std::int64_t> sweep;
   std::int64_t limit = 50;
   bool json = false, csv = false;
 };
 
 struct CompareOptions {
   std::string key, name, stage, store;
+  std::optional<std::int64_t> sweep;
   bool json = false, csv = false;
 };
 
 struct OverfitOptions {
   std::vector<std::int64_t> runs;
   std::string name, where, store;
+  std::optional<std::int64_t> sweep;
   std::int64_t limit = 1000;
   int patience = 3;
   bool json = false, csv = false;

@@ -184,7 +184,7 @@ int command_sweep_worker(const TrainingRequest& request, PluginCatalog& catalog)
     if (!number) break;
     const auto& trial = sweep.trials.at(static_cast<std::size_t>(*number));
     ExperimentPlan plan = trial_plan(sweep, trial);
-    plan.group_id = "sweep-" + std::to_string(request.sweep_id);
+    plan.group_id = sweep_group(request.sweep_id);
     if (request.threads > 0) {
       for (auto& run : plan.runs) run.threads = request.threads;
     }

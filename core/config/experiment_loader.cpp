@@ -272,6 +272,27 @@ void set_dotted_key(ConfigTable& root, const std::string& key, ParamValue value,
     table = found;
     first = 2;
   }
+  if (path.size() == first + 3 && path[first] == "regularization") {
+    // regularization.TYPE.KEY addresses the [[regularization]] of that type, as run_params names it.
+    auto entries = table->table_arrays.find("regularization");
+    std::vector<std::string> types;
+    if (entries != table->table_arrays.end()) {
+      for (auto& entry : entries->second) {
+        auto type = entry.values.find("type");
+        if (type == entry.values.end()) continue;
+        const auto* text = std::get_if<std::string>(&type->second.data);
+        if (!text) continue;
+        types.push_back(*text);
+        if (*text != path[first + 1]) continue;
+        entry.erase(path.back());
+        entry.values[path.back()] = std::move(value);
+        return;
+      }
+    }
+    throw ConfigError(origin + ": no [[" + std::string(first == 2 ? "stage." : "") + "regularization]] of type '" +
+                      path[first + 1] + "' here" + did_you_mean(path[first + 1], types) +
+                      (types.empty() ? "" : " (types: " + join(types) + ")"));
+  }
   for (std::size_t i = first; i + 1 < path.size(); ++i) {
     if (table->values.count(path[i])) throw ConfigError(origin + ": '" + path[i] + "' is a value, not a table");
     ConfigTable& sub = table->tables[path[i]];

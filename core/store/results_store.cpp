@@ -421,7 +421,8 @@ std::vector<EpochRow> ResultsStore::epochs_of(std::int64_t run_id) const {
 }
 
 std::vector<RunOutcome> ResultsStore::outcomes_by(const std::string& key, const std::optional<std::string>& name,
-                                                  const std::optional<std::string>& stage) const {
+                                                  const std::optional<std::string>& stage,
+                                                  const std::optional<std::string>& group) const {
   return guarded(path_, "compare runs", [&] {
     // A parameter's value as text (1e-3 and 0.001 are the same REAL, so they group together); for lr/<group>, the
     // highest rate the group was given (its base rate: warm-up and decay only lower it).
@@ -431,17 +432,19 @@ std::vector<RunOutcome> ResultsStore::outcomes_by(const std::string& key, const 
     std::string sql = group_rate ? R"(SELECT * FROM (SELECT s.id, s.stage, s.status, CAST(COALESCE(
           (SELECT MAX(value) FROM metrics m WHERE m.run_id = s.id AND m.scope = 'epoch' AND m.name = :key),
           (SELECT MAX(value) FROM metrics m WHERE m.run_id = s.id AND m.scope = 'step' AND m.name = :key)) AS TEXT)
-          AS value, s.best_val_accuracy, s.final_val_accuracy, s.name FROM run_summary s) s
+          AS value, s.best_val_accuracy, s.final_val_accuracy, s.name, s.group_id FROM run_summary s) s
         WHERE s.value IS NOT NULL)"
                                  : R"(SELECT s.id, s.stage, s.status, CAST(p.value AS TEXT), s.best_val_accuracy,
         s.final_val_accuracy FROM run_summary s JOIN run_params p ON p.run_id = s.id AND p.key = :key WHERE 1 = 1)";
     if (name) sql += " AND s.name = :name";
     if (stage) sql += " AND s.stage = :stage";
+    if (group) sql += " AND s.group_id = :group";
     sql += " ORDER BY s.id";
     SQLite::Statement query(*db_, sql);
     query.bind(":key", key);
     if (name) query.bind(":name", *name);
     if (stage) query.bind(":stage", *stage);
+    if (group) query.bind(":group", *group);
     std::vector<RunOutcome> runs;
     while (query.executeStep()) {
       runs.push_back({query.getColumn(0).getInt64(), query.getColumn(1).getString(), query.getColumn(2).getString(),

@@ -93,6 +93,9 @@ struct RunFilter {
   std::int64_t limit = 50;
 };
 
+/// The group every run of sweep `sweep_id` is recorded under (`ftrun runs --sweep ID` lists them).
+inline std::string sweep_group(std::int64_t sweep_id) { return "sweep-" + std::to_string(sweep_id); }
+
 /// A sweep as the store keeps it (config/sweep.h makes one from an experiment file).
 struct NewSweep {
   std::string name, experiment_file, fingerprint, definition;
@@ -165,7 +168,8 @@ class ResultsStore {
   /// Every run (of experiment `name` and stage `stage`, when given) that has `key`: a flattened parameter
   /// (`optimizer.lr`), or `lr/<group>` for the highest learning rate a parameter group was given.
   std::vector<RunOutcome> outcomes_by(const std::string& key, const std::optional<std::string>& name,
-                                      const std::optional<std::string>& stage) const;
+                                      const std::optional<std::string>& stage,
+                                      const std::optional<std::string>& group = std::nullopt) const;
   /// The validation_rises view for one run, in order.
   std::vector<ValidationRise> validation_rises_of(std::int64_t run_id) const;
   /// Every parameter of a run, key → value as text, in key order.
