@@ -308,3 +308,56 @@ TEST_CASE("every experiment shipped reads as an experiment, or as a sweep with f
     if (sweep) CHECK_THAT(result.output, Contains("6 trial(s)"));
   }
 }
+
+namespace {
+
+// Each completed trial's best validation loss and its values, by trial number, for the store's only sweep.
+std::map<int, std::string> trial_outcomes(const std::string& store) {
+  SQLite::Database db(store);
+  SQLite::Statement query(db, R"(SELECT t.number, t.params || printf('%.6f', (SELECT MIN(val_loss) FROM epoch_metrics e
+      WHERE e.run_id = t.run_id)) FROM trials t WHERE t.state = 'completed' ORDER BY t.number)");
+  std::map<int, std::string> outcomes;
+  while (query.executeStep()) outcomes[query.getColumn(0).getInt()] = query.getColumn(1).getString();
+  return outcomes;
+}
+
+}  // namespace
+
+TEST_CASE("shards of a sweep merged into one store equal the sweep run whole, for grid and random", "[e2e][sweep]") {
+  for (const std::string table : {"method = \"grid\"\n[sweep.params]\n\"optimizer.lr\" = [0.05, 0.01, 0.02]\n",
+                                  "method = \"random\"\ntrials = 3\nseed = 4\n[sweep.params]\n"
+                                  "\"optimizer.lr\" = { log_uniform = [0.001, 0.1] }\n"}) {
+    INFO(table);
+    TempDir dir;
+    const auto experiment = write(dir, "sweep.toml", kTiny + "\n[sweep]\n" + table);
+    const std::string args = "sweep " + experiment + " --set experiment.threads=1 --store ";
+    REQUIRE(run(args + (dir / "whole.db")).code == 0);
+    REQUIRE(run(args + (dir / "a.db") + " --shard 0/2").code == 0);
+    REQUIRE(run(args + (dir / "b.db") + " --shard 1/2").code == 0);
+    CHECK(trial_outcomes(dir / "a.db").size() == 2);  // trials 0 and 2
+    const auto merged = run("merge " + (dir / "all.db") + " " + (dir / "a.db") + " " + (dir / "b.db"));
+    INFO(merged.output);
+    CHECK(merged.code == 0);
+    CHECK(trial_outcomes(dir / "all.db") == trial_outcomes(dir / "whole.db"));
+    CHECK(trial_outcomes(dir / "all.db").size() == 3);
+    // Merging again adds nothing; the runs follow their sweep's group.
+    const auto again = run("merge " + (dir / "all.db") + " " + (dir / "a.db"));
+    CHECK_THAT(again.output, Contains("0 run(s) added (2 already there)"));
+    SQLite::Database db(dir / "all.db");
+    CHECK(db.execAndGet("SELECT COUNT(*) FROM runs").getInt() == 3);
+    CHECK(db.execAndGet("SELECT COUNT(*) FROM runs WHERE group_id = 'sweep-1'").getInt() == 3);
+    CHECK(db.execAndGet("SELECT COUNT(*) FROM epoch_metrics").getInt() == 6);
+  }
+  TempDir dir;
+  CHECK(run("merge " + (dir / "out.db") + " " + (dir / "missing.db")).code == 5);
+  const auto old_store = dir / "old.db";
+  std::filesystem::copy_file(std::string(FT_SOURCE_DIR) + "/tests/fixtures/store_v2.db", old_store);
+  const auto refused = run("merge " + (dir / "out.db") + " " + old_store);
+  CHECK(refused.code == 5);
+  CHECK_THAT(refused.output, Contains("its schema version is 2") && Contains("to upgrade it, then merge"));
+  const auto experiment =
+      write(dir, "s.toml", kTiny + "\n[sweep]\nmethod = \"grid\"\n[sweep.params]\n\"optimizer.lr\" = [1]\n");
+  const auto bad_shard = run("sweep " + experiment + " --shard 3/2 --store " + (dir / "s.db"));
+  CHECK(bad_shard.code == 2);
+  CHECK_THAT(bad_shard.output, Contains("--shard 3/2: expected I/N"));
+}

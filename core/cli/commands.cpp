@@ -153,6 +153,8 @@ int run_cli(int argc, char** argv) {
   sweep->add_option("--set", sweep_options.overrides, "Override a key of every trial (repeatable)");
   sweep->add_option("--workers", sweep_options.workers, "Worker processes taking trials from the store (default 1)");
   sweep->add_option("--gpus", sweep_options.gpus, "GPUs to give the workers one each, e.g. 0,1,2,3");
+  sweep->add_option("--shard", sweep_options.shard,
+                    "I/N: only trials I, I+N, I+2N, ... (one task of a Slurm array; merge the stores after)");
   sweep->add_flag("--dry-run", sweep_options.dry_run, "List the trials and exit");
   sweep->add_option("--store", sweep_options.store,
                     "Results store (default: [experiment] store, $FTRUN_STORE, "
@@ -169,6 +171,12 @@ int run_cli(int argc, char** argv) {
   sweep_worker->add_option("sweep", worker_options.sweep_id)->required();
   sweep_worker->add_option("--store", worker_options.store)->required();
   sweep_worker->add_option("--threads", worker_options.threads);
+
+  std::string merge_output;
+  std::vector<std::string> merge_inputs;
+  auto* merge = app.add_subcommand("merge", "Copy the runs, sweeps and trials of stores into one (docs/sweeps.md)");
+  merge->add_option("output", merge_output, "The store to merge into (created if missing)")->required();
+  merge->add_option("inputs", merge_inputs, "Stores to copy from")->required();
 
   auto* keys = app.add_subcommand("keys", "List every key the core reads, with its type, default and meaning");
 
@@ -209,6 +217,7 @@ int run_cli(int argc, char** argv) {
       return command_sweep(sweep_options);
     }
     if (sweep_worker->parsed()) return run_training(worker_options);
+    if (merge->parsed()) return command_merge(merge_output, merge_inputs);
     if (run->parsed()) return run_training(run_options);
     if (resume->parsed()) return run_training(resume_options);
     if (plugins->parsed()) return run_training(plugins_options);

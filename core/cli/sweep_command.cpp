@@ -133,7 +133,37 @@ std::string duration_text(double seconds) {
   return fmt::format("{}:{:02}:{:02}", total / 3600, (total / 60) % 60, total % 60);
 }
 
+// "I/N" → {I, N}, checked.
+std::pair<std::int64_t, std::int64_t> parse_shard(const std::string& text) {
+  const auto slash = text.find('/');
+  try {
+    if (slash != std::string::npos) {
+      std::size_t used = 0;
+      const std::int64_t index = std::stoll(text.substr(0, slash), &used);
+      const bool whole_index = used == slash;
+      const std::int64_t count = std::stoll(text.substr(slash + 1), &used);
+      if (whole_index && used == text.size() - slash - 1 && count >= 1 && index >= 0 && index < count) {
+        return {index, count};
+      }
+    }
+  } catch (const std::exception&) {
+  }
+  throw ConfigError("--shard " + text + ": expected I/N with 0 <= I < N, e.g. --shard 0/4 (Slurm: --array=0-3 and " +
+                    "--shard $SLURM_ARRAY_TASK_ID/$SLURM_ARRAY_TASK_COUNT)");
+}
+
 }  // namespace
+
+int command_merge(const std::string& output, const std::vector<std::string>& inputs) {
+  ResultsStore store(resolve_store_path(output, ""), store_options_from_environment());
+  for (const auto& input : inputs) {
+    const MergeReport report = store.merge_from(input);
+    std::printf("%s: %lld run(s) added (%lld already there), %lld sweep(s) added, %lld trial(s) taken\n", input.c_str(),
+                static_cast<long long>(report.runs), static_cast<long long>(report.runs_already_there),
+                static_cast<long long>(report.sweeps), static_cast<long long>(report.trials));
+  }
+  return kExitOk;
+}
 
 int command_sweep(const SweepOptions& options) {
   if (options.workers < 1 || options.workers > 256) throw ConfigError("--workers must be between 1 and 256");
@@ -142,6 +172,7 @@ int command_sweep(const SweepOptions& options) {
     print_trials(plan);
     return kExitOk;
   }
+  if (!options.shard.empty()) parse_shard(options.shard);  // a mistake is said before anything runs
   const ExperimentPlan first = trial_plan(plan, plan.trials.front());
   // Built once, as its runs would be, before anything is recorded (plugin keys are known only to plugins).
   TrainingRequest check;
@@ -156,11 +187,21 @@ int command_sweep(const SweepOptions& options) {
                  plan.overrides,          plan.config.method,   plan.config.metric, plan.config.direction,
                  plan.config.max_retries};
   std::vector<NewTrial> trials;
-  for (const auto& trial : plan.trials) trials.push_back({trial.number, trial_values_text(trial), trial.seed});
+  const auto [shard, shards] =
+      options.shard.empty() ? std::pair<std::int64_t, std::int64_t>{0, 1} : parse_shard(options.shard);
+  for (const auto& trial : plan.trials) {
+    if (trial.number % shards == shard) trials.push_back({trial.number, trial_values_text(trial), trial.seed});
+  }
+  if (trials.empty()) {
+    std::printf("shard %lld/%lld of a sweep of %zu trial(s) has no trials\n", static_cast<long long>(shard),
+                static_cast<long long>(shards), plan.trials.size());
+    return kExitOk;
+  }
   bool created = false;
   const std::int64_t sweep_id = store.open_sweep(sweep, trials, &created);
-  log::info(fmt::format("sweep {} {} in {}: {} trial(s); run the same command again to finish it after a crash",
-                        sweep_id, created ? "recorded" : "found (continuing it)", store.path(), plan.trials.size()));
+  log::info(fmt::format("sweep {} {} in {}: {} trial(s){}; run the same command again to finish it after a crash",
+                        sweep_id, created ? "recorded" : "found (continuing it)", store.path(), trials.size(),
+                        shards > 1 ? fmt::format(" (shard {}/{} of {})", shard, shards, plan.trials.size()) : ""));
   int code = kExitOk;
   if (options.workers == 1) {
     TrainingRequest request;

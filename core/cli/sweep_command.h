@@ -17,10 +17,15 @@ struct SweepOptions {
   int workers = 1;
   /// GPUs to give the workers one each, round robin (CUDA_VISIBLE_DEVICES), e.g. "0,1,2,3".
   std::string gpus;
+  /// "I/N": only the trials whose number is I modulo N (a Slurm array task), into this task's own store.
+  std::string shard;
   bool verbose = false;
 };
 
 int command_sweep(const SweepOptions& options);
+
+/// `ftrun merge OUT.db IN.db...`: copies the runs, sweeps and trials of each input store into OUT.
+int command_merge(const std::string& output, const std::vector<std::string>& inputs);
 
 /// The trials of sweep `sweep_id` (default: the newest) by state, the best so far, an estimate of the time left,
 /// and one line per trial.

@@ -127,6 +127,11 @@ struct TrialRow {
   std::optional<double> objective;
 };
 
+/// What `ResultsStore::merge_from` brought in.
+struct MergeReport {
+  std::int64_t runs = 0, runs_already_there = 0, sweeps = 0, trials = 0;
+};
+
 class ResultsStore {
  public:
   /// Opens (creating folders, file and schema as needed, upgrading an older schema) the store at `path`.
@@ -210,6 +215,13 @@ class ResultsStore {
   std::vector<double> trial_seconds(std::int64_t sweep_id) const;
   /// A sweep's trials in order, with each run's objective.
   std::vector<TrialRow> trials_of(std::int64_t sweep_id) const;
+
+  /// Copies into this store every run of the store `input` (with its parameters, plugins and metrics), every
+  /// sweep (the same fingerprint is the same sweep) and every trial, in one transaction: ids are renumbered,
+  /// sweeps' groups and trials follow their runs, a run already here (same start, host, process, name, stage,
+  /// seed) is not copied again, and a finished trial replaces one this store has only waiting or running (another
+  /// shard's). Refuses a store of another schema version.
+  MergeReport merge_from(const std::string& input);
 
   /// Marks as interrupted the runs left "running" by processes of this host that no longer exist
   /// (killed with SIGKILL, power loss). Returns how many.

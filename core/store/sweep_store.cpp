@@ -54,24 +54,27 @@ std::int64_t ResultsStore::open_sweep(const NewSweep& sweep, const std::vector<N
     find.bind(1, sweep.fingerprint);
     if (find.executeStep()) {
       id = find.getColumn(0).getInt64();
-      return;
+    } else {
+      SQLite::Statement insert(*db_, R"(INSERT INTO sweeps (name, experiment_file, fingerprint, definition, overrides,
+          method, metric, direction, max_retries, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?))");
+      insert.bind(1, sweep.name);
+      insert.bind(2, sweep.experiment_file);
+      insert.bind(3, sweep.fingerprint);
+      insert.bind(4, sweep.definition);
+      insert.bind(5, joined_lines(sweep.overrides));
+      insert.bind(6, sweep.method);
+      insert.bind(7, sweep.metric);
+      insert.bind(8, sweep.direction);
+      insert.bind(9, static_cast<std::int64_t>(sweep.max_retries));
+      insert.bind(10, now_utc());
+      insert.exec();
+      id = db_->getLastInsertRowid();
+      made = true;
     }
-    SQLite::Statement insert(*db_, R"(INSERT INTO sweeps (name, experiment_file, fingerprint, definition, overrides,
-        method, metric, direction, max_retries, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?))");
-    insert.bind(1, sweep.name);
-    insert.bind(2, sweep.experiment_file);
-    insert.bind(3, sweep.fingerprint);
-    insert.bind(4, sweep.definition);
-    insert.bind(5, joined_lines(sweep.overrides));
-    insert.bind(6, sweep.method);
-    insert.bind(7, sweep.metric);
-    insert.bind(8, sweep.direction);
-    insert.bind(9, static_cast<std::int64_t>(sweep.max_retries));
-    insert.bind(10, now_utc());
-    insert.exec();
-    id = db_->getLastInsertRowid();
-    SQLite::Statement trial(
-        *db_, "INSERT INTO trials (sweep_id, number, params, seed, state) VALUES (?, ?, ?, ?, 'waiting')");
+    // Trials already recorded keep their state (a sweep run again continues where it stopped); another shard of
+    // the same sweep may bring trials this store has not seen.
+    SQLite::Statement trial(*db_, R"(INSERT OR IGNORE INTO trials (sweep_id, number, params, seed, state)
+        VALUES (?, ?, ?, ?, 'waiting'))");
     for (const auto& t : trials) {
       trial.bind(1, id);
       trial.bind(2, static_cast<std::int64_t>(t.number));
@@ -80,7 +83,6 @@ std::int64_t ResultsStore::open_sweep(const NewSweep& sweep, const std::vector<N
       trial.exec();
       trial.reset();
     }
-    made = true;
   });
   if (created) *created = made;
   return id;
