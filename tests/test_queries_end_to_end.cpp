@@ -361,3 +361,31 @@ TEST_CASE("shards of a sweep merged into one store equal the sweep run whole, fo
   CHECK(bad_shard.code == 2);
   CHECK_THAT(bad_shard.output, Contains("--shard 3/2: expected I/N"));
 }
+
+TEST_CASE("lr-find ramps the real run's rate, records the curve with its suggestions, and plots it", "[e2e][lr_find]") {
+  TempDir dir;
+  const auto experiment = write(dir, "tiny.toml", kTiny);
+  const auto store = dir / "ftrun.db";
+  const auto result = run("lr-find " + experiment + " --steps 40 --start 1e-5 --end 10 --store " + store);
+  INFO(result.output);
+  REQUIRE(result.code == 0);
+  CHECK_THAT(result.output, Contains("recommended:") && Contains("valley") && Contains("learning rate, log scale"));
+  SQLite::Database db(store);
+  CHECK(db.execAndGet("SELECT stage || ' ' || status FROM runs").getString() == "lr_find completed");
+  CHECK(db.execAndGet("SELECT COUNT(*) FROM metrics WHERE name LIKE 'suggested_lr_%'").getInt() >= 1);
+  const int steps = db.execAndGet("SELECT COUNT(*) FROM metrics WHERE scope = 'step' AND name = 'lr/head'").getInt();
+  CHECK(steps >= 5);
+  CHECK(steps <= 40);
+  // The head's rate rose exponentially from --start.
+  CHECK(db.execAndGet("SELECT MIN(value) FROM metrics WHERE name = 'lr/head'").getDouble() == Approx(1e-5));
+  CHECK(run("plot 1 -o " + (dir / "lr.svg") + " --store " + store).code == 0);
+  std::ifstream svg(dir / "lr.svg");
+  std::stringstream text;
+  text << svg.rdbuf();
+  CHECK_THAT(text.str(), Contains("Learning-rate range test") && Contains("valley: "));
+  // A stage that starts from an earlier stage's weights cannot be tested alone; it says what to do instead.
+  const auto staged = run("lr-find " + std::string(FT_SOURCE_DIR) + "/experiments/quickstart.toml --stage finetune");
+  CHECK(staged.code == 2);
+  CHECK_THAT(staged.output, Contains("stage:pretrain") && Contains("backbone.weights=run:ID"));
+  CHECK(run("lr-find " + experiment + " --start 1 --end 0.1").code == 2);
+}

@@ -172,6 +172,22 @@ int run_cli(int argc, char** argv) {
   sweep_worker->add_option("--store", worker_options.store)->required();
   sweep_worker->add_option("--threads", worker_options.threads);
 
+  TrainingRequest lr_options;
+  lr_options.command = TrainingRequest::Command::lr_find;
+  auto* lr_find = app.add_subcommand("lr-find", "Learning-rate range test on an experiment's model and data");
+  lr_find->add_option("experiment", lr_options.experiment, "Experiment TOML file")->required();
+  lr_find->add_option("--set", lr_options.overrides, "Override a key (repeatable)");
+  lr_find->add_option("--stage", lr_options.stage, "The stage to test (default: the first)");
+  lr_find->add_option("--start", lr_options.lr_start, "The head's first rate (default 1e-7)");
+  lr_find->add_option("--end", lr_options.lr_end, "The head's last rate (default 10)");
+  lr_find->add_option("--steps", lr_options.lr_steps, "Optimizer steps from start to end (default 100)");
+  lr_find->add_option("--stop-factor", lr_options.stop_factor,
+                      "Stop when the smoothed loss exceeds this times its minimum (default 4)");
+  lr_find->add_option("--smoothing", lr_options.smoothing, "Weight of the moving average of the loss (default 0.98)");
+  lr_find->add_option("--store", lr_options.store,
+                      "Results store (default: [experiment] store, $FTRUN_STORE, "
+                      "results/ftrun.db)");
+
   std::string merge_output;
   std::vector<std::string> merge_inputs;
   auto* merge = app.add_subcommand("merge", "Copy the runs, sweeps and trials of stores into one (docs/sweeps.md)");
@@ -208,7 +224,10 @@ int run_cli(int argc, char** argv) {
   log::configure(verbose);
 
   try {
-    for (auto* request : {&run_options, &resume_options, &plugins_options, &worker_options}) request->verbose = verbose;
+    for (auto* request : {&run_options, &resume_options, &plugins_options, &worker_options, &lr_options}) {
+      request->verbose = verbose;
+    }
+    if (lr_find->parsed()) return run_training(lr_options);
     sweep_options.verbose = verbose;
     if (sweep_status->parsed()) return command_sweep_status(status_id, status_store);
     if (sweep->parsed()) {

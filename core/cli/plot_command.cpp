@@ -36,7 +36,47 @@ double value_at(const std::vector<EpochRow>& epochs, std::int64_t epoch, double 
 
 }  // namespace
 
+// A learning-rate range test (ftrun lr-find): the smoothed loss against the head's rate, suggestions marked.
+Chart lr_find_chart(const ResultsStore& store, const RunSummary& run) {
+  Chart chart;
+  chart.title = fmt::format("Learning-rate range test (run {})", run.id);
+  chart.x_label = "learning rate of the head";
+  chart.y_label = "smoothed training loss";
+  chart.log_x = true;
+  std::vector<double> lrs, smoothed;
+  std::vector<std::pair<std::string, double>> suggested;
+  for (const auto& row : store.metrics_of(run.id)) {
+    if (row.scope == "step" && row.name == "lr/head") lrs.push_back(row.value);
+    if (row.scope == "step" && row.name == "lr_find_smoothed_loss") smoothed.push_back(row.value);
+    if (row.scope == "final" && row.name.rfind("suggested_lr_", 0) == 0)
+      suggested.emplace_back(row.name.substr(13), row.value);
+  }
+  ChartSeries curve{"smoothed loss", palette_color(0), {}, false, false};
+  for (std::size_t i = 0; i < std::min(lrs.size(), smoothed.size()); ++i) curve.points.push_back({lrs[i], smoothed[i]});
+  chart.series.push_back(curve);
+  const ChartMarker::Shape shapes[] = {ChartMarker::Shape::circle, ChartMarker::Shape::triangle,
+                                       ChartMarker::Shape::cross};
+  std::size_t k = 0;
+  for (const auto& [rule, lr] : suggested) {
+    // On the curve at the nearest recorded rate.
+    std::size_t nearest = 0;
+    for (std::size_t i = 0; i < curve.points.size(); ++i) {
+      if (std::abs(std::log(curve.points[i].x / lr)) < std::abs(std::log(curve.points[nearest].x / lr))) nearest = i;
+    }
+    if (curve.points.empty()) break;
+    const std::string color = palette_color(k + 1);
+    chart.markers.push_back({{lr, curve.points[nearest].y}, color, shapes[k % 3], fmt::format("{}: {:.3g}", rule, lr)});
+    chart.notes.push_back({fmt::format("{}: {:.3g}", rule, lr), color, false, false, shapes[k % 3]});
+    ++k;
+  }
+  return chart;
+}
+
 Chart curves_chart(const ResultsStore& store, const PlotOptions& options) {
+  if (options.runs.size() == 1) {
+    const RunSummary run = run_summary_of(store, options.runs.front());
+    if (run.stage == "lr_find") return lr_find_chart(store, run);
+  }
   if (options.metric != "loss" && options.metric != "accuracy") {
     throw ConfigError("--metric must be loss or accuracy, got " + options.metric);
   }

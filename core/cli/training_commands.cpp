@@ -13,10 +13,12 @@
 #include "runner/signals.h"
 #include "runner/trainer.h"
 #include "store/results_store.h"
+#include "training/lr_range.h"
 
 #include <c10/util/Exception.h>
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -163,6 +165,98 @@ int command_check_sweep(const TrainingRequest& request, PluginCatalog& catalog) 
   return kExitOk;
 }
 
+// The learning-rate range test: the experiment's real model, data, batch size, precision and parameter groups,
+// trained for a few steps while every group's rate rises exponentially (the head's from --start to --end), until
+// the smoothed loss exceeds --stop-factor times its minimum. Recorded as a run of stage lr_find with its
+// suggestions; the experiment's own runs and weights are not touched.
+int command_lr_find(const TrainingRequest& request, PluginCatalog& catalog) {
+  if (!(request.lr_start > 0 && request.lr_start < request.lr_end)) {
+    throw ConfigError("lr-find needs 0 < --start < --end");
+  }
+  if (request.lr_steps < 5 || request.lr_steps > 100000) throw ConfigError("--steps must be between 5 and 100000");
+  if (!(request.smoothing >= 0 && request.smoothing < 1)) throw ConfigError("--smoothing must be in [0, 1)");
+  if (!(request.stop_factor > 1)) throw ConfigError("--stop-factor must be above 1");
+  ExperimentPlan plan = load_experiment(request.experiment, request.overrides);
+  const RunConfig* chosen = &plan.runs.front();
+  std::vector<std::string> stages;
+  for (const auto& run : plan.runs) {
+    stages.push_back(run.stage);
+    if (!request.stage.empty() && run.stage == request.stage) chosen = &run;
+  }
+  if (!request.stage.empty() && chosen->stage != request.stage) {
+    throw ConfigError(request.experiment + ": no stage named '" + request.stage +
+                      "' (stages: " + fmt::format("{}", fmt::join(stages, ", ")) + ")");
+  }
+  RunConfig run = *chosen;
+  if (run.backbone.weights.rfind("stage:", 0) == 0) {
+    throw ConfigError(request.experiment + ": stage " + run.stage + " starts from " + run.backbone.weights +
+                      ", which exists only once that stage has trained: run the experiment, then lr-find with "
+                      "--set stage." +
+                      run.stage + ".backbone.weights=run:ID (the earlier stage's run)");
+  }
+  const auto base = run.optimizer.params.optional<double>("lr");
+  if (!base || *base <= 0) throw ConfigError("lr-find needs the optimizer's lr (the head's base rate) to scale from");
+  const std::string tested = run.stage.empty() ? run.name : run.name + " / " + run.stage;
+  run.stage = "lr_find";
+  run.schedule = ScheduleConfig{};
+  run.schedule.type = "lr_range";
+  run.schedule.range_start = request.lr_start / *base;
+  run.schedule.range_end = request.lr_end / *base;
+  run.schedule.range_steps = request.lr_steps;
+  run.train.epochs = request.lr_steps;  // a bound: the test stops by steps
+  run.train.eval_every = request.lr_steps + 1;
+  run.train.test = false;
+  run.train.patience = 0;
+  run.train.accumulate = 1;
+  plan.runs = {run};
+  ResultsStore store(resolve_store_path(request.store, plan.store_path), store_options_from_environment());
+  store.close_abandoned_runs();
+  load_plugins(catalog, plan);
+  install_stop_handlers();
+  LrRangeMonitor monitor(request.smoothing, request.stop_factor);
+  RunHooks hooks;
+  hooks.after_step = [&](std::int64_t step, double loss) { return monitor.add(loss) || step >= request.lr_steps; };
+  log::info(fmt::format("lr-find on {}: head rate from {:g} to {:g} over {} steps", tested, request.lr_start,
+                        request.lr_end, request.lr_steps));
+  const std::int64_t run_id = Runner(catalog, store).run(plan, hooks).run_ids.back();
+
+  std::vector<double> lrs, losses;
+  const std::string head_rate = "lr/" + std::string("head");
+  for (const auto& row : store.metrics_of(run_id)) {
+    if (row.scope != "step") continue;
+    if (row.name == "train_loss") losses.push_back(row.value);
+    if (row.name == head_rate) lrs.push_back(row.value);
+  }
+  const std::vector<double> smoothed = smooth_losses(losses, request.smoothing);
+  lrs.resize(std::min(lrs.size(), smoothed.size()));
+  const LrSuggestions suggestions = suggest_learning_rates(lrs, smoothed);
+  std::vector<MetricRow> rows;
+  for (std::size_t i = 0; i < smoothed.size(); ++i) {
+    rows.push_back({"step", 1, static_cast<std::int64_t>(i + 1), "lr_find_smoothed_loss", smoothed[i]});
+  }
+  auto record = [&](const char* name, const std::optional<double>& value) {
+    if (value) rows.push_back({"final", 1, static_cast<std::int64_t>(smoothed.size()), name, *value});
+  };
+  record("suggested_lr_steepest", suggestions.steepest);
+  record("suggested_lr_minimum_over_10", suggestions.minimum_over_10);
+  record("suggested_lr_valley", suggestions.valley);
+  store.log_metrics(run_id, rows);
+
+  std::printf("\nlr-find on %s (run %lld, %zu steps): smoothed training loss against the head's learning rate\n\n%s\n",
+              tested.c_str(), static_cast<long long>(run_id), smoothed.size(), text_plot(lrs, smoothed).c_str());
+  auto line = [](const char* rule, const std::optional<double>& value) {
+    std::printf("  %-14s %s\n", rule, value ? fmt::format("{:.3g}", *value).c_str() : "-");
+  };
+  line("valley", suggestions.valley);
+  line("steepest", suggestions.steepest);
+  line("minimum / 10", suggestions.minimum_over_10);
+  std::printf(
+      "\nrecommended: %s\n(the head's rate; with lr_mult or layer_decay the backbone's groups keep their ratio to "
+      "it. Draw it: ftrun plot %lld -o lr_find.svg)\n",
+      suggestions.recommendation.c_str(), static_cast<long long>(run_id));
+  return kExitOk;
+}
+
 // A worker of a sweep: takes trials from the store one at a time until none is left (docs/sweeps.md).
 int command_sweep_worker(const TrainingRequest& request, PluginCatalog& catalog) {
   ResultsStore store(resolve_store_path(request.store, ""), store_options_from_environment());
@@ -251,6 +345,7 @@ extern "C" int ftrun_training_command(const ft::TrainingRequest& request) {
       case TrainingRequest::Command::plugins: return command_plugins(request.plugin_files, catalog);
       case TrainingRequest::Command::sweep_worker: return command_sweep_worker(request, catalog);
       case TrainingRequest::Command::check_sweep: return command_check_sweep(request, catalog);
+      case TrainingRequest::Command::lr_find: return command_lr_find(request, catalog);
     }
   } catch (const Interrupted&) {
     return 128 + (stop_signal() ? stop_signal() : 2);

@@ -323,6 +323,7 @@ std::optional<std::string> train_recorded_run(ResultsStore& store, std::int64_t 
   };
   setup.on_checkpoint = [&](const std::string& path) { store.set_checkpoint(run_id, path); };
   if (hooks.prune) setup.prune = [&](std::int64_t epoch) { return hooks.prune(run_id, run, epoch); };
+  setup.after_step = hooks.after_step;
   // Closing the run is itself a store write; when even that fails, the error says both what stopped the run
   // and why it could not be recorded (the run stays "running" until a later ftrun finds its process gone).
   auto close = [&](RunStatus status, const std::string& error) {

@@ -25,6 +25,8 @@ struct PlanResult {
 struct RunHooks {
   /// After each evaluation of run `run_id`: a reason to stop it now, or nothing.
   std::function<std::optional<std::string>(std::int64_t run_id, const RunConfig& run, std::int64_t epoch)> prune;
+  /// After each optimizer step, with its loss: true to end the run there (the learning-rate range test).
+  std::function<bool(std::int64_t global_step, double loss)> after_step;
 };
 
 class Runner {

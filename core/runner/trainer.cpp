@@ -213,6 +213,15 @@ class Trainer::Impl {
             continue;
           }
         }
+        if (s_.after_step && s_.after_step(global_step, step_loss)) {
+          rows.push_back({"step", epoch, global_step, "train_loss", step_loss});
+          for (std::size_t g = 0; g < s_.group_names.size(); ++g) {
+            rows.push_back({"step", epoch, global_step, "lr/" + s_.group_names[g], group_lr(g)});
+          }
+          progress.clear();
+          s_.record(rows);
+          return;  // the caller asked for no more steps: no epoch summary, checkpoint or test
+        }
         if (!std::isfinite(step_loss)) {
           progress.clear();
           rows.push_back({"step", epoch, global_step, "train_loss", step_loss});  // stored: NaN as NULL

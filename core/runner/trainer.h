@@ -66,6 +66,9 @@ struct TrainerSetup {
   std::string checkpoint_dir;
   /// Called after last.pt was written, with its path.
   std::function<void(const std::string& path)> on_checkpoint;
+  /// After each optimizer step, with its loss (maybe not finite): true to end training there, without test
+  /// (the learning-rate range test).
+  std::function<bool(std::int64_t global_step, double loss)> after_step;
   /// After each evaluation, once its rows are recorded: a reason to stop now (a sweep's pruner), or nothing.
   std::function<std::optional<std::string>(std::int64_t epoch)> prune;
   /// Continue from this state (ftrun resume) instead of starting afresh.

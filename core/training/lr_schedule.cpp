@@ -52,6 +52,11 @@ double LrSchedule::main_factor(std::int64_t step) const {
     if (s <= rise_end) return cosine(initial, 1.0, rise_end > 0 ? s / rise_end : 1.0);
     return cosine(1.0, final, std::min(1.0, (s - rise_end) / std::max(1e-12, last - rise_end)));
   }
+  if (c.type == "lr_range") {
+    const double t =
+        std::min(1.0, static_cast<double>(step) / static_cast<double>(std::max<std::int64_t>(1, c.range_steps - 1)));
+    return c.range_start * std::pow(c.range_end / c.range_start, t);
+  }
   return 1;  // constant, plateau (its scale is applied in factor())
 }
 

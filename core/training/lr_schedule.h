@@ -24,6 +24,10 @@ struct ScheduleConfig {
   double final_div_factor = 1e4;         // onecycle: initial / final
   double plateau_factor = 0.1;           // plateau: decay on a plateau
   std::int64_t plateau_patience = 2;     // plateau: evaluations without improvement before decaying
+  // lr_range (the range test of ftrun lr-find, not an experiment key): from range_start to range_end times the
+  // base rate, exponentially over range_steps steps
+  double range_start = 1e-4, range_end = 10;
+  std::int64_t range_steps = 100;
 };
 
 class LrSchedule {
