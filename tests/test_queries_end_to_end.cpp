@@ -250,6 +250,9 @@ metric = "val_accuracy"
   CHECK(db.execAndGet("SELECT attempts FROM trials WHERE number = 0").getInt() == 2);
   CHECK(db.execAndGet("SELECT COUNT(*) FROM runs WHERE status = 'interrupted'").getInt() == 1);
   CHECK(db.execAndGet("SELECT COUNT(DISTINCT group_id) FROM runs").getInt() == 1);  // all under the sweep
+  CHECK(db.execAndGet("SELECT COUNT(*) FROM trials t JOIN run_params p ON p.run_id = t.run_id AND "
+                      "p.key = 'sweep.trial' AND p.value = t.number")
+            .getInt() == 4);
 
   const auto two = run(args + (dir / "two.db") + " --workers 2");
   INFO(two.output);

@@ -279,8 +279,11 @@ int command_sweep_worker(const TrainingRequest& request, PluginCatalog& catalog)
     const auto& trial = sweep.trials.at(static_cast<std::size_t>(*number));
     ExperimentPlan plan = trial_plan(sweep, trial);
     plan.group_id = sweep_group(request.sweep_id);
-    if (request.threads > 0) {
-      for (auto& run : plan.runs) run.threads = request.threads;
+    for (auto& run : plan.runs) {
+      if (request.threads > 0) run.threads = request.threads;
+      // Each trial's runs say which sweep and trial they are, among their parameters.
+      run.flat_params.emplace_back("sweep.id", to_param_value(request.sweep_id));
+      run.flat_params.emplace_back("sweep.trial", to_param_value(*number));
     }
     log::info(fmt::format("sweep {}: trial {} (pid {}): {}", request.sweep_id, *number, ::getpid(),
                           one_line(trial_values_text(trial))));

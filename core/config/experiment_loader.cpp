@@ -400,8 +400,15 @@ void record_plugin_defaults(RunConfig& run) {
     }
   }
   run.resolved_toml = to_toml_text(resolved);
+  // Parameters that are not in the resolved TOML (a sweep trial's number) are kept.
+  const auto before = std::move(run.flat_params);
   run.flat_params.clear();
   flatten(resolved, "", run.flat_params);
+  for (const auto& entry : before) {
+    const bool there = std::any_of(run.flat_params.begin(), run.flat_params.end(),
+                                   [&](const auto& existing) { return existing.first == entry.first; });
+    if (!there) run.flat_params.push_back(entry);
+  }
 }
 
 ExperimentPlan parse_experiment(const std::string& text, const std::string& source_name,
