@@ -240,6 +240,24 @@ ConfigTable parse_override_value(const std::string& key, const std::string& text
   }
 }
 
+// The table of the array `array` of `table` whose string `field` is `value` (a stage by name, a regularization by
+// type), or nullptr; `seen` gets every value of `field` there, for the message.
+ConfigTable* entry_named(ConfigTable& table, const std::string& array, const std::string& field,
+                         const std::string& value, std::vector<std::string>& seen) {
+  auto entries = table.table_arrays.find(array);
+  if (entries == table.table_arrays.end()) return nullptr;
+  ConfigTable* found = nullptr;
+  for (auto& entry : entries->second) {
+    auto it = entry.values.find(field);
+    if (it == entry.values.end()) continue;
+    const auto* text = std::get_if<std::string>(&it->second.data);
+    if (!text) continue;
+    seen.push_back(*text);
+    if (*text == value && !found) found = &entry;
+  }
+  return found;
+}
+
 // Sets the dotted `key` (stage.NAME.SECTION.KEY addresses one stage) to `value`; `origin` names the source of the
 // assignment in errors (`--set ...`, or a sweep parameter's file:line:col).
 void set_dotted_key(ConfigTable& root, const std::string& key, ParamValue value, const std::string& origin) {
@@ -255,43 +273,23 @@ void set_dotted_key(ConfigTable& root, const std::string& key, ParamValue value,
   std::size_t first = 0;
   if (path.size() > 2 && path[0] == "stage") {
     // stage.<name>.<section>.<key> addresses one stage.
-    auto stages = root.table_arrays.find("stage");
-    ConfigTable* found = nullptr;
     std::vector<std::string> names;
-    if (stages != root.table_arrays.end()) {
-      for (auto& stage : stages->second) {
-        auto name = stage.values.find("name");
-        if (name == stage.values.end()) continue;
-        const auto* text = std::get_if<std::string>(&name->second.data);
-        if (!text) continue;
-        names.push_back(*text);
-        if (*text == path[1]) found = &stage;
-      }
-    }
-    if (!found) throw ConfigError(origin + ": no stage named '" + path[1] + "'" + did_you_mean(path[1], names));
-    table = found;
+    table = entry_named(root, "stage", "name", path[1], names);
+    if (!table) throw ConfigError(origin + ": no stage named '" + path[1] + "'" + did_you_mean(path[1], names));
     first = 2;
   }
   if (path.size() == first + 3 && path[first] == "regularization") {
     // regularization.TYPE.KEY addresses the [[regularization]] of that type, as run_params names it.
-    auto entries = table->table_arrays.find("regularization");
     std::vector<std::string> types;
-    if (entries != table->table_arrays.end()) {
-      for (auto& entry : entries->second) {
-        auto type = entry.values.find("type");
-        if (type == entry.values.end()) continue;
-        const auto* text = std::get_if<std::string>(&type->second.data);
-        if (!text) continue;
-        types.push_back(*text);
-        if (*text != path[first + 1]) continue;
-        entry.erase(path.back());
-        entry.values[path.back()] = std::move(value);
-        return;
-      }
+    ConfigTable* entry = entry_named(*table, "regularization", "type", path[first + 1], types);
+    if (!entry) {
+      throw ConfigError(origin + ": no [[" + std::string(first == 2 ? "stage." : "") + "regularization]] of type '" +
+                        path[first + 1] + "' here" + did_you_mean(path[first + 1], types) +
+                        (types.empty() ? "" : " (types: " + join(types) + ")"));
     }
-    throw ConfigError(origin + ": no [[" + std::string(first == 2 ? "stage." : "") + "regularization]] of type '" +
-                      path[first + 1] + "' here" + did_you_mean(path[first + 1], types) +
-                      (types.empty() ? "" : " (types: " + join(types) + ")"));
+    entry->erase(path.back());
+    entry->values[path.back()] = std::move(value);
+    return;
   }
   for (std::size_t i = first; i + 1 < path.size(); ++i) {
     if (table->values.count(path[i])) throw ConfigError(origin + ": '" + path[i] + "' is a value, not a table");
