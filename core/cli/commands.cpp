@@ -1,5 +1,5 @@
-// The ftrun command line. It never loads LibTorch: the questions to the store are answered here, and run, resume
-// and plugins are handed to the training library (training_request.h).
+// The ftrun command line. It never loads LibTorch: the questions to the store are answered here; run, resume,
+// plugins, lr-find and the sweep workers are handed to the training library (training_request.h).
 #include "cli/commands.h"
 
 #include "cli/errors.h"

@@ -1,5 +1,5 @@
 #pragma once
-// The ftrun command line: `ftrun [run] EXPERIMENT`, `ftrun runs`, `ftrun plugins`. Returns the exit code.
+// The ftrun command line (`ftrun [run] EXPERIMENT`, `runs`, `sweep`, `plot`, ...: docs/cli.md). Returns the exit code.
 
 namespace ft {
 
