@@ -300,8 +300,27 @@ SweepPlan parse_sweep(const std::string& text, const std::string& source_name,
   plan.text = text;
   plan.overrides = overrides;
   plan.fingerprint = fingerprint_of(text, overrides);
-  // Every trial must make a valid experiment; the first problem of each kind is enough to say.
-  for (const auto& trial : plan.trials) trial_plan(plan, trial);
+  // Every value must make a valid experiment. Checking each value once, in the first trial, finds what checking
+  // every trial would (values do not depend on each other), without reading a large grid's experiment thousands
+  // of times.
+  const SweepTrial& first = plan.trials.front();
+  trial_plan(plan, first);
+  for (std::size_t p = 0; p < plan.config.params.size(); ++p) {
+    const SweepParam& param = plan.config.params[p];
+    std::vector<ParamValue> values = param.values;
+    if (param.kind == SweepParam::Kind::uniform || param.kind == SweepParam::Kind::log_uniform) {
+      values = {to_param_value(param.low), to_param_value(param.high)};
+    } else if (param.kind == SweepParam::Kind::integer) {
+      values = {to_param_value(static_cast<std::int64_t>(param.low)),
+                to_param_value(static_cast<std::int64_t>(param.high))};
+    }
+    for (ParamValue value : values) {
+      value.where = param.where;
+      SweepTrial trial = first;
+      trial.values[p].value = value;
+      trial_plan(plan, trial);
+    }
+  }
   return plan;
 }
 

@@ -1,6 +1,7 @@
 // Experiment files and --set overrides: the input is TOML text, optionally followed by a line "%%" and one
-// override (KEY=VALUE) per line.
+// override (KEY=VALUE) per line. A file with a [sweep] table is also read as a sweep, trials and all.
 #include "config/experiment.h"
+#include "config/sweep.h"
 
 #include <ftsdk/error.h>
 
@@ -19,7 +20,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     for (std::string line; std::getline(lines, line);) overrides.push_back(line);
   }
   try {
-    ft::parse_experiment(text, "fuzz.toml", overrides);
+    if (ft::parse_experiment(text, "fuzz.toml", overrides).has_sweep) ft::parse_sweep(text, "fuzz.toml", overrides);
   } catch (const ft::ConfigError&) {
   }
   return 0;
