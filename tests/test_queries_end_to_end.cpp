@@ -77,7 +77,7 @@ TEST_CASE("compare, overfit and show answer from a store of real runs, and the d
   CHECK_THAT(compare_json.output, Contains("\"values\"") && Contains("\"best\": true") && Contains("\"mean\""));
   const auto compare_csv = run("compare optimizer.lr --csv --store " + store);
   CHECK(lines(compare_csv.output) == 3);  // the header and one row per value
-  CHECK_THAT(compare_csv.output, Contains("stage,value,completed,failed,diverged,other,best_val_accuracy_mean"));
+  CHECK_THAT(compare_csv.output, Contains("stage,value,completed,failed,diverged,pruned,other,best_val_accuracy_mean"));
   const auto overfit_json = run("overfit --json --store " + store);
   CHECK_THAT(overfit_json.output, Contains("\"rule\"") && Contains("\"onset_epoch\"") && Contains("\"patience\": 3"));
   const auto overfit_where = run("overfit --csv --where \"optimizer.lr < 0.02\" --store " + store);
@@ -295,8 +295,21 @@ reduction_factor = 2
                       "m.name = 'test_accuracy'")
             .getInt() == 0);
   CHECK_THAT(result.output, Contains(std::to_string(pruned) + " pruned") && Contains("asha: at rung epoch"));
-  const auto compare = run("compare optimizer.lr --store " + store);
+  const auto compare = run("compare optimizer.lr --store " + store + " --csv");
   CHECK(compare.code == 0);
+  // Every pruned run is counted as pruned (the sixth column), never averaged with the runs that finished.
+  int counted = 0;
+  std::istringstream lines(compare.output);
+  std::string line;
+  std::getline(lines, line);  // the header
+  while (std::getline(lines, line)) {
+    std::istringstream fields(line);
+    std::string field;
+    for (int column = 0; column <= 5 && std::getline(fields, field, ','); ++column) {
+      if (column == 5) counted += std::stoi(field);
+    }
+  }
+  CHECK(counted == pruned);
 }
 
 TEST_CASE("every experiment shipped reads as an experiment, or as a sweep with ftrun sweep", "[e2e][sweep]") {

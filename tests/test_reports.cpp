@@ -53,6 +53,7 @@ TEST_CASE("compare keeps stages apart, orders values numerically and aggregates 
       outcome(5, "finetune", "diverged", "0.03"),
       outcome(6, "finetune", "failed", "0.01"),
       outcome(7, "finetune", "completed", "1e-4", 0.60, 0.55),
+      outcome(8, "finetune", "pruned", "0.003", 0.50, 0.50),
   });
   REQUIRE(stages.size() == 2);
   const auto& finetune = stages[0].stage == "finetune" ? stages[0] : stages[1];
@@ -60,6 +61,9 @@ TEST_CASE("compare keeps stages apart, orders values numerically and aggregates 
   // Numeric order, not text order (where "1e-4" would come last and "0.03" before "0.003"'s neighbours).
   CHECK(finetune.values[0].value == "1e-4");
   CHECK(finetune.values[1].value == "0.003");
+  CHECK(finetune.values[1].pruned == 1);  // counted, and not in the mean
+  CHECK(finetune.values[1].completed == 1);
+  CHECK(finetune.values[1].mean_best == Approx(0.70));
   CHECK(finetune.values[2].value == "0.01");
   CHECK(finetune.values[3].value == "0.03");
   const auto& winner = finetune.values[2];

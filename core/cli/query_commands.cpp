@@ -133,6 +133,7 @@ int command_compare(const CompareOptions& options) {
              {"completed", group.completed},
              {"failed", group.failed},
              {"diverged", group.diverged},
+             {"pruned", group.pruned},
              {"other", group.other},
              {"best_val_accuracy", {{"mean", json_number(group.mean_best)}, {"std", json_number(group.std_best)}}},
              {"final_val_accuracy", {{"mean", json_number(group.mean_final)}, {"std", json_number(group.std_final)}}},
@@ -145,16 +146,16 @@ int command_compare(const CompareOptions& options) {
   }
   if (format == OutputFormat::csv) {
     std::printf(
-        "stage,value,completed,failed,diverged,other,best_val_accuracy_mean,best_val_accuracy_std,"
+        "stage,value,completed,failed,diverged,pruned,other,best_val_accuracy_mean,best_val_accuracy_std,"
         "final_val_accuracy_mean,final_val_accuracy_std,best\n");
     for (const auto& comparison : stages) {
       for (const auto& group : comparison.values) {
-        std::printf("%s,%s,%lld,%lld,%lld,%lld,%s,%s,%s,%s,%d\n", csv_field(comparison.stage).c_str(),
+        std::printf("%s,%s,%lld,%lld,%lld,%lld,%lld,%s,%s,%s,%s,%d\n", csv_field(comparison.stage).c_str(),
                     csv_field(group.value).c_str(), static_cast<long long>(group.completed),
                     static_cast<long long>(group.failed), static_cast<long long>(group.diverged),
-                    static_cast<long long>(group.other), csv_number(group.mean_best).c_str(),
-                    csv_number(group.std_best).c_str(), csv_number(group.mean_final).c_str(),
-                    csv_number(group.std_final).c_str(), group.best ? 1 : 0);
+                    static_cast<long long>(group.pruned), static_cast<long long>(group.other),
+                    csv_number(group.mean_best).c_str(), csv_number(group.std_best).c_str(),
+                    csv_number(group.mean_final).c_str(), csv_number(group.std_final).c_str(), group.best ? 1 : 0);
       }
     }
     return kExitOk;
@@ -172,13 +173,13 @@ int command_compare(const CompareOptions& options) {
   for (const auto& comparison : stages) {
     std::printf("%sstage %s\n", &comparison == &stages.front() ? "" : "\n",
                 comparison.stage.empty() ? "(none)" : printable(comparison.stage).c_str());
-    std::printf("  %-20s %9s %6s %8s %5s  %-20s %-20s\n", options.key.c_str(), "completed", "failed", "diverged",
-                "other", "best_val_acc", "final_val_acc");
+    std::printf("  %-20s %9s %6s %8s %6s %5s  %-20s %-20s\n", options.key.c_str(), "completed", "failed", "diverged",
+                "pruned", "other", "best_val_acc", "final_val_acc");
     for (const auto& group : comparison.values) {
-      std::printf("  %s %9lld %6lld %8lld %5lld  %s %s%s\n", fit_width(group.value, 20).c_str(),
+      std::printf("  %s %9lld %6lld %8lld %6lld %5lld  %s %s%s\n", fit_width(group.value, 20).c_str(),
                   static_cast<long long>(group.completed), static_cast<long long>(group.failed),
-                  static_cast<long long>(group.diverged), static_cast<long long>(group.other),
-                  fit_width(mean_std(group.mean_best, group.std_best), 20).c_str(),
+                  static_cast<long long>(group.diverged), static_cast<long long>(group.pruned),
+                  static_cast<long long>(group.other), fit_width(mean_std(group.mean_best, group.std_best), 20).c_str(),
                   fit_width(mean_std(group.mean_final, group.std_final), 20).c_str(), group.best ? "  <- best" : "");
     }
   }

@@ -58,6 +58,8 @@ std::vector<StageComparison> compare_by_stage(const std::vector<RunOutcome>& run
           ++group.failed;
         } else if (run->status == "diverged") {
           ++group.diverged;
+        } else if (run->status == "pruned") {
+          ++group.pruned;  // stopped early by a sweep's pruner: not a result to average with finished runs
         } else {
           ++group.other;
         }

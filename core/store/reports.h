@@ -33,7 +33,7 @@ struct RunOutcome {
 /// Runs sharing one value of the compared key, within one stage.
 struct ValueGroup {
   std::string value;
-  std::int64_t completed = 0, failed = 0, diverged = 0, other = 0;
+  std::int64_t completed = 0, failed = 0, diverged = 0, pruned = 0, other = 0;  // other: running, interrupted
   /// Over completed runs (several seeds): mean and sample standard deviation (NaN below two runs).
   double mean_best = 0, std_best = 0, mean_final = 0, std_final = 0;
   /// The highest mean best validation accuracy of its stage.
