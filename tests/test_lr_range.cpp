@@ -6,6 +6,7 @@
 #include <catch2/catch.hpp>
 
 #include <cmath>
+#include <limits>
 #include <random>
 
 using Catch::Matchers::Contains;
@@ -49,7 +50,9 @@ TEST_CASE("suggestions fall where the loss falls, and noise does not move the va
   for (const double noise : {0.0, 0.05}) {
     INFO("noise " << noise);
     const auto [lrs, losses] = synthetic_curve(noise);
-    const auto smoothed = ft::smooth_losses(losses, 0.9);
+    ft::LrRangeMonitor monitor(0.9, std::numeric_limits<double>::infinity());  // smoothing only, never stopping
+    for (const double loss : losses) monitor.add(loss);
+    const auto& smoothed = monitor.smoothed();
     const auto suggestions = ft::suggest_learning_rates(lrs, smoothed);
     REQUIRE(suggestions.valley);
     REQUIRE(suggestions.steepest);

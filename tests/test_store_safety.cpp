@@ -2,6 +2,7 @@
 // checkpoints that belong to one store, and stores made by an older ftrun.
 #include "store/results_store.h"
 #include "store/schema.h"
+#include "processes.h"
 #include "temp_dir.h"
 
 #include <ftsdk/error.h>
@@ -62,33 +63,16 @@ TEST_CASE("eight processes opening a new store at once all record every row", "[
   TempDir dir;
   const std::string path = dir / "shared.db";
   constexpr int kWriters = 8, kBatches = 10, kRowsPerBatch = 20;
-  std::vector<pid_t> children;
-  for (int w = 0; w < kWriters; ++w) {
-    const pid_t child = fork();
-    if (child == 0) {
-      try {
-        ft::ResultsStore store(path, quick(30000, 3));
-        const auto id = store.begin_run(tiny_run("writer" + std::to_string(w)));
-        for (int b = 0; b < kBatches; ++b) {
-          std::vector<ft::MetricRow> rows;
-          for (int r = 0; r < kRowsPerBatch; ++r) rows.push_back({"step", 1, b * kRowsPerBatch + r, "train_loss", 0.5});
-          store.log_metrics(id, rows);
-        }
-        store.finish_run(id, ft::RunStatus::completed);
-        _exit(0);
-      } catch (const std::exception& e) {
-        std::fprintf(stderr, "writer %d: %s\n", w, e.what());
-        _exit(1);
-      }
+  run_in_processes(kWriters, "writer", [&](int w) {
+    ft::ResultsStore store(path, quick(30000, 3));
+    const auto id = store.begin_run(tiny_run("writer" + std::to_string(w)));
+    for (int b = 0; b < kBatches; ++b) {
+      std::vector<ft::MetricRow> rows;
+      for (int r = 0; r < kRowsPerBatch; ++r) rows.push_back({"step", 1, b * kRowsPerBatch + r, "train_loss", 0.5});
+      store.log_metrics(id, rows);
     }
-    children.push_back(child);
-  }
-  for (const pid_t child : children) {
-    int status = 0;
-    waitpid(child, &status, 0);
-    CHECK(WIFEXITED(status));
-    CHECK(WEXITSTATUS(status) == 0);
-  }
+    store.finish_run(id, ft::RunStatus::completed);
+  });
   SQLite::Database db(path);
   CHECK(db.execAndGet("SELECT COUNT(*) FROM runs WHERE status = 'completed'").getInt() == kWriters);
   CHECK(db.execAndGet("SELECT COUNT(*) FROM metrics").getInt() == kWriters * kBatches * kRowsPerBatch);

@@ -1,6 +1,7 @@
 // Sweeps: the [sweep] table, its trials fixed by (seed, trial number), and trials taken from the store exactly
 // once by any number of processes, put back when their worker dies.
 #include "config/sweep.h"
+#include "processes.h"
 #include "store/results_store.h"
 #include "temp_dir.h"
 
@@ -149,32 +150,15 @@ TEST_CASE("eight processes take every trial of a sweep exactly once", "[sweep][s
           sweep_id);
     CHECK_FALSE(created);
   }
-  std::vector<pid_t> children;
-  for (int w = 0; w < kWorkers; ++w) {
-    const pid_t child = fork();
-    if (child == 0) {
-      try {
-        ft::ResultsStore store(path);
-        std::ofstream taken(dir / ("taken-" + std::to_string(w)));
-        while (const auto number = store.claim_trial(sweep_id, std::chrono::seconds(300))) {
-          taken << *number << "\n";
-          taken.flush();
-          store.finish_trial(sweep_id, *number, "completed", std::nullopt, "");
-        }
-        _exit(0);
-      } catch (const std::exception& e) {
-        std::fprintf(stderr, "worker %d: %s\n", w, e.what());
-        _exit(1);
-      }
+  run_in_processes(kWorkers, "worker", [&](int w) {
+    ft::ResultsStore store(path);
+    std::ofstream taken(dir / ("taken-" + std::to_string(w)));
+    while (const auto number = store.claim_trial(sweep_id, std::chrono::seconds(300))) {
+      taken << *number << "\n";
+      taken.flush();
+      store.finish_trial(sweep_id, *number, "completed", std::nullopt, "");
     }
-    children.push_back(child);
-  }
-  for (const pid_t child : children) {
-    int status = 0;
-    waitpid(child, &status, 0);
-    CHECK(WIFEXITED(status));
-    CHECK(WEXITSTATUS(status) == 0);
-  }
+  });
   std::multiset<int> taken;
   for (int w = 0; w < kWorkers; ++w) {
     std::ifstream in(dir / ("taken-" + std::to_string(w)));

@@ -30,12 +30,6 @@ extern char** environ;
 namespace ft {
 namespace {
 
-std::string one_line(std::string text) {
-  std::replace(text.begin(), text.end(), '\n', ' ');
-  while (!text.empty() && text.back() == ' ') text.pop_back();
-  return text;
-}
-
 void print_trials(const SweepPlan& plan) {
   std::printf("sweep of %s: %s, %zu trial(s), objective %s (%s)\n", plan.experiment_file.c_str(),
               plan.config.method.c_str(), plan.trials.size(), plan.config.metric.c_str(),

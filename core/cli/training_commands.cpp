@@ -9,6 +9,7 @@
 #include "config/sweep.h"
 #include "loader/plugin_catalog.h"
 #include "log/log.h"
+#include "log/printable.h"
 #include "runner/runner.h"
 #include "runner/signals.h"
 #include "runner/trainer.h"
@@ -36,12 +37,6 @@ namespace {
 // worker's own host a dead process is noticed at once (its pid is gone).
 constexpr std::chrono::seconds kHeartbeatPeriod{30};
 constexpr std::chrono::seconds kStaleAfter{300};
-
-std::string one_line(std::string text) {
-  std::replace(text.begin(), text.end(), '\n', ' ');
-  while (!text.empty() && text.back() == ' ') text.pop_back();
-  return text;
-}
 
 int command_run(const TrainingRequest& options, PluginCatalog& catalog) {
   ExperimentPlan plan = load_experiment(options.experiment, options.overrides);
@@ -220,14 +215,12 @@ int command_lr_find(const TrainingRequest& request, PluginCatalog& catalog) {
                         request.lr_end, request.lr_steps));
   const std::int64_t run_id = Runner(catalog, store).run(plan, hooks).run_ids.back();
 
-  std::vector<double> lrs, losses;
-  const std::string head_rate = "lr/" + std::string("head");
+  // The monitor smoothed each step's loss as it came; the rates the steps were given are in the store.
+  const std::vector<double>& smoothed = monitor.smoothed();
+  std::vector<double> lrs;
   for (const auto& row : store.metrics_of(run_id)) {
-    if (row.scope != "step") continue;
-    if (row.name == "train_loss") losses.push_back(row.value);
-    if (row.name == head_rate) lrs.push_back(row.value);
+    if (row.scope == "step" && row.name == "lr/head") lrs.push_back(row.value);
   }
-  const std::vector<double> smoothed = smooth_losses(losses, request.smoothing);
   lrs.resize(std::min(lrs.size(), smoothed.size()));
   const LrSuggestions suggestions = suggest_learning_rates(lrs, smoothed);
   std::vector<MetricRow> rows;

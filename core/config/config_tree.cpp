@@ -177,6 +177,15 @@ std::string to_toml_text(const ConfigTable& table) {
   return out.str();
 }
 
+std::string to_toml_value(const ParamValue& value) {
+  ConfigTable table;
+  table.values["v"] = value;
+  std::string text = to_toml_text(table);
+  text = text.substr(text.find('=') + 2);
+  while (!text.empty() && text.back() == '\n') text.pop_back();
+  return text;
+}
+
 Params to_params(const ConfigTable& table, const std::string& section) {
   Params params(section, table.where);
   for (const auto& [key, value] : table.values) params.set(key, value);

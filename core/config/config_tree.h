@@ -36,6 +36,9 @@ void merge_into(ConfigTable& base, const ConfigTable& overlay);
 /// TOML text of `table`, for storing and printing.
 std::string to_toml_text(const ConfigTable& table);
 
+/// TOML text of one value (`0.01`, `"sgd"`, `[ 1, 2 ]`), as `to_toml_text` writes it.
+std::string to_toml_value(const ParamValue& value);
+
 /// Params holding the values of `table` (sub-tables are not values and are left out).
 Params to_params(const ConfigTable& table, const std::string& section);
 

@@ -3,6 +3,7 @@
 #include "config/config_tree.h"
 #include "config/join.h"
 #include "config/nearest_key.h"
+#include "store/reports.h"
 
 #include <algorithm>
 
@@ -29,15 +30,6 @@ std::string type_name() {
     return "array of integers";
 }
 
-std::string toml_text(const ParamValue& value) {
-  ConfigTable table;
-  table.values["v"] = value;
-  std::string text = to_toml_text(table);
-  text = text.substr(text.find('=') + 2);
-  while (!text.empty() && text.back() == '\n') text.pop_back();
-  return text;
-}
-
 // A key stored in one RunConfig field. `access` returns the field of a run (const or not); T is the key's TOML
 // type, which may be wider than the field (the seed is written as an integer, kept unsigned).
 template <class T, class Access>
@@ -62,7 +54,7 @@ CoreKey key(std::string section, std::string name, std::string doc, Access acces
     return to_param_value(static_cast<T>(access(run)));
   };
   const RunConfig defaults;  // its members hold the defaults (experiment.h)
-  out.default_text = toml_text(*out.value(defaults));
+  out.default_text = to_toml_value(*out.value(defaults));
   return out;
 }
 
@@ -250,8 +242,7 @@ std::vector<CoreKey> make_core_keys() {
           not_negative<double>("must be 0 (off) or positive")),
       key<std::string>(
           "train", "monitor", "the metric that picks `best.pt`, stops early and drives `plateau`",
-          [](auto& run) -> auto& { return run.train.monitor; },
-          one_of({"val_loss", "val_accuracy", "train_loss", "train_accuracy"})),
+          [](auto& run) -> auto& { return run.train.monitor; }, one_of(objective_metrics())),
       key<std::string>(
           "train", "monitor_mode", "`auto` (lower is better for losses, higher for accuracies), `min` or `max`",
           [](auto& run) -> auto& { return run.train.monitor_mode; }, one_of({"auto", "min", "max"})),

@@ -3,6 +3,7 @@
 #include "config/config_tree.h"
 #include "config/join.h"
 #include "config/nearest_key.h"
+#include "store/reports.h"
 
 #include <algorithm>
 #include <cmath>
@@ -14,7 +15,6 @@ namespace {
 
 const std::vector<std::string> kSweepKeys = {"method",    "trials",      "seed",   "metric",
                                              "direction", "max_retries", "params", "pruner"};
-const std::vector<std::string> kMetrics = {"val_loss", "val_accuracy", "train_loss", "train_accuracy"};
 const std::vector<std::string> kDistributions = {"log_uniform", "uniform", "int", "choice"};
 
 // Two numbers [low, high] with low < high (and low > 0 on a log scale).
@@ -154,8 +154,9 @@ SweepConfig read_sweep_table(const ConfigTable& sweep) {
   if (seed < 0) params.fail("seed", "must not be negative");
   config.seed = static_cast<std::uint64_t>(seed);
   config.metric = params.get<std::string>("metric", config.metric);
-  if (std::find(kMetrics.begin(), kMetrics.end(), config.metric) == kMetrics.end()) {
-    params.fail("metric", "expected one of " + join(kMetrics) + did_you_mean(config.metric, kMetrics));
+  const auto& metrics = objective_metrics();
+  if (std::find(metrics.begin(), metrics.end(), config.metric) == metrics.end()) {
+    params.fail("metric", "expected one of " + join(metrics) + did_you_mean(config.metric, metrics));
   }
   const bool loss = config.metric.find("loss") != std::string::npos;
   config.direction = params.get<std::string>("direction", loss ? "min" : "max");
@@ -341,14 +342,7 @@ ExperimentPlan trial_plan(const SweepPlan& sweep, const SweepTrial& trial) {
 
 std::string trial_values_text(const SweepTrial& trial) {
   std::string text;
-  for (const auto& [key, value] : trial.values) {
-    ConfigTable table;
-    table.values["v"] = value;
-    std::string rendered = to_toml_text(table);
-    rendered = rendered.substr(rendered.find('=') + 2);
-    while (!rendered.empty() && rendered.back() == '\n') rendered.pop_back();
-    text += key + " = " + rendered + "\n";
-  }
+  for (const auto& [key, value] : trial.values) text += key + " = " + to_toml_value(value) + "\n";
   return text;
 }
 

@@ -24,6 +24,16 @@ inline std::string printable(const std::string& text) {
   return out;
 }
 
+/// `text` on one line: line breaks become spaces and trailing spaces go (a trial's `key = value` lines in a
+/// table row). Not made printable; use `printable` for that.
+inline std::string one_line(std::string text) {
+  for (char& c : text) {
+    if (c == '\n') c = ' ';
+  }
+  while (!text.empty() && text.back() == ' ') text.pop_back();
+  return text;
+}
+
 /// `text` (made printable) cut or padded to `width` characters for a table column. Counts UTF-8 code points,
 /// so a name is never cut inside a character (the terminal would show garbage) and columns stay aligned.
 inline std::string fit_width(const std::string& text, std::size_t width) {

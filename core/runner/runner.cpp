@@ -389,22 +389,32 @@ std::optional<std::string> train_recorded_run(ResultsStore& store, std::int64_t 
   }
 }
 
-}  // namespace
-
-void Runner::check(const ExperimentPlan& plan) {
-  std::map<std::string, std::int64_t> no_stage_runs;
-  RunBuilder builder(catalog_, store_, no_stage_runs);
+// Calls `build(i, run)` for every run of the plan, collecting every problem (each named by its stage), then throws
+// them together as the first one's kind of error: all of a plan's mistakes are reported at once.
+template <class Build>
+void build_every_run(const ExperimentPlan& plan, Build&& build) {
   std::vector<std::string> problems;
   std::exception_ptr first_problem;
-  for (const RunConfig& run : plan.runs) {
+  for (std::size_t i = 0; i < plan.runs.size(); ++i) {
+    const RunConfig& run = plan.runs[i];
     try {
-      builder.build(run, resolve_device(run.device), RunBuilder::Purpose::check_only);
+      build(i, run);
     } catch (const Error& e) {
       if (!first_problem) first_problem = std::current_exception();
       problems.push_back((plan.runs.size() > 1 ? "stage " + run.stage + ": " : std::string()) + e.what());
     }
   }
   if (!problems.empty()) throw_like(first_problem, fmt::format("{}", fmt::join(problems, "\n")));
+}
+
+}  // namespace
+
+void Runner::check(const ExperimentPlan& plan) {
+  std::map<std::string, std::int64_t> no_stage_runs;
+  RunBuilder builder(catalog_, store_, no_stage_runs);
+  build_every_run(plan, [&](std::size_t, const RunConfig& run) {
+    builder.build(run, resolve_device(run.device), RunBuilder::Purpose::check_only);
+  });
 }
 
 PlanResult Runner::run(const ExperimentPlan& plan, const RunHooks& hooks) {
@@ -419,24 +429,15 @@ PlanResult Runner::run(const ExperimentPlan& plan, const RunHooks& hooks) {
   // weights exist only then).
   std::optional<BuiltRun> first_built;
   at::Tensor generator_after_first;  // checking later stages draws random numbers the first run must not see
-  std::vector<std::string> problems;
-  std::exception_ptr first_problem;
-  for (std::size_t i = 0; i < plan.runs.size(); ++i) {
-    const RunConfig& run = plan.runs[i];
-    try {
-      if (i == 0) torch::manual_seed(run.seed);  // the first run's initial weights come from its seed, as always
-      BuiltRun built = builder.build(run, resolve_device(run.device),
-                                     i == 0 ? RunBuilder::Purpose::check_and_train : RunBuilder::Purpose::check_only);
-      if (i == 0) {
-        first_built = std::move(built);
-        generator_after_first = at::detail::getDefaultCPUGenerator().get_state();
-      }
-    } catch (const Error& e) {
-      if (!first_problem) first_problem = std::current_exception();
-      problems.push_back((plan.runs.size() > 1 ? "stage " + run.stage + ": " : std::string()) + e.what());
+  build_every_run(plan, [&](std::size_t i, const RunConfig& run) {
+    if (i == 0) torch::manual_seed(run.seed);  // the first run's initial weights come from its seed, as always
+    BuiltRun built = builder.build(run, resolve_device(run.device),
+                                   i == 0 ? RunBuilder::Purpose::check_and_train : RunBuilder::Purpose::check_only);
+    if (i == 0) {
+      first_built = std::move(built);
+      generator_after_first = at::detail::getDefaultCPUGenerator().get_state();
     }
-  }
-  if (!problems.empty()) throw_like(first_problem, fmt::format("{}", fmt::join(problems, "\n")));
+  });
   at::Generator default_generator = at::detail::getDefaultCPUGenerator();
   default_generator.set_state(generator_after_first);
 

@@ -9,6 +9,13 @@
 
 namespace ft {
 
+/// The per-epoch metrics a run can be judged by (train.monitor, a sweep's objective): columns of the
+/// epoch_metrics table, so their names may be written into SQL once checked against this list.
+inline const std::vector<std::string>& objective_metrics() {
+  static const std::vector<std::string> names = {"val_loss", "val_accuracy", "train_loss", "train_accuracy"};
+  return names;
+}
+
 /// One epoch of a run, as the epoch_metrics view has it (absent values are NaN).
 struct EpochRow {
   std::int64_t epoch = 0;

@@ -12,6 +12,15 @@ using namespace store_internals;
 
 namespace {
 
+// `metric`, checked to be an epoch_metrics column before it is written into SQL.
+const std::string& metric_column(const std::string& metric, const std::string& store) {
+  const auto& names = objective_metrics();
+  if (std::find(names.begin(), names.end(), metric) == names.end()) {
+    throw StoreError("results store " + store + ": '" + metric + "' is not a metric a sweep can be judged by");
+  }
+  return metric;
+}
+
 std::string joined_lines(const std::vector<std::string>& lines) {
   std::string text;
   for (const auto& line : lines) text += line + "\n";
@@ -216,10 +225,7 @@ std::optional<std::string> ResultsStore::prune_decision(const PrunerConfig& prun
                                                         std::int64_t epoch, const std::string& metric,
                                                         const std::string& direction) const {
   if (pruner.type == "none") return std::nullopt;
-  const std::vector<std::string> columns = {"val_loss", "val_accuracy", "train_loss", "train_accuracy"};
-  if (std::find(columns.begin(), columns.end(), metric) == columns.end()) {
-    throw StoreError("results store " + path_ + ": cannot prune by unknown metric '" + metric + "'");
-  }
+  metric_column(metric, path_);
   const bool minimize = direction == "min";
   const std::string best = minimize ? "MIN" : "MAX";
   return guarded(path_, "decide whether to prune", [&]() -> std::optional<std::string> {
@@ -288,11 +294,7 @@ std::vector<double> ResultsStore::trial_seconds(std::int64_t sweep_id) const {
 std::vector<TrialRow> ResultsStore::trials_of(std::int64_t sweep_id) const {
   const auto sweep = find_sweep(sweep_id);
   if (!sweep) throw StoreError("results store " + path_ + ": no sweep " + std::to_string(sweep_id));
-  // The metric is one of four column names, checked when the sweep was read (config/sweep.cpp).
-  const std::vector<std::string> columns = {"val_loss", "val_accuracy", "train_loss", "train_accuracy"};
-  if (std::find(columns.begin(), columns.end(), sweep->metric) == columns.end()) {
-    throw StoreError("results store " + path_ + ": sweep " + std::to_string(sweep_id) + " has an unknown metric");
-  }
+  metric_column(sweep->metric, path_);  // checked when the sweep was read, and again before it meets SQL
   const std::string best = sweep->direction == "min" ? "MIN" : "MAX";
   return guarded(path_, "read a sweep's trials", [&] {
     SQLite::Statement query(*db_,

@@ -3,7 +3,6 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
-#include <limits>
 
 namespace ft {
 
@@ -14,14 +13,6 @@ bool LrRangeMonitor::add(double loss) {
   smoothed_.push_back(value);
   if (smoothed_.size() == 1 || value < minimum_) minimum_ = value;
   return !std::isfinite(value) || value > stop_factor_ * minimum_;
-}
-
-std::vector<double> smooth_losses(const std::vector<double>& losses, double smoothing) {
-  LrRangeMonitor monitor(smoothing, std::numeric_limits<double>::infinity());
-  for (const double loss : losses) {
-    if (monitor.add(loss)) break;
-  }
-  return monitor.smoothed();
 }
 
 LrSuggestions suggest_learning_rates(const std::vector<double>& lrs, const std::vector<double>& smoothed) {

@@ -25,9 +25,6 @@ class LrRangeMonitor {
   std::vector<double> smoothed_;
 };
 
-/// The smoothed curve of raw `losses`, as LrRangeMonitor computes it (for curves read back from the store).
-std::vector<double> smooth_losses(const std::vector<double>& losses, double smoothing);
-
 struct LrSuggestions {
   /// Where the smoothed loss falls fastest against log(lr), before its minimum.
   std::optional<double> steepest;
