@@ -367,7 +367,9 @@ TEST_CASE("shards of a sweep merged into one store equal the sweep run whole, fo
   TempDir dir;
   CHECK(run("merge " + (dir / "out.db") + " " + (dir / "missing.db")).code == 5);
   const auto old_store = dir / "old.db";
-  std::filesystem::copy_file(std::string(FT_SOURCE_DIR) + "/tests/fixtures/store_v2.db", old_store);
+  REQUIRE(
+      run_command("sqlite3 " + old_store + " < " + std::string(FT_SOURCE_DIR) + "/tests/fixtures/store_v2.sql").code ==
+      0);
   const auto refused = run("merge " + (dir / "out.db") + " " + old_store);
   CHECK(refused.code == 5);
   CHECK_THAT(refused.output, Contains("its schema version is 2") && Contains("to upgrade it, then merge"));
