@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The GPU check, in one go, on the GPU machine (Ubuntu, PyTorch 2.11 with CUDA, no network). Prepare on the
 # development machine first:   ../shared/gpu/fetch-deps.sh .gpu-deps libcli11-dev libstb-dev libstb0 libturbojpeg0-dev
-#                               libturbojpeg0 libspng-dev libspng0   (image_folder decodes with libjpeg-turbo and libspng)
+#                               libturbojpeg0 libspng-dev libspng0 libgloo-dev   (image_folder decodes with
+#                               libjpeg-turbo and libspng; data-parallel training needs Gloo's headers)
 # then run this there from the repository root, with .gpu-deps carried along. Results go to $OUT (or ./gpu-results).
 set -euo pipefail
 out=${OUT:-gpu-results}

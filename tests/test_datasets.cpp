@@ -3,7 +3,7 @@
 #include "image_folder_files.h"
 #include "loader/plugin_catalog.h"
 #include "log/log.h"
-#include "runner/augment.h"
+#include "data/augment.h"
 #include "temp_dir.h"
 
 #include <ATen/CPUGeneratorImpl.h>

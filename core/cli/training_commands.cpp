@@ -7,6 +7,7 @@
 
 #include "config/experiment.h"
 #include "config/sweep.h"
+#include "distributed/process_group.h"
 #include "loader/plugin_catalog.h"
 #include "log/log.h"
 #include "log/printable.h"
@@ -14,6 +15,7 @@
 #include "runner/signals.h"
 #include "runner/trainer.h"
 #include "store/results_store.h"
+#include "training/launch_environment.h"
 #include "training/lr_range.h"
 
 #include <c10/util/Exception.h>
@@ -38,6 +40,145 @@ namespace {
 constexpr std::chrono::seconds kHeartbeatPeriod{30};
 constexpr std::chrono::seconds kStaleAfter{300};
 
+void print_group_runs(ResultsStore& store, const std::string& group_id) {
+  RunFilter filter;
+  filter.group_id = group_id;
+  std::printf("\nRuns of this experiment (store %s):\n", store.path().c_str());
+  auto runs = store.list_runs(filter);
+  std::reverse(runs.begin(), runs.end());
+  print_runs(runs);
+}
+
+// The run `run_id` if it can be resumed, else a ConfigError saying why.
+ResultsStore::StoredRun resumable_run(ResultsStore& store, std::int64_t run_id) {
+  const auto stored = store.find_run(run_id);
+  if (!stored) throw ConfigError("no run " + std::to_string(run_id) + " in " + store.path() + " (see ftrun runs)");
+  if (stored->status == "completed") {
+    throw ConfigError("run " + std::to_string(run_id) + " is completed: there is nothing to resume");
+  }
+  if (stored->status == "running") {
+    throw ConfigError("run " + std::to_string(run_id) + " is still running in another process");
+  }
+  return *stored;
+}
+
+std::chrono::milliseconds timeout_of(const RunConfig& run) {
+  return std::chrono::milliseconds(static_cast<std::int64_t>(run.distributed.timeout * 1000));
+}
+
+void connect(ProcessGroup& group, const RunConfig& run) {
+  group.connect(distributed_device(run.device, group.launch().local_rank), run.distributed.backend);
+  const auto& launch = group.launch();
+  log::info(fmt::format("joined {} processes ({}, {}) at {}:{}", launch.world_size, launch.launcher,
+                        group.backend_name(), launch.master_addr, launch.master_port));
+}
+
+// Resumes run `run_id` on every process of `group`: rank 0 (with the store) checks it and sends its resolved
+// experiment to the others, which need neither the store nor the checkpoint (rank 0 sends the weights too).
+void resume_in_group(ProcessGroup& group, ResultsStore* store, std::int64_t run_id, PluginCatalog& catalog) {
+  std::string text;
+  if (store) {
+    try {
+      text = resumable_run(*store, run_id).config_toml;
+    } catch (const ConfigError& e) {
+      group.share_text("resume", std::string("!") + e.what());  // the others stop with the same message
+      throw;
+    }
+  }
+  text = group.share_text("resume", text);
+  if (text.rfind('!', 0) == 0) throw ConfigError(text.substr(1));
+  const ExperimentPlan plan = parse_resolved_run(text, "run " + std::to_string(run_id));
+  if (!group.connected()) connect(group, plan.runs.front());
+  load_plugins(catalog, plan);
+  install_stop_handlers();
+  if (store) {
+    Runner(catalog, group, store).resume(run_id, plan);
+  } else {
+    Runner(catalog, group, nullptr).resume_follower(plan);
+  }
+}
+
+// After torchrun restarted the group (TORCHELASTIC_RESTART_COUNT > 0), the run this launch left unfinished, if
+// it has a checkpoint: it is resumed instead of started again. Launches are told apart by torchrun's run id.
+std::optional<std::int64_t> run_to_continue(ResultsStore& store, const ExperimentPlan& plan) {
+  if (plan.runs.size() > 1) {
+    log::warn("restarted: a staged experiment starts again (only single-run experiments resume by themselves)");
+    return std::nullopt;
+  }
+  RunFilter filter;
+  filter.group_id = plan.group_id;
+  for (const auto& run : store.list_runs(filter)) {  // newest first
+    if (run.status == "completed") return std::nullopt;
+    if (store.checkpoint_of(run.id)) return run.id;
+  }
+  return std::nullopt;
+}
+
+// One process of a data-parallel launch (torchrun, srun): every process reads the experiment and builds the
+// runs; rank 0 alone opens the store, records and writes checkpoints (docs/distributed.md).
+int command_run_distributed(const TrainingRequest& options, ExperimentPlan plan, const LaunchEnvironment& launch,
+                            PluginCatalog& catalog) {
+  const bool leader = launch.rank == 0;
+  log::configure_process(fmt::format("rank {}/{}", launch.rank, launch.world_size), leader, options.verbose);
+  const RunConfig& first = plan.runs.front();
+  std::optional<ResultsStore> store;
+  if (leader) {
+    // Opened before joining the others, so a store that cannot be used stops the launch before anything trains.
+    store.emplace(resolve_store_path(options.store, plan.store_path), store_options_from_environment());
+    store->close_abandoned_runs();
+  }
+  // A launch with an id keeps one group of runs across torchrun's restarts, so a restart finds its run.
+  const bool named_launch = !launch.launch_id.empty() && launch.launch_id != "none";
+  if (named_launch && plan.group_id.empty()) plan.group_id = first.name + "-" + launch.launch_id;
+  ProcessGroup group(launch, timeout_of(first));
+  if (launch.restart_count > 0) {
+    std::string decision;
+    if (leader && !named_launch) {
+      log::warn(
+          "restarted, but this launch has no id to find its run by: starting again (give torchrun --rdzv-id, "
+          "or --standalone)");
+    }
+    if (leader && named_launch) {
+      if (const auto run_id = run_to_continue(*store, plan)) decision = std::to_string(*run_id);
+    }
+    decision = group.share_text("restart", decision);
+    if (!decision.empty()) {
+      log::info(fmt::format("restart {}: resuming run {} from its last checkpoint", launch.restart_count, decision));
+      resume_in_group(group, store ? &*store : nullptr, std::stoll(decision), catalog);
+      if (store) print_group_runs(*store, plan.group_id);
+      return kExitOk;
+    }
+  }
+  connect(group, first);
+  load_plugins(catalog, plan);
+  install_stop_handlers();
+  Runner runner(catalog, group, store ? &*store : nullptr);
+  const PlanResult result = runner.run(plan);
+  if (store) print_group_runs(*store, result.group_id);
+  return kExitOk;
+}
+
+// `ftrun resume ID` under torchrun or srun: the run continues on as many processes as it was trained on.
+int command_resume_distributed(std::int64_t run_id, const std::string& store_path, const LaunchEnvironment& launch,
+                               bool verbose, PluginCatalog& catalog) {
+  const bool leader = launch.rank == 0;
+  log::configure_process(fmt::format("rank {}/{}", launch.rank, launch.world_size), leader, verbose);
+  std::optional<ResultsStore> store;
+  if (leader) {
+    store.emplace(resolve_store_path(store_path, ""), store_options_from_environment());
+    store->close_abandoned_runs();
+  }
+  // The experiment's own timeout is known only once rank 0 has read the run: PyTorch's default until then.
+  ProcessGroup group(launch, std::chrono::minutes(30));
+  resume_in_group(group, store ? &*store : nullptr, run_id, catalog);
+  if (store) {
+    RunFilter filter;
+    filter.id = run_id;
+    print_runs(store->list_runs(filter));
+  }
+  return kExitOk;
+}
+
 int command_run(const TrainingRequest& options, PluginCatalog& catalog) {
   ExperimentPlan plan = load_experiment(options.experiment, options.overrides);
   if (plan.has_sweep) {
@@ -51,33 +192,25 @@ int command_run(const TrainingRequest& options, PluginCatalog& catalog) {
     }
     return kExitOk;
   }
+  if (const auto launch = launch_environment()) return command_run_distributed(options, plan, *launch, catalog);
   ResultsStore store(resolve_store_path(options.store, plan.store_path), store_options_from_environment());
   store.close_abandoned_runs();
   load_plugins(catalog, plan);
   install_stop_handlers();
   Runner runner(catalog, store);
   const PlanResult result = runner.run(plan);
-  RunFilter filter;
-  filter.group_id = result.group_id;
-  std::printf("\nRuns of this experiment (store %s):\n", store.path().c_str());
-  auto runs = store.list_runs(filter);
-  std::reverse(runs.begin(), runs.end());
-  print_runs(runs);
+  print_group_runs(store, result.group_id);
   return kExitOk;
 }
 
-int command_resume(std::int64_t run_id, const std::string& store_path, PluginCatalog& catalog) {
+int command_resume(std::int64_t run_id, const std::string& store_path, bool verbose, PluginCatalog& catalog) {
+  if (const auto launch = launch_environment()) {
+    return command_resume_distributed(run_id, store_path, *launch, verbose, catalog);
+  }
   ResultsStore store(resolve_store_path(store_path, ""), store_options_from_environment());
   store.close_abandoned_runs();
-  const auto stored = store.find_run(run_id);
-  if (!stored) throw ConfigError("no run " + std::to_string(run_id) + " in " + store.path() + " (see ftrun runs)");
-  if (stored->status == "completed") {
-    throw ConfigError("run " + std::to_string(run_id) + " is completed: there is nothing to resume");
-  }
-  if (stored->status == "running") {
-    throw ConfigError("run " + std::to_string(run_id) + " is still running in another process");
-  }
-  const ExperimentPlan plan = parse_resolved_run(stored->config_toml, "run " + std::to_string(run_id));
+  const auto stored = resumable_run(store, run_id);
+  const ExperimentPlan plan = parse_resolved_run(stored.config_toml, "run " + std::to_string(run_id));
   load_plugins(catalog, plan);
   install_stop_handlers();
   Runner(catalog, store).resume(run_id, plan);
@@ -335,9 +468,17 @@ extern "C" int ftrun_training_command(const ft::TrainingRequest& request) {
   // message in the plugin's library, which must still be loaded when the exception is caught here.
   PluginCatalog catalog;
   try {
+    const bool distributable =
+        request.command == TrainingRequest::Command::run || request.command == TrainingRequest::Command::resume;
+    if (!distributable && launch_environment()) {
+      throw ConfigError(
+          "only `ftrun EXPERIMENT` and `ftrun resume` run on several processes; start this command once, without "
+          "torchrun or srun (docs/distributed.md)");
+    }
     switch (request.command) {
       case TrainingRequest::Command::run: return command_run(request, catalog);
-      case TrainingRequest::Command::resume: return command_resume(request.run_id, request.store, catalog);
+      case TrainingRequest::Command::resume:
+        return command_resume(request.run_id, request.store, request.verbose, catalog);
       case TrainingRequest::Command::plugins: return command_plugins(request.plugin_files, catalog);
       case TrainingRequest::Command::sweep_worker: return command_sweep_worker(request, catalog);
       case TrainingRequest::Command::check_sweep: return command_check_sweep(request, catalog);

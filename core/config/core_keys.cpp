@@ -253,6 +253,12 @@ std::vector<CoreKey> make_core_keys() {
       key<double>(
           "train", "min_delta", "smallest change of `monitor` that counts as an improvement",
           [](auto& run) -> auto& { return run.train.min_delta; }),
+      key<std::string>(
+          "train", "test_weights", "the weights the test split is evaluated with: `best` (best.pt) or `last`",
+          [](auto& run) -> auto& { return run.train.test_weights; }, one_of({"best", "last"})),
+      key<std::int64_t>(
+          "train", "log_every", "read losses back from the device every N steps (and at each epoch's end)",
+          [](auto& run) -> auto& { return run.train.log_every; }, positive<std::int64_t>()),
 
       key<std::string>(
           "schedule", "type", "`constant`, `step`, `multistep`, `cosine`, `onecycle` or `plateau`",
@@ -296,6 +302,15 @@ std::vector<CoreKey> make_core_keys() {
       key<std::int64_t>(
           "schedule", "patience", "`plateau`: evaluations without improvement before decaying",
           [](auto& run) -> auto& { return run.schedule.plateau_patience; }, {}, schedule_is({"plateau"})),
+
+      key<std::string>(
+          "distributed", "backend",
+          "collectives when launched on several processes: `auto` (NCCL on CUDA, Gloo on the CPU), `gloo`, `nccl`",
+          [](auto& run) -> auto& { return run.distributed.backend; }, one_of({"auto", "gloo", "nccl"})),
+      key<double>(
+          "distributed", "timeout", "seconds to wait for the other processes, at the start and in any collective",
+          [](auto& run) -> auto& { return run.distributed.timeout; },
+          [](const double& value) { return value > 0 ? "" : "must be positive"; }),
   };
 }
 
@@ -307,8 +322,8 @@ const std::vector<CoreKey>& core_keys() {
 }
 
 const std::vector<std::string>& core_key_sections() {
-  static const std::vector<std::string> sections = {"experiment", "backbone", "dataset", "head",
-                                                    "optimizer",  "train",    "schedule"};
+  static const std::vector<std::string> sections = {"experiment", "backbone", "dataset",  "head",
+                                                    "optimizer",  "train",    "schedule", "distributed"};
   return sections;
 }
 

@@ -63,6 +63,18 @@ struct TrainConfig {
   std::int64_t patience = 0;
   /// Smallest change of `monitor` that counts as an improvement.
   double min_delta = 0;
+  /// The weights the test split is evaluated with: "best" (best.pt, when there is one) or "last".
+  std::string test_weights = "best";
+  /// Read losses back from the device every N optimizer steps (and at each epoch's end).
+  std::int64_t log_every = 10;
+};
+
+/// Data-parallel training over several processes (docs/distributed.md).
+struct DistributedConfig {
+  /// "auto" (NCCL on CUDA, Gloo on the CPU), "gloo" or "nccl".
+  std::string backend = "auto";
+  /// Seconds to wait for the other processes, at the start and in any one collective.
+  double timeout = 1800;
 };
 
 /// One run: the experiment itself, or one of its stages with the stage's overrides applied.
@@ -88,6 +100,7 @@ struct RunConfig {
   std::vector<ComponentConfig> regularizations;
   TrainConfig train;
   ScheduleConfig schedule;
+  DistributedConfig distributed;
 
   /// The fully resolved run as TOML text (what is stored with the run).
   std::string resolved_toml;

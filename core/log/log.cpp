@@ -9,6 +9,11 @@ void configure(bool verbose) {
   spdlog::set_level(verbose ? spdlog::level::debug : spdlog::level::info);
 }
 
+void configure_process(const std::string& label, bool leader, bool verbose) {
+  spdlog::set_pattern("%H:%M:%S %^%l%$ [" + label + "] %v");
+  if (!leader && !verbose) spdlog::set_level(spdlog::level::warn);
+}
+
 void debug(std::string_view message) { spdlog::debug("{}", message); }
 void info(std::string_view message) { spdlog::info("{}", message); }
 void warn(std::string_view message) { spdlog::warn("{}", message); }

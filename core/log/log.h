@@ -11,6 +11,9 @@ namespace ft::log {
 
 /// Pattern and level; `verbose` shows debug messages.
 void configure(bool verbose);
+/// One process of several: its lines start with `label` ("rank 1"), and unless `verbose` only its warnings and
+/// errors are shown (the leading process says the rest).
+void configure_process(const std::string& label, bool leader, bool verbose);
 void debug(std::string_view message);
 void info(std::string_view message);
 void warn(std::string_view message);

@@ -29,14 +29,18 @@ LossScaler::LossScaler(bool enabled, double initial_scale, std::int64_t growth_i
 bool LossScaler::unscale_and_check(const std::vector<torch::Tensor>& params) {
   if (!enabled_) return true;
   torch::NoGradGuard no_grad;
-  bool finite = true;
+  std::vector<torch::Tensor> grads;
   for (const auto& param : params) {
-    auto grad = param.grad();
-    if (!grad.defined()) continue;
-    grad.mul_(1.0 / scale_);
-    if (finite && !torch::isfinite(grad).all().item<bool>()) finite = false;
+    if (param.grad().defined()) grads.push_back(param.grad());
   }
-  return finite;
+  if (grads.empty()) return true;
+  // One fused kernel unscales every gradient and flags any non-finite value, as GradScaler does; the step then
+  // reads that one flag (the only host sync of an fp16 step).
+  const auto options = torch::TensorOptions().device(grads.front().device()).dtype(torch::kFloat32);
+  auto found_inf = torch::zeros({1}, options);
+  const auto inv_scale = torch::full({1}, 1.0 / scale_, options);
+  at::_amp_foreach_non_finite_check_and_unscale_(grads, found_inf, inv_scale);
+  return found_inf.item<float>() == 0.0f;
 }
 
 void LossScaler::update(bool finite) {

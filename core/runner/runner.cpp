@@ -1,5 +1,7 @@
 #include "runner/runner.h"
 
+#include "distributed/process_group.h"
+#include "distributed/share_tensors.h"
 #include "loader/plugin_catalog.h"
 #include "log/log.h"
 #include "runner/checkpoint.h"
@@ -57,7 +59,9 @@ struct Resolved {
 
 class RunBuilder {
  public:
-  RunBuilder(PluginCatalog& catalog, ResultsStore& store, const std::map<std::string, std::int64_t>& stage_runs)
+  /// Without a store (a data-parallel follower), backbone weights are not read: rank 0 sends its weights once
+  /// the model is built.
+  RunBuilder(PluginCatalog& catalog, ResultsStore* store, const std::map<std::string, std::int64_t>& stage_runs)
       : catalog_(catalog), store_(store), stage_runs_(stage_runs) {}
 
   /// What a build is for. A later stage is built twice: checked before the first stage trains (its `stage:`
@@ -94,7 +98,7 @@ class RunBuilder {
     } catch (const DataError& missing_data) {
       // Say everything that is missing at once: a user fetching the data should fetch the weights too.
       std::string message = missing_data.what();
-      if (!run.backbone.weights.empty()) {
+      if (!run.backbone.weights.empty() && store_) {
         try {
           resolve_weights(run);
         } catch (const Error& missing_weights) {
@@ -115,7 +119,7 @@ class RunBuilder {
 
     if (check) check_outputs(*built.model, built.info, run);
     const bool from_stage = run.backbone.weights.rfind("stage:", 0) == 0;
-    if (!run.backbone.weights.empty() && (load_weights || !from_stage)) {
+    if (!run.backbone.weights.empty() && (load_weights || !from_stage) && store_) {
       const Resolved weights = resolve_weights(run);
       built.parent_run_id = weights.run_id;
       if (load_weights) load_backbone_weights(*built.model, load_tensors(weights.path), weights.path, backbone_log);
@@ -241,9 +245,9 @@ class RunBuilder {
     const std::string& weights = run.backbone.weights;
     const std::string where = run.backbone.weights_where.str();
     auto checkpoint_of_run = [&](std::int64_t id, const std::string& what) -> Resolved {
-      auto path = store_.checkpoint_of(id);
+      auto path = store_->checkpoint_of(id);
       if (!path)
-        throw ConfigError(fmt::format("{}: {} (run {}) has no checkpoint in {}", where, what, id, store_.path()));
+        throw ConfigError(fmt::format("{}: {} (run {}) has no checkpoint in {}", where, what, id, store_->path()));
       return {*path, id};
     };
     if (weights.rfind("stage:", 0) == 0) {
@@ -259,7 +263,7 @@ class RunBuilder {
       } catch (const std::exception&) {
         throw ConfigError(fmt::format("{}: expected run:<id>, e.g. run:12, got \"{}\"", where, weights));
       }
-      if (!store_.status_of(id)) throw ConfigError(fmt::format("{}: no run {} in {}", where, id, store_.path()));
+      if (!store_->status_of(id)) throw ConfigError(fmt::format("{}: no run {} in {}", where, id, store_->path()));
       return checkpoint_of_run(id, "run " + std::to_string(id));
     }
     if (!fs::exists(weights)) {
@@ -273,7 +277,7 @@ class RunBuilder {
   }
 
   PluginCatalog& catalog_;
-  ResultsStore& store_;
+  ResultsStore* store_;
   const std::map<std::string, std::int64_t>& stage_runs_;
 };
 
@@ -290,11 +294,8 @@ void load_plugins(PluginCatalog& catalog, const ExperimentPlan& plan) {
 
 namespace {
 
-// Trains a run already recorded in the store, and closes it as completed, pruned, interrupted, diverged or
-// failed. Returns why it was pruned, or nothing.
-std::optional<std::string> train_recorded_run(ResultsStore& store, std::int64_t run_id, const RunConfig& run,
-                                              BuiltRun& built, c10::Device device, std::optional<TrainingState> resume,
-                                              const RunHooks& hooks = {}) {
+TrainerSetup trainer_setup(const RunConfig& run, BuiltRun& built, c10::Device device,
+                           std::optional<TrainingState> resume, ProcessGroup* group) {
   TrainerSetup setup;
   setup.model = built.model.get();
   setup.optimizer = built.optimizer.get();
@@ -312,6 +313,16 @@ std::optional<std::string> train_recorded_run(ResultsStore& store, std::int64_t 
   setup.channels_last = run.channels_last;
   setup.seed = run.seed;
   setup.resume = std::move(resume);
+  setup.group = group;
+  return setup;
+}
+
+// Trains a run already recorded in the store, and closes it as completed, pruned, interrupted, diverged or
+// failed. Returns why it was pruned, or nothing.
+std::optional<std::string> train_recorded_run(ResultsStore& store, std::int64_t run_id, const RunConfig& run,
+                                              BuiltRun& built, c10::Device device, std::optional<TrainingState> resume,
+                                              const RunHooks& hooks = {}, ProcessGroup* group = nullptr) {
+  TrainerSetup setup = trainer_setup(run, built, device, std::move(resume), group);
   setup.checkpoint_dir = (fs::path(store.checkpoint_dir()) / fmt::format("run-{}", run_id)).string();
   // Rows a failed store write could not record are kept and written with the run's closing, so a store that
   // was locked or full for a while loses nothing it can still take.
@@ -353,6 +364,11 @@ std::optional<std::string> train_recorded_run(ResultsStore& store, std::int64_t 
     log::error(fmt::format("run {} stopped: {}; closing it as failed", run_id, e.what()));
     close(RunStatus::failed, e.what());
     throw;
+  } catch (const LostProcess& e) {
+    // Another process of the run died, was killed or stopped answering.
+    close(RunStatus::failed, e.what());
+    log::error(fmt::format("run {} failed: {}", run_id, e.what()));
+    throw;
   } catch (const c10::Error& e) {
     // LibTorch's own message carries a C++ backtrace: the store keeps the message alone.
     const std::string message = e.what_without_backtrace();
@@ -370,6 +386,41 @@ std::optional<std::string> train_recorded_run(ResultsStore& store, std::int64_t 
   close(RunStatus::completed, "");
   log::info(fmt::format("run {} completed", run_id));
   return std::nullopt;
+}
+
+// A data-parallel follower trains the leader's run in step with it and records nothing: the leader closes the
+// run, whatever ends it.
+void train_as_follower(const RunConfig& run, BuiltRun& built, c10::Device device, std::optional<TrainingState> resume,
+                       ProcessGroup& group) {
+  try {
+    Trainer(trainer_setup(run, built, device, std::move(resume), &group)).fit();
+  } catch (const c10::Error& e) {
+    throw Error(std::string("LibTorch: ") + e.what_without_backtrace());
+  }
+}
+
+// Every process must start from the leader's weights, and must have built the same model to receive them:
+// the shapes are compared first (a mismatch would otherwise hang or garble the broadcast).
+void join_model(ProcessGroup& group, Classifier& model) {
+  std::string shapes;
+  const TensorMap state = model.state();
+  for (const auto& [name, tensor] : state) {
+    shapes += fmt::format("{} [{}] {}\n", name, fmt::join(tensor.sizes(), ", "), std::string(tensor.dtype().name()));
+  }
+  const std::string leader_shapes = group.share_text("model", shapes);
+  if (leader_shapes != shapes) {
+    std::size_t at = 0;
+    while (at < shapes.size() && at < leader_shapes.size() && shapes[at] == leader_shapes[at]) ++at;
+    const auto line_start = shapes.rfind('\n', at == 0 ? 0 : at - 1);
+    const auto from = line_start == std::string::npos || at == 0 ? 0 : line_start + 1;
+    throw ConfigError(
+        fmt::format("rank {} built another model than rank 0 (first difference near: {}): every "
+                    "process must run the same experiment with the same plugins",
+                    group.rank(), shapes.substr(from, shapes.find('\n', from) - from)));
+  }
+  std::vector<torch::Tensor> tensors;
+  for (const auto& [name, tensor] : state) tensors.push_back(tensor);
+  group.broadcast(tensors);
 }
 
 // Rethrows `first`'s kind of error with `message`, so the exit code still says what went wrong.
@@ -409,11 +460,23 @@ void build_every_run(const ExperimentPlan& plan, Build&& build) {
 
 }  // namespace
 
+c10::Device Runner::device_for(const RunConfig& run) const {
+  return group_ ? distributed_device(run.device, group_->launch().local_rank) : resolve_device(run.device);
+}
+
+int Runner::threads_for(const RunConfig& run) const {
+  // Processes sharing a machine share its cores: by default each takes its part, not all of them.
+  if (group_ && run.threads == 0) {
+    return configure_threads(std::max(1, physical_core_count() / group_->launch().local_world_size));
+  }
+  return configure_threads(run.threads);
+}
+
 void Runner::check(const ExperimentPlan& plan) {
   std::map<std::string, std::int64_t> no_stage_runs;
   RunBuilder builder(catalog_, store_, no_stage_runs);
   build_every_run(plan, [&](std::size_t, const RunConfig& run) {
-    builder.build(run, resolve_device(run.device), RunBuilder::Purpose::check_only);
+    builder.build(run, device_for(run), RunBuilder::Purpose::check_only);
   });
 }
 
@@ -431,7 +494,7 @@ PlanResult Runner::run(const ExperimentPlan& plan, const RunHooks& hooks) {
   at::Tensor generator_after_first;  // checking later stages draws random numbers the first run must not see
   build_every_run(plan, [&](std::size_t i, const RunConfig& run) {
     if (i == 0) torch::manual_seed(run.seed);  // the first run's initial weights come from its seed, as always
-    BuiltRun built = builder.build(run, resolve_device(run.device),
+    BuiltRun built = builder.build(run, device_for(run),
                                    i == 0 ? RunBuilder::Purpose::check_and_train : RunBuilder::Purpose::check_only);
     if (i == 0) {
       first_built = std::move(built);
@@ -444,25 +507,41 @@ PlanResult Runner::run(const ExperimentPlan& plan, const RunHooks& hooks) {
   for (std::size_t i = 0; i < plan.runs.size(); ++i) {
     const RunConfig& run = plan.runs[i];
     const std::string title = run.stage.empty() ? run.name : run.name + " / " + run.stage;
-    const c10::Device device = resolve_device(run.device);
-    const int threads = configure_threads(run.threads);
+    const c10::Device device = device_for(run);
+    const int threads = threads_for(run);
     if (i > 0) torch::manual_seed(run.seed);
-    log::info(fmt::format("run {}: device {}, {} CPU threads, seed {}", title, device.str(), threads, run.seed));
+    const std::string where =
+        group_ ? fmt::format(" (rank {} of {}, {})", group_->rank(), group_->world_size(), group_->backend_name())
+               : std::string();
+    log::info(
+        fmt::format("run {}: device {}{}, {} CPU threads, seed {}", title, device.str(), where, threads, run.seed));
 
     BuiltRun built = i == 0 ? std::move(*first_built) : builder.build(run, device, RunBuilder::Purpose::train_checked);
     first_built.reset();
+    if (group_) join_model(*group_, *built.model);
+    if (!store_) {
+      const std::string run_id = group_->share_text("run_id", "");
+      log::info(fmt::format("rank {}: training run {} with rank 0", group_->rank(), run_id));
+      train_as_follower(run, built, device, std::nullopt, *group_);
+      continue;
+    }
     RunConfig recorded = run;
     record_plugin_defaults(recorded);
+    const std::int64_t world = group_ ? group_->world_size() : 1;
+    recorded.flat_params.emplace_back("distributed.world_size", to_param_value(world));
+    recorded.flat_params.emplace_back("train.global_batch_size",
+                                      to_param_value(run.train.batch_size * run.train.accumulate * world));
     NewRun record{
         run.name, run.stage,    result.group_id, built.parent_run_id, plan.source_file,     recorded.resolved_toml,
         run.seed, device.str(), threads,         TORCH_VERSION,       recorded.flat_params, built.plugins};
-    const std::int64_t run_id = store_.begin_run(record);
+    const std::int64_t run_id = store_->begin_run(record);
+    if (group_) group_->share_text("run_id", std::to_string(run_id));
     result.run_ids.push_back(run_id);
     if (!run.stage.empty()) stage_runs[run.stage] = run_id;
     log::info(fmt::format(
         "run {} started: {} train / {} validation images, {} classes", run_id, built.dataset->train()->size(),
         built.dataset->validation() ? built.dataset->validation()->size() : 0, built.info.num_classes));
-    if (auto pruned = train_recorded_run(store_, run_id, run, built, device, std::nullopt, hooks)) {
+    if (auto pruned = train_recorded_run(*store_, run_id, run, built, device, std::nullopt, hooks, group_)) {
       result.pruned = std::move(pruned);
       break;  // a pruned stage's later stages would start from weights the pruner judged not worth finishing
     }
@@ -472,7 +551,7 @@ PlanResult Runner::run(const ExperimentPlan& plan, const RunHooks& hooks) {
 
 PlanResult Runner::resume(std::int64_t run_id, const ExperimentPlan& plan) {
   const RunConfig& run = plan.runs.front();
-  const auto checkpoint = store_.checkpoint_of(run_id);
+  const auto checkpoint = store_->checkpoint_of(run_id);
   if (!checkpoint) {
     throw ConfigError(
         fmt::format("run {} has no checkpoint to resume from: it stopped before its first epoch "
@@ -483,8 +562,8 @@ PlanResult Runner::resume(std::int64_t run_id, const ExperimentPlan& plan) {
   auto state = find_training_state(tensors);
   if (!state) throw DataError(fmt::format("{} holds weights but no training state; it cannot be resumed", *checkpoint));
 
-  const c10::Device device = resolve_device(run.device);
-  const int threads = configure_threads(run.threads);
+  const c10::Device device = device_for(run);
+  const int threads = threads_for(run);
   torch::manual_seed(run.seed);
   log::info(fmt::format("resuming run {} ({}): device {}, {} CPU threads, from {}", run_id, run.name, device.str(),
                         threads, *checkpoint));
@@ -504,12 +583,51 @@ PlanResult Runner::resume(std::int64_t run_id, const ExperimentPlan& plan) {
       tensor.copy_(saved->second);
     }
   }
-  if (!store_.claim_for_resume(run_id, state->epoch)) {
+  check_world_size(run_id);
+  if (!store_->claim_for_resume(run_id, state->epoch)) {
     throw ConfigError(fmt::format("run {} cannot be resumed: it is {} (another ftrun may have resumed it first)",
-                                  run_id, store_.status_of(run_id).value_or("gone")));
+                                  run_id, store_->status_of(run_id).value_or("gone")));
   }
-  train_recorded_run(store_, run_id, run, built, device, std::move(state));
+  if (group_) {
+    // The other processes get the weights and the training state from here: only rank 0 reads the checkpoint.
+    group_->share_text("run_id", std::to_string(run_id));
+    join_model(*group_, *built.model);
+    share_tensors(*group_, &state->tensors);
+  }
+  train_recorded_run(*store_, run_id, run, built, device, std::move(state), {}, group_);
   return {"", {run_id}};
+}
+
+void Runner::resume_follower(const ExperimentPlan& plan) {
+  const RunConfig& run = plan.runs.front();
+  const c10::Device device = device_for(run);
+  threads_for(run);
+  torch::manual_seed(run.seed);
+  std::map<std::string, std::int64_t> no_stages;
+  RunBuilder builder(catalog_, nullptr, no_stages);
+  BuiltRun built = builder.build(run, device);
+  const std::string run_id = group_->share_text("run_id", "");
+  log::info(fmt::format("rank {}: resuming run {} with rank 0", group_->rank(), run_id));
+  join_model(*group_, *built.model);
+  auto state = find_training_state(share_tensors(*group_, nullptr));
+  if (!state) throw DataError("rank 0 sent no training state to resume from");
+  train_as_follower(run, built, device, std::move(state), *group_);
+}
+
+void Runner::check_world_size(std::int64_t run_id) const {
+  std::int64_t recorded = 1;
+  for (const auto& [key, value] : store_->params_of(run_id)) {
+    if (key == "distributed.world_size") recorded = std::stoll(value);
+  }
+  const std::int64_t now = group_ ? group_->world_size() : 1;
+  if (recorded != now) {
+    throw ConfigError(fmt::format(
+        "run {} was trained on {} process(es); resume it on as many (this is {}): the data order, the batch "
+        "and the learning rate's meaning depend on it{}",
+        run_id, recorded, now,
+        recorded > 1 ? fmt::format(" (torchrun --nproc-per-node {} --no-python ftrun resume {})", recorded, run_id)
+                     : std::string()));
+  }
 }
 
 }  // namespace ft

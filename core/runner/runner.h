@@ -3,6 +3,8 @@
 
 #include "config/experiment.h"
 
+#include <c10/core/Device.h>
+
 #include <cstdint>
 #include <functional>
 #include <optional>
@@ -12,6 +14,7 @@
 namespace ft {
 
 class PluginCatalog;
+class ProcessGroup;
 class ResultsStore;
 
 struct PlanResult {
@@ -31,7 +34,11 @@ struct RunHooks {
 
 class Runner {
  public:
-  Runner(PluginCatalog& catalog, ResultsStore& store) : catalog_(catalog), store_(store) {}
+  Runner(PluginCatalog& catalog, ResultsStore& store) : catalog_(catalog), store_(&store) {}
+  /// One process of a data-parallel run: the leader (rank 0) passes the store and records the runs; the others
+  /// pass nullptr, train the same runs in step with it and write nothing.
+  Runner(PluginCatalog& catalog, ProcessGroup& group, ResultsStore* store)
+      : catalog_(catalog), store_(store), group_(&group) {}
   /// Runs every run of the plan in order; a failing run stops the plan (the error propagates after the run is
   /// recorded as failed or interrupted). Later stages can use earlier stages' weights.
   PlanResult run(const ExperimentPlan& plan, const RunHooks& hooks = {});
@@ -42,10 +49,19 @@ class Runner {
   /// and step), as one run in the store: its metrics after that checkpoint are replaced. `plan` is the run's
   /// own resolved experiment (resolved_run_plan).
   PlanResult resume(std::int64_t run_id, const ExperimentPlan& plan);
+  /// A data-parallel follower's part of `resume`: trains in step with rank 0, which sends the weights and the
+  /// training state. `plan` is the one rank 0 resumes (sent by it).
+  void resume_follower(const ExperimentPlan& plan);
 
  private:
+  c10::Device device_for(const RunConfig& run) const;
+  int threads_for(const RunConfig& run) const;
+  /// A run resumes on as many processes as it was trained on (ConfigError otherwise).
+  void check_world_size(std::int64_t run_id) const;
+
   PluginCatalog& catalog_;
-  ResultsStore& store_;
+  ResultsStore* store_;
+  ProcessGroup* group_ = nullptr;
 };
 
 /// Loads the plugins a plan needs: explicit files (errors are fatal), then the search path.

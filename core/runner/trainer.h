@@ -1,7 +1,9 @@
 #pragma once
-// The training loop of one run: epochs of optimisation steps, validation, metrics, checkpoints.
+// One run's training, assembled: the data pipeline, the step, the loop and its callbacks (loop/), and the
+// gradient all-reduce when the run spans several processes.
 
 #include "config/experiment.h"
+#include "loop/training_loop.h"
 #include "runner/model.h"
 #include "runner/training_state.h"
 #include "store/results_store.h"
@@ -19,30 +21,6 @@
 #include <vector>
 
 namespace ft {
-
-/// Thrown when Ctrl-C or SIGTERM stops a run.
-class Interrupted : public Error {
- public:
-  using Error::Error;
-};
-
-/// Thrown when the training loss stops being a finite number; the run is recorded as "diverged".
-class Diverged : public Error {
- public:
-  using Error::Error;
-};
-
-/// Thrown after the epoch a sweep's pruner stopped (its checkpoint saved); the run is recorded as "pruned".
-class Pruned : public Error {
- public:
-  using Error::Error;
-};
-
-struct EvalResult {
-  double loss = 0;
-  double accuracy = 0;
-  std::int64_t examples = 0;
-};
 
 struct TrainerSetup {
   Classifier* model = nullptr;
@@ -71,6 +49,8 @@ struct TrainerSetup {
   std::function<bool(std::int64_t global_step, double loss)> after_step;
   /// After each evaluation, once its rows are recorded: a reason to stop now (a sweep's pruner), or nothing.
   std::function<std::optional<std::string>(std::int64_t epoch)> prune;
+  /// The other processes of a data-parallel run (nullptr: one process). Only the leader records and writes.
+  ProcessGroup* group = nullptr;
   /// Continue from this state (ftrun resume) instead of starting afresh.
   std::optional<TrainingState> resume;
 };
@@ -79,7 +59,8 @@ class Trainer {
  public:
   explicit Trainer(TrainerSetup setup);
   ~Trainer();
-  /// Trains for the configured epochs. Throws Interrupted on Ctrl-C/SIGTERM, Diverged when the loss stops being finite.
+  /// Trains for the configured epochs. Throws Interrupted on Ctrl-C/SIGTERM, Diverged when the loss stops being
+  /// finite, Pruned when a pruner stopped it.
   void fit();
 
  private:

@@ -12,48 +12,49 @@ namespace {
 
 constexpr const char* kPrefix = "__ftrun__/";
 
-torch::Tensor scalar(double value) { return torch::tensor({value}, torch::kFloat64); }
-torch::Tensor integer(std::int64_t value) { return torch::tensor({value}, torch::kInt64); }
-
 }  // namespace
 
 bool is_training_state_name(const std::string& name) { return name.rfind(kPrefix, 0) == 0; }
 
-void store_training_state(const TrainingState& state, TensorMap& tensors) {
-  const std::string p = kPrefix;
-  tensors[p + "epoch"] = integer(state.epoch);
-  tensors[p + "global_step"] = integer(state.global_step);
-  tensors[p + "data_generator"] = state.data_generator;
-  tensors[p + "torch_generator"] = state.torch_generator;
-  tensors[p + "optimizer"] = state.optimizer;
-  tensors[p + "schedule"] =
-      torch::tensor({state.schedule.first, static_cast<double>(state.schedule.second)}, torch::kFloat64);
-  tensors[p + "loss_scale"] =
-      torch::tensor({state.loss_scale.first, static_cast<double>(state.loss_scale.second)}, torch::kFloat64);
-  if (state.best) tensors[p + "best"] = scalar(*state.best);
-  tensors[p + "evaluations_without_improvement"] = integer(state.evaluations_without_improvement);
+void put_state(TensorMap& tensors, const std::string& name, const std::vector<double>& values) {
+  tensors[kPrefix + name] = torch::tensor(values, torch::kFloat64);
+}
+
+std::optional<std::vector<double>> find_state(const TensorMap& tensors, const std::string& name) {
+  auto it = tensors.find(kPrefix + name);
+  if (it == tensors.end()) return std::nullopt;
+  const auto values = it->second.to(torch::kFloat64).contiguous();
+  return std::vector<double>(values.data_ptr<double>(), values.data_ptr<double>() + values.numel());
+}
+
+std::vector<double> require_state(const TensorMap& tensors, const std::string& name) {
+  auto values = find_state(tensors, name);
+  if (!values)
+    throw DataError(std::string("checkpoint lacks ") + kPrefix + name + " (written by another ftrun version?)");
+  return *values;
+}
+
+void put_state_tensor(TensorMap& tensors, const std::string& name, const torch::Tensor& tensor) {
+  tensors[kPrefix + name] = tensor;
+}
+
+const torch::Tensor& require_state_tensor(const TensorMap& tensors, const std::string& name) {
+  auto it = tensors.find(kPrefix + name);
+  if (it == tensors.end()) {
+    throw DataError(std::string("checkpoint lacks ") + kPrefix + name + " (written by another ftrun version?)");
+  }
+  return it->second;
 }
 
 std::optional<TrainingState> find_training_state(const TensorMap& tensors) {
-  const std::string p = kPrefix;
-  auto get = [&](const std::string& name) -> const torch::Tensor& {
-    auto it = tensors.find(p + name);
-    if (it == tensors.end()) throw DataError("checkpoint lacks " + p + name + " (written by another ftrun version?)");
-    return it->second;
-  };
-  if (!tensors.count(p + "epoch")) return std::nullopt;
+  const auto epoch = find_state(tensors, "epoch");
+  if (!epoch) return std::nullopt;
   TrainingState state;
-  state.epoch = get("epoch").item<std::int64_t>();
-  state.global_step = get("global_step").item<std::int64_t>();
-  state.data_generator = get("data_generator");
-  state.torch_generator = get("torch_generator");
-  state.optimizer = get("optimizer");
-  const auto schedule = get("schedule");
-  state.schedule = {schedule[0].item<double>(), static_cast<std::int64_t>(schedule[1].item<double>())};
-  const auto loss_scale = get("loss_scale");
-  state.loss_scale = {loss_scale[0].item<double>(), static_cast<std::int64_t>(loss_scale[1].item<double>())};
-  if (auto it = tensors.find(p + "best"); it != tensors.end()) state.best = it->second.item<double>();
-  state.evaluations_without_improvement = get("evaluations_without_improvement").item<std::int64_t>();
+  state.epoch = static_cast<std::int64_t>(epoch->at(0));
+  state.global_step = static_cast<std::int64_t>(require_state(tensors, "global_step").at(0));
+  for (const auto& [name, tensor] : tensors) {
+    if (is_training_state_name(name)) state.tensors[name] = tensor;
+  }
   return state;
 }
 

@@ -11,11 +11,14 @@
 
 namespace {
 
-torch::nn::Sequential conv_block(std::int64_t in, std::int64_t out, bool pool) {
-  torch::nn::Sequential block(torch::nn::Conv2d(torch::nn::Conv2dOptions(in, out, 3).padding(1).bias(false)),
-                              torch::nn::BatchNorm2d(out), torch::nn::ReLU(torch::nn::ReLUOptions().inplace(true)),
-                              torch::nn::Conv2d(torch::nn::Conv2dOptions(out, out, 3).padding(1).bias(false)),
-                              torch::nn::BatchNorm2d(out), torch::nn::ReLU(torch::nn::ReLUOptions().inplace(true)));
+// Two 3x3 convolutions, each followed by BatchNorm (or, without it, by a bias) and ReLU.
+torch::nn::Sequential conv_block(std::int64_t in, std::int64_t out, bool pool, bool batch_norm) {
+  torch::nn::Sequential block;
+  for (std::int64_t channels : {in, out}) {
+    block->push_back(torch::nn::Conv2d(torch::nn::Conv2dOptions(channels, out, 3).padding(1).bias(!batch_norm)));
+    if (batch_norm) block->push_back(torch::nn::BatchNorm2d(out));
+    block->push_back(torch::nn::ReLU(torch::nn::ReLUOptions().inplace(true)));
+  }
   if (pool) block->push_back(torch::nn::MaxPool2d(2));
   return block;
 }
@@ -24,10 +27,10 @@ torch::nn::Sequential conv_block(std::int64_t in, std::int64_t out, bool pool) {
 /// average pooling. Modules are named block1..block3 for freezing.
 class ConvNet final : public ft::Backbone {
  public:
-  ConvNet(std::int64_t in_channels, std::int64_t width, double dropout)
-      : block1_(register_module("block1", conv_block(in_channels, width, true))),
-        block2_(register_module("block2", conv_block(width, 2 * width, true))),
-        block3_(register_module("block3", conv_block(2 * width, 4 * width, false))),
+  ConvNet(std::int64_t in_channels, std::int64_t width, double dropout, bool batch_norm)
+      : block1_(register_module("block1", conv_block(in_channels, width, true, batch_norm))),
+        block2_(register_module("block2", conv_block(width, 2 * width, true, batch_norm))),
+        block3_(register_module("block3", conv_block(2 * width, 4 * width, false, batch_norm))),
         dropout_(register_module("dropout", torch::nn::Dropout(dropout))),
         features_(4 * width) {}
 
@@ -48,10 +51,13 @@ std::shared_ptr<ft::Backbone> make_convnet(const ft::Params& params, const ft::B
   if (width < 1) params.fail("width", "must be at least 1");
   const auto dropout = params.get<double>("dropout", 0.0);
   if (dropout < 0 || dropout >= 1) params.fail("dropout", "must be in [0, 1)");
+  // Without BatchNorm the model computes each example on its own: what data-parallel runs need to match one
+  // process exactly (BatchNorm's statistics are per process; there is no SyncBatchNorm).
+  const auto batch_norm = params.get<bool>("batch_norm", true);
   if (ctx.input.height < 4 || ctx.input.width < 4) {
     throw ft::ConfigError("backbone convnet needs images of at least 4x4 pixels");
   }
-  return std::make_shared<ConvNet>(ctx.input.channels, width, dropout);
+  return std::make_shared<ConvNet>(ctx.input.channels, width, dropout, batch_norm);
 }
 
 void register_components(ft::Registry& registry) { registry.add_backbone("convnet", make_convnet); }

@@ -1,4 +1,4 @@
-#include "runner/augment.h"
+#include "data/augment.h"
 
 #include <torch/torch.h>
 

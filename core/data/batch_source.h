@@ -1,0 +1,44 @@
+#pragma once
+// Normalised float batches of one split on the device. A split held in memory is copied to the device once as
+// uint8 and batched with index_select; other splits are gathered example by example (on loader threads, see
+// prefetcher.h).
+
+#include "config/experiment.h"
+
+#include <ftsdk/dataset.h>
+#include <ftsdk/regularization.h>
+
+#include <ATen/core/Generator.h>
+#include <c10/core/Device.h>
+#include <torch/types.h>
+
+#include <memory>
+#include <utility>
+
+namespace ft {
+
+class BatchSource {
+ public:
+  BatchSource(std::shared_ptr<const Split> split, const DatasetInfo& info, c10::Device device,
+              bool channels_last = false);
+
+  std::int64_t size() const { return split_->size(); }
+  bool in_memory() const { return images_.defined(); }
+
+  /// Decodes the examples at `indices` on the calling thread (a loader thread): uint8 images and labels on the
+  /// host, in pinned memory when the device is a GPU so the copy can overlap.
+  std::pair<torch::Tensor, torch::Tensor> gather(const torch::Tensor& indices) const;
+
+  /// A normalised batch on the device from host data (`gather`) or, for in-memory splits, from `indices`.
+  /// Training batches also pass through `augment` (crop, flip) before normalisation.
+  Batch batch(const torch::Tensor& indices, const std::pair<torch::Tensor, torch::Tensor>* host = nullptr,
+              const AugmentConfig* augment = nullptr, at::Generator* generator = nullptr) const;
+
+ private:
+  std::shared_ptr<const Split> split_;
+  c10::Device device_;
+  bool channels_last_;
+  torch::Tensor images_, labels_, mean_, inv_std_;
+};
+
+}  // namespace ft

@@ -1,0 +1,141 @@
+#include "distributed/process_group.h"
+
+#include "distributed/nccl_backend.h"
+
+#include <ftsdk/error.h>
+
+#include <torch/cuda.h>
+#include <torch/torch.h>
+#include <torch/csrc/distributed/c10d/ProcessGroupGloo.hpp>
+#include <torch/csrc/distributed/c10d/TCPStore.hpp>
+
+#include <cstdlib>
+
+namespace ft {
+namespace {
+
+// Gloo binds to GLOO_SOCKET_IFNAME when set (as PyTorch does), to the loopback address when every rank is on
+// this machine's loopback, else to the address this machine's hostname resolves to.
+std::shared_ptr<::gloo::transport::Device> gloo_device(const LaunchEnvironment& launch) {
+  if (const char* interface = std::getenv("GLOO_SOCKET_IFNAME"); interface && *interface) {
+    return c10d::ProcessGroupGloo::createDeviceForInterface(interface);
+  }
+  if (launch.master_addr.rfind("127.", 0) == 0 || launch.master_addr == "localhost") {
+    return c10d::ProcessGroupGloo::createDeviceForHostname("127.0.0.1");
+  }
+  return c10d::ProcessGroupGloo::createDefaultDevice();
+}
+
+}  // namespace
+
+c10::Device distributed_device(const std::string& requested, int local_rank) {
+  const bool cuda = requested.rfind("cuda", 0) == 0 || (requested == "auto" && torch::cuda::is_available());
+  if (!cuda) return c10::Device(c10::kCPU);
+  if (!torch::cuda::is_available()) {
+    throw ConfigError("device \"" + requested + "\" was asked for, but no CUDA GPU is visible to this process");
+  }
+  if (local_rank >= static_cast<int>(torch::cuda::device_count())) {
+    throw ConfigError("local rank " + std::to_string(local_rank) + " needs cuda:" + std::to_string(local_rank) +
+                      ", but only " + std::to_string(torch::cuda::device_count()) +
+                      " GPU(s) are visible: start at most that many processes per node");
+  }
+  return c10::Device(c10::kCUDA, static_cast<c10::DeviceIndex>(local_rank));
+}
+
+ProcessGroup::ProcessGroup(const LaunchEnvironment& launch, std::chrono::milliseconds timeout)
+    : launch_(launch), timeout_(timeout) {
+  try {
+    c10d::TCPStoreOptions options;
+    options.port = static_cast<std::uint16_t>(launch.master_port);
+    options.isServer = launch.rank == 0;
+    options.numWorkers = static_cast<std::size_t>(launch.world_size);
+    options.waitWorkers = true;
+    options.timeout = timeout;
+    // Rank 0 serves the store, as init_process_group("env://") does (torchrun's agent serves its own elsewhere).
+    store_ = c10::make_intrusive<c10d::TCPStore>(launch.master_addr, options);
+  } catch (const std::exception& e) {
+    throw Error("rank " + std::to_string(launch.rank) + " of " + std::to_string(launch.world_size) +
+                " could not meet the others at " + launch.master_addr + ":" + std::to_string(launch.master_port) +
+                ": " + e.what());
+  }
+}
+
+void ProcessGroup::connect(c10::Device device, const std::string& backend) {
+  device_ = device;
+  backend_name_ = backend == "auto" ? (device.is_cuda() ? "nccl" : "gloo") : backend;
+  if (backend_name_ == "nccl" && !device.is_cuda()) {
+    throw ConfigError("distributed.backend = \"nccl\" needs CUDA devices; this run trains on the CPU (use \"gloo\")");
+  }
+  try {
+    if (backend_name_ == "nccl") {
+      backend_ = make_nccl_backend(store_, launch_.rank, launch_.world_size, timeout_);
+    } else {
+      auto options = c10d::ProcessGroupGloo::Options::create(timeout_);
+      options->devices.push_back(gloo_device(launch_));
+      backend_ = c10::make_intrusive<c10d::ProcessGroupGloo>(store_, launch_.rank, launch_.world_size, options);
+    }
+  } catch (const Error&) {
+    throw;
+  } catch (const std::exception& e) {
+    throw Error("rank " + std::to_string(launch_.rank) + " could not start " + backend_name_ + ": " + e.what());
+  }
+}
+
+ProcessGroup::~ProcessGroup() = default;
+
+bool ProcessGroup::connected() const { return backend_.defined(); }
+
+void ProcessGroup::broadcast(const std::vector<torch::Tensor>& tensors) {
+  torch::NoGradGuard no_grad;
+  for (const auto& tensor : tensors) {
+    // Collectives need dense contiguous tensors; a channels-last weight goes through a contiguous copy.
+    std::vector<at::Tensor> one{tensor.is_contiguous() ? tensor : tensor.contiguous()};
+    wait(backend_->broadcast(one));
+    if (!one[0].is_same(tensor)) tensor.copy_(one[0]);
+  }
+}
+
+void ProcessGroup::sum(torch::Tensor& tensor) { wait(sum_async(tensor)); }
+
+void ProcessGroup::wait(const c10::intrusive_ptr<c10d::Work>& work) {
+  try {
+    work->wait();
+  } catch (const c10::Error& e) {
+    throw LostProcess(std::string("lost another process of this data-parallel run: ") + e.what_without_backtrace());
+  } catch (const std::exception& e) {
+    // Gloo reports a peer that vanished as its own exception ("Connection reset by peer").
+    throw LostProcess(std::string("lost another process of this data-parallel run: ") + e.what());
+  }
+}
+
+c10::intrusive_ptr<c10d::Work> ProcessGroup::sum_async(torch::Tensor& tensor) {
+  std::vector<at::Tensor> one{tensor};
+  try {
+    return backend_->allreduce(one);
+  } catch (const std::exception& e) {
+    throw LostProcess(std::string("lost another process of this data-parallel run: ") + e.what());
+  }
+}
+
+std::string ProcessGroup::share_text(const std::string& key, const std::string& value) {
+  // Keys are numbered so the same name can be shared again (one stage after another).
+  const std::string name = "ftrun/" + key + "/" + std::to_string(shared_texts_++);
+  try {
+    if (leader()) {
+      store_->set(name, std::vector<std::uint8_t>(value.begin(), value.end()));
+      return value;
+    }
+    const auto bytes = store_->get(name);
+    return std::string(bytes.begin(), bytes.end());
+  } catch (const std::exception& e) {
+    throw LostProcess(std::string("lost rank 0 of this data-parallel run while waiting for '") + key +
+                      "': " + e.what());
+  }
+}
+
+void ProcessGroup::barrier() {
+  auto flag = torch::zeros({1}, torch::TensorOptions().device(device_));
+  sum(flag);
+}
+
+}  // namespace ft

@@ -1,0 +1,31 @@
+#pragma once
+// Loss and accuracy of the model on a split (validation or test), without gradients. With several processes each
+// evaluates its own contiguous range of the split and the sums are added up, so every example counts once.
+
+#include "data/batch_source.h"
+#include "runner/model.h"
+
+#include <cstdint>
+#include <string>
+
+namespace ft {
+
+class ProcessGroup;
+
+struct EvalResult {
+  double loss = 0;
+  double accuracy = 0;
+  std::int64_t examples = 0;
+};
+
+struct EvaluationSetup {
+  std::int64_t batch_size = 256;
+  std::int64_t loader_threads = 2;
+  std::string precision = "fp32";
+};
+
+/// Evaluates `model` on `source`; the sums stay on the device until the end (one read-back per evaluation).
+EvalResult evaluate(Classifier& model, const BatchSource& source, const EvaluationSetup& setup,
+                    ProcessGroup* group = nullptr);
+
+}  // namespace ft

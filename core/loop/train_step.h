@@ -1,0 +1,87 @@
+#pragma once
+// One optimizer step: forward, loss (with the regularizations' replacements and penalties), backward with loss
+// scaling, the gradients' all-reduce across processes, unscaling, clipping and the optimizer's step. Nothing in a
+// step waits for the device: the loss, the correct predictions and the gradient norm stay there, and are read
+// back in batches by read_back() (one transfer for many steps). The one exception is fp16, whose overflow check
+// decides on the host whether to skip the step, as GradScaler does: one fused check, one sync per step.
+
+#include "loop/callback.h"
+#include "runner/model.h"
+#include "runner/precision.h"
+
+#include <ftsdk/regularization.h>
+
+#include <c10/core/Device.h>
+#include <torch/optim/optimizer.h>
+
+#include <functional>
+#include <memory>
+#include <vector>
+
+namespace ft {
+
+class GradientSync;
+class ProcessGroup;
+
+struct StepSetup {
+  Classifier* model = nullptr;
+  torch::optim::Optimizer* optimizer = nullptr;
+  std::vector<std::shared_ptr<Regularization>> regularizations;
+  c10::Device device = c10::Device(c10::kCPU);
+  std::string precision = "fp32";
+  double clip_grad_norm = 0;
+  /// Averages gradients across processes; nullptr for a single process.
+  GradientSync* sync = nullptr;
+};
+
+/// What read_back() returns: the steps since the last read-back, and whether any process asked to stop.
+struct ReadBack {
+  std::vector<StepRecord> steps;
+  bool stop = false;
+};
+
+/// An epoch's totals over all processes.
+struct EpochTotals {
+  double loss_sum = 0;
+  double correct = 0;
+  double examples = 0;
+};
+
+class TrainStep {
+ public:
+  explicit TrainStep(StepSetup setup);
+
+  /// One optimizer step over `micro` micro-batches, `batch(i)` giving the i-th; each micro-batch's loss counts
+  /// 1/micro so the summed gradients equal those of one large batch.
+  void run(std::int64_t epoch, std::int64_t global_step, std::int64_t micro,
+           const std::function<Batch(std::int64_t)>& batch);
+
+  /// The steps taken since the last call, read back in one transfer (averaged over processes with `group`,
+  /// which every process must call at the same step). `stop` is this process's wish to stop; the result says
+  /// whether any process had it.
+  ReadBack read_back(ProcessGroup* group, bool stop);
+
+  /// The epoch's loss sum, correct predictions and examples (over processes with `group`); resets them.
+  EpochTotals take_epoch_totals(ProcessGroup* group);
+
+  /// Optimizer and loss-scale state, for checkpoints.
+  void save(TensorMap& checkpoint) const;
+  void load(const TensorMap& checkpoint);
+
+ private:
+  StepSetup s_;
+  LossScaler scaler_;
+  std::vector<torch::Tensor> trainable_;
+  // Steps not yet read back.
+  std::vector<StepRecord> pending_;
+  std::vector<torch::Tensor> pending_losses_, pending_norms_;
+  // The epoch so far, on the device.
+  torch::Tensor loss_sum_, correct_;
+  std::int64_t examples_ = 0;
+};
+
+/// Clips the global L2 norm of `parameters`' gradients to `max_norm` on the device (no host sync, unlike
+/// LibTorch's clip_grad_norm_, which returns a double) and returns the norm before clipping.
+torch::Tensor clip_gradients(const std::vector<torch::Tensor>& parameters, double max_norm);
+
+}  // namespace ft

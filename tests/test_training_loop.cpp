@@ -1,0 +1,261 @@
+// The training loop's parts, tested in-process on a tiny BatchNorm-free model: the step (accumulation,
+// clipping, fp16's fused check), the loop's read-backs and events, the callbacks' decisions and checkpoint
+// parts, and which examples each process sees.
+#include "data/batch_source.h"
+#include "data/sharding.h"
+#include "loop/callbacks/early_stopping.h"
+#include "loop/train_step.h"
+#include "loop/training_loop.h"
+#include "runner/model.h"
+#include "runner/precision.h"
+
+#include <torch/torch.h>
+#include <catch2/catch.hpp>
+
+#include <set>
+
+namespace {
+
+class FlatBackbone : public ft::Backbone {
+ public:
+  FlatBackbone() : linear_(register_module("linear", torch::nn::Linear(16, 8))) {}
+  torch::Tensor forward(torch::Tensor images) override { return torch::tanh(linear_->forward(images.flatten(1))); }
+  std::int64_t feature_size() const override { return 8; }
+
+ private:
+  torch::nn::Linear linear_;
+};
+
+class LinearHead : public ft::Head {
+ public:
+  LinearHead() : linear_(register_module("linear", torch::nn::Linear(8, 3))) {}
+  torch::Tensor forward(torch::Tensor features) override { return linear_->forward(features); }
+
+ private:
+  torch::nn::Linear linear_;
+};
+
+class MemorySplit : public ft::Split {
+ public:
+  explicit MemorySplit(std::int64_t size) {
+    auto generator = at::make_generator<at::CPUGeneratorImpl>(7);
+    images_ = torch::randint(0, 256, {size, 1, 4, 4}, generator, torch::kLong).to(torch::kUInt8);
+    labels_ = torch::randint(0, 3, {size}, generator, torch::kLong);
+  }
+  std::int64_t size() const override { return images_.size(0); }
+  ft::Example get(std::int64_t index) const override { return {images_[index], labels_[index].item<std::int64_t>()}; }
+  std::optional<ft::SplitTensors> tensors() const override { return ft::SplitTensors{images_, labels_}; }
+
+ private:
+  torch::Tensor images_, labels_;
+};
+
+ft::DatasetInfo tiny_info() {
+  ft::DatasetInfo info;
+  info.num_classes = 3;
+  info.input = {1, 4, 4};
+  info.mean = {0.5};
+  info.std = {0.25};
+  return info;
+}
+
+std::shared_ptr<ft::Classifier> tiny_model(std::uint64_t seed = 3) {
+  torch::manual_seed(seed);
+  return std::make_shared<ft::Classifier>(std::make_shared<FlatBackbone>(), std::make_shared<LinearHead>());
+}
+
+std::vector<torch::Tensor> gradients(ft::Classifier& model) {
+  std::vector<torch::Tensor> out;
+  for (auto& p : model.parameters()) out.push_back(p.grad().clone());
+  return out;
+}
+
+// Collects what the loop reports.
+struct Recorder : ft::Callback {
+  std::vector<std::size_t> read_backs;
+  std::vector<std::int64_t> steps;
+  std::vector<std::string> events;
+  void on_train_start(ft::LoopState&) override { events.push_back("start"); }
+  void on_steps(ft::LoopState&, const std::vector<ft::StepRecord>& records) override {
+    read_backs.push_back(records.size());
+    for (const auto& record : records) steps.push_back(record.global_step);
+  }
+  void on_epoch_end(ft::LoopState& state, ft::EpochRecord& epoch) override {
+    events.push_back("epoch " + std::to_string(epoch.epoch) + (epoch.evaluated ? " evaluated" : ""));
+    (void)state;
+  }
+  void on_train_end(ft::LoopState&) override { events.push_back("end"); }
+  void on_halt(ft::LoopState&) override { events.push_back("halt"); }
+};
+
+}  // namespace
+
+TEST_CASE("a step over micro-batches gives the gradients of one large batch", "[loop]") {
+  auto split = std::make_shared<MemorySplit>(32);
+  ft::BatchSource source(split, tiny_info(), c10::Device(c10::kCPU));
+  const auto all = torch::arange(32, torch::kLong);
+
+  auto whole = tiny_model();
+  torch::optim::SGD sgd_whole(whole->parameters(), torch::optim::SGDOptions(0.0));
+  ft::TrainStep one({whole.get(), &sgd_whole, {}, c10::Device(c10::kCPU), "fp32", 0, nullptr});
+  one.run(1, 1, 1, [&](std::int64_t) { return source.batch(all); });
+
+  auto parts = tiny_model();
+  torch::optim::SGD sgd_parts(parts->parameters(), torch::optim::SGDOptions(0.0));
+  ft::TrainStep four({parts.get(), &sgd_parts, {}, c10::Device(c10::kCPU), "fp32", 0, nullptr});
+  four.run(1, 1, 4, [&](std::int64_t i) { return source.batch(all.slice(0, i * 8, (i + 1) * 8)); });
+
+  const auto a = gradients(*whole), b = gradients(*parts);
+  for (std::size_t i = 0; i < a.size(); ++i) CHECK(torch::allclose(a[i], b[i], 1e-5, 1e-6));
+  // The losses stay on the device until read back, then agree: the mean of the parts is the whole's.
+  const auto first = one.read_back(nullptr, false), second = four.read_back(nullptr, false);
+  REQUIRE(first.steps.size() == 1);
+  CHECK(first.steps[0].loss == Approx(second.steps[0].loss).epsilon(1e-6));
+  CHECK_FALSE(first.stop);
+  const auto totals = four.take_epoch_totals(nullptr);
+  CHECK(totals.examples == 32);
+}
+
+TEST_CASE("gradient clipping on the device matches LibTorch's clip_grad_norm_", "[loop]") {
+  auto a = tiny_model(), b = tiny_model();
+  const auto inputs = torch::randn({6, 1, 4, 4});
+  a->forward(inputs).pow(2).sum().backward();
+  b->forward(inputs).pow(2).sum().backward();
+  const double expected = torch::nn::utils::clip_grad_norm_(a->parameters(), 0.5);
+  const auto norm = ft::clip_gradients(b->parameters(), 0.5);
+  CHECK(norm.item<double>() == Approx(expected).epsilon(1e-5));
+  const auto ga = gradients(*a), gb = gradients(*b);
+  for (std::size_t i = 0; i < ga.size(); ++i) CHECK(torch::allclose(ga[i], gb[i], 1e-5, 1e-7));
+}
+
+TEST_CASE("the fp16 loss scaler unscales every gradient in one fused check and finds an overflow", "[loop]") {
+  auto model = tiny_model();
+  model->forward(torch::randn({2, 1, 4, 4})).sum().backward();
+  const auto before = gradients(*model);
+  ft::LossScaler scaler(true, 8.0);
+  REQUIRE(scaler.unscale_and_check(model->parameters()));
+  const auto after = gradients(*model);
+  for (std::size_t i = 0; i < before.size(); ++i) CHECK(torch::allclose(after[i], before[i] / 8.0));
+  model->parameters().back().mutable_grad()[0] = std::numeric_limits<float>::infinity();
+  CHECK_FALSE(scaler.unscale_and_check(model->parameters()));
+  scaler.update(false);
+  CHECK(scaler.scale() == 4.0);
+}
+
+TEST_CASE("the loop reads losses back every log_every steps and at each epoch's end", "[loop]") {
+  auto split = std::make_shared<MemorySplit>(40);
+  ft::BatchSource train(split, tiny_info(), c10::Device(c10::kCPU));
+  ft::BatchSource validation(std::make_shared<MemorySplit>(10), tiny_info(), c10::Device(c10::kCPU));
+  auto model = tiny_model();
+  torch::optim::SGD sgd(model->parameters(), torch::optim::SGDOptions(0.01));
+  ft::TrainStep step({model.get(), &sgd, {}, c10::Device(c10::kCPU), "fp32", 0, nullptr});
+  ft::LoopSetup setup;
+  setup.model = model.get();
+  setup.step = &step;
+  setup.train = &train;
+  setup.validation = &validation;
+  setup.config.epochs = 2;
+  setup.config.batch_size = 4;  // 10 steps an epoch
+  setup.config.log_every = 4;
+  setup.config.eval_every = 2;
+  ft::LoopState state;
+  state.leader = false;  // no checkpoint files
+  ft::TrainingLoop loop(setup, state);
+  Recorder recorder;
+  loop.add(recorder);
+  loop.run();
+  // Steps 4 and 8, then the epoch's last (10): three read-backs an epoch, every step once, in order.
+  CHECK(recorder.read_backs == std::vector<std::size_t>{4, 4, 2, 4, 4, 2});
+  std::vector<std::int64_t> expected(20);
+  std::iota(expected.begin(), expected.end(), 1);
+  CHECK(recorder.steps == expected);
+  CHECK(recorder.events == std::vector<std::string>{"start", "epoch 1", "epoch 2 evaluated", "end"});
+}
+
+TEST_CASE("a diverging loss halts the loop at the first non-finite step", "[loop]") {
+  auto split = std::make_shared<MemorySplit>(40);
+  ft::BatchSource train(split, tiny_info(), c10::Device(c10::kCPU));
+  auto model = tiny_model();
+  torch::optim::SGD sgd(model->parameters(), torch::optim::SGDOptions(std::numeric_limits<double>::infinity()));
+  ft::TrainStep step({model.get(), &sgd, {}, c10::Device(c10::kCPU), "fp32", 0, nullptr});
+  ft::LoopSetup setup;
+  setup.model = model.get();
+  setup.step = &step;
+  setup.train = &train;
+  setup.config.epochs = 3;
+  setup.config.batch_size = 4;
+  setup.config.log_every = 5;
+  ft::LoopState state;
+  state.leader = false;
+  ft::TrainingLoop loop(setup, state);
+  Recorder recorder;
+  loop.add(recorder);
+  CHECK_THROWS_AS(loop.run(), ft::Diverged);
+  REQUIRE_FALSE(recorder.steps.empty());
+  CHECK(recorder.events.back() == "halt");
+  // Nothing after the divergent step is reported.
+  CHECK(recorder.steps.back() <= 5);
+}
+
+TEST_CASE("early stopping counts evaluations without improvement and keeps its count in the checkpoint", "[loop]") {
+  ft::EarlyStopping stopping(2);
+  ft::LoopState state;
+  state.monitor = "val_loss";
+  ft::EpochRecord epoch;
+  epoch.improved = false;
+  stopping.on_epoch_end(state, epoch);
+  CHECK_FALSE(state.stop);
+  ft::TensorMap checkpoint;
+  stopping.save(checkpoint);
+
+  ft::EarlyStopping restored(2);
+  restored.load(checkpoint);
+  restored.on_epoch_end(state, epoch);
+  CHECK(state.stop);
+  REQUIRE(state.rows.size() == 1);
+  CHECK(state.rows[0].name == "stopped_early_at_epoch");
+
+  ft::LoopState other;
+  ft::EarlyStopping reset(2);
+  epoch.improved = false;
+  reset.on_epoch_end(other, epoch);
+  epoch.improved = true;
+  reset.on_epoch_end(other, epoch);
+  epoch.improved = false;
+  reset.on_epoch_end(other, epoch);
+  CHECK_FALSE(other.stop);  // an improvement resets the count
+}
+
+TEST_CASE("each process gets a disjoint shard, and the shards of a step are one process's batch", "[loop][sharding]") {
+  const std::int64_t size = 103, batch = 5;
+  const auto single = ft::epoch_order(size, 9, 2, {0, 1});
+  const auto r0 = ft::epoch_order(size, 9, 2, {0, 2});
+  const auto r1 = ft::epoch_order(size, 9, 2, {1, 2});
+  REQUIRE(r0.size(0) == 51);
+  REQUIRE(r1.size(0) == 51);
+  std::set<std::int64_t> seen;
+  for (const auto& order : {r0, r1}) {
+    for (std::int64_t i = 0; i < order.size(0); ++i) CHECK(seen.insert(order[i].item<std::int64_t>()).second);
+  }
+  for (std::int64_t t = 0; t * batch < 51; ++t) {
+    std::set<std::int64_t> two, one;
+    for (const auto& order : {r0, r1}) {
+      const auto part = order.slice(0, t * batch, std::min<std::int64_t>((t + 1) * batch, 51));
+      for (std::int64_t i = 0; i < part.size(0); ++i) two.insert(part[i].item<std::int64_t>());
+    }
+    const auto whole = single.slice(0, t * 2 * batch, std::min<std::int64_t>((t + 1) * 2 * batch, 102));
+    for (std::int64_t i = 0; i < whole.size(0); ++i) one.insert(whole[i].item<std::int64_t>());
+    CHECK(two == one);
+  }
+  // Another epoch, another order; the same epoch, the same order.
+  CHECK_FALSE(torch::equal(ft::epoch_order(size, 9, 3, {0, 1}), single));
+  CHECK(torch::equal(ft::epoch_order(size, 9, 2, {0, 1}), single));
+  // Evaluation ranges cover a split once.
+  std::int64_t covered = 0;
+  for (int rank = 0; rank < 3; ++rank) {
+    const auto [first, last] = ft::evaluation_range(10, {rank, 3});
+    CHECK(first == covered);
+    covered = last;
+  }
+  CHECK(covered == 10);
+}
