@@ -34,7 +34,8 @@ TEST_CASE("torchrun's variables place the process", "[launch]") {
                             {"MASTER_ADDR", "node7"},
                             {"MASTER_PORT", "29400"},
                             {"TORCHELASTIC_RESTART_COUNT", "2"},
-                            {"TORCHELASTIC_RUN_ID", "job42"}});
+                            {"TORCHELASTIC_RUN_ID", "job42"},
+                            {"TORCHELASTIC_USE_AGENT_STORE", "True"}});
   REQUIRE(launch);
   CHECK(launch->launcher == "torchrun");
   CHECK(launch->rank == 5);
@@ -45,6 +46,7 @@ TEST_CASE("torchrun's variables place the process", "[launch]") {
   CHECK(launch->master_port == 29400);
   CHECK(launch->restart_count == 2);
   CHECK(launch->launch_id == "job42");
+  CHECK(launch->agent_store);
 }
 
 TEST_CASE("srun's variables place the process, rank 0's node being the first of the step", "[launch]") {

@@ -6,6 +6,7 @@
 
 #include <torch/cuda.h>
 #include <torch/torch.h>
+#include <torch/csrc/distributed/c10d/PrefixStore.hpp>
 #include <torch/csrc/distributed/c10d/ProcessGroupGloo.hpp>
 #include <torch/csrc/distributed/c10d/TCPStore.hpp>
 
@@ -47,12 +48,18 @@ ProcessGroup::ProcessGroup(const LaunchEnvironment& launch, std::chrono::millise
   try {
     c10d::TCPStoreOptions options;
     options.port = static_cast<std::uint16_t>(launch.master_port);
-    options.isServer = launch.rank == 0;
+    options.isServer = launch.rank == 0 && !launch.agent_store;
     options.numWorkers = static_cast<std::size_t>(launch.world_size);
     options.waitWorkers = true;
     options.timeout = timeout;
-    // Rank 0 serves the store, as init_process_group("env://") does (torchrun's agent serves its own elsewhere).
-    store_ = c10::make_intrusive<c10d::TCPStore>(launch.master_addr, options);
+    // Rank 0 serves the store, as init_process_group("env://") does, unless torchrun's agent already serves one
+    // there. The agent's store outlives a restart, so each attempt works under its own prefix (as PyTorch's
+    // env:// rendezvous does): keys of a failed attempt, such as Gloo's addresses of dead processes, stay apart.
+    c10::intrusive_ptr<c10d::Store> tcp = c10::make_intrusive<c10d::TCPStore>(launch.master_addr, options);
+    store_ = tcp;
+    if (launch.agent_store) {
+      store_ = c10::make_intrusive<c10d::PrefixStore>("/ftrun/attempt_" + std::to_string(launch.restart_count), tcp);
+    }
   } catch (const std::exception& e) {
     throw Error("rank " + std::to_string(launch.rank) + " of " + std::to_string(launch.world_size) +
                 " could not meet the others at " + launch.master_addr + ":" + std::to_string(launch.master_port) +

@@ -70,6 +70,7 @@ std::optional<LaunchEnvironment> read_launch_environment(const std::function<con
     launch.master_port = env.number("MASTER_PORT", 1, 29500);
     launch.restart_count = env.number("TORCHELASTIC_RESTART_COUNT", 0, 0);
     launch.launch_id = env.text("TORCHELASTIC_RUN_ID");
+    launch.agent_store = env.text("TORCHELASTIC_USE_AGENT_STORE") == "True";
   } else if (env.has("SLURM_STEP_NUM_TASKS") && env.has("SLURM_PROCID")) {
     // Only a task of an srun step has SLURM_STEP_NUM_TASKS: a shell of salloc or the batch script itself is one
     // process, whatever SLURM_NTASKS says.

@@ -21,6 +21,9 @@ struct LaunchEnvironment {
   int master_port = 0;
   /// How many times torchrun restarted the group (0 on the first start).
   int restart_count = 0;
+  /// torchrun's agent serves the rendezvous store at MASTER_ADDR:MASTER_PORT (TORCHELASTIC_USE_AGENT_STORE): every
+  /// process connects to it as a client, under a prefix of its own per restart.
+  bool agent_store = false;
   /// Names this launch across restarts: torchrun's TORCHELASTIC_RUN_ID, or Slurm's job and step ids.
   std::string launch_id;
 };
