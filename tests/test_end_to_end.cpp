@@ -128,6 +128,7 @@ TEST_CASE("bad input gives one clear message, its exit code, and no run", "[e2e]
   expect(kTiny, 3, "cannot load it as a shared library",
          "--set 'experiment.plugins=[\"" + write(dir, "fake.so", "text") + "\"]'");
   expect(kTiny, 2, "no CUDA GPU is visible", "--set experiment.device=cuda");
+  expect(kTiny, 2, "train.cuda_graph = true needs a CUDA device", "--set train.cuda_graph=true");
   write(dir, "plain-file", "x");
   const auto blocked = run(write(dir, "tiny.toml", kTiny) + " --store " + (dir / "plain-file/ftrun.db"));
   CHECK(blocked.code == 5);

@@ -4,6 +4,7 @@
 #include "data/batch_source.h"
 #include "data/sharding.h"
 #include "loop/callbacks/early_stopping.h"
+#include "loop/static_batch.h"
 #include "loop/train_step.h"
 #include "loop/training_loop.h"
 #include "runner/model.h"
@@ -112,7 +113,7 @@ TEST_CASE("a step over micro-batches gives the gradients of one large batch", "[
   REQUIRE(first.steps.size() == 1);
   CHECK(first.steps[0].loss == Approx(second.steps[0].loss).epsilon(1e-6));
   CHECK_FALSE(first.stop);
-  const auto totals = four.take_epoch_totals(nullptr);
+  const auto totals = four.take_epoch_totals();
   CHECK(totals.examples == 32);
 }
 
@@ -258,4 +259,26 @@ TEST_CASE("each process gets a disjoint shard, and the shards of a step are one 
     covered = last;
   }
   CHECK(covered == 10);
+}
+
+TEST_CASE("a CUDA graph's static batch takes batches of its shape only, keeping the memory format", "[loop][graph]") {
+  const ft::Batch first{torch::randn({4, 3, 8, 8}).contiguous(at::MemoryFormat::ChannelsLast),
+                        torch::randint(0, 10, {4}, torch::kLong)};
+  ft::StaticBatch buffers(first);
+  CHECK(buffers.batch().inputs.is_contiguous(at::MemoryFormat::ChannelsLast));
+  const auto memory = buffers.batch().inputs.data_ptr();
+
+  const ft::Batch next{torch::randn({4, 3, 8, 8}), torch::randint(0, 10, {4}, torch::kLong)};
+  REQUIRE(buffers.fits(next));
+  buffers.load(next);
+  CHECK(torch::equal(buffers.batch().inputs, next.inputs));
+  CHECK(torch::equal(buffers.batch().targets, next.targets));
+  CHECK(buffers.batch().inputs.data_ptr() == memory);  // the graph keeps reading the same memory
+
+  // An epoch's last, smaller batch, or targets a regularization turned into probabilities, run outside the graph.
+  const ft::Batch last{torch::randn({3, 3, 8, 8}), torch::randint(0, 10, {3}, torch::kLong)};
+  const ft::Batch mixed{torch::randn({4, 3, 8, 8}), torch::rand({4, 10})};
+  CHECK_FALSE(buffers.fits(last));
+  CHECK_FALSE(buffers.fits(mixed));
+  CHECK_THROWS_AS(buffers.load(last), ft::Error);
 }

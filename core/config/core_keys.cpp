@@ -259,6 +259,10 @@ std::vector<CoreKey> make_core_keys() {
       key<std::int64_t>(
           "train", "log_every", "read losses back from the device every N steps (and at each epoch's end)",
           [](auto& run) -> auto& { return run.train.log_every; }, positive<std::int64_t>()),
+      key<bool>(
+          "train", "cuda_graph",
+          "capture each micro-batch's forward and backward in a CUDA graph and replay it (CUDA, one process)",
+          [](auto& run) -> auto& { return run.train.cuda_graph; }),
 
       key<std::string>(
           "schedule", "type", "`constant`, `step`, `multistep`, `cosine`, `onecycle` or `plateau`",

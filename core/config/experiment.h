@@ -67,6 +67,8 @@ struct TrainConfig {
   std::string test_weights = "best";
   /// Read losses back from the device every N optimizer steps (and at each epoch's end).
   std::int64_t log_every = 10;
+  /// Replay each micro-batch's forward and backward from a captured CUDA graph (CUDA only).
+  bool cuda_graph = false;
 };
 
 /// Data-parallel training over several processes (docs/distributed.md).

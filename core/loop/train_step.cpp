@@ -2,6 +2,7 @@
 
 #include "distributed/gradient_sync.h"
 #include "distributed/process_group.h"
+#include "loop/graphed_micro_step.h"
 #include "runner/training_state.h"
 
 #include <torch/nn/functional/loss.h>
@@ -25,51 +26,66 @@ torch::Tensor clip_gradients(const std::vector<torch::Tensor>& parameters, doubl
 }
 
 TrainStep::TrainStep(StepSetup setup) : s_(std::move(setup)), scaler_(s_.precision == "fp16") {
+  if (s_.cuda_graph) {
+    graphed_ = std::make_unique<GraphedMicroStep>(
+        [this](Batch& data, const torch::Tensor& scale) { return forward_backward(data, scale); });
+  }
   for (auto& parameter : s_.model->parameters()) {
     if (parameter.requires_grad()) trainable_.push_back(parameter);
   }
-  const auto options = torch::TensorOptions().device(s_.device);
-  loss_sum_ = torch::zeros({}, options.dtype(torch::kFloat64));
-  correct_ = torch::zeros({}, options.dtype(torch::kInt64));
+  scale_ = torch::ones({}, torch::TensorOptions().device(s_.device).dtype(torch::kFloat32));
+}
+
+TrainStep::~TrainStep() = default;
+
+std::pair<torch::Tensor, torch::Tensor> TrainStep::forward_backward(Batch& data, const torch::Tensor& scale) {
+  const auto labels = data.targets;
+  for (auto& regularization : s_.regularizations) regularization->transform_batch(data);
+  torch::Tensor logits, loss;
+  {
+    AutocastScope autocast(s_.device.type(), s_.precision);
+    logits = s_.model->forward(data.inputs);
+    loss = torch::nn::functional::cross_entropy(logits, data.targets);
+    for (auto& regularization : s_.regularizations) {
+      if (auto replaced = regularization->loss(logits, data, loss)) loss = *replaced;
+    }
+    for (auto& regularization : s_.regularizations) {
+      if (auto penalty = regularization->penalty(*s_.model); penalty.defined()) loss = loss + penalty;
+    }
+  }
+  loss = loss.to(torch::kFloat32);
+  (loss * scale).backward();
+  torch::NoGradGuard no_grad;
+  return {loss.detach(), logits.detach().argmax(1).eq(labels).sum()};
 }
 
 void TrainStep::run(std::int64_t epoch, std::int64_t global_step, std::int64_t micro,
                     const std::function<Batch(std::int64_t)>& batch) {
-  s_.optimizer->zero_grad();
-  torch::Tensor step_loss = torch::zeros({}, torch::TensorOptions().device(s_.device));
-  for (std::int64_t i = 0; i < micro; ++i) {
-    Batch data = batch(i);
-    const auto labels = data.targets;
-    const auto n = labels.size(0);
-    for (auto& regularization : s_.regularizations) regularization->transform_batch(data);
-    torch::Tensor logits, loss;
-    {
-      AutocastScope autocast(s_.device.type(), s_.precision);
-      logits = s_.model->forward(data.inputs);
-      loss = torch::nn::functional::cross_entropy(logits, data.targets);
-      for (auto& regularization : s_.regularizations) {
-        if (auto replaced = regularization->loss(logits, data, loss)) loss = *replaced;
-      }
-      for (auto& regularization : s_.regularizations) {
-        if (auto penalty = regularization->penalty(*s_.model); penalty.defined()) loss = loss + penalty;
-      }
-    }
-    loss = loss.to(torch::kFloat32);
-    // Only the last micro-batch's backward averages gradients across processes (DDP's no_sync before it).
-    if (s_.sync && i == micro - 1) s_.sync->arm();
-    (loss * (scaler_.scale() / static_cast<double>(micro))).backward();
-    torch::NoGradGuard no_grad;
-    const auto detached = loss.detach();
-    step_loss += detached / static_cast<double>(micro);
-    loss_sum_ += detached.to(torch::kFloat64) * static_cast<double>(n);
-    correct_ += logits.detach().argmax(1).eq(labels).sum();
-    examples_ += n;
-  }
-  if (s_.sync) s_.sync->finish();
-
+  // A captured graph accumulates into the gradients' memory: they are zeroed in place, not freed.
+  s_.optimizer->zero_grad(/*set_to_none=*/!graphed_);
+  // Each micro-batch's loss counts 1/micro (and, in fp16, is scaled up). It is a device scalar, so a captured
+  // graph reads each step's value, not the one it was captured with; refilled only when it changes.
+  const double scale = scaler_.scale() / static_cast<double>(micro);
   StepRecord record;
   record.epoch = epoch;
   record.global_step = global_step;
+  for (std::int64_t i = 0; i < micro; ++i) {
+    Batch data = batch(i);
+    // Only the last micro-batch's backward averages gradients across processes (DDP's no_sync before it).
+    if (s_.sync && i == micro - 1) s_.sync->arm();
+    torch::Tensor loss, hits;
+    if (graphed_) {
+      std::tie(loss, hits) = graphed_->run(data, scale);
+    } else {
+      if (scale != scale_value_) scale_.fill_(scale_value_ = scale);
+      std::tie(loss, hits) = forward_backward(data, scale_);
+    }
+    // Kept on the device, read back with the others (read_back): no sync here.
+    pending_micro_.push_back({loss, hits, data.targets.size(0)});
+  }
+  if (s_.sync) s_.sync->finish();
+  record_micro_batches_.push_back(micro);
+
   for (auto& group : s_.optimizer->param_groups()) record.learning_rates.push_back(group.options().get_lr());
   if (scaler_.enabled()) {
     // fp16: a step whose gradients overflowed is skipped and the loss scale halved, as GradScaler does.
@@ -78,52 +94,58 @@ void TrainStep::run(std::int64_t epoch, std::int64_t global_step, std::int64_t m
     record.loss_scale = scaler_.scale();
     record.skipped = !finite;
   }
-  torch::Tensor norm;
   if (!record.skipped) {
-    if (s_.clip_grad_norm > 0) norm = clip_gradients(trainable_, s_.clip_grad_norm);
+    if (s_.clip_grad_norm > 0) pending_norms_.push_back(clip_gradients(trainable_, s_.clip_grad_norm).reshape({1}));
     s_.optimizer->step();
   }
   pending_.push_back(std::move(record));
-  pending_losses_.push_back(step_loss.to(torch::kFloat64));
-  pending_norms_.push_back(norm.defined() ? norm.to(torch::kFloat64).reshape({})
-                                          : torch::full({}, std::nan(""), pending_losses_.back().options()));
 }
 
 ReadBack TrainStep::read_back(ProcessGroup* group, bool stop) {
-  ReadBack result;
+  // One tensor, one transfer (and one all-reduce): every micro-batch's loss and correct count, the gradient
+  // norms, and the stop flag.
   const auto options = torch::TensorOptions().device(s_.device).dtype(torch::kFloat64);
-  std::vector<torch::Tensor> parts = pending_losses_;
-  parts.insert(parts.end(), pending_norms_.begin(), pending_norms_.end());
-  parts.push_back(torch::full({}, stop ? 1.0 : 0.0, options));
-  auto values = torch::stack(parts);
-  if (group) {
-    group->sum(values);
-    values.slice(0, 0, values.size(0) - 1).div_(group->world_size());
-  }
+  const auto micro = static_cast<std::int64_t>(pending_micro_.size());
+  std::vector<torch::Tensor> parts;
+  for (const auto& m : pending_micro_) parts.push_back(m.loss.to(torch::kFloat64).reshape({1}));
+  for (const auto& m : pending_micro_) parts.push_back(m.hits.to(torch::kFloat64).reshape({1}));
+  for (const auto& norm : pending_norms_) parts.push_back(norm.to(torch::kFloat64));
+  parts.push_back(torch::full({1}, stop ? 1.0 : 0.0, options));
+  auto values = torch::cat(parts);
+  const double world = group ? group->world_size() : 1;
+  if (group) group->sum(values);  // losses and norms are averaged below, correct counts and the flag summed
   values = values.cpu();
   const double* read = values.data_ptr<double>();
-  const std::size_t count = pending_.size();
-  for (std::size_t k = 0; k < count; ++k) {
-    pending_[k].loss = read[k];
-    if (!std::isnan(read[count + k])) pending_[k].grad_norm = read[count + k];
+
+  ReadBack result;
+  std::int64_t m = 0, norm = 0;
+  for (std::size_t k = 0; k < pending_.size(); ++k) {
+    StepRecord& step = pending_[k];
+    double loss = 0;
+    for (std::int64_t i = 0; i < record_micro_batches_[k]; ++i, ++m) {
+      const double micro_loss = read[m] / world;
+      const double examples = static_cast<double>(pending_micro_[m].examples) * world;
+      loss += micro_loss / static_cast<double>(record_micro_batches_[k]);
+      epoch_.loss_sum += micro_loss * examples;
+      epoch_.correct += read[micro + m];
+      epoch_.examples += examples;
+    }
+    step.loss = loss;
+    if (!step.skipped && s_.clip_grad_norm > 0) step.grad_norm = read[2 * micro + norm++] / world;
   }
-  result.stop = read[2 * count] > 0;
+  result.stop = read[values.numel() - 1] > 0;
   result.steps = std::move(pending_);
   pending_.clear();
-  pending_losses_.clear();
+  pending_micro_.clear();
   pending_norms_.clear();
+  record_micro_batches_.clear();
   return result;
 }
 
-EpochTotals TrainStep::take_epoch_totals(ProcessGroup* group) {
-  auto totals = torch::stack(
-      {loss_sum_, correct_.to(torch::kFloat64), torch::full({}, static_cast<double>(examples_), loss_sum_.options())});
-  if (group) group->sum(totals);
-  totals = totals.cpu();
-  loss_sum_.zero_();
-  correct_.zero_();
-  examples_ = 0;
-  return {totals[0].item<double>(), totals[1].item<double>(), totals[2].item<double>()};
+EpochTotals TrainStep::take_epoch_totals() {
+  const EpochTotals totals = epoch_;
+  epoch_ = {};
+  return totals;
 }
 
 void TrainStep::save(TensorMap& checkpoint) const {

@@ -21,6 +21,7 @@
 namespace ft {
 
 class GradientSync;
+class GraphedMicroStep;
 class ProcessGroup;
 
 struct StepSetup {
@@ -32,6 +33,8 @@ struct StepSetup {
   double clip_grad_norm = 0;
   /// Averages gradients across processes; nullptr for a single process.
   GradientSync* sync = nullptr;
+  /// Replay each micro-batch's forward and backward from a captured CUDA graph (loop/graphed_micro_step.h).
+  bool cuda_graph = false;
 };
 
 /// What read_back() returns: the steps since the last read-back, and whether any process asked to stop.
@@ -50,6 +53,7 @@ struct EpochTotals {
 class TrainStep {
  public:
   explicit TrainStep(StepSetup setup);
+  ~TrainStep();
 
   /// One optimizer step over `micro` micro-batches, `batch(i)` giving the i-th; each micro-batch's loss counts
   /// 1/micro so the summed gradients equal those of one large batch.
@@ -61,23 +65,36 @@ class TrainStep {
   /// whether any process had it.
   ReadBack read_back(ProcessGroup* group, bool stop);
 
-  /// The epoch's loss sum, correct predictions and examples (over processes with `group`); resets them.
-  EpochTotals take_epoch_totals(ProcessGroup* group);
+  /// The loss sum, correct predictions and examples of the steps read back since the last call (over all
+  /// processes); resets them. The loop reads back at each epoch's last step, so these are the epoch's.
+  EpochTotals take_epoch_totals();
 
   /// Optimizer and loss-scale state, for checkpoints.
   void save(TensorMap& checkpoint) const;
   void load(const TensorMap& checkpoint);
 
  private:
+  /// Forward, loss and `(loss * scale).backward()` of one micro-batch; returns the unscaled loss and the correct
+  /// predictions, as device tensors.
+  std::pair<torch::Tensor, torch::Tensor> forward_backward(Batch& data, const torch::Tensor& scale);
+
   StepSetup s_;
+  std::unique_ptr<GraphedMicroStep> graphed_;
+  torch::Tensor scale_;
   LossScaler scaler_;
   std::vector<torch::Tensor> trainable_;
-  // Steps not yet read back.
+  // Steps not yet read back: their records, each micro-batch's device-side loss and correct count, the gradient
+  // norms of clipped steps, and how many micro-batches each step had.
+  struct MicroBatch {
+    torch::Tensor loss, hits;
+    std::int64_t examples = 0;
+  };
   std::vector<StepRecord> pending_;
-  std::vector<torch::Tensor> pending_losses_, pending_norms_;
-  // The epoch so far, on the device.
-  torch::Tensor loss_sum_, correct_;
-  std::int64_t examples_ = 0;
+  std::vector<MicroBatch> pending_micro_;
+  std::vector<torch::Tensor> pending_norms_;
+  std::vector<std::int64_t> record_micro_batches_;
+  EpochTotals epoch_;
+  double scale_value_ = 1.0;
 };
 
 /// Clips the global L2 norm of `parameters`' gradients to `max_norm` on the device (no host sync, unlike

@@ -125,7 +125,7 @@ void TrainingLoop::finish_epoch(double seconds) {
   record.epoch = state_.epoch;
   record.global_step = state_.global_step;
   record.seconds = seconds;
-  const EpochTotals totals = s_.step->take_epoch_totals(s_.group);
+  const EpochTotals totals = s_.step->take_epoch_totals();
   record.examples = static_cast<std::int64_t>(totals.examples);
   record.metrics["train_loss"] = totals.loss_sum / totals.examples;
   record.metrics["train_accuracy"] = totals.correct / totals.examples;

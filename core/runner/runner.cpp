@@ -89,6 +89,12 @@ class RunBuilder {
 
  private:
   BuiltRun build_components(const RunConfig& run, c10::Device device, Purpose purpose) {
+    if (run.train.cuda_graph && !device.is_cuda()) {
+      throw ConfigError(
+          fmt::format("train.cuda_graph = true needs a CUDA device; this run trains on {} (set it "
+                      "to false, or device = \"cuda\")",
+                      device.str()));
+    }
     const bool load_weights = purpose != Purpose::check_only;
     const bool check = purpose != Purpose::train_checked;
     BuiltRun built;
@@ -461,6 +467,10 @@ void build_every_run(const ExperimentPlan& plan, Build&& build) {
 }  // namespace
 
 c10::Device Runner::device_for(const RunConfig& run) const {
+  if (group_ && run.train.cuda_graph) {
+    // The gradient buckets' all-reduce is started from autograd hooks, which a captured graph would not rerun.
+    throw ConfigError("train.cuda_graph works on one process only for now; set it to false under torchrun or srun");
+  }
   return group_ ? distributed_device(run.device, group_->launch().local_rank) : resolve_device(run.device);
 }
 
