@@ -48,11 +48,12 @@ def write_cifar10(folder):
         records.tofile(os.path.join(folder, name))
 
 
-def ftrun_speed(preset, data, store, threads):
+def ftrun_speed(preset, data, store, threads, overrides):
+    extra = [arg for override in overrides for arg in ("--set", override)]
     subprocess.run([os.path.join(ROOT, os.environ.get("FTRUN_BUILD", "build"), "ftrun"),
                     os.path.join(ROOT, "bench", preset["toml"]),
-                    "--set", f"dataset.root={data}", "--set", f"experiment.threads={threads}", "--store", store],
-                   check=True, stdout=subprocess.DEVNULL)
+                    "--set", f"dataset.root={data}", "--set", f"experiment.threads={threads}", "--store", store]
+                   + extra, check=True, stdout=subprocess.DEVNULL)
     rows = sqlite3.connect(store).execute(
         "SELECT images_per_second FROM epoch_metrics WHERE epoch > 1 ORDER BY epoch").fetchall()
     return sum(r[0] for r in rows) / len(rows)
@@ -96,14 +97,17 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--preset", choices=sorted(PRESETS), default="cpu")
     parser.add_argument("--threads", type=int, default=len(os.sched_getaffinity(0)))
+    parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", dest="overrides",
+                        help="passed to ftrun, e.g. --set train.cuda_graph=true")
     args = parser.parse_args()
     preset = PRESETS[args.preset]
     with tempfile.TemporaryDirectory() as work:
         write_cifar10(os.path.join(work, "cifar"))
-        ftrun = ftrun_speed(preset, os.path.join(work, "cifar"), os.path.join(work, "bench.db"), args.threads)
+        ftrun = ftrun_speed(preset, os.path.join(work, "cifar"), os.path.join(work, "bench.db"), args.threads,
+                            args.overrides)
     torch_ips = pytorch_speed(preset, args.threads)
     print(f"{preset['model']}, 3x32x32, batch {preset['batch']}, Adam, {preset['precision']}, {preset['device']}, "
-          f"{args.threads} threads, torch {torch.__version__}")
+          f"{args.threads} threads, torch {torch.__version__}" + "".join(f", {o}" for o in args.overrides))
     print(f"  ftrun    {ftrun:8.1f} images/s")
     print(f"  PyTorch  {torch_ips:8.1f} images/s")
     target = "1.0" if args.preset == "cpu" else "1.5"

@@ -13,4 +13,10 @@ cmake -S . -B build-gpu -G Ninja -DCMAKE_PREFIX_PATH="$FT_GPU_PREFIX_PATH" -DFTR
 cmake --build build-gpu 2>&1 | tail -20 | tee "$out/build.log"
 (cd build-gpu && ctest --output-on-failure -j 8) 2>&1 | tail -40 | tee "$out/ctest.log" || true
 FTRUN_BUILD=build-gpu python3 bench/compare.py --preset gpu 2>&1 | tee "$out/bench-gpu.txt"
+# The step captured in a CUDA graph against the same step eager (ResNet-50 32x32 bf16 batch 256).
+FTRUN_BUILD=build-gpu python3 bench/compare.py --preset gpu --set train.cuda_graph=true 2>&1 |
+  tee "$out/bench-gpu-graph.txt" || true
+# One process under torchrun: NCCL's process group, broadcast and bucketed all-reduce on the GPU.
+torchrun --nproc-per-node 1 --no-python build-gpu/ftrun experiments/quickstart.toml --store "$out/nccl.db" \
+  --set experiment.device=cuda 2>&1 | tail -20 | tee "$out/nccl.txt" || true
 nvidia-smi --query-gpu=name,driver_version --format=csv | tee -a "$out/bench-gpu.txt"

@@ -19,9 +19,13 @@ std::optional<ft::LaunchEnvironment> read(const std::map<std::string, std::strin
 
 }  // namespace
 
-TEST_CASE("no launcher, or a world of one, is a single process", "[launch]") {
+TEST_CASE("no launcher, or an srun step of one task, is a single process", "[launch]") {
   CHECK_FALSE(read({}));
-  CHECK_FALSE(read({{"WORLD_SIZE", "1"}, {"RANK", "0"}}));
+  CHECK_FALSE(read({{"SLURM_STEP_NUM_TASKS", "1"}, {"SLURM_PROCID", "0"}}));
+  // torchrun with one process makes a group of one: the same path as N (NCCL on a single GPU).
+  const auto one = read({{"WORLD_SIZE", "1"}, {"RANK", "0"}});
+  REQUIRE(one);
+  CHECK(one->world_size == 1);
   // A shell inside an allocation is one process, whatever the allocation's size.
   CHECK_FALSE(read({{"SLURM_NTASKS", "16"}, {"SLURM_PROCID", "0"}}));
 }

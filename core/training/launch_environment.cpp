@@ -60,9 +60,9 @@ std::optional<LaunchEnvironment> read_launch_environment(const std::function<con
   const Variables env(getenv);
   LaunchEnvironment launch;
   if (env.has("WORLD_SIZE") || env.has("RANK")) {
+    // A torchrun group of one is still a group: the same code path as N processes (and NCCL on one GPU).
     launch.launcher = "torchrun";
     launch.world_size = env.number("WORLD_SIZE", 1);
-    if (launch.world_size == 1) return std::nullopt;
     launch.rank = env.number("RANK", 0);
     launch.local_rank = env.number("LOCAL_RANK", 0, launch.rank);
     launch.local_world_size = env.number("LOCAL_WORLD_SIZE", 1, launch.world_size);

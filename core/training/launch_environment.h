@@ -2,7 +2,8 @@
 // Where this process stands in a data-parallel launch, read from the launcher's environment: torchrun's variables
 // (RANK, WORLD_SIZE, LOCAL_RANK, LOCAL_WORLD_SIZE, MASTER_ADDR, MASTER_PORT, TORCHELASTIC_RESTART_COUNT), else
 // Slurm's for a task started by srun (SLURM_PROCID, SLURM_STEP_NUM_TASKS, SLURM_LOCALID, ...). Without either, or
-// with a world of one, ftrun runs as the single process it always was. No LibTorch here, so it is tested fast.
+// in an srun step of one task, ftrun runs as the single process it always was; `torchrun --nproc-per-node 1`
+// makes a group of one (the same code path as N). No LibTorch here, so it is tested fast.
 
 #include <cstdint>
 #include <functional>
