@@ -57,6 +57,26 @@ std::string independent_examples(int per_class, int epochs) {
                   "epochs = 2", "epochs = " + std::to_string(epochs));
 }
 
+// Two processes on a long run, started and seen training (its first steps in the store), each logging to
+// rankR.log in `dir`.
+struct TwoTraining {
+  std::string store;
+  pid_t rank0 = 0, rank1 = 0;
+  bool training = false;
+};
+
+TwoTraining start_two_training(const TempDir& dir) {
+  TwoTraining two;
+  const auto experiment = write(dir, "long.toml", independent_examples(2000, 30));
+  two.store = dir / "ftrun.db";
+  const int port = next_port();
+  const std::string args = experiment + " --store " + two.store;
+  two.rank0 = start_rank(0, 2, port, args, dir / "rank0.log");
+  two.rank1 = start_rank(1, 2, port, args, dir / "rank1.log");
+  two.training = wait_until(two.store, "SELECT COUNT(*) FROM metrics WHERE scope = 'step'");
+  return two;
+}
+
 }  // namespace
 
 TEST_CASE("two processes with batch B end with the weights of one process with batch 2B", "[e2e][distributed]") {
@@ -112,13 +132,7 @@ TEST_CASE("two processes with batch B end with the weights of one process with b
 
 TEST_CASE("a killed process ends the others, and the run is marked failed once", "[e2e][distributed]") {
   TempDir dir;
-  const auto experiment = write(dir, "long.toml", independent_examples(2000, 30));
-  const auto store = dir / "ftrun.db";
-  const int port = next_port();
-  const std::string args = experiment + " --store " + store;
-  const pid_t rank0 = start_rank(0, 2, port, args, dir / "rank0.log");
-  const pid_t rank1 = start_rank(1, 2, port, args, dir / "rank1.log");
-  const bool training = wait_until(store, "SELECT COUNT(*) FROM metrics WHERE scope = 'step'");
+  const auto [store, rank0, rank1, training] = start_two_training(dir);
   kill(rank1, SIGKILL);
   const auto start = std::chrono::steady_clock::now();
   const int code0 = wait_for(rank0);
@@ -135,13 +149,7 @@ TEST_CASE("a killed process ends the others, and the run is marked failed once",
 
 TEST_CASE("Ctrl-C on one process stops every process at the next read-back, marked interrupted", "[e2e][distributed]") {
   TempDir dir;
-  const auto experiment = write(dir, "long.toml", independent_examples(2000, 30));
-  const auto store = dir / "ftrun.db";
-  const int port = next_port();
-  const std::string args = experiment + " --store " + store;
-  const pid_t rank0 = start_rank(0, 2, port, args, dir / "rank0.log");
-  const pid_t rank1 = start_rank(1, 2, port, args, dir / "rank1.log");
-  const bool training = wait_until(store, "SELECT COUNT(*) FROM metrics WHERE scope = 'step'");
+  const auto [store, rank0, rank1, training] = start_two_training(dir);
   kill(rank1, SIGINT);  // rank 1 alone: rank 0 hears of it at the next read-back
   const int code1 = wait_for(rank1), code0 = wait_for(rank0);
   INFO(read_file(dir / "rank0.log") + read_file(dir / "rank1.log"));
