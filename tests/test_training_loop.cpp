@@ -4,6 +4,7 @@
 #include "data/batch_source.h"
 #include "data/sharding.h"
 #include "loop/callbacks/early_stopping.h"
+#include "loop/feature_cache.h"
 #include "loop/static_batch.h"
 #include "loop/train_step.h"
 #include "loop/training_loop.h"
@@ -281,4 +282,49 @@ TEST_CASE("a CUDA graph's static batch takes batches of its shape only, keeping 
   CHECK_FALSE(buffers.fits(last));
   CHECK_FALSE(buffers.fits(mixed));
   CHECK_THROWS_AS(buffers.load(last), ft::Error);
+}
+
+namespace {
+
+// Changes every batch it sees, as mixup does.
+struct Mixing : ft::Regularization {
+  void transform_batch(ft::Batch& batch) override { batch.inputs = batch.inputs.flip(0); }
+};
+
+}  // namespace
+
+TEST_CASE("the feature cache is planned only where the backbone's output cannot change", "[loop][feature_cache]") {
+  auto split = std::make_shared<MemorySplit>(8);
+  ft::BatchSource train(split, tiny_info(), c10::Device(c10::kCPU));
+  ft::TrainConfig config;
+  ft::AugmentConfig augment;
+  auto model = tiny_model();
+  const std::int64_t budget = 1 << 20;
+  CHECK_THAT(ft::plan_feature_cache(config, augment, *model, {}, train, 8, budget).reason,
+             Catch::Contains("not wholly frozen"));
+  model->freeze({"*"});
+  CHECK(ft::plan_feature_cache(config, augment, *model, {}, train, 8, budget).use);
+  CHECK_THAT(ft::plan_feature_cache(config, augment, *model, {std::make_shared<Mixing>()}, train, 8, budget).reason,
+             Catch::Contains("a regularization changes the batches"));
+  augment.hflip = true;
+  CHECK_THAT(ft::plan_feature_cache(config, augment, *model, {}, train, 8, budget).reason,
+             Catch::Contains("dataset.augment"));
+  augment.hflip = false;
+  // 8 features of 4 bytes per image: over a budget of 100 bytes with 8 images.
+  CHECK_THAT(ft::plan_feature_cache(config, augment, *model, {}, train, 8, 100).reason, Catch::Contains("budget"));
+  config.feature_cache = "memory";
+  CHECK(ft::plan_feature_cache(config, augment, *model, {}, train, 8, 100).use);
+  config.feature_cache = "off";
+  CHECK_FALSE(ft::plan_feature_cache(config, augment, *model, {}, train, 8, budget).use);
+
+  // The cached source gives the backbone's features, and the model takes them in place of images.
+  config.feature_cache = "auto";
+  const auto images = train.batch(torch::arange(8, torch::kLong));
+  torch::NoGradGuard no_grad;
+  model->eval();
+  const auto expected = model->forward(images.inputs);
+  const ft::BatchSource features = ft::cache_features(*model, train, 3, 0, "fp32", "fp32");
+  model->set_features_as_inputs(true);
+  const auto from_cache = model->forward(features.batch(torch::arange(8, torch::kLong)).inputs);
+  CHECK(torch::allclose(from_cache, expected, 1e-6, 1e-6));
 }

@@ -263,6 +263,14 @@ std::vector<CoreKey> make_core_keys() {
           "train", "cuda_graph",
           "capture each micro-batch's forward and backward in a CUDA graph and replay it (CUDA, one process)",
           [](auto& run) -> auto& { return run.train.cuda_graph; }),
+      key<std::string>(
+          "train", "feature_cache",
+          "with the whole backbone frozen and no augmentation, train the head on its features computed once: "
+          "`auto` (when allowed and within a quarter of the memory), `memory`, `off`",
+          [](auto& run) -> auto& { return run.train.feature_cache; }, one_of({"auto", "memory", "off"})),
+      key<std::string>(
+          "train", "feature_cache_dtype", "cached features as `fp32` (exact) or `bf16` (half the memory)",
+          [](auto& run) -> auto& { return run.train.feature_cache_dtype; }, one_of({"fp32", "bf16"})),
 
       key<std::string>(
           "schedule", "type", "`constant`, `step`, `multistep`, `cosine`, `onecycle` or `plateau`",

@@ -10,7 +10,7 @@ namespace ft {
 
 BatchSource::BatchSource(std::shared_ptr<const Split> split, const DatasetInfo& info, c10::Device device,
                          bool channels_last)
-    : split_(std::move(split)), device_(device), channels_last_(channels_last) {
+    : split_(std::move(split)), device_(device), channels_last_(channels_last), size_(split_->size()) {
   const auto channels = info.input.channels;
   auto options = torch::TensorOptions().dtype(torch::kFloat32);
   mean_ = torch::tensor(info.mean, options).view({1, channels, 1, 1}).to(device) * 255.0;
@@ -20,6 +20,13 @@ BatchSource::BatchSource(std::shared_ptr<const Split> split, const DatasetInfo& 
     labels_ = tensors->labels.to(device);
   }
 }
+
+BatchSource::BatchSource(torch::Tensor inputs, torch::Tensor labels)
+    : device_(inputs.device()),
+      precomputed_(true),
+      size_(inputs.size(0)),
+      images_(std::move(inputs)),
+      labels_(std::move(labels)) {}
 
 std::pair<torch::Tensor, torch::Tensor> BatchSource::gather(const torch::Tensor& indices) const {
   std::vector<torch::Tensor> pixels;
@@ -42,6 +49,7 @@ Batch BatchSource::batch(const torch::Tensor& indices, const std::pair<torch::Te
     const auto on_device = indices.to(device_);
     images = images_.index_select(0, on_device);
     labels = labels_.index_select(0, on_device);
+    if (precomputed_) return {images.to(torch::kFloat32), labels};
   } else {
     const auto gathered = host ? *host : gather(indices);
     images = gathered.first.to(device_, /*non_blocking=*/true);

@@ -21,8 +21,11 @@ class BatchSource {
  public:
   BatchSource(std::shared_ptr<const Split> split, const DatasetInfo& info, c10::Device device,
               bool channels_last = false);
+  /// Batches of precomputed inputs (a frozen backbone's features, loop/feature_cache.h): cut from `inputs` as
+  /// they are, neither normalised nor augmented.
+  BatchSource(torch::Tensor inputs, torch::Tensor labels);
 
-  std::int64_t size() const { return split_->size(); }
+  std::int64_t size() const { return size_; }
   bool in_memory() const { return images_.defined(); }
 
   /// Decodes the examples at `indices` on the calling thread (a loader thread): uint8 images and labels on the
@@ -37,7 +40,9 @@ class BatchSource {
  private:
   std::shared_ptr<const Split> split_;
   c10::Device device_;
-  bool channels_last_;
+  bool channels_last_ = false;
+  bool precomputed_ = false;
+  std::int64_t size_ = 0;
   torch::Tensor images_, labels_, mean_, inv_std_;
 };
 

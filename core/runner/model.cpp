@@ -9,6 +9,7 @@
 #include <fmt/format.h>
 #include <fmt/ranges.h>
 
+#include <algorithm>
 #include <set>
 
 namespace ft {
@@ -32,7 +33,18 @@ bool matches_prefix(const std::string& name, const std::string& prefix) {
 Classifier::Classifier(std::shared_ptr<Backbone> backbone, std::shared_ptr<Head> head)
     : backbone_(register_module("backbone", std::move(backbone))), head_(register_module("head", std::move(head))) {}
 
-torch::Tensor Classifier::forward(const torch::Tensor& images) { return head_->forward(backbone_->forward(images)); }
+torch::Tensor Classifier::forward(const torch::Tensor& images) {
+  return head_->forward(features_as_inputs_ ? images : backbone_->forward(images));
+}
+
+bool Classifier::backbone_fixed() const {
+  for (const auto& parameter : backbone_->parameters()) {
+    if (parameter.requires_grad()) return false;
+  }
+  // Frozen with freeze = ["*"]: the backbone itself is among the modules kept in eval mode.
+  return std::any_of(frozen_modules_.begin(), frozen_modules_.end(),
+                     [&](const auto& module) { return module.get() == backbone_.get(); });
+}
 
 std::int64_t Classifier::freeze(const std::vector<std::string>& prefixes) {
   std::int64_t frozen = 0;

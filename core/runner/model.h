@@ -22,7 +22,13 @@ bool matches_prefix(const std::string& name, const std::string& prefix);
 class Classifier : public torch::nn::Module {
  public:
   Classifier(std::shared_ptr<Backbone> backbone, std::shared_ptr<Head> head);
+  /// Logits for a batch of images, or for a batch of backbone features while `features_as_inputs` is set (the
+  /// feature cache: the frozen backbone ran once per image before training).
   torch::Tensor forward(const torch::Tensor& images);
+  void set_features_as_inputs(bool on) { features_as_inputs_ = on; }
+  /// True when the whole backbone is frozen and kept in eval mode (`freeze = ["*"]`): its output for an image
+  /// never changes while training.
+  bool backbone_fixed() const;
 
   Backbone& backbone() { return *backbone_; }
   Head& head() { return *head_; }
@@ -42,6 +48,7 @@ class Classifier : public torch::nn::Module {
   std::shared_ptr<Backbone> backbone_;
   std::shared_ptr<Head> head_;
   std::vector<std::shared_ptr<torch::nn::Module>> frozen_modules_;
+  bool features_as_inputs_ = false;
 };
 
 /// Loads the backbone's weights from `tensors` (a checkpoint's "backbone.*" entries, or bare backbone names).

@@ -11,10 +11,14 @@
 #include "loop/callbacks/run_hooks_callback.h"
 #include "loop/callbacks/schedule_callback.h"
 #include "loop/callbacks/test_evaluation.h"
+#include "loop/feature_cache.h"
 #include "loop/train_step.h"
 #include "loop/training_loop.h"
 
+#include <fmt/format.h>
 #include <torch/torch.h>
+
+#include <chrono>
 
 namespace ft {
 
@@ -29,10 +33,13 @@ class Trainer::Impl {
     if (s_.validation) validation = std::make_unique<BatchSource>(s_.validation, s_.info, s_.device, s_.channels_last);
     if (s_.test && s_.config.test) test = std::make_unique<BatchSource>(s_.test, s_.info, s_.device, s_.channels_last);
 
+    FeaturesAsInputs features_as_inputs(*s_.model);
+    use_feature_cache(train, validation.get(), test.get(), leader, features_as_inputs);
+
     std::unique_ptr<GradientSync> sync;
     if (s_.group) sync = std::make_unique<GradientSync>(*s_.group, s_.model->parameters());
-    TrainStep step(
-        {s_.model, s_.optimizer, s_.regularizations, s_.device, s_.precision, s_.config.clip_grad_norm, sync.get()});
+    TrainStep step({s_.model, s_.optimizer, s_.regularizations, s_.device, s_.precision, s_.config.clip_grad_norm,
+                    sync.get(), s_.config.cuda_graph});
 
     LoopSetup loop;
     loop.model = s_.model;
@@ -83,6 +90,44 @@ class Trainer::Impl {
   }
 
  private:
+  // Sets the model to take features instead of images while alive.
+  struct FeaturesAsInputs {
+    Classifier& model;
+    explicit FeaturesAsInputs(Classifier& m) : model(m) {}
+    ~FeaturesAsInputs() { model.set_features_as_inputs(false); }
+    void on() { model.set_features_as_inputs(true); }
+  };
+
+  // Replaces the splits' images by the frozen backbone's features when the plan allows it (loop/feature_cache.h).
+  void use_feature_cache(BatchSource& train, BatchSource* validation, BatchSource* test, bool leader,
+                         FeaturesAsInputs& features_as_inputs) {
+    const std::int64_t examples = train.size() + (validation ? validation->size() : 0) + (test ? test->size() : 0);
+    const FeatureCachePlan plan = plan_feature_cache(s_.config, s_.augment, *s_.model, s_.regularizations, train,
+                                                     examples, feature_cache_budget(s_.device));
+    if (!plan.use) {
+      // Said only where a cache was asked for or nearly possible: a run training its backbone needs no reason.
+      const bool asked = s_.config.feature_cache == "memory" || s_.model->backbone_fixed();
+      if (leader && asked && !plan.reason.empty()) log::info(plan.reason);
+      return;
+    }
+    const auto start = std::chrono::steady_clock::now();
+    auto cache = [&](BatchSource& source) {
+      source = cache_features(*s_.model, source, s_.config.eval_batch_size, s_.config.loader_threads, s_.precision,
+                              s_.config.feature_cache_dtype);
+    };
+    cache(train);
+    if (validation) cache(*validation);
+    if (test) cache(*test);
+    features_as_inputs.on();
+    if (leader) {
+      log::info(
+          fmt::format("feature cache: the frozen backbone ran once over {} images ({} features each, {}, "
+                      "{:.1f} s); the head trains on its features",
+                      examples, s_.model->backbone().feature_size(), s_.config.feature_cache_dtype,
+                      std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count()));
+    }
+  }
+
   TrainerSetup s_;
 };
 

@@ -1,0 +1,66 @@
+// Linear probing on cached features: the frozen backbone runs once per image, and the run records exactly what
+// the uncached run records.
+#include "ftrun_cli.h"
+#include "temp_dir.h"
+
+#include <SQLiteCpp/SQLiteCpp.h>
+#include <catch2/catch.hpp>
+
+using Catch::Matchers::Contains;
+
+namespace {
+
+// The whole backbone frozen, no augmentation; the head has dropout (random numbers after the cache) and the loss
+// label smoothing (a regularization that leaves batches alone).
+std::string linear_probe() {
+  return replaced(replaced(kTiny, "width = 4", "width = 8\nfreeze = [\"*\"]"), "type = \"linear\"",
+                  "type = \"linear\"\ndropout = 0.2");
+}
+
+}  // namespace
+
+TEST_CASE("a linear probe on cached features records the same losses and weights as without the cache",
+          "[e2e][feature_cache]") {
+  TempDir dir;
+  const auto experiment = write(dir, "probe.toml", linear_probe());
+  const auto plain = run(experiment + " --store " + (dir / "plain/ftrun.db") + " --set train.feature_cache=off");
+  REQUIRE(plain.code == 0);
+  CHECK_THAT(plain.output, !Contains("feature cache"));
+  const auto cached = run(experiment + " --store " + (dir / "cached/ftrun.db") + " --set train.test=true");
+  INFO(cached.output);
+  REQUIRE(cached.code == 0);
+  CHECK_THAT(cached.output, Contains("feature cache: the frozen backbone ran once over"));
+
+  SQLite::Database a(dir / "plain/ftrun.db"), b(dir / "cached/ftrun.db");
+  const std::string steps = "SELECT step, name, value FROM metrics WHERE scope = 'step' ORDER BY step, name";
+  SQLite::Statement qa(a, steps), qb(b, steps);
+  int compared = 0;
+  while (qa.executeStep()) {
+    REQUIRE(qb.executeStep());
+    CHECK(qb.getColumn(0).getInt() == qa.getColumn(0).getInt());
+    CHECK(qb.getColumn(2).getDouble() == qa.getColumn(2).getDouble());  // bit for bit
+    ++compared;
+  }
+  CHECK(compared > 0);
+  CHECK(b.execAndGet("SELECT val_loss FROM epoch_metrics WHERE epoch = 2").getDouble() ==
+        a.execAndGet("SELECT val_loss FROM epoch_metrics WHERE epoch = 2").getDouble());
+  const std::string compare =
+      std::string(FT_PYTHON) +
+      " -c \"import sys, torch; a, b = (torch.load(p, weights_only=False) for p in sys.argv[1:]); "
+      "w = [k for k in a if not k.startswith('__ftrun__')]; "
+      "sys.exit(0 if w and all(torch.equal(a[k], b[k]) for k in w) else 1)\" " +
+      a.execAndGet("SELECT checkpoint_path FROM runs").getString() + " " +
+      b.execAndGet("SELECT checkpoint_path FROM runs").getString();
+  CHECK(std::system(compare.c_str()) == 0);
+}
+
+TEST_CASE("the feature cache says why it is not used when augmentation reaches the backbone", "[e2e][feature_cache]") {
+  TempDir dir;
+  const auto experiment =
+      write(dir, "probe.toml", replaced(linear_probe(), "validation_fraction = 0.02", "validation_fraction = 0.02\n"
+                                                                                     "augment = [\"hflip\"]"));
+  const auto result = run(experiment + " --store " + (dir / "ftrun.db"));
+  INFO(result.output);
+  REQUIRE(result.code == 0);
+  CHECK_THAT(result.output, Contains("feature cache not used: dataset.augment changes the images"));
+}
