@@ -19,17 +19,22 @@ std::string linear_probe() {
 
 }  // namespace
 
-TEST_CASE("a linear probe on cached features records the same losses and weights as without the cache",
+TEST_CASE("training on cached activations records the same losses and weights as without the cache",
           "[e2e][feature_cache]") {
+  // The whole backbone frozen (linear probing), or its first two of three stages (the third trains).
+  const auto [freeze, message] = GENERATE(table<std::string, std::string>(
+      {{"[\"*\"]", "the frozen backbone ran once over"},
+       {"[\"block1\", \"block2\"]", "the backbone's 2 frozen stage(s) ran once over"}}));
+  INFO(freeze);
   TempDir dir;
-  const auto experiment = write(dir, "probe.toml", linear_probe());
+  const auto experiment = write(dir, "probe.toml", replaced(linear_probe(), "freeze = [\"*\"]", "freeze = " + freeze));
   const auto plain = run(experiment + " --store " + (dir / "plain/ftrun.db") + " --set train.feature_cache=off");
   REQUIRE(plain.code == 0);
   CHECK_THAT(plain.output, !Contains("feature cache"));
   const auto cached = run(experiment + " --store " + (dir / "cached/ftrun.db") + " --set train.test=true");
   INFO(cached.output);
   REQUIRE(cached.code == 0);
-  CHECK_THAT(cached.output, Contains("feature cache: the frozen backbone ran once over"));
+  CHECK_THAT(cached.output, Contains("feature cache: " + message));
 
   SQLite::Database a(dir / "plain/ftrun.db"), b(dir / "cached/ftrun.db");
   const std::string steps = "SELECT step, name, value FROM metrics WHERE scope = 'step' ORDER BY step, name";
@@ -56,9 +61,10 @@ TEST_CASE("a linear probe on cached features records the same losses and weights
 
 TEST_CASE("the feature cache says why it is not used when augmentation reaches the backbone", "[e2e][feature_cache]") {
   TempDir dir;
-  const auto experiment =
-      write(dir, "probe.toml", replaced(linear_probe(), "validation_fraction = 0.02", "validation_fraction = 0.02\n"
-                                                                                     "augment = [\"hflip\"]"));
+  const auto experiment = write(dir, "probe.toml",
+                                replaced(linear_probe(), "validation_fraction = 0.02",
+                                         "validation_fraction = 0.02\n"
+                                         "augment = [\"hflip\"]"));
   const auto result = run(experiment + " --store " + (dir / "ftrun.db"));
   INFO(result.output);
   REQUIRE(result.code == 0);

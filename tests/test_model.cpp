@@ -160,3 +160,22 @@ TEST_CASE("a writer killed in the middle of a checkpoint leaves the previous che
   const bool new_one = w.sizes() == torch::IntArrayRef({4000, 4000}) && w.eq(2.0).all().item<bool>();
   CHECK((old_one || new_one));
 }
+
+TEST_CASE("backbones split at their stages compute what their forward computes", "[runner][feature_cache]") {
+  Fixture fixture;
+  ft::log::ComponentLogger log("test");
+  for (const std::string type : {"convnet", "resnet18"}) {
+    INFO(type);
+    auto backbone = fixture.catalog.make_backbone(type, ft::Params("backbone"), {{3, 32, 32}, log});
+    REQUIRE(backbone->splits_at_stages());
+    backbone->eval();
+    torch::NoGradGuard no_grad;
+    const auto images = torch::randn({2, 3, 32, 32});
+    const auto whole = backbone->forward(images);
+    const auto stages = backbone->stages().size();
+    for (std::size_t k = 0; k <= stages; ++k) {
+      const auto split = backbone->forward_stages(backbone->forward_stages(images, 0, k), k, stages);
+      CHECK(torch::equal(split, whole));
+    }
+  }
+}

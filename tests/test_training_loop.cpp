@@ -301,7 +301,7 @@ TEST_CASE("the feature cache is planned only where the backbone's output cannot 
   auto model = tiny_model();
   const std::int64_t budget = 1 << 20;
   CHECK_THAT(ft::plan_feature_cache(config, augment, *model, {}, train, 8, budget).reason,
-             Catch::Contains("not wholly frozen"));
+             Catch::Contains("no leading stage of the backbone is frozen"));
   model->freeze({"*"});
   CHECK(ft::plan_feature_cache(config, augment, *model, {}, train, 8, budget).use);
   CHECK_THAT(ft::plan_feature_cache(config, augment, *model, {std::make_shared<Mixing>()}, train, 8, budget).reason,
@@ -310,7 +310,7 @@ TEST_CASE("the feature cache is planned only where the backbone's output cannot 
   CHECK_THAT(ft::plan_feature_cache(config, augment, *model, {}, train, 8, budget).reason,
              Catch::Contains("dataset.augment"));
   augment.hflip = false;
-  // 8 features of 4 bytes per image: over a budget of 100 bytes with 8 images.
+  // 8 features of 4 bytes per image: 256 bytes for 8 images, over a budget of 100.
   CHECK_THAT(ft::plan_feature_cache(config, augment, *model, {}, train, 8, 100).reason, Catch::Contains("budget"));
   config.feature_cache = "memory";
   CHECK(ft::plan_feature_cache(config, augment, *model, {}, train, 8, 100).use);
@@ -323,8 +323,9 @@ TEST_CASE("the feature cache is planned only where the backbone's output cannot 
   torch::NoGradGuard no_grad;
   model->eval();
   const auto expected = model->forward(images.inputs);
-  const ft::BatchSource features = ft::cache_features(*model, train, 3, 0, "fp32", "fp32");
-  model->set_features_as_inputs(true);
+  const ft::BatchSource features =
+      ft::cache_features(*model, ft::Classifier::kWholeBackbone, train, 3, 0, "fp32", "fp32");
+  model->set_inputs_after(ft::Classifier::kWholeBackbone);
   const auto from_cache = model->forward(features.batch(torch::arange(8, torch::kLong)).inputs);
   CHECK(torch::allclose(from_cache, expected, 1e-6, 1e-6));
 }

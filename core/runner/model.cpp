@@ -34,7 +34,22 @@ Classifier::Classifier(std::shared_ptr<Backbone> backbone, std::shared_ptr<Head>
     : backbone_(register_module("backbone", std::move(backbone))), head_(register_module("head", std::move(head))) {}
 
 torch::Tensor Classifier::forward(const torch::Tensor& images) {
-  return head_->forward(features_as_inputs_ ? images : backbone_->forward(images));
+  if (inputs_after_ == 0) return head_->forward(backbone_->forward(images));
+  if (inputs_after_ == kWholeBackbone) return head_->forward(images);
+  return head_->forward(backbone_->forward_stages(images, inputs_after_, backbone_->stages().size()));
+}
+
+std::size_t Classifier::frozen_leading_stages() const {
+  std::size_t count = 0;
+  for (const auto& stage : backbone_->stages()) {
+    for (const auto& prefix : stage) {
+      const bool frozen = std::any_of(frozen_prefixes_.begin(), frozen_prefixes_.end(),
+                                      [&](const std::string& frozen) { return matches_prefix(prefix, frozen); });
+      if (!frozen) return count;
+    }
+    ++count;
+  }
+  return count;
 }
 
 bool Classifier::backbone_fixed() const {
@@ -62,6 +77,7 @@ std::int64_t Classifier::freeze(const std::vector<std::string>& prefixes) {
                                     prefix, did_you_mean(prefix, top_level), fmt::join(top_level, ", ")));
     }
     frozen += matched;
+    frozen_prefixes_.push_back(prefix);
     for (const auto& item : backbone_->named_modules("", /*include_self=*/prefix == "*")) {
       if (matches_prefix(item.key(), prefix)) frozen_modules_.push_back(item.value());
     }

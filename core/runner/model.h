@@ -22,13 +22,19 @@ bool matches_prefix(const std::string& name, const std::string& prefix);
 class Classifier : public torch::nn::Module {
  public:
   Classifier(std::shared_ptr<Backbone> backbone, std::shared_ptr<Head> head);
-  /// Logits for a batch of images, or for a batch of backbone features while `features_as_inputs` is set (the
-  /// feature cache: the frozen backbone ran once per image before training).
+  /// Logits for a batch of images, or, with set_inputs_after(k), for the backbone's activations after its first k
+  /// stages (the feature cache: a frozen prefix ran once per image before training).
   torch::Tensor forward(const torch::Tensor& images);
-  void set_features_as_inputs(bool on) { features_as_inputs_ = on; }
+  /// `set_inputs_after(kWholeBackbone)`: inputs are the backbone's features; k: its activations after k stages
+  /// (Backbone::forward_stages); 0: images again.
+  void set_inputs_after(std::size_t stages) { inputs_after_ = stages; }
+  static constexpr std::size_t kWholeBackbone = static_cast<std::size_t>(-1);
   /// True when the whole backbone is frozen and kept in eval mode (`freeze = ["*"]`): its output for an image
   /// never changes while training.
   bool backbone_fixed() const;
+  /// How many leading stages of the backbone are frozen and kept in eval mode (by `freeze` prefixes).
+  std::size_t frozen_leading_stages() const;
+  bool has_frozen_modules() const { return !frozen_prefixes_.empty(); }
 
   Backbone& backbone() { return *backbone_; }
   Head& head() { return *head_; }
@@ -48,7 +54,8 @@ class Classifier : public torch::nn::Module {
   std::shared_ptr<Backbone> backbone_;
   std::shared_ptr<Head> head_;
   std::vector<std::shared_ptr<torch::nn::Module>> frozen_modules_;
-  bool features_as_inputs_ = false;
+  std::vector<std::string> frozen_prefixes_;
+  std::size_t inputs_after_ = 0;
 };
 
 /// Loads the backbone's weights from `tensors` (a checkpoint's "backbone.*" entries, or bare backbone names).

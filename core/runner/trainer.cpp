@@ -33,8 +33,8 @@ class Trainer::Impl {
     if (s_.validation) validation = std::make_unique<BatchSource>(s_.validation, s_.info, s_.device, s_.channels_last);
     if (s_.test && s_.config.test) test = std::make_unique<BatchSource>(s_.test, s_.info, s_.device, s_.channels_last);
 
-    FeaturesAsInputs features_as_inputs(*s_.model);
-    use_feature_cache(train, validation.get(), test.get(), leader, features_as_inputs);
+    CachedInputs cached_inputs(*s_.model);
+    use_feature_cache(train, validation.get(), test.get(), leader);
 
     std::unique_ptr<GradientSync> sync;
     if (s_.group) sync = std::make_unique<GradientSync>(*s_.group, s_.model->parameters());
@@ -90,40 +90,41 @@ class Trainer::Impl {
   }
 
  private:
-  // Sets the model to take features instead of images while alive.
-  struct FeaturesAsInputs {
+  // Sets the model to take cached activations instead of images while alive.
+  struct CachedInputs {
     Classifier& model;
-    explicit FeaturesAsInputs(Classifier& m) : model(m) {}
-    ~FeaturesAsInputs() { model.set_features_as_inputs(false); }
-    void on() { model.set_features_as_inputs(true); }
+    explicit CachedInputs(Classifier& m) : model(m) {}
+    ~CachedInputs() { model.set_inputs_after(0); }
   };
 
-  // Replaces the splits' images by the frozen backbone's features when the plan allows it (loop/feature_cache.h).
-  void use_feature_cache(BatchSource& train, BatchSource* validation, BatchSource* test, bool leader,
-                         FeaturesAsInputs& features_as_inputs) {
+  // Replaces the splits' images by the frozen stages' activations when the plan allows it (loop/feature_cache.h).
+  void use_feature_cache(BatchSource& train, BatchSource* validation, BatchSource* test, bool leader) {
     const std::int64_t examples = train.size() + (validation ? validation->size() : 0) + (test ? test->size() : 0);
     const FeatureCachePlan plan = plan_feature_cache(s_.config, s_.augment, *s_.model, s_.regularizations, train,
                                                      examples, feature_cache_budget(s_.device));
     if (!plan.use) {
-      // Said only where a cache was asked for or nearly possible: a run training its backbone needs no reason.
-      const bool asked = s_.config.feature_cache == "memory" || s_.model->backbone_fixed();
+      // Said only where something is frozen, or the cache was asked for: other runs need no reason.
+      const bool asked = s_.config.feature_cache == "memory" || s_.model->has_frozen_modules();
       if (leader && asked && !plan.reason.empty()) log::info(plan.reason);
       return;
     }
     const auto start = std::chrono::steady_clock::now();
     auto cache = [&](BatchSource& source) {
-      source = cache_features(*s_.model, source, s_.config.eval_batch_size, s_.config.loader_threads, s_.precision,
-                              s_.config.feature_cache_dtype);
+      source = cache_features(*s_.model, plan.stages, source, s_.config.eval_batch_size, s_.config.loader_threads,
+                              s_.precision, s_.config.feature_cache_dtype);
     };
     cache(train);
     if (validation) cache(*validation);
     if (test) cache(*test);
-    features_as_inputs.on();
+    s_.model->set_inputs_after(plan.stages);
     if (leader) {
+      const std::string what = plan.stages == Classifier::kWholeBackbone
+                                   ? std::string("the frozen backbone")
+                                   : fmt::format("the backbone's {} frozen stage(s)", plan.stages);
       log::info(
-          fmt::format("feature cache: the frozen backbone ran once over {} images ({} features each, {}, "
-                      "{:.1f} s); the head trains on its features",
-                      examples, s_.model->backbone().feature_size(), s_.config.feature_cache_dtype,
+          fmt::format("feature cache: {} ran once over {} images ({:.1f} MB, {}, {:.1f} s); training runs "
+                      "the rest on the cached activations",
+                      what, examples, plan.bytes / 1e6, s_.config.feature_cache_dtype,
                       std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count()));
     }
   }

@@ -34,10 +34,16 @@ class ConvNet final : public ft::Backbone {
         dropout_(register_module("dropout", torch::nn::Dropout(dropout))),
         features_(4 * width) {}
 
-  torch::Tensor forward(torch::Tensor x) override {
-    x = block3_->forward(block2_->forward(block1_->forward(x)));
-    return dropout_->forward(x.mean({2, 3}));
+  torch::Tensor forward(torch::Tensor x) override { return forward_stages(x, 0, 3); }
+
+  // Stages block1..block3 (the default stages(): top-level modules with parameters); the last ends with pooling
+  // and the feature dropout.
+  torch::Tensor forward_stages(torch::Tensor x, std::size_t first, std::size_t last) override {
+    torch::nn::Sequential blocks[] = {block1_, block2_, block3_};
+    for (std::size_t stage = first; stage < last; ++stage) x = blocks[stage]->forward(x);
+    return last == 3 && first < last ? dropout_->forward(x.mean({2, 3})) : x;
   }
+  bool splits_at_stages() const override { return true; }
   std::int64_t feature_size() const override { return features_; }
 
  private:

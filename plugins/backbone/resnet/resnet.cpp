@@ -7,6 +7,8 @@
 // for ImageNet weights that expect large images).
 #include <ftsdk/plugin.h>
 
+#include <algorithm>
+
 #include <torch/torch.h>
 
 namespace {
@@ -122,7 +124,23 @@ class ResNet final : public ft::Backbone {
     }
   }
 
-  torch::Tensor forward(torch::Tensor x) override {
+  torch::Tensor forward(torch::Tensor x) override { return forward_stages(x, 0, 5); }
+
+  // Stage 0 is the stem (resize, conv1, bn1, max-pool), stages 1-4 the layers; the last one ends with pooling.
+  torch::Tensor forward_stages(torch::Tensor x, std::size_t first, std::size_t last) override {
+    if (first == 0 && last > 0) x = stem(x);
+    for (std::size_t stage = std::max<std::size_t>(first, 1); stage < last; ++stage) x = layers_[stage - 1]->forward(x);
+    return last == 5 && first < last ? x.mean({2, 3}) : x;
+  }
+  bool splits_at_stages() const override { return true; }
+
+  std::int64_t feature_size() const override { return features_; }
+  std::vector<std::vector<std::string>> stages() const override {
+    return {{"conv1", "bn1"}, {"layer1"}, {"layer2"}, {"layer3"}, {"layer4"}};
+  }
+
+ private:
+  torch::Tensor stem(torch::Tensor x) {
     if (options_.input_size > 0 && (x.size(2) != options_.input_size || x.size(3) != options_.input_size)) {
       x = nn::functional::interpolate(x, nn::functional::InterpolateFuncOptions()
                                              .size(std::vector<std::int64_t>{options_.input_size, options_.input_size})
@@ -131,15 +149,9 @@ class ResNet final : public ft::Backbone {
     }
     x = torch::relu(bn1_->forward(conv1_->forward(x)));
     if (!options_.small_input) x = torch::max_pool2d(x, 3, 2, 1);
-    for (auto& layer : layers_) x = layer->forward(x);
-    return x.mean({2, 3});
-  }
-  std::int64_t feature_size() const override { return features_; }
-  std::vector<std::vector<std::string>> stages() const override {
-    return {{"conv1", "bn1"}, {"layer1"}, {"layer2"}, {"layer3"}, {"layer4"}};
+    return x;
   }
 
- private:
   ResNetOptions options_;
   nn::Conv2d conv1_{nullptr};
   nn::BatchNorm2d bn1_{nullptr};

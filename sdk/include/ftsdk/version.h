@@ -11,7 +11,8 @@ namespace ft {
 /// function added, removed or reordered, a member added to a struct that crosses the boundary, a changed factory
 /// signature. The loader refuses plugins built with any other value.
 /// 2: `Params` records the defaults it returns.
-inline constexpr std::uint32_t kPluginAbiVersion = 2;
+/// 3: `Backbone::forward_stages` (a backbone split at its stages, for the feature cache).
+inline constexpr std::uint32_t kPluginAbiVersion = 3;
 
 /// Version of ftrun itself, recorded with every run.
 inline constexpr const char* kFtrunVersion = "0.1.0";
