@@ -12,6 +12,7 @@
 
 #include <chrono>
 #include <cstdio>
+#include <cstdlib>
 #include <fstream>
 #include <string>
 #include <thread>
@@ -130,6 +131,25 @@ inline std::string long_tiny(int epochs, int per_class = 2000) {
       replaced(replaced(kTiny, "samples_per_class = 30", "samples_per_class = " + std::to_string(per_class)),
                "epochs = 2", "epochs = " + std::to_string(epochs)),
       "type = \"linear\"", "type = \"linear\"\ndropout = 0.2");
+}
+
+// True when Python's torch.load reads both checkpoints (ftrun's checkpoints are ordinary PyTorch files), they hold
+// the same names, and `agree` (a Python expression over x and y) holds for every entry whose name k passes `keep`
+// (one over k), at least one.
+inline bool checkpoints_agree(const std::string& a, const std::string& b, const std::string& keep,
+                              const std::string& agree) {
+  const std::string command =
+      std::string(FT_PYTHON) +
+      " -c \"import sys, torch; a, b = (torch.load(p, weights_only=False) for p in sys.argv[1:]); "
+      "kept = [k for k in a if " +
+      keep +
+      "]; "
+      "sys.exit(0 if a.keys() == b.keys() and kept and all((lambda x, y: " +
+      agree +
+      ")(a[k], b[k]) for k in kept) "
+      "else 1)\" " +
+      a + " " + b;
+  return std::system(command.c_str()) == 0;
 }
 
 }  // namespace ftrun_test

@@ -119,15 +119,10 @@ TEST_CASE("two processes with batch B end with the weights of one process with b
   CHECK(two.execAndGet("SELECT val_loss FROM epoch_metrics WHERE epoch = 2").getDouble() ==
         Approx(one.execAndGet("SELECT val_loss FROM epoch_metrics WHERE epoch = 2").getDouble()).epsilon(1e-4));
   // fp32 sums in another order: weights agree to 1e-5 relative, 1e-6 absolute.
-  const std::string compare =
-      std::string(FT_PYTHON) +
-      " -c \"import sys, torch; a, b = (torch.load(p, weights_only=False) for p in sys.argv[1:]); "
-      "w = [k for k in a if not k.startswith('__ftrun__')]; "
-      "sys.exit(0 if w and all(torch.allclose(a[k].float(), b[k].float(), rtol=1e-5, atol=1e-6) for k in w) "
-      "else 1)\" " +
-      one.execAndGet("SELECT checkpoint_path FROM runs").getString() + " " +
-      two.execAndGet("SELECT checkpoint_path FROM runs").getString();
-  CHECK(std::system(compare.c_str()) == 0);
+  CHECK(checkpoints_agree(one.execAndGet("SELECT checkpoint_path FROM runs").getString(),
+                          two.execAndGet("SELECT checkpoint_path FROM runs").getString(),
+                          "not k.startswith('__ftrun__')",
+                          "torch.allclose(x.float(), y.float(), rtol=1e-5, atol=1e-6)"));
 }
 
 TEST_CASE("a killed process ends the others, and the run is marked failed once", "[e2e][distributed]") {

@@ -207,14 +207,9 @@ TEST_CASE("a resumed run ends with exactly the weights and metrics of an uninter
   // The final checkpoints hold the same tensors, weights and training state alike (read with Python's torch.load,
   // which also shows that ftrun checkpoints are ordinary PyTorch files). The optimizer's state is an archive
   // whose bytes carry a random serialization id, so it is left out; the identical losses above cover it.
-  const std::string compare =
-      std::string(FT_PYTHON) +
-      " -c \"import sys, torch; a, b = (torch.load(p, weights_only=False) for p in sys.argv[1:]); "
-      "sys.exit(0 if a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a if 'optimizer' not in k) "
-      "else 1)\" " +
-      a.execAndGet("SELECT checkpoint_path FROM runs").getString() + " " +
-      b.execAndGet("SELECT checkpoint_path FROM runs").getString();
-  CHECK(std::system(compare.c_str()) == 0);
+  CHECK(checkpoints_agree(a.execAndGet("SELECT checkpoint_path FROM runs").getString(),
+                          b.execAndGet("SELECT checkpoint_path FROM runs").getString(), "'optimizer' not in k",
+                          "torch.equal(x, y)"));
 
   const auto again = run("resume 1 --store " + store);
   CHECK(again.code == 2);

@@ -49,14 +49,9 @@ TEST_CASE("training on cached activations records the same losses and weights as
   CHECK(compared > 0);
   CHECK(b.execAndGet("SELECT val_loss FROM epoch_metrics WHERE epoch = 2").getDouble() ==
         a.execAndGet("SELECT val_loss FROM epoch_metrics WHERE epoch = 2").getDouble());
-  const std::string compare =
-      std::string(FT_PYTHON) +
-      " -c \"import sys, torch; a, b = (torch.load(p, weights_only=False) for p in sys.argv[1:]); "
-      "w = [k for k in a if not k.startswith('__ftrun__')]; "
-      "sys.exit(0 if w and all(torch.equal(a[k], b[k]) for k in w) else 1)\" " +
-      a.execAndGet("SELECT checkpoint_path FROM runs").getString() + " " +
-      b.execAndGet("SELECT checkpoint_path FROM runs").getString();
-  CHECK(std::system(compare.c_str()) == 0);
+  CHECK(checkpoints_agree(a.execAndGet("SELECT checkpoint_path FROM runs").getString(),
+                          b.execAndGet("SELECT checkpoint_path FROM runs").getString(), "not k.startswith('__ftrun__')",
+                          "torch.equal(x, y)"));
 }
 
 TEST_CASE("the feature cache says why it is not used when augmentation reaches the backbone", "[e2e][feature_cache]") {

@@ -2,6 +2,8 @@
 #include "log/log.h"
 #include "temp_dir.h"
 
+#include <ftsdk/version.h>
+
 #include <torch/torch.h>
 #include <catch2/catch.hpp>
 
@@ -61,7 +63,8 @@ TEST_CASE("files that are not plugins are refused with what was expected and fou
   CHECK_THAT(load_error(catalog, kFixtures + "/fixture_no_entry.so"),
              Contains("fixture_no_entry.so: no entry 'ftrun_plugin_entry' found"));
   CHECK_THAT(load_error(catalog, kFixtures + "/fixture_wrong_abi.so"),
-             Contains("fixture_wrong_abi.so: wrong plugin ABI version: expected 2, found 999"));
+             Contains("fixture_wrong_abi.so: wrong plugin ABI version: expected " +
+                      std::to_string(ft::kPluginAbiVersion) + ", found 999"));
   CHECK_THAT(load_error(catalog, kFixtures + "/fixture_wrong_torch.so"),
              Contains("built against LibTorch 1.13.1, but ftrun runs LibTorch 2.11.0"));
   CHECK(catalog.types("optimizer").empty());

@@ -52,7 +52,8 @@ FeatureCachePlan plan_feature_cache(const TrainConfig& config, const AugmentConf
     // What follows the last stage (pooling, a feature dropout) runs at every step, so the last stage does too
     // unless the whole backbone is frozen.
     plan.stages = std::min(frozen, model.backbone().stages().size() - 1);
-    if (plan.stages == 0) return refuse("only the backbone's single stage is frozen, and its output is pooled after it");
+    if (plan.stages == 0)
+      return refuse("only the backbone's single stage is frozen, and its output is pooled after it");
   }
   if (augment.random_crop || augment.hflip) {
     return refuse("dataset.augment changes the images before the frozen stages every epoch");

@@ -44,9 +44,9 @@ class Backbone : public torch::nn::Module {
   }
   /// Runs stages `[first, last)` of `stages()` on `x`: from normalised images when `first` is 0, to the features
   /// `forward` returns when `last` is `stages().size()`, so that `forward_stages(forward_stages(x, 0, k), k, n)`
-  /// equals `forward(x)` (`first == last` returns `x` unchanged). It lets the core run a frozen prefix of stages once per image (the feature cache,
-  /// docs/experiments.md) and only the rest at every step. Override it together with `splits_at_stages()`; a
-  /// backbone that does not is never split, and trains as a whole.
+  /// equals `forward(x)` (`first == last` returns `x` unchanged). It lets the core run a frozen prefix of stages once
+  /// per image (the feature cache, docs/experiments.md) and only the rest at every step. Override it together with
+  /// `splits_at_stages()`; a backbone that does not is never split, and trains as a whole.
   virtual torch::Tensor forward_stages(torch::Tensor x, std::size_t first, std::size_t last) {
     (void)first;
     (void)last;
