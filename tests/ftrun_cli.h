@@ -133,6 +133,29 @@ inline std::string long_tiny(int epochs, int per_class = 2000) {
       "type = \"linear\"", "type = \"linear\"\ndropout = 0.2");
 }
 
+// Checks that stores `a` and `b` hold the same step rows (step, name, value): bit for bit when `epsilon` is 0, else
+// within that relative tolerance. `name` limits the rows to one metric. Returns how many rows were compared.
+inline int check_same_steps(SQLite::Database& a, SQLite::Database& b, double epsilon = 0,
+                            const std::string& name = "") {
+  const std::string sql = "SELECT step, name, value FROM metrics WHERE scope = 'step'" +
+                          (name.empty() ? std::string() : " AND name = '" + name + "'") + " ORDER BY step, name";
+  SQLite::Statement qa(a, sql), qb(b, sql);
+  int compared = 0;
+  while (qa.executeStep()) {
+    REQUIRE(qb.executeStep());
+    CHECK(qb.getColumn(0).getInt() == qa.getColumn(0).getInt());
+    CHECK(qb.getColumn(1).getString() == qa.getColumn(1).getString());
+    if (epsilon == 0) {
+      CHECK(qb.getColumn(2).getDouble() == qa.getColumn(2).getDouble());
+    } else {
+      CHECK(qb.getColumn(2).getDouble() == Approx(qa.getColumn(2).getDouble()).epsilon(epsilon));
+    }
+    ++compared;
+  }
+  CHECK_FALSE(qb.executeStep());
+  return compared;
+}
+
 // True when Python's torch.load reads both checkpoints (ftrun's checkpoints are ordinary PyTorch files), they hold
 // the same names, and `agree` (a Python expression over x and y) holds for every entry whose name k passes `keep`
 // (one over k), at least one.

@@ -103,17 +103,7 @@ TEST_CASE("two processes with batch B end with the weights of one process with b
   CHECK(two.execAndGet("SELECT value FROM run_params WHERE key = 'train.global_batch_size'").getInt() == 20);
   CHECK(one.execAndGet("SELECT value FROM run_params WHERE key = 'train.global_batch_size'").getInt() == 20);
   // The same steps, each loss the mean over both processes' halves of the batch.
-  const std::string losses =
-      "SELECT step, value FROM metrics WHERE scope = 'step' AND name = 'train_loss' ORDER BY step";
-  SQLite::Statement a(one, losses), b(two, losses);
-  int steps = 0;
-  while (a.executeStep()) {
-    REQUIRE(b.executeStep());
-    CHECK(b.getColumn(0).getInt() == a.getColumn(0).getInt());
-    CHECK(b.getColumn(1).getDouble() == Approx(a.getColumn(1).getDouble()).epsilon(1e-4));
-    ++steps;
-  }
-  CHECK_FALSE(b.executeStep());
+  const int steps = check_same_steps(one, two, 1e-4, "train_loss");
   CHECK(steps == 8);  // 80 images at a global batch of 20, two epochs
   // Validation counted each example once: the same loss as one process over the whole split.
   CHECK(two.execAndGet("SELECT val_loss FROM epoch_metrics WHERE epoch = 2").getDouble() ==
@@ -192,17 +182,7 @@ TEST_CASE("a data-parallel run resumes on as many processes and ends as if never
   REQUIRE(code1 == 0);
   SQLite::Database a(whole), b(cut);
   CHECK(b.execAndGet("SELECT status FROM runs").getString() == "completed");
-  const std::string steps =
-      "SELECT step, value FROM metrics WHERE scope = 'step' AND name = 'train_loss' ORDER BY step";
-  SQLite::Statement qa(a, steps), qb(b, steps);
-  int compared = 0;
-  while (qa.executeStep()) {
-    REQUIRE(qb.executeStep());
-    CHECK(qb.getColumn(0).getInt() == qa.getColumn(0).getInt());
-    CHECK(qb.getColumn(1).getDouble() == qa.getColumn(1).getDouble());  // bit for bit
-    ++compared;
-  }
-  CHECK(compared == 3 * 1200 / 40);
+  CHECK(check_same_steps(a, b, 0, "train_loss") == 3 * 1200 / 40);  // bit for bit
 }
 
 TEST_CASE("under torchrun --max-restarts, a restarted group resumes its run by itself", "[e2e][distributed]") {

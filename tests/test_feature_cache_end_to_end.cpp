@@ -37,16 +37,7 @@ TEST_CASE("training on cached activations records the same losses and weights as
   CHECK_THAT(cached.output, Contains("feature cache: " + message));
 
   SQLite::Database a(dir / "plain/ftrun.db"), b(dir / "cached/ftrun.db");
-  const std::string steps = "SELECT step, name, value FROM metrics WHERE scope = 'step' ORDER BY step, name";
-  SQLite::Statement qa(a, steps), qb(b, steps);
-  int compared = 0;
-  while (qa.executeStep()) {
-    REQUIRE(qb.executeStep());
-    CHECK(qb.getColumn(0).getInt() == qa.getColumn(0).getInt());
-    CHECK(qb.getColumn(2).getDouble() == qa.getColumn(2).getDouble());  // bit for bit
-    ++compared;
-  }
-  CHECK(compared > 0);
+  CHECK(check_same_steps(a, b) > 0);  // bit for bit
   CHECK(b.execAndGet("SELECT val_loss FROM epoch_metrics WHERE epoch = 2").getDouble() ==
         a.execAndGet("SELECT val_loss FROM epoch_metrics WHERE epoch = 2").getDouble());
   CHECK(checkpoints_agree(a.execAndGet("SELECT checkpoint_path FROM runs").getString(),
