@@ -12,7 +12,7 @@ class Store;
 
 namespace ft {
 
-/// A NCCL backend over `store`, or an Error when this LibTorch was built without NCCL.
+/// A NCCL backend over `store`; a ConfigError when ftrun was built without NCCL's header.
 c10::intrusive_ptr<c10d::Backend> make_nccl_backend(const c10::intrusive_ptr<c10d::Store>& store, int rank,
                                                     int world_size, std::chrono::milliseconds timeout);
 
