@@ -28,6 +28,7 @@
 #include <chrono>
 #include <condition_variable>
 #include <cstdio>
+#include <memory>
 #include <mutex>
 #include <optional>
 #include <thread>
@@ -114,19 +115,25 @@ std::optional<std::int64_t> run_to_continue(ResultsStore& store, const Experimen
   return std::nullopt;
 }
 
+// Sets this process's log up for its place in a launch and, on rank 0 only, opens the store: before joining the
+// others, so a store that cannot be used stops the launch before anything trains.
+std::unique_ptr<ResultsStore> join_as_process(const LaunchEnvironment& launch, const std::string& store_path,
+                                              bool verbose) {
+  log::configure_process(fmt::format("rank {}/{}", launch.rank, launch.world_size), launch.rank == 0, verbose);
+  if (launch.rank != 0) return nullptr;
+  auto store = std::make_unique<ResultsStore>(store_path, store_options_from_environment());
+  store->close_abandoned_runs();
+  return store;
+}
+
 // One process of a data-parallel launch (torchrun, srun): every process reads the experiment and builds the
 // runs; rank 0 alone opens the store, records and writes checkpoints (docs/distributed.md).
 int command_run_distributed(const TrainingRequest& options, ExperimentPlan plan, const LaunchEnvironment& launch,
                             PluginCatalog& catalog) {
   const bool leader = launch.rank == 0;
-  log::configure_process(fmt::format("rank {}/{}", launch.rank, launch.world_size), leader, options.verbose);
+  const std::unique_ptr<ResultsStore> store =
+      join_as_process(launch, resolve_store_path(options.store, plan.store_path), options.verbose);
   const RunConfig& first = plan.runs.front();
-  std::optional<ResultsStore> store;
-  if (leader) {
-    // Opened before joining the others, so a store that cannot be used stops the launch before anything trains.
-    store.emplace(resolve_store_path(options.store, plan.store_path), store_options_from_environment());
-    store->close_abandoned_runs();
-  }
   // A launch with an id keeps one group of runs across torchrun's restarts, so a restart finds its run.
   const bool named_launch = !launch.launch_id.empty() && launch.launch_id != "none";
   if (named_launch && plan.group_id.empty()) plan.group_id = first.name + "-" + launch.launch_id;
@@ -144,7 +151,7 @@ int command_run_distributed(const TrainingRequest& options, ExperimentPlan plan,
     decision = group.share_text("restart", decision);
     if (!decision.empty()) {
       log::info(fmt::format("restart {}: resuming run {} from its last checkpoint", launch.restart_count, decision));
-      resume_in_group(group, store ? &*store : nullptr, std::stoll(decision), catalog);
+      resume_in_group(group, store.get(), std::stoll(decision), catalog);
       if (store) print_group_runs(*store, plan.group_id);
       return kExitOk;
     }
@@ -152,7 +159,7 @@ int command_run_distributed(const TrainingRequest& options, ExperimentPlan plan,
   connect(group, first);
   load_plugins(catalog, plan);
   install_stop_handlers();
-  Runner runner(catalog, group, store ? &*store : nullptr);
+  Runner runner(catalog, group, store.get());
   const PlanResult result = runner.run(plan);
   if (store) print_group_runs(*store, result.group_id);
   return kExitOk;
@@ -161,16 +168,10 @@ int command_run_distributed(const TrainingRequest& options, ExperimentPlan plan,
 // `ftrun resume ID` under torchrun or srun: the run continues on as many processes as it was trained on.
 int command_resume_distributed(std::int64_t run_id, const std::string& store_path, const LaunchEnvironment& launch,
                                bool verbose, PluginCatalog& catalog) {
-  const bool leader = launch.rank == 0;
-  log::configure_process(fmt::format("rank {}/{}", launch.rank, launch.world_size), leader, verbose);
-  std::optional<ResultsStore> store;
-  if (leader) {
-    store.emplace(resolve_store_path(store_path, ""), store_options_from_environment());
-    store->close_abandoned_runs();
-  }
+  const std::unique_ptr<ResultsStore> store = join_as_process(launch, resolve_store_path(store_path, ""), verbose);
   // The experiment's own timeout is known only once rank 0 has read the run: PyTorch's default until then.
   ProcessGroup group(launch, std::chrono::minutes(30));
-  resume_in_group(group, store ? &*store : nullptr, run_id, catalog);
+  resume_in_group(group, store.get(), run_id, catalog);
   if (store) {
     RunFilter filter;
     filter.id = run_id;

@@ -27,6 +27,14 @@ std::shared_ptr<::gloo::transport::Device> gloo_device(const LaunchEnvironment& 
   return c10d::ProcessGroupGloo::createDefaultDevice();
 }
 
+// A collective's failure as LostProcess, its message without LibTorch's C++ backtrace. Gloo reports a peer that
+// vanished as its own exception ("Connection reset by peer"), NCCL and c10d as c10::Error.
+LostProcess lost_process(const std::exception& e) {
+  const auto* torch_error = dynamic_cast<const c10::Error*>(&e);
+  return LostProcess(std::string("lost another process of this data-parallel run: ") +
+                     (torch_error ? torch_error->what_without_backtrace() : e.what()));
+}
+
 }  // namespace
 
 c10::Device distributed_device(const std::string& requested, int local_rank) {
@@ -107,11 +115,8 @@ void ProcessGroup::sum(torch::Tensor& tensor) { wait(sum_async(tensor)); }
 void ProcessGroup::wait(const c10::intrusive_ptr<c10d::Work>& work) {
   try {
     work->wait();
-  } catch (const c10::Error& e) {
-    throw LostProcess(std::string("lost another process of this data-parallel run: ") + e.what_without_backtrace());
   } catch (const std::exception& e) {
-    // Gloo reports a peer that vanished as its own exception ("Connection reset by peer").
-    throw LostProcess(std::string("lost another process of this data-parallel run: ") + e.what());
+    throw lost_process(e);
   }
 }
 
@@ -120,7 +125,7 @@ c10::intrusive_ptr<c10d::Work> ProcessGroup::sum_async(torch::Tensor& tensor) {
   try {
     return backend_->allreduce(one);
   } catch (const std::exception& e) {
-    throw LostProcess(std::string("lost another process of this data-parallel run: ") + e.what());
+    throw lost_process(e);
   }
 }
 
@@ -138,11 +143,6 @@ std::string ProcessGroup::share_text(const std::string& key, const std::string& 
     throw LostProcess(std::string("lost rank 0 of this data-parallel run while waiting for '") + key +
                       "': " + e.what());
   }
-}
-
-void ProcessGroup::barrier() {
-  auto flag = torch::zeros({1}, torch::TensorOptions().device(device_));
-  sum(flag);
 }
 
 }  // namespace ft

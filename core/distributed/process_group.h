@@ -62,8 +62,6 @@ class ProcessGroup {
   void wait(const c10::intrusive_ptr<c10d::Work>& work);
   /// Rank 0's `value` under `key`, on every rank (rank 0 returns its own).
   std::string share_text(const std::string& key, const std::string& value);
-  /// Waits until every rank reached this point.
-  void barrier();
 
  private:
   LaunchEnvironment launch_;

@@ -65,11 +65,8 @@ FeatureCachePlan plan_feature_cache(const TrainConfig& config, const AugmentConf
     }
   }
   {
-    torch::NoGradGuard no_grad;
-    const bool was_training = model.is_training();
-    model.eval();
+    EvalScope eval(model);
     const auto activations = run_prefix(model, plan.stages, sample.inputs);
-    model.train(was_training);
     const std::int64_t per_image = activations.numel() / activations.size(0);
     plan.bytes = examples * per_image * (config.feature_cache_dtype == "bf16" ? 2 : 4);
   }
@@ -85,9 +82,7 @@ FeatureCachePlan plan_feature_cache(const TrainConfig& config, const AugmentConf
 
 BatchSource cache_features(Classifier& model, std::size_t stages, const BatchSource& images, std::int64_t batch_size,
                            std::int64_t loader_threads, const std::string& precision, const std::string& dtype) {
-  torch::NoGradGuard no_grad;
-  const bool was_training = model.is_training();
-  model.eval();
+  EvalScope eval(model);
   const auto device = model.parameters().front().device();
   Prefetcher prefetcher(images, torch::arange(images.size(), torch::kLong), batch_size, loader_threads);
   std::vector<torch::Tensor> activations, labels;
@@ -98,7 +93,6 @@ BatchSource cache_features(Classifier& model, std::size_t stages, const BatchSou
         run_prefix(model, stages, batch.inputs).to(dtype == "bf16" ? torch::kBFloat16 : torch::kFloat32));
     labels.push_back(batch.targets);
   }
-  model.train(was_training);
   return BatchSource(torch::cat(activations), torch::cat(labels));
 }
 

@@ -55,7 +55,6 @@ std::pair<torch::Tensor, torch::Tensor> GraphedMicroStep::run(Batch& batch, doub
   }
   // Capturing records the kernels without running them: the first batch is computed by the first replay too.
   graph_->graph.replay();
-  ++replays_;
   return outputs_;
 }
 

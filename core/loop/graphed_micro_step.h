@@ -30,9 +30,6 @@ class GraphedMicroStep {
   /// until the next run).
   std::pair<torch::Tensor, torch::Tensor> run(Batch& batch, double scale);
 
-  std::int64_t replays() const { return replays_; }
-  std::int64_t eager_runs() const { return eager_runs_; }
-
  private:
   class Graph;
   Body body_;
@@ -41,7 +38,7 @@ class GraphedMicroStep {
   torch::Tensor scale_;
   std::unique_ptr<Graph> graph_;
   std::pair<torch::Tensor, torch::Tensor> outputs_;
-  std::int64_t replays_ = 0, eager_runs_ = 0;
+  std::int64_t eager_runs_ = 0;  // warm-up runs count among them
 };
 
 }  // namespace ft

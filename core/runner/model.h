@@ -58,6 +58,22 @@ class Classifier : public torch::nn::Module {
   std::size_t inputs_after_ = 0;
 };
 
+/// Puts `module` in eval mode, without gradients, while alive; then back in the mode it was in.
+class EvalScope {
+ public:
+  explicit EvalScope(torch::nn::Module& module) : module_(module), was_training_(module.is_training()) {
+    module_.eval();
+  }
+  ~EvalScope() { module_.train(was_training_); }
+  EvalScope(const EvalScope&) = delete;
+  EvalScope& operator=(const EvalScope&) = delete;
+
+ private:
+  torch::nn::Module& module_;
+  bool was_training_;
+  torch::NoGradGuard no_grad_;
+};
+
 /// Loads the backbone's weights from `tensors` (a checkpoint's "backbone.*" entries, or bare backbone names).
 /// Missing tensors and shape mismatches are errors naming the tensors; other entries (an old head) are
 /// dropped with a log line. `origin` names the source in messages.

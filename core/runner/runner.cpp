@@ -89,12 +89,6 @@ class RunBuilder {
 
  private:
   BuiltRun build_components(const RunConfig& run, c10::Device device, Purpose purpose) {
-    if (run.train.cuda_graph && !device.is_cuda()) {
-      throw ConfigError(
-          fmt::format("train.cuda_graph = true needs a CUDA device; this run trains on {} (set it "
-                      "to false, or device = \"cuda\")",
-                      device.str()));
-    }
     const bool load_weights = purpose != Purpose::check_only;
     const bool check = purpose != Purpose::train_checked;
     BuiltRun built;
@@ -187,19 +181,16 @@ class RunBuilder {
   // classes trains to completion) or fail deep inside LibTorch: one forward pass of two blank images says so
   // first, naming the components.
   static void check_outputs(Classifier& model, const DatasetInfo& info, const RunConfig& run) {
-    torch::NoGradGuard no_grad;
-    const bool was_training = model.is_training();
-    model.eval();
     const auto images = torch::zeros({2, info.input.channels, info.input.height, info.input.width});
     torch::Tensor logits;
     try {
+      EvalScope eval(model);
       logits = model.forward(images);
     } catch (const c10::Error& e) {
       throw PluginError(fmt::format("backbone '{}' with head '{}' cannot take {}x{}x{} images from dataset '{}': {}",
                                     run.backbone.type, run.head.type, info.input.channels, info.input.height,
                                     info.input.width, run.dataset.type, e.what_without_backtrace()));
     }
-    model.train(was_training);
     if (logits.dim() != 2 || logits.size(0) != 2 || logits.size(1) != info.num_classes) {
       throw PluginError(
           fmt::format("head '{}' produced outputs of shape [{}] for a batch of 2, expected [2, {}] "
@@ -467,11 +458,19 @@ void build_every_run(const ExperimentPlan& plan, Build&& build) {
 }  // namespace
 
 c10::Device Runner::device_for(const RunConfig& run) const {
-  if (group_ && run.train.cuda_graph) {
+  const c10::Device device =
+      group_ ? distributed_device(run.device, group_->launch().local_rank) : resolve_device(run.device);
+  if (run.train.cuda_graph && !device.is_cuda()) {
+    throw ConfigError(
+        fmt::format("train.cuda_graph = true needs a CUDA device; this run trains on {} (set it to false, or "
+                    "device = \"cuda\")",
+                    device.str()));
+  }
+  if (run.train.cuda_graph && group_) {
     // The gradient buckets' all-reduce is started from autograd hooks, which a captured graph would not rerun.
     throw ConfigError("train.cuda_graph works on one process only for now; set it to false under torchrun or srun");
   }
-  return group_ ? distributed_device(run.device, group_->launch().local_rank) : resolve_device(run.device);
+  return device;
 }
 
 int Runner::threads_for(const RunConfig& run) const {

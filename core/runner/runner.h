@@ -54,6 +54,7 @@ class Runner {
   void resume_follower(const ExperimentPlan& plan);
 
  private:
+  /// The device `run` trains on (cuda:LOCAL_RANK under a launcher); refuses train.cuda_graph where it cannot work.
   c10::Device device_for(const RunConfig& run) const;
   int threads_for(const RunConfig& run) const;
   /// A run resumes on as many processes as it was trained on (ConfigError otherwise).
