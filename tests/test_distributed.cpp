@@ -51,7 +51,7 @@ TEST_CASE("gradient buckets average each rank's gradients, unused parameters inc
   const int port = test_port();
   auto rank = [port](int r) {
     ft::ProcessGroup group(rank_of_two(r, port), std::chrono::seconds(30));
-    group.connect(c10::Device(c10::kCPU), "auto");
+    group.connect(c10::Device(c10::kCPU), "auto", std::chrono::seconds(30));
     Net net;
     auto parameters = net.parameters();
     // Buckets of 32 bytes: several buckets, launched while backward runs.
@@ -92,7 +92,7 @@ TEST_CASE("a broadcast gives every rank rank 0's tensors, and texts travel from 
   const int port = test_port() + 1;
   auto rank = [port](int r) {
     ft::ProcessGroup group(rank_of_two(r, port), std::chrono::seconds(30));
-    group.connect(c10::Device(c10::kCPU), "gloo");
+    group.connect(c10::Device(c10::kCPU), "gloo", std::chrono::seconds(30));
     auto weights = torch::full({3, 2}, static_cast<double>(r)).contiguous(at::MemoryFormat::Contiguous);
     group.broadcast({weights});
     const std::string text = group.share_text("greeting", r == 0 ? "from rank 0" : "ignored");

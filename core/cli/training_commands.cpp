@@ -68,7 +68,7 @@ std::chrono::milliseconds timeout_of(const RunConfig& run) {
 }
 
 void connect(ProcessGroup& group, const RunConfig& run) {
-  group.connect(distributed_device(run.device, group.launch().local_rank), run.distributed.backend);
+  group.connect(distributed_device(run.device, group.launch().local_rank), run.distributed.backend, timeout_of(run));
   const auto& launch = group.launch();
   log::info(fmt::format("joined {} processes ({}, {}) at {}:{}", launch.world_size, launch.launcher,
                         group.backend_name(), launch.master_addr, launch.master_port));
@@ -169,7 +169,8 @@ int command_run_distributed(const TrainingRequest& options, ExperimentPlan plan,
 int command_resume_distributed(std::int64_t run_id, const std::string& store_path, const LaunchEnvironment& launch,
                                bool verbose, PluginCatalog& catalog) {
   const std::unique_ptr<ResultsStore> store = join_as_process(launch, resolve_store_path(store_path, ""), verbose);
-  // The experiment's own timeout is known only once rank 0 has read the run: PyTorch's default until then.
+  // The run's own timeout is known only once rank 0 has read it: PyTorch's default for meeting the others,
+  // the run's for its collectives (connect).
   ProcessGroup group(launch, std::chrono::minutes(30));
   resume_in_group(group, store.get(), run_id, catalog);
   if (store) {

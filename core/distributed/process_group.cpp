@@ -51,8 +51,7 @@ c10::Device distributed_device(const std::string& requested, int local_rank) {
   return c10::Device(c10::kCUDA, static_cast<c10::DeviceIndex>(local_rank));
 }
 
-ProcessGroup::ProcessGroup(const LaunchEnvironment& launch, std::chrono::milliseconds timeout)
-    : launch_(launch), timeout_(timeout) {
+ProcessGroup::ProcessGroup(const LaunchEnvironment& launch, std::chrono::milliseconds timeout) : launch_(launch) {
   try {
     c10d::TCPStoreOptions options;
     options.port = static_cast<std::uint16_t>(launch.master_port);
@@ -75,7 +74,7 @@ ProcessGroup::ProcessGroup(const LaunchEnvironment& launch, std::chrono::millise
   }
 }
 
-void ProcessGroup::connect(c10::Device device, const std::string& backend) {
+void ProcessGroup::connect(c10::Device device, const std::string& backend, std::chrono::milliseconds timeout) {
   device_ = device;
   backend_name_ = backend == "auto" ? (device.is_cuda() ? "nccl" : "gloo") : backend;
   if (backend_name_ == "nccl" && !device.is_cuda()) {
@@ -83,9 +82,9 @@ void ProcessGroup::connect(c10::Device device, const std::string& backend) {
   }
   try {
     if (backend_name_ == "nccl") {
-      backend_ = make_nccl_backend(store_, launch_.rank, launch_.world_size, timeout_);
+      backend_ = make_nccl_backend(store_, launch_.rank, launch_.world_size, timeout);
     } else {
-      auto options = c10d::ProcessGroupGloo::Options::create(timeout_);
+      auto options = c10d::ProcessGroupGloo::Options::create(timeout);
       options->devices.push_back(gloo_device(launch_));
       backend_ = c10::make_intrusive<c10d::ProcessGroupGloo>(store_, launch_.rank, launch_.world_size, options);
     }

@@ -33,15 +33,15 @@ class LostProcess : public Error {
 
 class ProcessGroup {
  public:
-  /// Meets the other processes of `launch` at rank 0's store, waiting at most `timeout` for them (and later for
-  /// any one collective). Texts can be shared from here on; collectives need connect(). Throws Error when the
+  /// Meets the other processes of `launch` at rank 0's store, waiting at most `timeout` for them (and for any
+  /// text shared later). Texts can be shared from here on; collectives need connect(). Throws Error when the
   /// others cannot be reached.
   ProcessGroup(const LaunchEnvironment& launch, std::chrono::milliseconds timeout);
   ~ProcessGroup();
 
   /// Starts the collectives' backend for tensors on `device`: `backend` "auto" (NCCL on CUDA, Gloo on the CPU),
-  /// "gloo" or "nccl". Throws ConfigError for an unusable backend.
-  void connect(c10::Device device, const std::string& backend);
+  /// "gloo" or "nccl", waiting at most `timeout` in any one collective. Throws ConfigError for an unusable backend.
+  void connect(c10::Device device, const std::string& backend, std::chrono::milliseconds timeout);
   bool connected() const;
 
   int rank() const { return launch_.rank; }
@@ -65,7 +65,6 @@ class ProcessGroup {
 
  private:
   LaunchEnvironment launch_;
-  std::chrono::milliseconds timeout_;
   c10::Device device_ = c10::Device(c10::kCPU);
   std::string backend_name_;
   c10::intrusive_ptr<c10d::Store> store_;
