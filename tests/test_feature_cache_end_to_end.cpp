@@ -56,3 +56,31 @@ TEST_CASE("the feature cache says why it is not used when augmentation reaches t
   REQUIRE(result.code == 0);
   CHECK_THAT(result.output, Contains("feature cache not used: dataset.augment changes the images"));
 }
+
+TEST_CASE("a feature cache on disk is reused by the next run with the same frozen stages and data",
+          "[e2e][feature_cache]") {
+  TempDir dir;
+  const auto experiment =
+      write(dir, "probe.toml", replaced(linear_probe(), "freeze = [\"*\"]", "freeze = [\"block1\", \"block2\"]"));
+  const auto store = " --store " + (dir / "ftrun.db") + " --set train.feature_cache=disk";
+  const auto first = run(experiment + store);
+  INFO(first.output);
+  REQUIRE(first.code == 0);
+  CHECK_THAT(first.output, Contains("in a file under"));
+  const auto second = run(experiment + store);
+  INFO(second.output);
+  REQUIRE(second.code == 0);
+  CHECK_THAT(second.output, Contains("feature cache: reused the activations of the backbone's 2 frozen stage(s)"));
+  // Another seed draws another validation split: its own cache, not the first one's.
+  const auto other_seed = run(experiment + store + " --set experiment.seed=11");
+  REQUIRE(other_seed.code == 0);
+  CHECK_THAT(other_seed.output, !Contains("reused"));
+
+  SQLite::Database db(dir / "ftrun.db");
+  const std::string same_steps =
+      "SELECT COUNT(*) FROM metrics a JOIN metrics b ON a.step = b.step AND a.name = b.name AND a.scope = b.scope "
+      "WHERE a.scope = 'step' AND a.run_id = 1 AND b.run_id = 2 AND a.value = b.value";
+  CHECK(db.execAndGet(same_steps).getInt() ==
+        db.execAndGet("SELECT COUNT(*) FROM metrics WHERE scope = 'step' AND run_id = 1").getInt());
+  CHECK(db.execAndGet("SELECT COUNT(*) FROM metrics WHERE scope = 'step' AND run_id = 1").getInt() > 0);
+}

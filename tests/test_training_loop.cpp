@@ -5,15 +5,19 @@
 #include "data/sharding.h"
 #include "loop/callbacks/early_stopping.h"
 #include "loop/feature_cache.h"
+#include "loop/feature_cache_file.h"
 #include "loop/static_batch.h"
 #include "loop/train_step.h"
 #include "loop/training_loop.h"
 #include "runner/model.h"
 #include "runner/precision.h"
+#include "temp_dir.h"
 
 #include <torch/torch.h>
 #include <catch2/catch.hpp>
 
+#include <filesystem>
+#include <fstream>
 #include <set>
 
 namespace {
@@ -299,7 +303,7 @@ TEST_CASE("the feature cache is planned only where the backbone's output cannot 
   ft::TrainConfig config;
   ft::AugmentConfig augment;
   auto model = tiny_model();
-  const std::int64_t budget = 1 << 20;
+  const ft::FeatureCacheBudget budget{1 << 20, 1 << 20, 0};
   CHECK_THAT(ft::plan_feature_cache(config, augment, *model, {}, train, 8, budget).reason,
              Catch::Contains("no leading stage of the backbone is frozen"));
   model->freeze({"*"});
@@ -311,9 +315,17 @@ TEST_CASE("the feature cache is planned only where the backbone's output cannot 
              Catch::Contains("dataset.augment"));
   augment.hflip = false;
   // 8 features of 4 bytes per image: 256 bytes for 8 images, over a budget of 100.
-  CHECK_THAT(ft::plan_feature_cache(config, augment, *model, {}, train, 8, 100).reason, Catch::Contains("budget"));
+  const ft::FeatureCacheBudget small{100, 100, 0};
+  CHECK_THAT(ft::plan_feature_cache(config, augment, *model, {}, train, 8, small).reason, Catch::Contains("budget"));
+  // Too big for memory, not for disk: a file.
+  const auto on_disk = ft::plan_feature_cache(config, augment, *model, {}, train, 8, {100, 100, 1000});
+  CHECK(on_disk.use);
+  CHECK(on_disk.tier == ft::FeatureCacheTier::disk);
+  config.feature_cache = "disk";
+  CHECK_THAT(ft::plan_feature_cache(config, augment, *model, {}, train, 8, budget).reason,
+             Catch::Contains("no folder"));
   config.feature_cache = "memory";
-  CHECK(ft::plan_feature_cache(config, augment, *model, {}, train, 8, 100).use);
+  CHECK(ft::plan_feature_cache(config, augment, *model, {}, train, 8, small).use);
   config.feature_cache = "off";
   CHECK_FALSE(ft::plan_feature_cache(config, augment, *model, {}, train, 8, budget).use);
 
@@ -323,9 +335,74 @@ TEST_CASE("the feature cache is planned only where the backbone's output cannot 
   torch::NoGradGuard no_grad;
   model->eval();
   const auto expected = model->forward(images.inputs);
-  const ft::BatchSource features =
-      ft::cache_features(*model, ft::Classifier::kWholeBackbone, train, 3, 0, "fp32", "fp32");
+  ft::FeatureCacheRequest request;
+  request.stages = ft::Classifier::kWholeBackbone;
+  request.batch_size = 3;
+  const ft::BatchSource features = ft::cache_features(*model, train, request).source;
   model->set_inputs_after(ft::Classifier::kWholeBackbone);
   const auto from_cache = model->forward(features.batch(torch::arange(8, torch::kLong)).inputs);
   CHECK(torch::allclose(from_cache, expected, 1e-6, 1e-6));
+}
+
+TEST_CASE("a feature cache file is whole, matches its key and size, or is not read", "[loop][feature_cache]") {
+  TempDir dir;
+  const auto path = dir / "train-key.ftcache";
+  const auto activations = torch::randn({5, 2, 3});
+  const auto labels = torch::tensor({0, 1, 2, 1, 0}, torch::kLong);
+  {
+    ft::FeatureCacheWriter unfinished(path, "key", torch::kFloat32, {2, 3}, 5);
+    unfinished.append(activations.slice(0, 0, 2), labels.slice(0, 0, 2));
+  }  // a run stopped half-way leaves nothing
+  CHECK(std::distance(std::filesystem::directory_iterator(dir.path()), {}) == 0);
+  CHECK_FALSE(ft::open_feature_cache(path, "key", 5));
+
+  ft::FeatureCacheWriter writer(path, "key", torch::kFloat32, {2, 3}, 5);
+  writer.append(activations.slice(0, 0, 2), labels.slice(0, 0, 2));
+  writer.append(activations.slice(0, 2), labels.slice(0, 2));
+  writer.commit();
+  const auto cached = ft::open_feature_cache(path, "key", 5);
+  REQUIRE(cached);
+  CHECK(torch::equal(cached->inputs, activations));
+  CHECK(torch::equal(cached->labels, labels));
+  CHECK_FALSE(ft::open_feature_cache(path, "other key", 5));
+  CHECK_FALSE(ft::open_feature_cache(path, "key", 6));
+  std::filesystem::resize_file(path, std::filesystem::file_size(path) - 8);
+  CHECK_FALSE(ft::open_feature_cache(path, "key", 5));
+}
+
+TEST_CASE("a feature cache on disk is reused when it matches its images, and made again when not",
+          "[loop][feature_cache]") {
+  TempDir dir;
+  auto split = std::make_shared<MemorySplit>(8);
+  ft::BatchSource train(split, tiny_info(), c10::Device(c10::kCPU));
+  auto model = tiny_model();
+  model->freeze({"*"});
+  ft::FeatureCacheRequest request;
+  request.stages = ft::Classifier::kWholeBackbone;
+  request.tier = ft::FeatureCacheTier::disk;
+  request.batch_size = 3;
+  request.file = dir / "train.ftcache";
+  request.key = ft::feature_cache_key(*model, request.stages, "data", "fp32", "fp32", false);
+  const auto all = torch::arange(8, torch::kLong);
+
+  const auto made = ft::cache_features(*model, train, request);
+  CHECK_FALSE(made.reused);
+  const auto expected = made.source.batch(all).inputs;  // a copy: the mapped file is changed below
+  REQUIRE(std::filesystem::exists(request.file));
+  const auto again = ft::cache_features(*model, train, request);
+  CHECK(again.reused);
+  CHECK(torch::equal(again.source.batch(all).inputs, expected));
+  CHECK(torch::equal(again.source.batch(all).targets, made.source.batch(all).targets));
+
+  // Other weights or data make another key; the same key over changed images is caught by the sample check.
+  CHECK(ft::feature_cache_key(*model, request.stages, "other data", "fp32", "fp32", false) != request.key);
+  {
+    std::fstream file(request.file, std::ios::in | std::ios::out | std::ios::binary);
+    file.seekp(4096);
+    const float changed[2] = {100.0f, -100.0f};
+    file.write(reinterpret_cast<const char*>(changed), sizeof changed);
+  }
+  const auto remade = ft::cache_features(*model, train, request);
+  CHECK_FALSE(remade.reused);
+  CHECK(torch::equal(remade.source.batch(all).inputs, expected));
 }

@@ -265,9 +265,9 @@ std::vector<CoreKey> make_core_keys() {
           [](auto& run) -> auto& { return run.train.cuda_graph; }),
       key<std::string>(
           "train", "feature_cache",
-          "with the whole backbone frozen and no augmentation, train the head on its features computed once: "
-          "`auto` (when allowed and within a quarter of the memory), `memory`, `off`",
-          [](auto& run) -> auto& { return run.train.feature_cache; }, one_of({"auto", "memory", "off"})),
+          "with a frozen prefix of the backbone and no augmentation, compute its activations once per image: "
+          "`auto` (in memory or a file, within budget), `memory`, `disk` (a file reused by later runs), `off`",
+          [](auto& run) -> auto& { return run.train.feature_cache; }, one_of({"auto", "memory", "disk", "off"})),
       key<std::string>(
           "train", "feature_cache_dtype", "cached features as `fp32` (exact) or `bf16` (half the memory)",
           [](auto& run) -> auto& { return run.train.feature_cache_dtype; }, one_of({"fp32", "bf16"})),

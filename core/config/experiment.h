@@ -69,7 +69,7 @@ struct TrainConfig {
   std::int64_t log_every = 10;
   /// Replay each micro-batch's forward and backward from a captured CUDA graph (CUDA only).
   bool cuda_graph = false;
-  /// Train on a wholly frozen backbone's features computed once per image: "auto", "memory" or "off".
+  /// Train on a frozen prefix's activations computed once per image: "auto", "memory", "disk" or "off".
   std::string feature_cache = "auto";
   /// How cached features are stored: "fp32" (exact) or "bf16" (half the memory).
   std::string feature_cache_dtype = "fp32";

@@ -1,6 +1,7 @@
 #include "config/sweep.h"
 
 #include "config/config_tree.h"
+#include "config/fingerprint.h"
 #include "config/join.h"
 #include "config/nearest_key.h"
 #include "store/reports.h"
@@ -267,20 +268,10 @@ std::vector<SweepTrial> make_trials(const SweepConfig& config) {
 }
 
 std::string fingerprint_of(const std::string& text, const std::vector<std::string>& overrides) {
-  std::uint64_t hash = 1469598103934665603ULL;  // FNV-1a
-  auto add = [&](const std::string& part) {
-    for (const unsigned char c : part) {
-      hash ^= c;
-      hash *= 1099511628211ULL;
-    }
-    hash ^= 0xff;
-    hash *= 1099511628211ULL;
-  };
-  add(text);
-  for (const auto& override : overrides) add(override);
-  char buffer[17];
-  std::snprintf(buffer, sizeof buffer, "%016llx", static_cast<unsigned long long>(hash));
-  return buffer;
+  Fingerprint fingerprint;
+  fingerprint.add(text);
+  for (const auto& override : overrides) fingerprint.add(override);
+  return fingerprint.hex();
 }
 
 }  // namespace

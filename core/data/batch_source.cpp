@@ -21,8 +21,8 @@ BatchSource::BatchSource(std::shared_ptr<const Split> split, const DatasetInfo& 
   }
 }
 
-BatchSource::BatchSource(torch::Tensor inputs, torch::Tensor labels)
-    : device_(inputs.device()),
+BatchSource::BatchSource(torch::Tensor inputs, torch::Tensor labels, c10::Device device)
+    : device_(device),
       precomputed_(true),
       size_(inputs.size(0)),
       images_(std::move(inputs)),
@@ -45,11 +45,15 @@ std::pair<torch::Tensor, torch::Tensor> BatchSource::gather(const torch::Tensor&
 Batch BatchSource::batch(const torch::Tensor& indices, const std::pair<torch::Tensor, torch::Tensor>* host,
                          const AugmentConfig* augment, at::Generator* generator) const {
   torch::Tensor images, labels;
+  if (precomputed_) {
+    const auto where = indices.to(images_.device());
+    return {images_.index_select(0, where).to(device_, torch::kFloat32, /*non_blocking=*/true),
+            labels_.index_select(0, where).to(device_, /*non_blocking=*/true)};
+  }
   if (in_memory()) {
     const auto on_device = indices.to(device_);
     images = images_.index_select(0, on_device);
     labels = labels_.index_select(0, on_device);
-    if (precomputed_) return {images.to(torch::kFloat32), labels};
   } else {
     const auto gathered = host ? *host : gather(indices);
     images = gathered.first.to(device_, /*non_blocking=*/true);

@@ -22,8 +22,9 @@ class BatchSource {
   BatchSource(std::shared_ptr<const Split> split, const DatasetInfo& info, c10::Device device,
               bool channels_last = false);
   /// Batches of precomputed inputs (a frozen backbone's features, loop/feature_cache.h): cut from `inputs` as
-  /// they are, neither normalised nor augmented.
-  BatchSource(torch::Tensor inputs, torch::Tensor labels);
+  /// they are, neither normalised nor augmented, wherever they are kept (the device, host memory, a mapped file),
+  /// and handed out as float32 on `device`.
+  BatchSource(torch::Tensor inputs, torch::Tensor labels, c10::Device device);
 
   std::int64_t size() const { return size_; }
   bool in_memory() const { return images_.defined(); }

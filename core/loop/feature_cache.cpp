@@ -1,15 +1,22 @@
 #include "loop/feature_cache.h"
 
+#include "config/fingerprint.h"
 #include "data/prefetcher.h"
+#include "log/log.h"
+#include "loop/feature_cache_file.h"
 #include "runner/precision.h"
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 #include <torch/torch.h>
 
+#include <filesystem>
 #include <fstream>
 
 namespace ft {
 namespace {
+
+namespace fs = std::filesystem;
 
 // True when `regularization` changes a batch before the forward pass (mixup, cutmix): a real batch goes in and is
 // compared with what comes out. (The random numbers it may draw do not matter: the loop reseeds every epoch.)
@@ -30,7 +37,7 @@ torch::Tensor run_prefix(Classifier& model, std::size_t stages, const torch::Ten
 
 FeatureCachePlan plan_feature_cache(const TrainConfig& config, const AugmentConfig& augment, Classifier& model,
                                     const std::vector<std::shared_ptr<Regularization>>& regularizations,
-                                    const BatchSource& train, std::int64_t examples, std::int64_t budget_bytes) {
+                                    const BatchSource& train, std::int64_t examples, const FeatureCacheBudget& budget) {
   if (config.feature_cache == "off") return {};
   auto refuse = [&](const std::string& why) {
     FeatureCachePlan plan;
@@ -70,44 +77,135 @@ FeatureCachePlan plan_feature_cache(const TrainConfig& config, const AugmentConf
     const std::int64_t per_image = activations.numel() / activations.size(0);
     plan.bytes = examples * per_image * (config.feature_cache_dtype == "bf16" ? 2 : 4);
   }
-  if (config.feature_cache == "auto" && plan.bytes > budget_bytes) {
+  if (config.feature_cache == "memory") {
+    plan.tier = FeatureCacheTier::device;
+  } else if (config.feature_cache == "disk") {
+    if (budget.disk == 0) return refuse("there is no folder to keep a cache file in (a run without a store)");
+    plan.tier = FeatureCacheTier::disk;
+  } else if (plan.bytes <= budget.device) {
+    plan.tier = FeatureCacheTier::device;
+  } else if (plan.bytes <= budget.host) {
+    plan.tier = FeatureCacheTier::host;
+  } else if (plan.bytes <= budget.disk) {
+    plan.tier = FeatureCacheTier::disk;
+  } else {
     return refuse(
-        fmt::format("the cache would take {:.1f} GB, over the budget of {:.1f} GB (feature_cache = "
-                    "\"memory\" forces it)",
-                    plan.bytes / 1e9, budget_bytes / 1e9));
+        fmt::format("the cache would take {:.1f} GB, over the budgets of memory ({:.1f} GB) and disk ({:.1f} GB); "
+                    "feature_cache = \"memory\" or \"disk\" forces it",
+                    plan.bytes / 1e9, std::max(budget.device, budget.host) / 1e9, budget.disk / 1e9));
   }
   plan.use = true;
   return plan;
 }
 
-BatchSource cache_features(Classifier& model, std::size_t stages, const BatchSource& images, std::int64_t batch_size,
-                           std::int64_t loader_threads, const std::string& precision, const std::string& dtype) {
+CachedSplit cache_features(Classifier& model, const BatchSource& images, const FeatureCacheRequest& request) {
+  const auto dtype = request.dtype == "bf16" ? torch::kBFloat16 : torch::kFloat32;
+  auto activations_of = [&](const torch::Tensor& inputs) {
+    AutocastScope autocast(request.device.type(), request.precision);
+    return run_prefix(model, request.stages, inputs).to(dtype);
+  };
   EvalScope eval(model);
-  const auto device = model.parameters().front().device();
-  Prefetcher prefetcher(images, torch::arange(images.size(), torch::kLong), batch_size, loader_threads);
+  // Where cached activations are kept: the disk tier maps the file; the others copy it to their memory.
+  auto place = [&](CachedActivations cached) {
+    if (request.tier == FeatureCacheTier::disk) return BatchSource(cached.inputs, cached.labels, request.device);
+    const auto memory = request.tier == FeatureCacheTier::host ? c10::Device(c10::kCPU) : request.device;
+    return BatchSource(cached.inputs.to(memory, /*non_blocking=*/false, /*copy=*/true),
+                       cached.labels.to(memory, false, true), request.device);
+  };
+
+  if (!request.file.empty()) {
+    if (auto cached = open_feature_cache(request.file, request.key, images.size())) {
+      // The key names the data by its parameters, not its bytes: a few images are run again and compared, so a
+      // folder whose images changed under the same parameters is caught.
+      const auto sample = torch::arange(std::min<std::int64_t>(4, images.size()), torch::kLong);
+      const Batch batch = images.batch(sample);
+      const auto fresh = activations_of(batch.inputs).to(torch::kCPU, torch::kFloat32);
+      const auto stored = cached->inputs.index_select(0, sample).to(torch::kFloat32);
+      const double tolerance = dtype == torch::kBFloat16 ? 2e-2 : 1e-4;
+      if (fresh.sizes() == stored.sizes() && torch::allclose(fresh, stored, tolerance, tolerance) &&
+          torch::equal(batch.targets.cpu(), cached->labels.index_select(0, sample))) {
+        return {place(std::move(*cached)), true};
+      }
+      log::warn("feature cache " + request.file + " does not match its images any more; computing it again");
+    }
+  }
+
+  Prefetcher prefetcher(images, torch::arange(images.size(), torch::kLong), request.batch_size, request.loader_threads);
+  const Batch first = prefetcher.next(0);
+  const auto first_activations = activations_of(first.inputs);
+  std::unique_ptr<FeatureCacheWriter> writer;
+  if (request.tier == FeatureCacheTier::disk) {
+    const auto shape = first_activations.sizes().slice(1).vec();
+    writer = std::make_unique<FeatureCacheWriter>(request.file, request.key, dtype, shape, images.size());
+  }
   std::vector<torch::Tensor> activations, labels;
   for (std::int64_t step = 0; step < prefetcher.batches(); ++step) {
-    const Batch batch = prefetcher.next(step);
-    AutocastScope autocast(device.type(), precision);
-    activations.push_back(
-        run_prefix(model, stages, batch.inputs).to(dtype == "bf16" ? torch::kBFloat16 : torch::kFloat32));
-    labels.push_back(batch.targets);
+    const Batch batch = step == 0 ? first : prefetcher.next(step);
+    auto computed = step == 0 ? first_activations : activations_of(batch.inputs);
+    if (writer) {
+      writer->append(computed, batch.targets);
+      continue;
+    }
+    if (request.tier == FeatureCacheTier::host) computed = computed.cpu();
+    activations.push_back(computed);
+    labels.push_back(batch.targets.to(computed.device()));
   }
-  return BatchSource(torch::cat(activations), torch::cat(labels));
+  if (writer) {
+    writer->commit();
+    writer.reset();
+    auto cached = open_feature_cache(request.file, request.key, images.size());
+    if (!cached) throw Error("feature cache: " + request.file + " could not be read back after writing it");
+    return {place(std::move(*cached)), false};
+  }
+  return {BatchSource(torch::cat(activations), torch::cat(labels), request.device), false};
 }
 
-std::int64_t feature_cache_budget(c10::Device device) {
-  if (device.is_cuda()) {
-    // Without a cheap query of free GPU memory here: 4 GB, safe on any current GPU.
-    return 4LL << 30;
+std::string feature_cache_key(Classifier& model, std::size_t stages, const std::string& data, const std::string& dtype,
+                              const std::string& precision, bool channels_last) {
+  const auto stage_prefixes = model.backbone().stages();
+  auto cached = [&](const std::string& name) {
+    if (stages == Classifier::kWholeBackbone) return true;
+    for (std::size_t stage = 0; stage < stages && stage < stage_prefixes.size(); ++stage) {
+      for (const auto& prefix : stage_prefixes[stage]) {
+        if (matches_prefix(name, prefix)) return true;
+      }
+    }
+    return false;
+  };
+  Fingerprint fingerprint;
+  fingerprint.add(
+      fmt::format("ftrun feature cache 1|stages {}|{}|{}|channels_last {}", stages, dtype, precision, channels_last));
+  fingerprint.add(data);
+  const std::string backbone = "backbone.";
+  for (const auto& [name, tensor] : model.state()) {
+    if (name.rfind(backbone, 0) != 0 || !cached(name.substr(backbone.size()))) continue;
+    const auto bytes = tensor.detach().to(torch::kCPU).contiguous();
+    fingerprint.add(name);
+    fingerprint.add(fmt::format("{}|{}", c10::toString(bytes.scalar_type()), fmt::join(bytes.sizes(), "x")));
+    fingerprint.add(bytes.data_ptr(), bytes.numel() * bytes.element_size());
   }
+  return fingerprint.hex();
+}
+
+FeatureCacheBudget feature_cache_budget(c10::Device device, const std::string& folder) {
+  FeatureCacheBudget budget;
+  budget.host = 1LL << 30;
   std::ifstream meminfo("/proc/meminfo");
   std::string key, unit;
   std::int64_t kilobytes = 0;
   while (meminfo >> key >> kilobytes >> unit) {
-    if (key == "MemAvailable:") return kilobytes * 1024 / 4;
+    if (key == "MemAvailable:") budget.host = kilobytes * 1024 / 4;
   }
-  return 1LL << 30;
+  // Without a cheap query of free GPU memory here: 4 GB, safe on any current GPU.
+  budget.device = device.is_cuda() ? 4LL << 30 : budget.host;
+  if (!folder.empty()) {
+    std::error_code error;
+    fs::path existing = fs::absolute(folder, error);
+    while (!existing.empty() && !fs::exists(existing, error)) existing = existing.parent_path();
+    const auto space = fs::space(existing, error);
+    if (!error) budget.disk = static_cast<std::int64_t>(space.available / 2);
+  }
+  return budget;
 }
 
 }  // namespace ft

@@ -1,5 +1,6 @@
 #include "runner/runner.h"
 
+#include "config/config_tree.h"
 #include "distributed/process_group.h"
 #include "distributed/share_tensors.h"
 #include "loader/plugin_catalog.h"
@@ -311,6 +312,11 @@ TrainerSetup trainer_setup(const RunConfig& run, BuiltRun& built, c10::Device de
   setup.seed = run.seed;
   setup.resume = std::move(resume);
   setup.group = group;
+  // The dataset's examples follow from its plugin, parameters and seed (the split it draws, the classes it keeps).
+  setup.data_identity = fmt::format("dataset {}|seed {}", run.dataset.type, run.seed);
+  for (const auto& key : run.dataset.params.keys()) {
+    setup.data_identity += fmt::format("|{}={}", key, to_toml_value(*run.dataset.params.find(key)));
+  }
   return setup;
 }
 
@@ -321,6 +327,7 @@ std::optional<std::string> train_recorded_run(ResultsStore& store, std::int64_t 
                                               const RunHooks& hooks = {}, ProcessGroup* group = nullptr) {
   TrainerSetup setup = trainer_setup(run, built, device, std::move(resume), group);
   setup.checkpoint_dir = (fs::path(store.checkpoint_dir()) / fmt::format("run-{}", run_id)).string();
+  setup.feature_cache_dir = (fs::path(store.checkpoint_dir()) / "feature-cache").string();
   // Rows a failed store write could not record are kept and written with the run's closing, so a store that
   // was locked or full for a while loses nothing it can still take.
   std::vector<MetricRow> unsaved;

@@ -16,9 +16,11 @@
 #include "loop/training_loop.h"
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 #include <torch/torch.h>
 
 #include <chrono>
+#include <filesystem>
 
 namespace ft {
 
@@ -99,33 +101,58 @@ class Trainer::Impl {
 
   // Replaces the splits' images by the frozen stages' activations when the plan allows it (loop/feature_cache.h).
   void use_feature_cache(BatchSource& train, BatchSource* validation, BatchSource* test, bool leader) {
+    std::string folder = s_.feature_cache_dir;
+    if (s_.group) folder = s_.group->share_text("feature_cache_dir", folder);
     const std::int64_t examples = train.size() + (validation ? validation->size() : 0) + (test ? test->size() : 0);
     const FeatureCachePlan plan = plan_feature_cache(s_.config, s_.augment, *s_.model, s_.regularizations, train,
-                                                     examples, feature_cache_budget(s_.device));
+                                                     examples, feature_cache_budget(s_.device, folder));
     if (!plan.use) {
       // Said only where something is frozen, or the cache was asked for: other runs need no reason.
-      const bool asked = s_.config.feature_cache == "memory" || s_.model->has_frozen_modules();
+      const bool asked =
+          s_.config.feature_cache == "memory" || s_.config.feature_cache == "disk" || s_.model->has_frozen_modules();
       if (leader && asked && !plan.reason.empty()) log::info(plan.reason);
       return;
     }
     const auto start = std::chrono::steady_clock::now();
-    auto cache = [&](BatchSource& source) {
-      source = cache_features(*s_.model, plan.stages, source, s_.config.eval_batch_size, s_.config.loader_threads,
-                              s_.precision, s_.config.feature_cache_dtype);
+    FeatureCacheRequest request;
+    request.stages = plan.stages;
+    request.tier = plan.tier;
+    request.device = s_.device;
+    request.dtype = s_.config.feature_cache_dtype;
+    request.precision = s_.precision;
+    request.batch_size = s_.config.eval_batch_size;
+    request.loader_threads = s_.config.loader_threads;
+    std::vector<std::string> reused;
+    auto cache = [&](BatchSource& source, const std::string& split) {
+      request.key = feature_cache_key(*s_.model, plan.stages, fmt::format("{}|split {}", s_.data_identity, split),
+                                      request.dtype, request.precision, s_.channels_last);
+      request.file = folder.empty()
+                         ? std::string()
+                         : (std::filesystem::path(folder) / (split + "-" + request.key + ".ftcache")).string();
+      CachedSplit cached = cache_features(*s_.model, source, request);
+      source = std::move(cached.source);
+      if (cached.reused) reused.push_back(request.file);
     };
-    cache(train);
-    if (validation) cache(*validation);
-    if (test) cache(*test);
+    cache(train, "train");
+    if (validation) cache(*validation, "validation");
+    if (test) cache(*test, "test");
     s_.model->set_inputs_after(plan.stages);
-    if (leader) {
-      const std::string what = plan.stages == Classifier::kWholeBackbone
-                                   ? std::string("the frozen backbone")
-                                   : fmt::format("the backbone's {} frozen stage(s)", plan.stages);
+    if (!leader) return;
+    const std::string what = plan.stages == Classifier::kWholeBackbone
+                                 ? std::string("the frozen backbone")
+                                 : fmt::format("the backbone's {} frozen stage(s)", plan.stages);
+    static const char* const kTiers[] = {"in device memory", "in host memory", "in a file"};
+    const std::string where = kTiers[static_cast<int>(plan.tier)];
+    const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    if (!reused.empty()) {
+      log::info(fmt::format("feature cache: reused the activations of {} from {} ({:.1f} MB, {}, {}, {:.1f} s)", what,
+                            fmt::join(reused, ", "), plan.bytes / 1e6, s_.config.feature_cache_dtype, where, seconds));
+    } else {
       log::info(
-          fmt::format("feature cache: {} ran once over {} images ({:.1f} MB, {}, {:.1f} s); training runs "
+          fmt::format("feature cache: {} ran once over {} images ({:.1f} MB, {}, {}{}, {:.1f} s); training runs "
                       "the rest on the cached activations",
-                      what, examples, plan.bytes / 1e6, s_.config.feature_cache_dtype,
-                      std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count()));
+                      what, examples, plan.bytes / 1e6, s_.config.feature_cache_dtype, where,
+                      plan.tier == FeatureCacheTier::disk ? " under " + folder : std::string(), seconds));
     }
   }
 

@@ -42,6 +42,10 @@ struct TrainerSetup {
   /// Where last.pt (weights and training state, after every epoch) and best.pt (weights at the best value of
   /// the monitored metric) are written.
   std::string checkpoint_dir;
+  /// Where feature cache files are kept and shared between runs (empty: none; followers take the leader's).
+  std::string feature_cache_dir;
+  /// What the dataset's examples are made from (its type, parameters and seed), for the feature cache's key.
+  std::string data_identity;
   /// Called after last.pt was written, with its path.
   std::function<void(const std::string& path)> on_checkpoint;
   /// After each optimizer step, with its loss (maybe not finite): true to end training there, without test
