@@ -1,15 +1,18 @@
 // The CIFAR plugins against files written here in the official formats; on-device augmentation.
 #include "cifar_files.h"
+#include "data/augment.h"
 #include "image_folder_files.h"
+#include "image_transforms.h"
 #include "loader/plugin_catalog.h"
 #include "log/log.h"
-#include "data/augment.h"
 #include "temp_dir.h"
 
 #include <ATen/CPUGeneratorImpl.h>
 #include <torch/torch.h>
 #include <catch2/catch.hpp>
+#include <cmath>
 #include <fstream>
+#include <random>
 
 using Catch::Matchers::Contains;
 
@@ -215,4 +218,129 @@ TEST_CASE("image_folder leaves out a PNG damaged after its header, and refuses a
   std::ofstream(dir / "images/class_2/notes.txt") << "not an image";
   CHECK_THROWS_WITH(f.catalog.make_dataset("image_folder", skip, {0, f.log}),
                     Contains("class folder class_2 holds no readable .jpg or .png image"));
+}
+
+namespace {
+
+// Smooth colour gradients with a ripple: resizing errors show, unlike on flat colours.
+std::vector<unsigned char> textured(int w, int h) {
+  std::vector<unsigned char> pixels(static_cast<std::size_t>(w * h * 3));
+  for (int y = 0; y < h; ++y) {
+    for (int x = 0; x < w; ++x) {
+      for (int c = 0; c < 3; ++c) {
+        const double value = 127 + 60 * std::sin(0.21 * x + 1.3 * c) + 60 * std::cos(0.17 * y - 0.7 * c);
+        pixels[static_cast<std::size_t>((y * w + x) * 3 + c)] = static_cast<unsigned char>(value);
+      }
+    }
+  }
+  return pixels;
+}
+
+// The image of class `label` (one image per class), as the dataset's training split gives it.
+torch::Tensor image_of_class(const ft::Dataset& dataset, std::int64_t label, std::uint64_t draw = 0,
+                             bool training = false) {
+  const auto& split = *dataset.train();
+  for (std::int64_t i = 0; i < split.size(); ++i) {
+    const auto example = training ? split.get_for_training(i, draw) : split.get(i);
+    if (example.label == label) return example.image;
+  }
+  FAIL("no image of class " << label);
+  return {};
+}
+
+}  // namespace
+
+TEST_CASE("image_folder's evaluation images are torchvision's Resize and CenterCrop of the decoded file",
+          "[datasets][image_folder]") {
+  TempDir dir;
+  std::filesystem::create_directories(dir / "images/class_0");
+  std::filesystem::create_directories(dir / "images/class_1");
+  const auto wide = textured(61, 47), tall = textured(40, 73);
+  stbi_write_png((dir / "images/class_0/wide.png").c_str(), 61, 47, 3, wide.data(), 61 * 3);
+  stbi_write_png((dir / "images/class_1/tall.png").c_str(), 40, 73, 3, tall.data(), 40 * 3);
+  Fixture f;
+  f.catalog.load_file(std::string(FT_PLUGIN_DIR) + "/ft_image_folder.so");
+  ft::Params params = all_for_training(dir / "images");
+  params.set("image_size", value_of(std::int64_t{24}));
+  auto dataset = f.catalog.make_dataset("image_folder", params, {0, f.log});
+  CHECK_FALSE(dataset->train()->draws_random());
+
+  // torchvision.transforms.v2 on the file torchvision decodes; its defaults: Resize(27) for a 24 crop.
+  for (const auto& [name, label] :
+       {std::pair<std::string, std::int64_t>{"class_0/wide.png", 0}, {"class_1/tall.png", 1}}) {
+    const auto expected_file = dir / ("expected-" + std::to_string(label));
+    const std::string command =
+        std::string(FT_PYTHON) +
+        " -c \"import sys; from torchvision.io import decode_image; from torchvision.transforms import v2; "
+        "img = decode_image(sys.argv[1]); out = v2.CenterCrop(24)(v2.Resize(27, antialias=True)(img)); "
+        "open(sys.argv[2], 'wb').write(out.contiguous().numpy().tobytes())\" " +
+        (dir / ("images/" + name)) + " " + expected_file;
+    REQUIRE(std::system(command.c_str()) == 0);
+    std::ifstream in(expected_file, std::ios::binary);
+    std::vector<char> bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    REQUIRE(bytes.size() == 3 * 24 * 24);
+    const auto expected = torch::from_blob(bytes.data(), {3, 24, 24}, torch::kUInt8).to(torch::kInt);
+    const auto image = image_of_class(*dataset, label).to(torch::kInt);
+    INFO(name);
+    // torchvision resizes uint8 with its own integer kernel: within one level of the float result.
+    CHECK((image - expected).abs().max().item<int>() <= 1);
+  }
+}
+
+TEST_CASE("image_folder decodes large JPEGs at a reduced scale, and draws random resized crops reproducibly",
+          "[datasets][image_folder]") {
+  TempDir dir;
+  std::filesystem::create_directories(dir / "images/class_0");
+  std::filesystem::create_directories(dir / "images/class_1");
+  const auto big = textured(480, 360);
+  stbi_write_jpg((dir / "images/class_0/big.jpg").c_str(), 480, 360, 3, big.data(), 95);
+  stbi_write_jpg((dir / "images/class_1/big.jpg").c_str(), 480, 360, 3, big.data(), 95);
+  Fixture f;
+  f.catalog.load_file(std::string(FT_PLUGIN_DIR) + "/ft_image_folder.so");
+  auto make = [&](bool dct_scaling, bool random_crop) {
+    ft::Params params = all_for_training(dir / "images");
+    params.set("image_size", value_of(std::int64_t{24}));
+    params.set("dct_scaling", value_of(dct_scaling));
+    params.set("random_resized_crop", value_of(random_crop));
+    return f.catalog.make_dataset("image_folder", params, {0, f.log});
+  };
+  // 360 → 27 pixels: decoded at 1/8 (45 pixels) instead of in full; the result differs by a little blur.
+  const auto full = image_of_class(*make(false, false), 0).to(torch::kFloat);
+  const auto scaled = image_of_class(*make(true, false), 0).to(torch::kFloat);
+  CHECK((full - scaled).abs().mean().item<float>() < 3.0);
+  CHECK((full - scaled).abs().mean().item<float>() > 0.0);
+
+  auto cropping = make(true, true);
+  CHECK(cropping->train()->draws_random());
+  const auto a = image_of_class(*cropping, 0, 7, true), again = image_of_class(*cropping, 0, 7, true);
+  const auto b = image_of_class(*cropping, 0, 8, true);
+  CHECK(a.sizes() == torch::IntArrayRef({3, 24, 24}));
+  CHECK(torch::equal(a, again));  // the draw decides
+  CHECK_FALSE(torch::equal(a, b));
+  CHECK(torch::equal(image_of_class(*cropping, 0), full.to(torch::kUInt8)) == false);  // evaluation: the centre
+}
+
+TEST_CASE("random resized crop windows follow torchvision's scale and ratio ranges", "[datasets][image_folder]") {
+  std::mt19937_64 random(1);
+  double area = 0;
+  int fallback = 0;
+  const int draws = 4000;
+  for (int i = 0; i < draws; ++i) {
+    const auto box = ft_plugins::random_resized_crop_box(100, 80, random, 0.08, 1.0, 3.0 / 4.0, 4.0 / 3.0);
+    REQUIRE(box.top >= 0);
+    REQUIRE(box.left >= 0);
+    REQUIRE(box.top + box.height <= 80);
+    REQUIRE(box.left + box.width <= 100);
+    const double fraction = box.width * box.height / 8000.0;
+    CHECK(fraction >= 0.07);
+    const double ratio = static_cast<double>(box.width) / box.height;
+    CHECK(ratio > 0.7);
+    CHECK(ratio < 1.4);
+    area += fraction;
+    fallback += box.width == 100 && box.height == 80;
+  }
+  // Uniform scale in [0.08, 1] has mean 0.54; windows that do not fit are redrawn, which favours smaller ones.
+  CHECK(area / draws > 0.40);
+  CHECK(area / draws < 0.56);
+  CHECK(fallback < draws / 20);
 }

@@ -188,6 +188,15 @@ int run_cli(int argc, char** argv) {
                       "Results store (default: [experiment] store, $FTRUN_STORE, "
                       "results/ftrun.db)");
 
+  TrainingRequest speed_options;
+  speed_options.command = TrainingRequest::Command::input_speed;
+  auto* input_speed = app.add_subcommand(
+      "input-speed", "Time the experiment's input pipeline alone (decode, crops, batches), without the model");
+  input_speed->add_option("experiment", speed_options.experiment, "Experiment TOML file")->required();
+  input_speed->add_option("--set", speed_options.overrides, "Override a key (repeatable)");
+  input_speed->add_option("--stage", speed_options.stage, "The stage whose data to read (default: the first)");
+  input_speed->add_option("--epochs", speed_options.epochs, "Passes over the training split (default 2)");
+
   std::string merge_output;
   std::vector<std::string> merge_inputs;
   auto* merge = app.add_subcommand("merge", "Copy the runs, sweeps and trials of stores into one (docs/sweeps.md)");
@@ -224,10 +233,12 @@ int run_cli(int argc, char** argv) {
   log::configure(verbose);
 
   try {
-    for (auto* request : {&run_options, &resume_options, &plugins_options, &worker_options, &lr_options}) {
+    for (auto* request :
+         {&run_options, &resume_options, &plugins_options, &worker_options, &lr_options, &speed_options}) {
       request->verbose = verbose;
     }
     if (lr_find->parsed()) return run_training(lr_options);
+    if (input_speed->parsed()) return run_training(speed_options);
     sweep_options.verbose = verbose;
     if (sweep_status->parsed()) return command_sweep_status(status_id, status_store);
     if (sweep->parsed()) {

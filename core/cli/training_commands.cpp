@@ -11,6 +11,9 @@
 #include "loader/plugin_catalog.h"
 #include "log/log.h"
 #include "log/printable.h"
+#include "runner/allocator.h"
+#include "runner/device.h"
+#include "runner/input_speed.h"
 #include "runner/runner.h"
 #include "runner/signals.h"
 #include "runner/trainer.h"
@@ -295,6 +298,39 @@ int command_check_sweep(const TrainingRequest& request, PluginCatalog& catalog) 
   return kExitOk;
 }
 
+// The run of `plan` named by --stage, or its first.
+RunConfig chosen_stage(const ExperimentPlan& plan, const TrainingRequest& request) {
+  const RunConfig* chosen = &plan.runs.front();
+  std::vector<std::string> stages;
+  for (const auto& run : plan.runs) {
+    stages.push_back(run.stage);
+    if (!request.stage.empty() && run.stage == request.stage) chosen = &run;
+  }
+  if (!request.stage.empty() && chosen->stage != request.stage) {
+    throw ConfigError(request.experiment + ": no stage named '" + request.stage +
+                      "' (stages: " + fmt::format("{}", fmt::join(stages, ", ")) + ")");
+  }
+  return *chosen;
+}
+
+// Reads the training split as training would, without the model, and says how fast.
+int command_input_speed(const TrainingRequest& request, PluginCatalog& catalog) {
+  if (request.epochs < 1 || request.epochs > 1000) throw ConfigError("--epochs must be between 1 and 1000");
+  const ExperimentPlan plan = load_experiment(request.experiment, request.overrides);
+  const RunConfig run = chosen_stage(plan, request);
+  load_plugins(catalog, plan);
+  const auto speeds = measure_input_speed(catalog, run, request.epochs);
+  std::printf("%-6s %8s %9s %9s\n", "epoch", "images", "seconds", "images/s");
+  for (std::size_t i = 0; i < speeds.size(); ++i) {
+    std::printf("%-6zu %8lld %9.2f %9.1f\n", i + 1, static_cast<long long>(speeds[i].images), speeds[i].seconds,
+                speeds[i].images / speeds[i].seconds);
+  }
+  std::printf("loader threads %lld, batch size %lld, %d compute threads\n",
+              static_cast<long long>(run.train.loader_threads), static_cast<long long>(run.train.batch_size),
+              configure_threads(run.threads));
+  return kExitOk;
+}
+
 // The learning-rate range test: the experiment's real model, data, batch size, precision and parameter groups,
 // trained for a few steps while every group's rate rises exponentially (the head's from --start to --end), until
 // the smoothed loss exceeds --stop-factor times its minimum. Recorded as a run of stage lr_find with its
@@ -307,17 +343,7 @@ int command_lr_find(const TrainingRequest& request, PluginCatalog& catalog) {
   if (!(request.smoothing >= 0 && request.smoothing < 1)) throw ConfigError("--smoothing must be in [0, 1)");
   if (!(request.stop_factor > 1)) throw ConfigError("--stop-factor must be above 1");
   ExperimentPlan plan = load_experiment(request.experiment, request.overrides);
-  const RunConfig* chosen = &plan.runs.front();
-  std::vector<std::string> stages;
-  for (const auto& run : plan.runs) {
-    stages.push_back(run.stage);
-    if (!request.stage.empty() && run.stage == request.stage) chosen = &run;
-  }
-  if (!request.stage.empty() && chosen->stage != request.stage) {
-    throw ConfigError(request.experiment + ": no stage named '" + request.stage +
-                      "' (stages: " + fmt::format("{}", fmt::join(stages, ", ")) + ")");
-  }
-  RunConfig run = *chosen;
+  RunConfig run = chosen_stage(plan, request);
   if (run.backbone.weights.rfind("stage:", 0) == 0) {
     throw ConfigError(request.experiment + ": stage " + run.stage + " starts from " + run.backbone.weights +
                       ", which exists only once that stage has trained: run the experiment, then lr-find with "
@@ -466,6 +492,7 @@ int command_sweep_worker(const TrainingRequest& request, PluginCatalog& catalog)
 extern "C" int ftrun_training_command(const ft::TrainingRequest& request) {
   using namespace ft;
   log::configure(request.verbose);
+  tune_allocator();
   // The catalog outlives the handlers below: an exception thrown by plugin code has its type information and
   // message in the plugin's library, which must still be loaded when the exception is caught here.
   PluginCatalog catalog;
@@ -485,6 +512,7 @@ extern "C" int ftrun_training_command(const ft::TrainingRequest& request) {
       case TrainingRequest::Command::sweep_worker: return command_sweep_worker(request, catalog);
       case TrainingRequest::Command::check_sweep: return command_check_sweep(request, catalog);
       case TrainingRequest::Command::lr_find: return command_lr_find(request, catalog);
+      case TrainingRequest::Command::input_speed: return command_input_speed(request, catalog);
     }
   } catch (const Interrupted&) {
     return 128 + (stop_signal() ? stop_signal() : 2);

@@ -11,7 +11,7 @@
 namespace ft {
 
 struct TrainingRequest {
-  enum class Command { run, resume, plugins, sweep_worker, check_sweep, lr_find };
+  enum class Command { run, resume, plugins, sweep_worker, check_sweep, lr_find, input_speed };
   Command command = Command::run;
   // run, check_sweep
   std::string experiment;
@@ -24,7 +24,10 @@ struct TrainingRequest {
   // sweep_worker: the sweep to take trials from, and the CPU threads of each trial's runs (0: the experiment's)
   std::int64_t sweep_id = 0;
   std::int64_t threads = 0;
-  // lr_find: the run (stage) to test, the range of the head's rate, the steps, when to stop, the smoothing
+  // input_speed: passes over the training split
+  std::int64_t epochs = 2;
+  // lr_find, input_speed: the run (stage) to use; lr_find: the range of the head's rate, the steps, when to stop, the
+  // smoothing
   std::string stage;
   double lr_start = 1e-7, lr_end = 10;
   std::int64_t lr_steps = 100;

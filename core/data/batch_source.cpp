@@ -1,6 +1,7 @@
 #include "data/batch_source.h"
 
 #include "data/augment.h"
+#include "data/sharding.h"
 
 #include <torch/torch.h>
 
@@ -28,12 +29,14 @@ BatchSource::BatchSource(torch::Tensor inputs, torch::Tensor labels, c10::Device
       images_(std::move(inputs)),
       labels_(std::move(labels)) {}
 
-std::pair<torch::Tensor, torch::Tensor> BatchSource::gather(const torch::Tensor& indices) const {
+std::pair<torch::Tensor, torch::Tensor> BatchSource::gather(const torch::Tensor& indices,
+                                                            std::optional<std::uint64_t> draw) const {
   std::vector<torch::Tensor> pixels;
   std::vector<std::int64_t> classes;
   const auto* index = indices.data_ptr<std::int64_t>();
   for (std::int64_t i = 0; i < indices.numel(); ++i) {
-    Example example = split_->get(index[i]);
+    Example example =
+        draw ? split_->get_for_training(index[i], derived_seed(*draw, index[i], 0)) : split_->get(index[i]);
     pixels.push_back(example.image);
     classes.push_back(example.label);
   }
@@ -43,7 +46,8 @@ std::pair<torch::Tensor, torch::Tensor> BatchSource::gather(const torch::Tensor&
 }
 
 Batch BatchSource::batch(const torch::Tensor& indices, const std::pair<torch::Tensor, torch::Tensor>* host,
-                         const AugmentConfig* augment, at::Generator* generator) const {
+                         const AugmentConfig* augment, at::Generator* generator,
+                         std::optional<std::uint64_t> draw) const {
   torch::Tensor images, labels;
   if (precomputed_) {
     const auto where = indices.to(images_.device());
@@ -55,7 +59,7 @@ Batch BatchSource::batch(const torch::Tensor& indices, const std::pair<torch::Te
     images = images_.index_select(0, on_device);
     labels = labels_.index_select(0, on_device);
   } else {
-    const auto gathered = host ? *host : gather(indices);
+    const auto gathered = host ? *host : gather(indices, draw);
     images = gathered.first.to(device_, /*non_blocking=*/true);
     labels = gathered.second.to(device_, /*non_blocking=*/true);
   }

@@ -13,6 +13,7 @@
 #include <torch/types.h>
 
 #include <memory>
+#include <optional>
 #include <utility>
 
 namespace ft {
@@ -31,12 +32,17 @@ class BatchSource {
 
   /// Decodes the examples at `indices` on the calling thread (a loader thread): uint8 images and labels on the
   /// host, in pinned memory when the device is a GPU so the copy can overlap.
-  std::pair<torch::Tensor, torch::Tensor> gather(const torch::Tensor& indices) const;
+  /// With `draw` (training), examples come from Split::get_for_training, each seeded by `draw` and its index.
+  std::pair<torch::Tensor, torch::Tensor> gather(const torch::Tensor& indices,
+                                                 std::optional<std::uint64_t> draw = std::nullopt) const;
+  /// True when the split augments while decoding (Split::draws_random).
+  bool draws_random() const { return split_ && split_->draws_random(); }
 
   /// A normalised batch on the device from host data (`gather`) or, for in-memory splits, from `indices`.
   /// Training batches also pass through `augment` (crop, flip) before normalisation.
   Batch batch(const torch::Tensor& indices, const std::pair<torch::Tensor, torch::Tensor>* host = nullptr,
-              const AugmentConfig* augment = nullptr, at::Generator* generator = nullptr) const;
+              const AugmentConfig* augment = nullptr, at::Generator* generator = nullptr,
+              std::optional<std::uint64_t> draw = std::nullopt) const;
 
  private:
   std::shared_ptr<const Split> split_;

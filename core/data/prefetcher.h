@@ -11,8 +11,10 @@ namespace ft {
 
 class Prefetcher {
  public:
-  /// Batches of `batch_size` examples of `source`, taken in `order` (indices into the split).
-  Prefetcher(const BatchSource& source, torch::Tensor order, std::int64_t batch_size, std::int64_t threads);
+  /// Batches of `batch_size` examples of `source`, taken in `order` (indices into the split). Training passes
+  /// `draw`, the epoch's seed for datasets that augment while decoding.
+  Prefetcher(const BatchSource& source, torch::Tensor order, std::int64_t batch_size, std::int64_t threads,
+             std::optional<std::uint64_t> draw = std::nullopt);
 
   std::int64_t batches() const { return (order_.size(0) + batch_size_ - 1) / batch_size_; }
   /// The split indices of batch `step`.
@@ -24,6 +26,7 @@ class Prefetcher {
   const BatchSource& source_;
   torch::Tensor order_;
   std::int64_t batch_size_, threads_;
+  std::optional<std::uint64_t> draw_;
   std::int64_t next_to_launch_ = 0;
   std::deque<std::future<std::pair<torch::Tensor, torch::Tensor>>> pending_;
 };

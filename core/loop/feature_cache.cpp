@@ -65,6 +65,7 @@ FeatureCachePlan plan_feature_cache(const TrainConfig& config, const AugmentConf
   if (augment.random_crop || augment.hflip) {
     return refuse("dataset.augment changes the images before the frozen stages every epoch");
   }
+  if (train.draws_random()) return refuse("the dataset draws random crops of its training images every epoch");
   const Batch sample = train.batch(torch::arange(std::min<std::int64_t>(2, train.size()), torch::kLong));
   for (const auto& regularization : regularizations) {
     if (changes_batches(*regularization, sample)) {

@@ -72,7 +72,7 @@ void TrainingLoop::train_epoch() {
   auto augment_generator = at::make_generator<at::CPUGeneratorImpl>(
       derived_seed(s_.seed, epoch, kAugmentStream + static_cast<std::uint64_t>(shard.rank)));
   Prefetcher prefetcher(*s_.train, epoch_order(s_.train->size(), s_.seed, epoch, shard), s_.config.batch_size,
-                        s_.config.loader_threads);
+                        s_.config.loader_threads, derived_seed(s_.seed, epoch, kDecodeStream));
   s_.model->set_training(true);
   state_.epoch_examples = 0;
   const std::int64_t accumulate = s_.config.accumulate;

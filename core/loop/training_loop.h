@@ -80,5 +80,7 @@ class TrainingLoop {
 inline constexpr std::uint64_t kOrderStream = 0;
 inline constexpr std::uint64_t kAugmentStream = 1'000'000;
 inline constexpr std::uint64_t kTorchStream = 2'000'000;
+/// Seeds the draws of datasets that augment while decoding (Split::get_for_training), with the index mixed in.
+inline constexpr std::uint64_t kDecodeStream = 3'000'000;
 
 }  // namespace ft

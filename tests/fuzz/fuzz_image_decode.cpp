@@ -8,7 +8,10 @@
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
   try {
-    ft_plugins::decode_rgb(std::vector<std::uint8_t>(data, data + size), "fuzz.img");
+    // In full, and at the smallest DCT scale a large image may be decoded at.
+    const auto file = ft_plugins::read_image(std::vector<std::uint8_t>(data, data + size), "fuzz.img");
+    ft_plugins::decode(file);
+    if (file.jpeg) ft_plugins::decode(file, 8.0);
   } catch (const ft::DataError&) {
   }
   return 0;

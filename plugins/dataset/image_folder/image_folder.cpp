@@ -1,17 +1,25 @@
 // image_folder: one sub-folder per class of JPEG or PNG files (the torchvision ImageFolder layout), decoded with
-// libjpeg-turbo and libspng (image_decode.h), resized so the shorter side is image_size and centre-cropped to a
-// square.
-// Images are decoded when a batch asks for them; the core's loader threads decode batches ahead of the model.
+// libjpeg-turbo and libspng (image_decode.h) and transformed as torchvision's standard transforms do
+// (image_transforms.h): Resize(resize_size) + CenterCrop(image_size) for evaluation, and for training the same or
+// RandomResizedCrop(image_size). Images are decoded when a batch asks for them; the core's loader threads decode
+// batches ahead of the model.
 //
-//   root            folder of class folders (required); class names are the folder names, sorted
-//   validation_root optional folder with the same classes; otherwise validation_fraction of root per class
-//   test_root       optional folder with the same classes
-//   image_size      side of the square images handed to the backbone (224)
-//   on_error        "skip" (default) or "fail": what to do with files that are not readable images
-//   mean, std       per-channel normalisation (ImageNet's by default)
+//   root                folder of class folders (required); class names are the folder names, sorted
+//   validation_root     optional folder with the same classes; otherwise validation_fraction of root per class
+//   test_root           optional folder with the same classes
+//   image_size          side of the square images handed to the backbone (224)
+//   resize_size         shorter side before the centre crop (image_size * 8/7, rounded: 256 for 224)
+//   random_resized_crop training images are random crops of crop_scale of the area and crop_ratio aspect,
+//                       resized to image_size (false: resized and centre-cropped like evaluation images)
+//   crop_scale          [0.08, 1.0], crop_ratio [0.75, 1.3333]: torchvision's defaults
+//   dct_scaling         decode large JPEGs at 1/2 ... 1/8 size in the DCT domain when the result is still at least
+//                       the size needed (true; false decodes every pixel, then resizes)
+//   on_error            "skip" (default) or "fail": what to do with files that are not readable images
+//   mean, std           per-channel normalisation (ImageNet's by default)
 #include <ftsdk/plugin.h>
 
 #include "image_decode.h"
+#include "image_transforms.h"
 
 #include <torch/torch.h>
 
@@ -59,7 +67,9 @@ std::vector<std::string> class_folders(const std::string& root) {
 // training; a full decode when the dataset loads leaves it out (or refuses it) before the run is recorded.
 bool decodes(const std::string& path) {
   try {
-    ft_plugins::decode_rgb_file(path);
+    // At 1/8 scale a JPEG's entropy-coded data is still read in full (what a damaged file fails), at a fraction of
+    // the cost of the inverse DCT.
+    ft_plugins::decode(ft_plugins::read_image_file(path), 8.0);
     return true;
   } catch (const ft::DataError&) {
     return false;
@@ -122,36 +132,45 @@ std::vector<Entry> list_images(const std::string& root, const std::vector<std::s
   return entries;
 }
 
-// Decodes one file into uint8 [3, size, size]: shorter side resized to `size` (bilinear), centre crop.
-torch::Tensor decode(const std::string& path, std::int64_t size) {
-  ft_plugins::RgbImage rgb = ft_plugins::decode_rgb_file(path);
-  const int h = rgb.height, w = rgb.width;
-  auto image = torch::from_blob(rgb.pixels.data(), {h, w, 3}, torch::kUInt8).permute({2, 0, 1}).to(torch::kFloat32);
-  const double scale = static_cast<double>(size) / std::min(h, w);
-  const auto new_h = std::max<std::int64_t>(size, std::llround(h * scale));
-  const auto new_w = std::max<std::int64_t>(size, std::llround(w * scale));
-  image = torch::nn::functional::interpolate(image.unsqueeze(0), torch::nn::functional::InterpolateFuncOptions()
-                                                                     .size(std::vector<std::int64_t>{new_h, new_w})
-                                                                     .mode(torch::kBilinear)
-                                                                     .align_corners(false)
-                                                                     .antialias(true))
-              .squeeze(0);
-  const auto top = (new_h - size) / 2, left = (new_w - size) / 2;
-  return image.slice(1, top, top + size).slice(2, left, left + size).round().clamp(0, 255).to(torch::kUInt8);
-}
+struct Transforms {
+  std::int64_t size = 224, resize_size = 256;
+  bool random_resized_crop = false;
+  std::vector<double> scale{0.08, 1.0}, ratio{3.0 / 4.0, 4.0 / 3.0};
+  bool dct_scaling = true;
+};
 
 class FileSplit final : public ft::Split {
  public:
-  FileSplit(std::vector<Entry> entries, std::int64_t size) : entries_(std::move(entries)), size_(size) {}
+  FileSplit(std::vector<Entry> entries, Transforms transforms)
+      : entries_(std::move(entries)), transforms_(std::move(transforms)) {}
   std::int64_t size() const override { return static_cast<std::int64_t>(entries_.size()); }
+
   ft::Example get(std::int64_t index) const override {
     const Entry& entry = entries_.at(static_cast<std::size_t>(index));
-    return {decode(entry.path, size_), entry.label};
+    const auto file = ft_plugins::read_image_file(entry.path);
+    const double shrink = static_cast<double>(std::min(file.width, file.height)) / transforms_.resize_size;
+    const auto image = ft_plugins::decode(file, transforms_.dct_scaling ? shrink : 1.0);
+    return {ft_plugins::resize_center_crop(image, transforms_.resize_size, transforms_.size), entry.label};
   }
+
+  ft::Example get_for_training(std::int64_t index, std::uint64_t draw) const override {
+    if (!transforms_.random_resized_crop) return get(index);
+    const Entry& entry = entries_.at(static_cast<std::size_t>(index));
+    const auto file = ft_plugins::read_image_file(entry.path);
+    std::mt19937_64 random(draw);
+    const auto box =
+        ft_plugins::random_resized_crop_box(file.width, file.height, random, transforms_.scale[0], transforms_.scale[1],
+                                            transforms_.ratio[0], transforms_.ratio[1]);
+    const auto image =
+        ft_plugins::decode(file, transforms_.dct_scaling ? ft_plugins::max_reduction(box, transforms_.size) : 1.0);
+    return {ft_plugins::crop_resize(image, box, transforms_.size), entry.label};
+  }
+
+  bool draws_random() const override { return transforms_.random_resized_crop; }
 
  private:
   std::vector<Entry> entries_;
-  std::int64_t size_;
+  Transforms transforms_;
 };
 
 class ImageFolder final : public ft::Dataset {
@@ -162,10 +181,25 @@ class ImageFolder final : public ft::Dataset {
     const auto test_root = params.optional<std::string>("test_root");
     const double fraction = params.get<double>("validation_fraction", 0.1);
     const auto size = params.get<std::int64_t>("image_size", 224);
+    Transforms transforms;
+    transforms.size = size;
+    transforms.resize_size = params.get<std::int64_t>("resize_size", (size * 8 + 3) / 7);
+    transforms.random_resized_crop = params.get<bool>("random_resized_crop", false);
+    transforms.scale = params.get<std::vector<double>>("crop_scale", transforms.scale);
+    transforms.ratio = params.get<std::vector<double>>("crop_ratio", transforms.ratio);
+    transforms.dct_scaling = params.get<bool>("dct_scaling", true);
     const auto on_error = params.get<std::string>("on_error", "skip");
     info_.mean = params.get<std::vector<double>>("mean", {0.485, 0.456, 0.406});
     info_.std = params.get<std::vector<double>>("std", {0.229, 0.224, 0.225});
     if (size < 8) params.fail("image_size", "must be at least 8");
+    if (transforms.resize_size < size) params.fail("resize_size", "must be at least image_size");
+    if (transforms.scale.size() != 2 || transforms.scale[0] <= 0 || transforms.scale[0] > transforms.scale[1] ||
+        transforms.scale[1] > 1) {
+      params.fail("crop_scale", "expected [min, max] with 0 < min <= max <= 1");
+    }
+    if (transforms.ratio.size() != 2 || transforms.ratio[0] <= 0 || transforms.ratio[0] > transforms.ratio[1]) {
+      params.fail("crop_ratio", "expected [min, max] with 0 < min <= max");
+    }
     if (on_error != "skip" && on_error != "fail") params.fail("on_error", "expected \"skip\" or \"fail\"");
     if (fraction < 0 || fraction >= 1) params.fail("validation_fraction", "must be in [0, 1)");
     if (info_.mean.size() != 3 || info_.std.size() != 3) params.fail("mean", "mean and std need 3 values (RGB)");
@@ -199,9 +233,11 @@ class ImageFolder final : public ft::Dataset {
     ctx.log.info("image folder " + root + ": " + std::to_string(entries.size()) + " train, " +
                  std::to_string(validation.size()) + " validation images, " + std::to_string(info_.num_classes) +
                  " classes, " + std::to_string(size) + "x" + std::to_string(size));
-    train_ = std::make_shared<FileSplit>(std::move(entries), size);
-    if (!validation.empty()) validation_ = std::make_shared<FileSplit>(std::move(validation), size);
-    if (test_root) test_ = std::make_shared<FileSplit>(list_images(*test_root, info_.class_names, skip, ctx.log), size);
+    train_ = std::make_shared<FileSplit>(std::move(entries), transforms);
+    if (!validation.empty()) validation_ = std::make_shared<FileSplit>(std::move(validation), transforms);
+    if (test_root) {
+      test_ = std::make_shared<FileSplit>(list_images(*test_root, info_.class_names, skip, ctx.log), transforms);
+    }
   }
 
   ft::DatasetInfo info() const override { return info_; }

@@ -41,6 +41,16 @@ class Split {
   virtual Example get(std::int64_t index) const = 0;
   /// The whole split as tensors, when it is held in memory; nothing otherwise.
   virtual std::optional<SplitTensors> tensors() const { return std::nullopt; }
+  /// Example `index` for a training step, for splits that draw random augmentations while decoding (a random
+  /// resized crop). `draw` seeds this example's draws: the core derives it from the run's seed, the epoch and the
+  /// index, so a resumed run draws what the uninterrupted one drew. The default ignores it.
+  virtual Example get_for_training(std::int64_t index, std::uint64_t draw) const {
+    (void)draw;
+    return get(index);
+  }
+  /// True when `get_for_training` depends on `draw`: the core then never caches what the backbone makes of these
+  /// examples (the feature cache).
+  virtual bool draws_random() const { return false; }
 };
 
 /// A split over tensors already in memory: the usual choice for datasets up to a few GB.

@@ -12,7 +12,8 @@ namespace ft {
 /// signature. The loader refuses plugins built with any other value.
 /// 2: `Params` records the defaults it returns.
 /// 3: `Backbone::forward_stages` (a backbone split at its stages, for the feature cache).
-inline constexpr std::uint32_t kPluginAbiVersion = 3;
+/// 4: `Split::get_for_training` and `Split::draws_random` (augmentation while decoding).
+inline constexpr std::uint32_t kPluginAbiVersion = 4;
 
 /// Version of ftrun itself, recorded with every run.
 inline constexpr const char* kFtrunVersion = "0.1.0";
