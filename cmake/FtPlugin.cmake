@@ -9,6 +9,7 @@ function(ft_add_plugin target)
     message(FATAL_ERROR "ft_add_plugin(${target}): SOURCES is required")
   endif()
   add_library(${target} MODULE ${arg_SOURCES})
+  set_property(GLOBAL APPEND PROPERTY FTRUN_BUILTIN_PLUGINS ${target})
   target_link_libraries(${target} PRIVATE ftsdk::ftsdk ${arg_LIBRARIES})
   # Plugins export only their entry alias; everything else stays private to the library.
   set_target_properties(${target} PROPERTIES PREFIX "" CXX_VISIBILITY_PRESET hidden VISIBILITY_INLINES_HIDDEN ON)

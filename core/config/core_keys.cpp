@@ -271,6 +271,19 @@ std::vector<CoreKey> make_core_keys() {
       key<std::string>(
           "train", "feature_cache_dtype", "cached features as `fp32` (exact) or `bf16` (half the memory)",
           [](auto& run) -> auto& { return run.train.feature_cache_dtype; }, one_of({"fp32", "bf16"})),
+      key<double>(
+          "train", "ema_decay",
+          "keep an exponential moving average of the weights with this decay after every step (timm's 0.9998); "
+          "0 = off",
+          [](auto& run) -> auto& { return run.train.ema_decay; },
+          [](const double& value) { return value >= 0 && value < 1 ? "" : std::string("must be in [0, 1)"); }),
+      key<bool>(
+          "train", "ema_warmup", "let the average's decay rise as 1 - (1 + step)^(-2/3) up to `ema_decay`",
+          [](auto& run) -> auto& { return run.train.ema_warmup; }),
+      key<bool>(
+          "train", "ema_evaluate",
+          "validate on the average, so `best.pt` and the test use it (false: the trained weights)",
+          [](auto& run) -> auto& { return run.train.ema_evaluate; }),
 
       key<std::string>(
           "schedule", "type", "`constant`, `step`, `multistep`, `cosine`, `onecycle` or `plateau`",

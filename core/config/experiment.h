@@ -73,6 +73,12 @@ struct TrainConfig {
   std::string feature_cache = "auto";
   /// How cached features are stored: "fp32" (exact) or "bf16" (half the memory).
   std::string feature_cache_dtype = "fp32";
+  /// Decay of the moving average of the weights updated after every step; 0 = none (loop/weight_average.h).
+  double ema_decay = 0;
+  /// Let the average's decay rise from 0 (timm's warm-up).
+  bool ema_warmup = false;
+  /// Validate (and so choose best.pt and test) on the average instead of the trained weights.
+  bool ema_evaluate = true;
 };
 
 /// Data-parallel training over several processes (docs/distributed.md).

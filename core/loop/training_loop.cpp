@@ -33,6 +33,7 @@ void TrainingLoop::run(const std::optional<TrainingState>& resume) {
     state_.epoch = resume->epoch;
     state_.global_step = resume->global_step;
     s_.step->load(resume->tensors);
+    if (s_.average) s_.average->load(resume->tensors);
     each([&](Callback& c) { c.load(resume->tensors); });
     log::info(fmt::format("resuming after epoch {} (step {})", resume->epoch, resume->global_step));
   }
@@ -87,6 +88,7 @@ void TrainingLoop::train_epoch() {
       return batch;
     });
     ++state_.global_step;
+    if (s_.average) s_.average->update(state_.global_step);
     // A single process stops at once on Ctrl-C; several agree on it at the next read-back, which every process
     // reaches at the same step (a collective cannot be skipped by one of them).
     const bool stop_wanted = stop_requested();
@@ -130,12 +132,17 @@ void TrainingLoop::finish_epoch(double seconds) {
   record.metrics["train_loss"] = totals.loss_sum / totals.examples;
   record.metrics["train_accuracy"] = totals.correct / totals.examples;
   record.evaluated = s_.validation && (state_.epoch % s_.config.eval_every == 0 || state_.epoch == state_.epochs);
-  if (record.evaluated) {
-    const EvalResult result = evaluate(*s_.model, *s_.validation, s_.evaluation, s_.group);
-    record.metrics["val_loss"] = result.loss;
-    record.metrics["val_accuracy"] = result.accuracy;
+  {
+    // With train.ema_evaluate the average is what is validated, and what best.pt keeps; the checkpoint below
+    // holds the trained weights again.
+    AveragedWeightsScope averaged(s_.config.ema_evaluate ? s_.average : nullptr);
+    if (record.evaluated) {
+      const EvalResult result = evaluate(*s_.model, *s_.validation, s_.evaluation, s_.group);
+      record.metrics["val_loss"] = result.loss;
+      record.metrics["val_accuracy"] = result.accuracy;
+    }
+    each([&](Callback& c) { c.on_epoch_end(state_, record); });
   }
-  each([&](Callback& c) { c.on_epoch_end(state_, record); });
   // The checkpoint holds everything needed to continue after this epoch exactly as if uninterrupted. Only the
   // process that writes it assembles it (the optimizer's state is serialised for it).
   if (state_.leader) {
@@ -143,6 +150,7 @@ void TrainingLoop::finish_epoch(double seconds) {
     put_state(checkpoint, "epoch", {static_cast<double>(state_.epoch)});
     put_state(checkpoint, "global_step", {static_cast<double>(state_.global_step)});
     s_.step->save(checkpoint);
+    if (s_.average) s_.average->save(checkpoint);
     each([&](Callback& c) { c.save(checkpoint); });
     each([&](Callback& c) { c.on_checkpoint(state_, checkpoint); });
   }

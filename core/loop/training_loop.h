@@ -6,6 +6,7 @@
 #include "config/experiment.h"
 #include "data/batch_source.h"
 #include "loop/callback.h"
+#include "loop/weight_average.h"
 #include "loop/evaluation.h"
 #include "loop/train_step.h"
 #include "runner/training_state.h"
@@ -46,6 +47,8 @@ struct LoopSetup {
   EvaluationSetup evaluation;
   /// The other processes of a data-parallel run; nullptr for a single process.
   ProcessGroup* group = nullptr;
+  /// A moving average of the weights, updated after every step and saved in checkpoints; nullptr: none.
+  WeightAverage* average = nullptr;
 };
 
 class TrainingLoop {

@@ -43,7 +43,13 @@ class Trainer::Impl {
     TrainStep step({s_.model, s_.optimizer, s_.regularizations, s_.device, s_.precision, s_.config.clip_grad_norm,
                     sync.get(), s_.config.cuda_graph});
 
+    std::unique_ptr<WeightAverage> average;
+    if (s_.config.ema_decay > 0) {
+      average = std::make_unique<WeightAverage>(*s_.model, s_.config.ema_decay, s_.config.ema_warmup);
+    }
+
     LoopSetup loop;
+    loop.average = average.get();
     loop.model = s_.model;
     loop.step = &step;
     loop.train = &train;

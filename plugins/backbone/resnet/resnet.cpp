@@ -4,7 +4,10 @@
 //
 // Options: small_input (a 3x3 stride-1 stem without max-pooling, for 32x32 images trained from scratch; its conv1
 // no longer matches ImageNet weights) and input_size (resize every batch to this size on the fly, e.g. 32 → 224,
-// for ImageNet weights that expect large images).
+// for ImageNet weights that expect large images), drop_path_rate (stochastic depth, Huang et al. 2016, as timm does
+// it: in training, each block's residual branch is dropped for a random share of the batch's samples and the kept
+// ones scaled by 1 / keep; the rate rises linearly from 0 at the first block to drop_path_rate at the last; blocks
+// in eval mode, frozen ones included, never drop).
 #include <ftsdk/plugin.h>
 
 #include <algorithm>
@@ -21,14 +24,28 @@ nn::Conv2d conv(std::int64_t in, std::int64_t out, std::int64_t kernel, std::int
 
 class Block : public nn::Module {
  public:
+  explicit Block(double drop_path) : drop_path_(drop_path) {}
   virtual torch::Tensor forward(torch::Tensor x) = 0;
+
+ protected:
+  // timm's drop_path: per sample, the branch is zeroed with probability p, otherwise scaled by 1 / (1 - p).
+  torch::Tensor drop_path(const torch::Tensor& branch) const {
+    if (drop_path_ == 0 || !is_training()) return branch;
+    const double keep = 1.0 - drop_path_;
+    const auto mask = torch::empty({branch.size(0), 1, 1, 1}, branch.options()).bernoulli_(keep).div_(keep);
+    return branch * mask;
+  }
+
+ private:
+  double drop_path_;
 };
 
 class BasicBlock final : public Block {
  public:
   static constexpr std::int64_t kExpansion = 1;
-  BasicBlock(std::int64_t in, std::int64_t planes, std::int64_t stride)
-      : conv1_(register_module("conv1", conv(in, planes, 3, stride))),
+  BasicBlock(std::int64_t in, std::int64_t planes, std::int64_t stride, double drop_path)
+      : Block(drop_path),
+        conv1_(register_module("conv1", conv(in, planes, 3, stride))),
         bn1_(register_module("bn1", nn::BatchNorm2d(planes))),
         conv2_(register_module("conv2", conv(planes, planes, 3))),
         bn2_(register_module("bn2", nn::BatchNorm2d(planes))) {
@@ -38,7 +55,7 @@ class BasicBlock final : public Block {
   }
   torch::Tensor forward(torch::Tensor x) override {
     auto out = torch::relu(bn1_->forward(conv1_->forward(x)));
-    out = bn2_->forward(conv2_->forward(out));
+    out = drop_path(bn2_->forward(conv2_->forward(out)));
     return torch::relu(out + (downsample_ ? downsample_->forward(x) : x));
   }
 
@@ -53,8 +70,9 @@ class BasicBlock final : public Block {
 class Bottleneck final : public Block {
  public:
   static constexpr std::int64_t kExpansion = 4;
-  Bottleneck(std::int64_t in, std::int64_t planes, std::int64_t stride)
-      : conv1_(register_module("conv1", conv(in, planes, 1))),
+  Bottleneck(std::int64_t in, std::int64_t planes, std::int64_t stride, double drop_path)
+      : Block(drop_path),
+        conv1_(register_module("conv1", conv(in, planes, 1))),
         bn1_(register_module("bn1", nn::BatchNorm2d(planes))),
         conv2_(register_module("conv2", conv(planes, planes, 3, stride))),
         bn2_(register_module("bn2", nn::BatchNorm2d(planes))),
@@ -68,7 +86,7 @@ class Bottleneck final : public Block {
   torch::Tensor forward(torch::Tensor x) override {
     auto out = torch::relu(bn1_->forward(conv1_->forward(x)));
     out = torch::relu(bn2_->forward(conv2_->forward(out)));
-    out = bn3_->forward(conv3_->forward(out));
+    out = drop_path(bn3_->forward(conv3_->forward(out)));
     return torch::relu(out + (downsample_ ? downsample_->forward(x) : x));
   }
 
@@ -88,6 +106,7 @@ struct ResNetOptions {
   std::int64_t in_channels = 3;
   bool small_input = false;
   std::int64_t input_size = 0;  // 0: keep the dataset's size
+  double drop_path_rate = 0;     // the last block's stochastic-depth rate
 };
 
 class ResNet final : public ft::Backbone {
@@ -98,15 +117,18 @@ class ResNet final : public ft::Backbone {
     bn1_ = register_module("bn1", nn::BatchNorm2d(64));
     const std::int64_t expansion = options.bottleneck ? Bottleneck::kExpansion : BasicBlock::kExpansion;
     std::int64_t in = 64;
+    const std::int64_t blocks = options.layers[0] + options.layers[1] + options.layers[2] + options.layers[3];
+    std::int64_t block = 0;
     for (std::size_t stage = 0; stage < 4; ++stage) {
       const std::int64_t planes = 64 << stage;
       nn::Sequential layer;
       for (std::int64_t i = 0; i < options.layers[stage]; ++i) {
         const std::int64_t stride = (stage > 0 && i == 0) ? 2 : 1;
+        const double drop_path = options.drop_path_rate * static_cast<double>(block++) / static_cast<double>(blocks - 1);
         if (options.bottleneck) {
-          layer->push_back(std::make_shared<Bottleneck>(in, planes, stride));
+          layer->push_back(std::make_shared<Bottleneck>(in, planes, stride, drop_path));
         } else {
-          layer->push_back(std::make_shared<BasicBlock>(in, planes, stride));
+          layer->push_back(std::make_shared<BasicBlock>(in, planes, stride, drop_path));
         }
         in = planes * expansion;
       }
@@ -165,7 +187,9 @@ ft::BackboneFactory factory(std::vector<std::int64_t> layers, bool bottleneck) {
     ResNetOptions options{layers, bottleneck, ctx.input.channels};
     options.small_input = params.get<bool>("small_input", false);
     options.input_size = params.get<std::int64_t>("input_size", 0);
+    options.drop_path_rate = params.get<double>("drop_path_rate", 0.0);
     if (options.input_size < 0) params.fail("input_size", "must be 0 (keep the images' size) or positive");
+    if (options.drop_path_rate < 0 || options.drop_path_rate >= 1) params.fail("drop_path_rate", "must be in [0, 1)");
     const std::int64_t size = options.input_size > 0 ? options.input_size : std::min(ctx.input.height, ctx.input.width);
     if (size < (options.small_input ? 8 : 32)) {
       throw ft::ConfigError("ResNet needs images of at least " + std::to_string(options.small_input ? 8 : 32) +
