@@ -148,7 +148,11 @@ TEST_CASE("Ctrl-C on one process stops every process at the next read-back, mark
 
 TEST_CASE("a data-parallel run resumes on as many processes and ends as if never stopped", "[e2e][distributed]") {
   TempDir dir;
-  const auto experiment = write(dir, "resume.toml", independent_examples(600, 3));
+  // With mixup (each process draws its own mixes, from (seed, epoch, rank)) and the weight average, which rank 0
+  // sends to the other process with the rest of the training state.
+  const auto experiment = write(dir, "resume.toml",
+                                replaced(independent_examples(600, 3), "epochs = 3", "epochs = 3\nema_decay = 0.9") +
+                                    "\n[[regularization]]\ntype = \"mixup\"\nalpha = 0.4\n");
   const auto whole = dir / "whole/ftrun.db", cut = dir / "cut/ftrun.db";
   auto launch_two = [&](const std::string& args, const std::string& name) {
     const int port = next_port();

@@ -42,11 +42,12 @@ ft::Params params_with(const std::string& key, double value) {
 TEST_CASE("the built-in plugins load from their folder and register their components", "[loader]") {
   ft::PluginCatalog catalog;
   CHECK(catalog.load_folder(kPlugins).empty());
-  CHECK(catalog.types("optimizer") == std::vector<std::string>{"adam", "adamw", "sgd"});
+  CHECK(catalog.types("optimizer") ==
+        std::vector<std::string>{"adagrad", "adam", "adamw", "lamb", "lion", "rmsprop", "sgd"});
   CHECK(catalog.types("backbone") ==
         std::vector<std::string>{"convnet", "resnet101", "resnet152", "resnet18", "resnet34", "resnet50"});
-  CHECK(catalog.types("head") == std::vector<std::string>{"linear", "mlp"});
-  CHECK(catalog.types("regularization") == std::vector<std::string>{"l2sp", "label_smoothing"});
+  CHECK(catalog.types("head") == std::vector<std::string>{"cosine", "linear", "mlp"});
+  CHECK(catalog.types("regularization") == std::vector<std::string>{"cutmix", "l2sp", "label_smoothing", "mixup"});
   CHECK(catalog.types("dataset") == std::vector<std::string>{"cifar10", "cifar100", "fashion_mnist", "image_folder"});
   const auto origin = catalog.origin("optimizer", "sgd");
   CHECK_THAT(origin.plugin->path, EndsWith("/ft_sgd.so"));
@@ -101,7 +102,10 @@ TEST_CASE("an unknown type lists the known ones and the nearest", "[loader]") {
     catalog.make_optimizer("adamm", params_with("lr", 0.1), {{}, log});
     FAIL("expected an error");
   } catch (const ft::PluginError& e) {
-    CHECK_THAT(e.what(), Contains("unknown optimizer type 'adamm'; did you mean 'adam'? (known: adam, adamw, sgd)"));
+    CHECK_THAT(
+        e.what(),
+        Contains("unknown optimizer type 'adamm'; did you mean 'adam'? (known: adagrad, adam, adamw, lamb, lion, "
+                 "rmsprop, sgd)"));
   }
 }
 

@@ -37,8 +37,7 @@ double lam_of(const torch::Tensor& targets) { return targets[1][1].item<double>(
 
 }  // namespace
 
-TEST_CASE("mixup blends each image and its label with the reversed batch's, by one Beta draw",
-          "[toolkit][mixup]") {
+TEST_CASE("mixup blends each image and its label with the reversed batch's, by one Beta draw", "[toolkit][mixup]") {
   Toolkit toolkit;
   auto mixup = toolkit.make("mixup", {{"alpha", 0.4}});
   const ft::Batch original = sample_batch();
@@ -217,7 +216,8 @@ for k in range(5):
 print(" ".join(repr(v) for p in params for v in p.detach().flatten().tolist()))
 )";
 
-std::vector<double> reference_steps(const std::string& kind, const std::vector<std::pair<std::string, double>>& settings) {
+std::vector<double> reference_steps(const std::string& kind,
+                                    const std::vector<std::pair<std::string, double>>& settings) {
   TempDir dir;
   const auto script = dir / "reference.py";
   std::ofstream(script) << kReference;

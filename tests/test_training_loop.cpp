@@ -9,6 +9,7 @@
 #include "loop/static_batch.h"
 #include "loop/train_step.h"
 #include "loop/training_loop.h"
+#include "loop/weight_average.h"
 #include "runner/model.h"
 #include "runner/precision.h"
 #include "temp_dir.h"
@@ -16,6 +17,7 @@
 #include <torch/torch.h>
 #include <catch2/catch.hpp>
 
+#include <cmath>
 #include <filesystem>
 #include <fstream>
 #include <set>
@@ -405,4 +407,34 @@ TEST_CASE("a feature cache on disk is reused when it matches its images, and mad
   const auto remade = ft::cache_features(*model, train, request);
   CHECK_FALSE(remade.reused);
   CHECK(torch::equal(remade.source.batch(all).inputs, expected));
+}
+
+TEST_CASE("the weight average follows timm's update, swaps in for evaluation, and survives a checkpoint",
+          "[loop][ema]") {
+  auto model = tiny_model();
+  torch::NoGradGuard no_grad;
+  const auto weight = model->named_parameters()["backbone.linear.weight"];
+  const auto start = weight.clone();
+  ft::WeightAverage average(*model, 0.9, /*warmup=*/false);
+  weight.add_(1.0);
+  average.update(1);
+  // average = 0.9 * start + 0.1 * (start + 1)
+  average.swap();
+  CHECK(torch::allclose(weight, start + 0.1, 1e-6, 1e-6));
+  average.swap();
+  CHECK(torch::allclose(weight, start + 1.0, 1e-6, 1e-6));
+
+  ft::TensorMap checkpoint;
+  average.save(checkpoint);
+  ft::WeightAverage restored(*model, 0.9, false);
+  restored.load(checkpoint);
+  restored.swap();
+  CHECK(torch::allclose(weight, start + 0.1, 1e-6, 1e-6));
+  restored.swap();
+  CHECK_THROWS_WITH(restored.load({}), Catch::Contains("no weight average"));
+
+  // Warm-up: 1 - (1 + step)^(-2/3), capped at the decay.
+  ft::WeightAverage warming(*model, 0.999, /*warmup=*/true);
+  CHECK(warming.decay_at(1) == Approx(1 - std::pow(2.0, -2.0 / 3.0)));
+  CHECK(warming.decay_at(1000000000) == Approx(0.999));
 }

@@ -6,9 +6,9 @@
 #include "config/experiment.h"
 #include "data/batch_source.h"
 #include "loop/callback.h"
-#include "loop/weight_average.h"
 #include "loop/evaluation.h"
 #include "loop/train_step.h"
+#include "loop/weight_average.h"
 #include "runner/training_state.h"
 
 #include <optional>

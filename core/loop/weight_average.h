@@ -38,7 +38,7 @@ class WeightAverage {
 
  private:
   std::vector<std::string> names_;
-  std::vector<torch::Tensor> live_, averaged_;  // floating point: averaged
+  std::vector<torch::Tensor> live_, averaged_;              // floating point: averaged
   std::vector<torch::Tensor> live_exact_, averaged_exact_;  // integers: copied
   double decay_;
   bool warmup_;

@@ -106,7 +106,7 @@ struct ResNetOptions {
   std::int64_t in_channels = 3;
   bool small_input = false;
   std::int64_t input_size = 0;  // 0: keep the dataset's size
-  double drop_path_rate = 0;     // the last block's stochastic-depth rate
+  double drop_path_rate = 0;    // the last block's stochastic-depth rate
 };
 
 class ResNet final : public ft::Backbone {
@@ -124,7 +124,8 @@ class ResNet final : public ft::Backbone {
       nn::Sequential layer;
       for (std::int64_t i = 0; i < options.layers[stage]; ++i) {
         const std::int64_t stride = (stage > 0 && i == 0) ? 2 : 1;
-        const double drop_path = options.drop_path_rate * static_cast<double>(block++) / static_cast<double>(blocks - 1);
+        const double drop_path =
+            options.drop_path_rate * static_cast<double>(block++) / static_cast<double>(blocks - 1);
         if (options.bottleneck) {
           layer->push_back(std::make_shared<Bottleneck>(in, planes, stride, drop_path));
         } else {

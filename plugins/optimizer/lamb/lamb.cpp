@@ -97,9 +97,8 @@ class Lamb final : public torch::optim::Optimizer {
     const auto global_norm = torch::stack(squares).sum().sqrt();
     for (auto& group : param_groups()) {
       const auto& options = static_cast<const LambOptions&>(group.options());
-      const auto divisor = options.max_grad_norm() > 0
-                               ? torch::clamp_min(global_norm / options.max_grad_norm(), 1.0)
-                               : torch::ones_like(global_norm);
+      const auto divisor = options.max_grad_norm() > 0 ? torch::clamp_min(global_norm / options.max_grad_norm(), 1.0)
+                                                       : torch::ones_like(global_norm);
       for (auto& p : group.params()) {
         if (!p.grad().defined()) continue;
         auto& slot = state()[p.unsafeGetTensorImpl()];
@@ -122,7 +121,8 @@ class Lamb final : public torch::optim::Optimizer {
         if (options.weight_decay() != 0 || options.always_adapt()) {
           const auto weight_norm = p.norm(2), update_norm = update.norm(2);
           const auto one = torch::ones_like(weight_norm);
-          auto trust = torch::where(weight_norm > 0, torch::where(update_norm > 0, weight_norm / update_norm, one), one);
+          auto trust =
+              torch::where(weight_norm > 0, torch::where(update_norm > 0, weight_norm / update_norm, one), one);
           if (options.trust_clip()) trust = torch::clamp_max(trust, 1.0);
           update.mul_(trust);
         }
