@@ -127,7 +127,7 @@ TEST_CASE("random crops shift the content within the padding and keep the shape"
   auto images = torch::arange(32, torch::kFloat).view({1, 1, 1, 32}).expand({64, 3, 32, 32}).contiguous() + 100;
   ft::AugmentConfig config;
   config.random_crop = true;
-  const auto out = ft::augment_batch(images, config, generator);
+  const auto out = ft::augment_batch(images, config, generator, torch::zeros({1, 3, 1, 1}));
   CHECK(out.sizes() == images.sizes());
   CHECK(out.min().item<float>() >= 0);
   CHECK(out.max().item<float>() <= 131);
@@ -142,7 +142,7 @@ TEST_CASE("horizontal flips mirror about half of the images and nothing else", "
   auto images = torch::rand({200, 3, 8, 8});
   ft::AugmentConfig config;
   config.hflip = true;
-  const auto out = ft::augment_batch(images, config, generator);
+  const auto out = ft::augment_batch(images, config, generator, torch::zeros({1, 3, 1, 1}));
   std::int64_t flipped = 0;
   for (std::int64_t i = 0; i < 200; ++i) {
     const bool same = torch::equal(out[i], images[i]);
@@ -343,4 +343,118 @@ TEST_CASE("random resized crop windows follow torchvision's scale and ratio rang
   CHECK(area / draws > 0.40);
   CHECK(area / draws < 0.56);
   CHECK(fallback < draws / 20);
+}
+
+namespace {
+
+// Runs `script` (Python, torchvision beside the LibTorch under test) on `images` / 255, written to
+// <folder>/images.bin as float32; the script writes <folder>/expected.bin, read back as `shape`, times 255.
+torch::Tensor torchvision_reference(const TempDir& dir, const torch::Tensor& images, const std::string& script,
+                                    std::vector<std::int64_t> shape) {
+  const auto data = (images / 255).contiguous().to(torch::kFloat32);
+  std::ofstream(dir / "images.bin", std::ios::binary)
+      .write(reinterpret_cast<const char*>(data.data_ptr<float>()), data.numel() * 4);
+  std::ofstream(dir / "reference.py") << script;
+  const std::string command = std::string(FT_PYTHON) + " " + dir / "reference.py" + " " + dir.path().string();
+  if (std::system(command.c_str()) != 0) FAIL("the torchvision reference failed: " << command);
+  auto expected = torch::empty(shape, torch::kFloat32);
+  std::ifstream in(dir / "expected.bin", std::ios::binary);
+  in.read(reinterpret_cast<char*>(expected.data_ptr<float>()), expected.numel() * 4);
+  REQUIRE(in.gcount() == expected.numel() * 4);
+  return expected * 255;
+}
+
+}  // namespace
+
+TEST_CASE(
+    "colour jitter and erasing are torchvision's adjust_brightness, adjust_contrast, adjust_saturation and "
+    "erase",
+    "[augment]") {
+  TempDir dir;
+  torch::manual_seed(4);
+  const auto images = torch::rand({3, 3, 6, 7}) * 255;
+  const auto factors = torch::tensor({0.6, 1.0, 1.4}, torch::kFloat64);
+  const auto boxes = torch::tensor({{1, 2, 3, 4}, {0, 0, 0, 0}, {0, 0, 6, 1}}, torch::kLong);
+  const auto value = torch::tensor({10.0f, 20.0f, 30.0f}).view({1, 3, 1, 1});
+  const std::vector<torch::Tensor> ours{ft::adjust_brightness(images, factors), ft::adjust_contrast(images, factors),
+                                        ft::adjust_saturation(images, factors), ft::erase(images, boxes, value)};
+  // torchvision on float images in [0, 1], image by image, with the same factors and boxes.
+  const std::string script = R"(
+import sys, numpy as np, torch
+from torchvision.transforms.v2 import functional as F
+folder = sys.argv[1]
+images = torch.from_numpy(np.fromfile(folder + "/images.bin", dtype=np.float32)).view(3, 3, 6, 7)
+factors, boxes = [0.6, 1.0, 1.4], [(1, 2, 3, 4), (0, 0, 0, 0), (0, 0, 6, 1)]
+value = torch.tensor([10.0, 20.0, 30.0]).view(3, 1, 1) / 255
+out = [torch.stack([F.adjust_brightness(images[i], factors[i]) for i in range(3)]),
+       torch.stack([F.adjust_contrast(images[i], factors[i]) for i in range(3)]),
+       torch.stack([F.adjust_saturation(images[i], factors[i]) for i in range(3)]),
+       torch.stack([F.erase(images[i], *boxes[i], value) if boxes[i][2] else images[i] for i in range(3)])]
+torch.stack(out).numpy().astype(np.float32).tofile(folder + "/expected.bin")
+)";
+  const auto expected = torchvision_reference(dir, images, script, {4, 3, 3, 6, 7});
+  const char* names[] = {"brightness", "contrast", "saturation", "erase"};
+  for (int k = 0; k < 4; ++k) {
+    INFO(names[k]);
+    CHECK(torch::allclose(ours[k], expected[k], 1e-4, 1e-3));
+  }
+}
+
+TEST_CASE("random erasing erases about erasing_prob of the images, boxes of 2-33 % of the area", "[augment]") {
+  auto generator = at::make_generator<at::CPUGeneratorImpl>(3);
+  const auto images = torch::full({2000, 3, 16, 16}, 100.0f);
+  ft::AugmentConfig config;
+  config.random_erasing = true;
+  config.erasing_prob = 0.25;
+  const auto mean = torch::full({1, 3, 1, 1}, 7.0f);
+  const auto out = ft::augment_batch(images, config, generator, mean);
+  const auto erased = out.eq(7.0f).all(1).sum({1, 2}).to(torch::kFloat64) / 256.0;  // share of each image erased
+  const double share = erased.gt(0).to(torch::kFloat64).mean().item<double>();
+  CHECK(share == Approx(0.25).margin(0.03));
+  const auto sizes = erased.masked_select(erased.gt(0));
+  CHECK(sizes.min().item<double>() >= 0.015);
+  CHECK(sizes.max().item<double>() <= 0.37);                          // 33 %, plus the rounding of both sides
+  CHECK(out.eq(100.0f).logical_or(out.eq(7.0f)).all().item<bool>());  // nothing else changes
+}
+
+TEST_CASE("colour jitter draws a factor per image within [1 - s, 1 + s]", "[augment]") {
+  auto generator = at::make_generator<at::CPUGeneratorImpl>(5);
+  // Grey images: contrast and saturation leave them as they are, so only brightness shows.
+  const auto images = torch::full({500, 3, 4, 4}, 100.0f);
+  ft::AugmentConfig config;
+  config.color_jitter = true;
+  config.jitter_strength = 0.4;
+  const auto out = ft::augment_batch(images, config, generator, torch::zeros({1, 3, 1, 1}));
+  const auto brightness = out.select(1, 0).select(1, 0).select(1, 0) / 100.0;
+  CHECK(brightness.min().item<float>() >= 0.6 - 1e-4);
+  CHECK(brightness.max().item<float>() <= 1.4 + 1e-4);
+  CHECK(brightness.mean().item<float>() == Approx(1.0).margin(0.03));
+  CHECK(std::get<0>(torch::_unique(brightness)).numel() > 400);  // one factor per image
+}
+
+TEST_CASE("the device's random resized crop is torchvision's resized_crop inside the window", "[augment]") {
+  TempDir dir;
+  torch::manual_seed(6);
+  const auto images = torch::rand({2, 3, 16, 20}) * 255;
+  // Windows (top, left, height, width): one touching the top-left corner, one in the middle.
+  const auto boxes = torch::tensor({{0, 0, 8, 10}, {3, 5, 9, 7}}, torch::kLong);
+  const auto ours = ft::resized_crop(images, boxes);
+  CHECK(ours.sizes() == images.sizes());
+  const std::string script = R"(
+import sys, numpy as np, torch
+from torchvision.transforms.v2 import functional as F
+folder = sys.argv[1]
+images = torch.from_numpy(np.fromfile(folder + "/images.bin", dtype=np.float32)).view(2, 3, 16, 20)
+boxes = [(0, 0, 8, 10), (3, 5, 9, 7)]
+out = torch.stack([F.resized_crop(images[i], *boxes[i], size=[16, 20], antialias=True) for i in range(2)])
+out.numpy().astype(np.float32).tofile(folder + "/expected.bin")
+)";
+  const auto expected = torchvision_reference(dir, images, script, {2, 3, 16, 20});
+  // Output pixels whose sample points lie inside the window agree; the first and last ones may read just past its
+  // edges (torchvision clamps to the window, the batched grid sample to the image), except where the window
+  // touches the image's border: the first box's top and left.
+  CHECK(torch::allclose(ours[0].slice(1, 0, 14).slice(2, 0, 18), expected[0].slice(1, 0, 14).slice(2, 0, 18), 1e-4,
+                        1e-2));
+  CHECK(torch::allclose(ours[1].slice(1, 1, 14).slice(2, 1, 17), expected[1].slice(1, 1, 14).slice(2, 1, 17), 1e-4,
+                        1e-2));
 }

@@ -427,3 +427,20 @@ TEST_CASE("every experiment shipped in experiments/ is valid", "[e2e][experiment
     CHECK(result.code == 0);
   }
 }
+
+TEST_CASE("every augmentation of the device trains, and the run records the list", "[e2e][augment]") {
+  TempDir dir;
+  const auto result =
+      run(write(dir, "augment.toml", kTiny) + " --store " + (dir / "ftrun.db") +
+          " --set 'dataset.augment=[\"random_resized_crop\", \"random_crop\", \"hflip\", \"color_jitter\", "
+          "\"random_erasing\"]' --set dataset.erasing_prob=0.5");
+  INFO(result.output);
+  REQUIRE(result.code == 0);
+  SQLite::Database db(dir / "ftrun.db");
+  CHECK_THAT(db.execAndGet("SELECT value FROM run_params WHERE key = 'dataset.augment'").getString(),
+             Contains("color_jitter") && Contains("random_erasing") && Contains("random_resized_crop"));
+  const auto typo = run(write(dir, "typo.toml", kTiny) + " --store " + (dir / "ftrun.db") +
+                        " --set 'dataset.augment=[\"color_jiter\"]'");
+  CHECK(typo.code == 2);
+  CHECK_THAT(typo.output, Contains("did you mean 'color_jitter'"));
+}

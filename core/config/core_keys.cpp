@@ -114,7 +114,8 @@ CoreKey component_type(std::string section, Access component, std::string doc) {
       [component](const RunConfig& run) { return std::optional<ParamValue>(to_param_value(component(run).type)); });
 }
 
-const std::vector<std::string> kAugmentations = {"random_crop", "hflip"};
+const std::vector<std::string> kAugmentations = {"random_resized_crop", "random_crop", "hflip", "color_jitter",
+                                                 "random_erasing"};
 
 std::vector<CoreKey> make_core_keys() {
   const auto device_check = [](const std::string& device) -> std::string {
@@ -184,13 +185,20 @@ std::vector<CoreKey> make_core_keys() {
           "a registered dataset type; any key not listed here goes to the plugin"),
       custom(
           "dataset", "augment", "array of strings", "[]",
-          "augmentations of training batches, done by the core on the device: `random_crop`, `hflip`",
+          "augmentations of training batches, done by the core on the device: `random_resized_crop`, "
+          "`random_crop`, `hflip`, `color_jitter`, `random_erasing`",
           [](const Params& params, RunConfig& run) {
             for (const auto& name : params.get<std::vector<std::string>>("augment", {})) {
               if (name == "random_crop")
                 run.augment.random_crop = true;
               else if (name == "hflip")
                 run.augment.hflip = true;
+              else if (name == "random_resized_crop")
+                run.augment.random_resized_crop = true;
+              else if (name == "color_jitter")
+                run.augment.color_jitter = true;
+              else if (name == "random_erasing")
+                run.augment.random_erasing = true;
               else
                 params.fail("augment", "unknown augmentation '" + name + "'" + did_you_mean(name, kAugmentations) +
                                            " (known: " + join(kAugmentations) + ")");
@@ -198,14 +206,26 @@ std::vector<CoreKey> make_core_keys() {
           },
           [](const RunConfig& run) {
             std::vector<std::string> names;
+            if (run.augment.random_resized_crop) names.push_back("random_resized_crop");
             if (run.augment.random_crop) names.push_back("random_crop");
             if (run.augment.hflip) names.push_back("hflip");
+            if (run.augment.color_jitter) names.push_back("color_jitter");
+            if (run.augment.random_erasing) names.push_back("random_erasing");
             return std::optional<ParamValue>(to_param_value(names));
           }),
       key<std::int64_t>(
           "dataset", "crop_padding", "`random_crop` pads by this many black pixels on each side, then crops back",
           [](auto& run) -> auto& { return run.augment.crop_padding; },
           [](const std::int64_t& value) { return value >= 1 ? "" : "must be at least 1"; }),
+      key<double>(
+          "dataset", "jitter_strength",
+          "`color_jitter` scales brightness, contrast and saturation by factors in [1 - s, 1 + s] (timm's 0.4)",
+          [](auto& run) -> auto& { return run.augment.jitter_strength; },
+          [](const double& value) { return value > 0 && value < 1 ? "" : std::string("must be in (0, 1)"); }),
+      key<double>(
+          "dataset", "erasing_prob", "`random_erasing` erases a box from this share of images (timm's 0.25)",
+          [](auto& run) -> auto& { return run.augment.erasing_prob; },
+          [](const double& value) { return value > 0 && value <= 1 ? "" : std::string("must be in (0, 1]"); }),
 
       component_type(
           "head", [](auto& run) -> auto& { return run.head; },

@@ -38,6 +38,19 @@ struct AugmentConfig {
   std::int64_t crop_padding = 4;
   /// Mirror left-right with probability 1/2.
   bool hflip = false;
+  /// RandomResizedCrop back to the image's own size (scale 0.08-1, aspect 3/4-4/3), before any other.
+  bool random_resized_crop = false;
+  /// Per image, brightness, contrast and saturation scaled by factors drawn from [1 - s, 1 + s], s =
+  /// `jitter_strength` (torchvision's ColorJitter(s, s, s)), in an order drawn per batch.
+  bool color_jitter = false;
+  double jitter_strength = 0.4;
+  /// Per image with probability `erasing_prob`, a random box (2-33 % of the area, aspect 0.3-3.3) takes the
+  /// dataset's mean colour: torchvision's RandomErasing after Normalize (value 0).
+  bool random_erasing = false;
+  double erasing_prob = 0.25;
+
+  /// True when any augmentation is on.
+  bool any() const { return random_crop || hflip || random_resized_crop || color_jitter || random_erasing; }
 };
 
 struct TrainConfig {

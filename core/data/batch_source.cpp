@@ -64,7 +64,7 @@ Batch BatchSource::batch(const torch::Tensor& indices, const std::pair<torch::Te
     labels = gathered.second.to(device_, /*non_blocking=*/true);
   }
   auto pixels = images.to(torch::kFloat32);
-  if (augment) pixels = augment_batch(pixels, *augment, *generator);
+  if (augment) pixels = augment_batch(pixels, *augment, *generator, mean_);
   auto inputs = (pixels - mean_) * inv_std_;
   if (channels_last_) inputs = inputs.contiguous(at::MemoryFormat::ChannelsLast);
   return {inputs, labels};

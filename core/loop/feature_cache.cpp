@@ -62,7 +62,7 @@ FeatureCachePlan plan_feature_cache(const TrainConfig& config, const AugmentConf
     if (plan.stages == 0)
       return refuse("only the backbone's single stage is frozen, and its output is pooled after it");
   }
-  if (augment.random_crop || augment.hflip) {
+  if (augment.any()) {
     return refuse("dataset.augment changes the images before the frozen stages every epoch");
   }
   if (train.draws_random()) return refuse("the dataset draws random crops of its training images every epoch");
