@@ -1,6 +1,7 @@
 // The CIFAR plugins against files written here in the official formats; on-device augmentation.
 #include "cifar_files.h"
 #include "data/augment.h"
+#include "data/auto_augment.h"
 #include "image_folder_files.h"
 #include "image_transforms.h"
 #include "loader/plugin_catalog.h"
@@ -457,4 +458,61 @@ out.numpy().astype(np.float32).tofile(folder + "/expected.bin")
                         1e-2));
   CHECK(torch::allclose(ours[1].slice(1, 1, 14).slice(2, 1, 17), expected[1].slice(1, 1, 14).slice(2, 1, 17), 1e-4,
                         1e-2));
+}
+
+TEST_CASE("TrivialAugment's and RandAugment's operations are torchvision's", "[augment]") {
+  const std::vector<std::pair<ft::AugmentOp, double>> cases{
+      {ft::AugmentOp::identity, 0},      {ft::AugmentOp::shear_x, 0.3},     {ft::AugmentOp::shear_x, -0.5},
+      {ft::AugmentOp::shear_y, 0.66},    {ft::AugmentOp::translate_x, 5.7}, {ft::AugmentOp::translate_x, -3.0},
+      {ft::AugmentOp::translate_y, 4.0}, {ft::AugmentOp::rotate, 30.0},     {ft::AugmentOp::rotate, -45.0},
+      {ft::AugmentOp::rotate, 90.0},     {ft::AugmentOp::brightness, 0.5},  {ft::AugmentOp::color, -0.5},
+      {ft::AugmentOp::contrast, 0.7},    {ft::AugmentOp::sharpness, 0.9},   {ft::AugmentOp::sharpness, -0.6},
+      {ft::AugmentOp::posterize, 4},     {ft::AugmentOp::posterize, 8},     {ft::AugmentOp::solarize, 0.5},
+      {ft::AugmentOp::auto_contrast, 0}, {ft::AugmentOp::equalize, 0}};
+  std::string listing;
+  for (const auto& [op, magnitude] : cases)
+    listing += "(\"" + ft::augment_op_name(op) + "\", " + std::to_string(magnitude) + "), ";
+  for (const auto& [h, w] : {std::pair<std::int64_t, std::int64_t>{12, 12}, {10, 14}}) {
+    INFO(h << "x" << w);
+    TempDir dir;
+    torch::manual_seed(8);
+    // Smooth content with a few flat areas, so equalize and autocontrast have something to do.
+    const auto images = (torch::rand({2, 3, h, w}) * 200 + 20).round();
+    const std::string script =
+        "import sys, numpy as np, torch\nfrom torchvision.transforms import v2\nfolder = sys.argv[1]\n"
+        "images = torch.from_numpy(np.fromfile(folder + '/images.bin', dtype=np.float32)).view(2, 3, " +
+        std::to_string(h) + ", " + std::to_string(w) + ")\n" + "t = v2.TrivialAugmentWide()\ncases = [" + listing +
+        "]\n" +
+        "out = [t._apply_image_or_video_transform(images, name, magnitude, t.interpolation, t._fill)"
+        " for name, magnitude in cases]\n"
+        "torch.stack(out).numpy().astype(np.float32).tofile(folder + '/expected.bin')\n";
+    const auto expected =
+        torchvision_reference(dir, images, script, {static_cast<std::int64_t>(cases.size()), 2, 3, h, w});
+    for (std::size_t k = 0; k < cases.size(); ++k) {
+      INFO(ft::augment_op_name(cases[k].first) << " " << cases[k].second);
+      const auto ours = ft::apply_augment_op(images, cases[k].first, cases[k].second);
+      CHECK(torch::allclose(ours, expected[static_cast<std::int64_t>(k)], 1e-4, 1e-2));
+    }
+  }
+}
+
+TEST_CASE("TrivialAugment and RandAugment transform each image on its own, reproducibly", "[augment]") {
+  torch::manual_seed(9);
+  const auto images = (torch::rand({400, 3, 16, 16}) * 255).round();
+  for (const bool rand : {false, true}) {
+    INFO((rand ? "rand_augment" : "trivial_augment"));
+    ft::AugmentConfig config;
+    config.trivial_augment = !rand;
+    config.rand_augment = rand;
+    auto first = at::make_generator<at::CPUGeneratorImpl>(10), again = at::make_generator<at::CPUGeneratorImpl>(10);
+    const auto out = ft::augment_batch(images, config, first, torch::zeros({1, 3, 1, 1}));
+    CHECK(torch::equal(out, ft::augment_batch(images, config, again, torch::zeros({1, 3, 1, 1}))));
+    CHECK(out.sizes() == images.sizes());
+    CHECK(out.min().item<float>() >= 0);
+    CHECK(out.max().item<float>() <= 255);
+    // Identity is one of 14 operations (and a few others can leave an image as it was): a minority is unchanged.
+    const double unchanged = out.eq(images).flatten(1).all(1).to(torch::kFloat64).mean().item<double>();
+    CHECK(unchanged < (rand ? 0.1 : 0.2));
+    CHECK(unchanged > (rand ? 0.0 : 0.03));
+  }
 }

@@ -432,13 +432,14 @@ TEST_CASE("every augmentation of the device trains, and the run records the list
   TempDir dir;
   const auto result =
       run(write(dir, "augment.toml", kTiny) + " --store " + (dir / "ftrun.db") +
-          " --set 'dataset.augment=[\"random_resized_crop\", \"random_crop\", \"hflip\", \"color_jitter\", "
-          "\"random_erasing\"]' --set dataset.erasing_prob=0.5");
+          " --set 'dataset.augment=[\"random_resized_crop\", \"random_crop\", \"hflip\", \"trivial_augment\", "
+          "\"rand_augment\", \"color_jitter\", \"random_erasing\"]' --set dataset.erasing_prob=0.5");
   INFO(result.output);
   REQUIRE(result.code == 0);
   SQLite::Database db(dir / "ftrun.db");
   CHECK_THAT(db.execAndGet("SELECT value FROM run_params WHERE key = 'dataset.augment'").getString(),
-             Contains("color_jitter") && Contains("random_erasing") && Contains("random_resized_crop"));
+             Contains("color_jitter") && Contains("random_erasing") && Contains("random_resized_crop") &&
+                 Contains("trivial_augment") && Contains("rand_augment"));
   const auto typo = run(write(dir, "typo.toml", kTiny) + " --store " + (dir / "ftrun.db") +
                         " --set 'dataset.augment=[\"color_jiter\"]'");
   CHECK(typo.code == 2);

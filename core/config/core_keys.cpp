@@ -114,8 +114,8 @@ CoreKey component_type(std::string section, Access component, std::string doc) {
       [component](const RunConfig& run) { return std::optional<ParamValue>(to_param_value(component(run).type)); });
 }
 
-const std::vector<std::string> kAugmentations = {"random_resized_crop", "random_crop", "hflip", "color_jitter",
-                                                 "random_erasing"};
+const std::vector<std::string> kAugmentations = {
+    "random_resized_crop", "random_crop", "hflip", "trivial_augment", "rand_augment", "color_jitter", "random_erasing"};
 
 std::vector<CoreKey> make_core_keys() {
   const auto device_check = [](const std::string& device) -> std::string {
@@ -186,7 +186,7 @@ std::vector<CoreKey> make_core_keys() {
       custom(
           "dataset", "augment", "array of strings", "[]",
           "augmentations of training batches, done by the core on the device: `random_resized_crop`, "
-          "`random_crop`, `hflip`, `color_jitter`, `random_erasing`",
+          "`random_crop`, `hflip`, `trivial_augment`, `rand_augment`, `color_jitter`, `random_erasing`",
           [](const Params& params, RunConfig& run) {
             for (const auto& name : params.get<std::vector<std::string>>("augment", {})) {
               if (name == "random_crop")
@@ -195,6 +195,10 @@ std::vector<CoreKey> make_core_keys() {
                 run.augment.hflip = true;
               else if (name == "random_resized_crop")
                 run.augment.random_resized_crop = true;
+              else if (name == "trivial_augment")
+                run.augment.trivial_augment = true;
+              else if (name == "rand_augment")
+                run.augment.rand_augment = true;
               else if (name == "color_jitter")
                 run.augment.color_jitter = true;
               else if (name == "random_erasing")
@@ -209,6 +213,8 @@ std::vector<CoreKey> make_core_keys() {
             if (run.augment.random_resized_crop) names.push_back("random_resized_crop");
             if (run.augment.random_crop) names.push_back("random_crop");
             if (run.augment.hflip) names.push_back("hflip");
+            if (run.augment.trivial_augment) names.push_back("trivial_augment");
+            if (run.augment.rand_augment) names.push_back("rand_augment");
             if (run.augment.color_jitter) names.push_back("color_jitter");
             if (run.augment.random_erasing) names.push_back("random_erasing");
             return std::optional<ParamValue>(to_param_value(names));
@@ -217,6 +223,15 @@ std::vector<CoreKey> make_core_keys() {
           "dataset", "crop_padding", "`random_crop` pads by this many black pixels on each side, then crops back",
           [](auto& run) -> auto& { return run.augment.crop_padding; },
           [](const std::int64_t& value) { return value >= 1 ? "" : "must be at least 1"; }),
+      key<std::int64_t>(
+          "dataset", "rand_augment_ops", "`rand_augment` applies this many operations to each image (2)",
+          [](auto& run) -> auto& { return run.augment.rand_augment_ops; }, positive<std::int64_t>()),
+      key<std::int64_t>(
+          "dataset", "rand_augment_magnitude", "`rand_augment`'s magnitude, a bin of 0..30 (9)",
+          [](auto& run) -> auto& { return run.augment.rand_augment_magnitude; },
+          [](const std::int64_t& value) {
+            return value >= 0 && value <= 30 ? "" : std::string("must be between 0 and 30");
+          }),
       key<double>(
           "dataset", "jitter_strength",
           "`color_jitter` scales brightness, contrast and saturation by factors in [1 - s, 1 + s] (timm's 0.4)",

@@ -40,6 +40,12 @@ struct AugmentConfig {
   bool hflip = false;
   /// RandomResizedCrop back to the image's own size (scale 0.08-1, aspect 3/4-4/3), before any other.
   bool random_resized_crop = false;
+  /// TrivialAugmentWide: per image one of 14 operations at a random magnitude (data/auto_augment.h).
+  bool trivial_augment = false;
+  /// RandAugment: per image `rand_augment_ops` operations at bin `rand_augment_magnitude` of 31.
+  bool rand_augment = false;
+  std::int64_t rand_augment_ops = 2;
+  std::int64_t rand_augment_magnitude = 9;
   /// Per image, brightness, contrast and saturation scaled by factors drawn from [1 - s, 1 + s], s =
   /// `jitter_strength` (torchvision's ColorJitter(s, s, s)), in an order drawn per batch.
   bool color_jitter = false;
@@ -50,7 +56,10 @@ struct AugmentConfig {
   double erasing_prob = 0.25;
 
   /// True when any augmentation is on.
-  bool any() const { return random_crop || hflip || random_resized_crop || color_jitter || random_erasing; }
+  bool any() const {
+    return random_crop || hflip || random_resized_crop || trivial_augment || rand_augment || color_jitter ||
+           random_erasing;
+  }
 };
 
 struct TrainConfig {

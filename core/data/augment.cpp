@@ -1,5 +1,7 @@
 #include "data/augment.h"
 
+#include "data/auto_augment.h"
+
 #include <torch/torch.h>
 
 #include <cmath>
@@ -172,6 +174,10 @@ torch::Tensor augment_batch(const torch::Tensor& images, const AugmentConfig& co
   }
   if (config.random_crop) out = random_crop(out, config.crop_padding, generator);
   if (config.hflip) out = random_hflip(out, generator);
+  if (config.trivial_augment) out = trivial_augment(out, generator);
+  if (config.rand_augment) {
+    out = rand_augment(out, config.rand_augment_ops, config.rand_augment_magnitude, generator);
+  }
   if (config.color_jitter) out = color_jitter(out, config.jitter_strength, generator);
   if (config.random_erasing) {
     const auto boxes = erasing_boxes(out.size(0), out.size(2), out.size(3), config.erasing_prob, generator);
