@@ -114,8 +114,21 @@ CoreKey component_type(std::string section, Access component, std::string doc) {
       [component](const RunConfig& run) { return std::optional<ParamValue>(to_param_value(component(run).type)); });
 }
 
-const std::vector<std::string> kAugmentations = {
-    "random_resized_crop", "random_crop", "hflip", "trivial_augment", "rand_augment", "color_jitter", "random_erasing"};
+// The augmentations `dataset.augment` may list, in the order they run, and the switch each sets.
+const std::vector<std::pair<std::string, bool AugmentConfig::*>> kAugmentSwitches = {
+    {"random_resized_crop", &AugmentConfig::random_resized_crop},
+    {"random_crop", &AugmentConfig::random_crop},
+    {"hflip", &AugmentConfig::hflip},
+    {"trivial_augment", &AugmentConfig::trivial_augment},
+    {"rand_augment", &AugmentConfig::rand_augment},
+    {"color_jitter", &AugmentConfig::color_jitter},
+    {"random_erasing", &AugmentConfig::random_erasing}};
+
+std::vector<std::string> augmentation_names() {
+  std::vector<std::string> names;
+  for (const auto& entry : kAugmentSwitches) names.push_back(entry.first);
+  return names;
+}
 
 std::vector<CoreKey> make_core_keys() {
   const auto device_check = [](const std::string& device) -> std::string {
@@ -189,34 +202,21 @@ std::vector<CoreKey> make_core_keys() {
           "`random_crop`, `hflip`, `trivial_augment`, `rand_augment`, `color_jitter`, `random_erasing`",
           [](const Params& params, RunConfig& run) {
             for (const auto& name : params.get<std::vector<std::string>>("augment", {})) {
-              if (name == "random_crop")
-                run.augment.random_crop = true;
-              else if (name == "hflip")
-                run.augment.hflip = true;
-              else if (name == "random_resized_crop")
-                run.augment.random_resized_crop = true;
-              else if (name == "trivial_augment")
-                run.augment.trivial_augment = true;
-              else if (name == "rand_augment")
-                run.augment.rand_augment = true;
-              else if (name == "color_jitter")
-                run.augment.color_jitter = true;
-              else if (name == "random_erasing")
-                run.augment.random_erasing = true;
-              else
-                params.fail("augment", "unknown augmentation '" + name + "'" + did_you_mean(name, kAugmentations) +
-                                           " (known: " + join(kAugmentations) + ")");
+              const auto found = std::find_if(kAugmentSwitches.begin(), kAugmentSwitches.end(),
+                                              [&](const auto& entry) { return entry.first == name; });
+              if (found == kAugmentSwitches.end()) {
+                const auto known = augmentation_names();
+                params.fail("augment", "unknown augmentation '" + name + "'" + did_you_mean(name, known) +
+                                           " (known: " + join(known) + ")");
+              }
+              run.augment.*(found->second) = true;
             }
           },
           [](const RunConfig& run) {
             std::vector<std::string> names;
-            if (run.augment.random_resized_crop) names.push_back("random_resized_crop");
-            if (run.augment.random_crop) names.push_back("random_crop");
-            if (run.augment.hflip) names.push_back("hflip");
-            if (run.augment.trivial_augment) names.push_back("trivial_augment");
-            if (run.augment.rand_augment) names.push_back("rand_augment");
-            if (run.augment.color_jitter) names.push_back("color_jitter");
-            if (run.augment.random_erasing) names.push_back("random_erasing");
+            for (const auto& [name, on] : kAugmentSwitches) {
+              if (run.augment.*on) names.push_back(name);
+            }
             return std::optional<ParamValue>(to_param_value(names));
           }),
       key<std::int64_t>(
