@@ -201,7 +201,9 @@ def lamb():  # You et al. 2020, Algorithm 2, with timm's global gradient clippin
         ratio = p.norm() / update.norm() if p.norm() > 0 and update.norm() > 0 else 1.0
         p.add_(update * ratio, alpha=-f["lr"])
 
-builtin = {"rmsprop": lambda: torch.optim.RMSprop(params, lr=f["lr"], momentum=f["momentum"], centered=True,
+builtin = {"adam": lambda: torch.optim.Adam(params, lr=f["lr"], weight_decay=f["weight_decay"]),
+           "adamw": lambda: torch.optim.AdamW(params, lr=f["lr"], weight_decay=f["weight_decay"]),
+           "rmsprop": lambda: torch.optim.RMSprop(params, lr=f["lr"], momentum=f["momentum"], centered=True,
                                                     weight_decay=f["weight_decay"]),
            "adagrad": lambda: torch.optim.Adagrad(params, lr=f["lr"], lr_decay=f["lr_decay"],
                                                   weight_decay=f["weight_decay"],
@@ -253,12 +255,14 @@ std::vector<double> plugin_steps(Toolkit& toolkit, const std::string& kind,
 
 }  // namespace
 
-TEST_CASE("rmsprop, adagrad, lamb and lion step as their references do", "[toolkit][optimizers]") {
+TEST_CASE("adam, adamw (fused), rmsprop, adagrad, lamb and lion step as their references do", "[toolkit][optimizers]") {
   Toolkit toolkit;
-  for (const char* library : {"ft_rmsprop", "ft_adagrad", "ft_lamb", "ft_lion"}) {
+  for (const char* library : {"ft_adam", "ft_adamw", "ft_rmsprop", "ft_adagrad", "ft_lamb", "ft_lion"}) {
     toolkit.catalog.load_file(std::string(FT_PLUGIN_DIR) + "/" + library + ".so");
   }
   const std::vector<std::pair<std::string, std::vector<std::pair<std::string, double>>>> cases{
+      {"adam", {{"lr", 0.01}, {"weight_decay", 0.1}}},
+      {"adamw", {{"lr", 0.01}, {"weight_decay", 0.1}}},
       {"rmsprop", {{"lr", 0.01}, {"momentum", 0.9}, {"weight_decay", 0.1}}},
       {"adagrad", {{"lr", 0.1}, {"lr_decay", 0.01}, {"weight_decay", 0.1}, {"initial_accumulator_value", 0.1}}},
       {"lamb", {{"lr", 0.01}, {"weight_decay", 0.01}, {"max_grad_norm", 1.0}}},
