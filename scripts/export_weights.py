@@ -1,9 +1,18 @@
 #!/usr/bin/env python3
-"""Write a torchvision (or timm) model's weights to a .safetensors file that ftrun's backbones load unchanged.
+"""Write a torchvision, timm or HuggingFace model's weights to a .safetensors file that ftrun's backbones load
+unchanged.
 
     .venv/bin/python scripts/export_weights.py resnet50 weights/resnet50.safetensors --pretrained
     .venv/bin/python scripts/export_weights.py resnet18 /tmp/r18.safetensors --seed 0      # random init, offline
     .venv/bin/python scripts/export_weights.py resnet50 out.safetensors --timm resnet50.a1_in1k --pretrained
+    .venv/bin/python scripts/export_weights.py bert weights/bert.safetensors --hf bert-base-uncased --pretrained
+    .venv/bin/python scripts/export_weights.py bert weights/minilm.safetensors --hf sentence-transformers/all-MiniLM-L6-v2 --pretrained
+
+--hf NAME takes a HuggingFace BERT-family checkpoint (BERT, MiniLM, ...) through transformers' BertModel: the
+encoder and pooler under BertModel's names (a "bert." prefix of a task model's checkpoint is dropped, its task head
+left out), and beside the weights NAME's config.json and vocab.txt (OUTPUT with .config.json and .vocab.txt for
+.safetensors), which the `bert` backbone's `config` and the datasets' `tokenizer = "wordpiece"`, `vocab` read.
+Without --pretrained a random BertModel of --hf-config's sizes is written (offline).
 
 --pretrained fetches ImageNet weights through torchvision's weights API (IMAGENET1K_V2 for ResNet-50/101/152,
 IMAGENET1K_V1 otherwise) or timm's hub, so it needs internet access once; the download is cached by torch.hub.
@@ -30,6 +39,25 @@ def build(args):
     return torchvision.models.get_model(args.model, weights=weights)
 
 
+def export_huggingface(args):
+    from transformers import AutoTokenizer, BertConfig, BertModel
+    stem = args.output[:-len(".safetensors")] if args.output.endswith(".safetensors") else args.output
+    if args.pretrained:
+        model = BertModel.from_pretrained(args.hf)
+        AutoTokenizer.from_pretrained(args.hf).save_vocabulary(os.path.dirname(os.path.abspath(stem)) or ".",
+                                                               filename_prefix=os.path.basename(stem))
+        vocab = f"{stem}-vocab.txt"
+        if os.path.exists(vocab):
+            os.replace(vocab, f"{stem}.vocab.txt")
+    else:
+        model = BertModel(BertConfig(**(args.hf_config or {})))
+    model.config.to_json_file(f"{stem}.config.json")
+    state = {name.removeprefix("bert."): tensor.detach().contiguous() for name, tensor in model.state_dict().items()}
+    save_file(state, args.output, metadata={"source": f"transformers.{args.hf}", "pretrained": str(args.pretrained)})
+    print(f"wrote {len(state)} tensors to {args.output}, its config to {stem}.config.json"
+          + (f" and its vocabulary to {stem}.vocab.txt" if args.pretrained else ""))
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("model", help="torchvision model name, e.g. resnet50")
@@ -38,9 +66,22 @@ def main():
     parser.add_argument("--weights", help="torchvision weights enum name, e.g. IMAGENET1K_V1")
     parser.add_argument("--timm", help="a timm model name instead of torchvision's")
     parser.add_argument("--seed", type=int, default=0, help="seed of the random initialisation")
+    parser.add_argument("--hf", help="a HuggingFace BERT-family model name (model: bert), e.g. bert-base-uncased")
+    parser.add_argument("--hf-config", type=lambda text: __import__("json").loads(text),
+                        help='sizes of a random BERT without --pretrained, e.g. \'{"hidden_size": 128}\'')
     args = parser.parse_args()
 
     torch.manual_seed(args.seed)
+    if args.hf or args.model == "bert":
+        if not args.hf:
+            sys.exit("export_weights: bert needs --hf NAME (e.g. bert-base-uncased)")
+        os.makedirs(os.path.dirname(os.path.abspath(args.output)), exist_ok=True)
+        try:
+            export_huggingface(args)
+        except OSError as error:
+            sys.exit(f"export_weights: cannot fetch {args.hf}: {error}\n"
+                     "(--pretrained needs internet access; copy the files from a machine that has it)")
+        return
     try:
         model = build(args)
     except Exception as error:  # network errors, unknown names: say what to do

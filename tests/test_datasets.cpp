@@ -61,12 +61,12 @@ TEST_CASE("cifar10 reads the official binary layout with a validation split", "[
   CHECK(dataset->test()->size() == 10000);
   const auto tensors = dataset->train()->tensors();
   REQUIRE(tensors);
-  CHECK(tensors->images.sizes() == torch::IntArrayRef({45000, 3, 32, 32}));
+  CHECK(tensors->at(ft::tensor_names::kImages).sizes() == torch::IntArrayRef({45000, 3, 32, 32}));
   // Channel-major pixels decode to the values the writer put there, for the label it wrote.
   const auto example = dataset->train()->get(123);
   for (int c = 0; c < 3; ++c) {
-    CHECK(example.image[c].max().item<int>() == cifar_pixel_value(static_cast<int>(example.label), c));
-    CHECK(example.image[c].min().item<int>() == cifar_pixel_value(static_cast<int>(example.label), c));
+    CHECK(example.at(ft::tensor_names::kImages)[c].max().item<int>() == cifar_pixel_value(static_cast<int>(example.at(ft::tensor_names::kLabels).item<std::int64_t>()), c));
+    CHECK(example.at(ft::tensor_names::kImages)[c].min().item<int>() == cifar_pixel_value(static_cast<int>(example.at(ft::tensor_names::kLabels).item<std::int64_t>()), c));
   }
 }
 
@@ -81,8 +81,8 @@ TEST_CASE("cifar100 reads fine or coarse labels, and class subsets are relabelle
   CHECK(fine->info().num_classes == 2);
   CHECK(fine->train()->size() == 10);
   const auto example = fine->train()->get(0);
-  CHECK(example.label == 0);  // class 42 comes first, so it is label 0
-  CHECK(example.image[1].max().item<int>() == cifar_pixel_value(42, 1));
+  CHECK(example.at(ft::tensor_names::kLabels).item<std::int64_t>() == 0);  // class 42 comes first, so it is label 0
+  CHECK(example.at(ft::tensor_names::kImages)[1].max().item<int>() == cifar_pixel_value(42, 1));
   auto coarse = f.make("cifar100", dir / "c100", {{"label", value_of(std::string("coarse"))}});
   CHECK(coarse->info().num_classes == 20);
 }
@@ -172,11 +172,11 @@ TEST_CASE("image_folder decodes JPEG and PNG, resizes and crops to the input siz
   CHECK_FALSE(dataset->train()->tensors().has_value());
   for (std::int64_t i = 0; i < dataset->train()->size(); ++i) {
     const auto example = dataset->train()->get(i);
-    REQUIRE(example.image.sizes() == torch::IntArrayRef({3, 24, 24}));
-    CHECK(example.image.scalar_type() == torch::kUInt8);
+    REQUIRE(example.at(ft::tensor_names::kImages).sizes() == torch::IntArrayRef({3, 24, 24}));
+    CHECK(example.at(ft::tensor_names::kImages).scalar_type() == torch::kUInt8);
     // Flat colours survive resizing (JPEG within a few levels).
-    CHECK(std::abs(example.image[0].to(torch::kFloat).mean().item<float>() - example.label * 80) < 4);
-    CHECK(std::abs(example.image[2].to(torch::kFloat).mean().item<float>() - (200 - example.label * 80)) < 4);
+    CHECK(std::abs(example.at(ft::tensor_names::kImages)[0].to(torch::kFloat).mean().item<float>() - example.at(ft::tensor_names::kLabels).item<std::int64_t>() * 80) < 4);
+    CHECK(std::abs(example.at(ft::tensor_names::kImages)[2].to(torch::kFloat).mean().item<float>() - (200 - example.at(ft::tensor_names::kLabels).item<std::int64_t>() * 80)) < 4);
   }
 }
 
@@ -243,7 +243,7 @@ torch::Tensor image_of_class(const ft::Dataset& dataset, std::int64_t label, std
   const auto& split = *dataset.train();
   for (std::int64_t i = 0; i < split.size(); ++i) {
     const auto example = training ? split.get_for_training(i, draw) : split.get(i);
-    if (example.label == label) return example.image;
+    if (example.at(ft::tensor_names::kLabels).item<std::int64_t>() == label) return example.at(ft::tensor_names::kImages);
   }
   FAIL("no image of class " << label);
   return {};

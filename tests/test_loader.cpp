@@ -45,10 +45,12 @@ TEST_CASE("the built-in plugins load from their folder and register their compon
   CHECK(catalog.types("optimizer") ==
         std::vector<std::string>{"adagrad", "adam", "adamw", "lamb", "lion", "rmsprop", "sgd"});
   CHECK(catalog.types("backbone") ==
-        std::vector<std::string>{"convnet", "resnet101", "resnet152", "resnet18", "resnet34", "resnet50"});
+        std::vector<std::string>{"bert", "convnet", "resnet101", "resnet152", "resnet18", "resnet34", "resnet50"});
   CHECK(catalog.types("head") == std::vector<std::string>{"cosine", "linear", "mlp"});
   CHECK(catalog.types("regularization") == std::vector<std::string>{"cutmix", "l2sp", "label_smoothing", "mixup"});
-  CHECK(catalog.types("dataset") == std::vector<std::string>{"cifar10", "cifar100", "fashion_mnist", "image_folder"});
+  CHECK(catalog.types("dataset") ==
+        std::vector<std::string>{"cifar10", "cifar100", "fashion_mnist", "fortunes", "image_folder", "text_tsv"});
+  CHECK(catalog.types("task") == std::vector<std::string>{"classification", "masked_lm"});
   const auto origin = catalog.origin("optimizer", "sgd");
   CHECK_THAT(origin.plugin->path, EndsWith("/ft_sgd.so"));
   CHECK(origin.plugin->name == "sgd");
@@ -65,7 +67,9 @@ TEST_CASE("files that are not plugins are refused with what was expected and fou
              Contains("fixture_no_entry.so: no entry 'ftrun_plugin_entry' found"));
   CHECK_THAT(load_error(catalog, kFixtures + "/fixture_wrong_abi.so"),
              Contains("fixture_wrong_abi.so: wrong plugin ABI version: expected " +
-                      std::to_string(ft::kPluginAbiVersion) + ", found 999"));
+                      std::to_string(ft::kPluginAbiVersion) + " (ftsdk 2), found 999"));
+  CHECK_THAT(load_error(catalog, kFixtures + "/fixture_sdk1.so"),
+             Contains("found 4 (ftsdk 1); rebuild against ftsdk 2 (find_package(ftsdk 2)"));
   CHECK_THAT(load_error(catalog, kFixtures + "/fixture_wrong_torch.so"),
              Contains("built against LibTorch 1.13.1, but ftrun runs LibTorch 2.11.0"));
   CHECK(catalog.types("optimizer").empty());
@@ -83,10 +87,10 @@ TEST_CASE("a component name registered twice is refused and the first stays", "[
 TEST_CASE("a folder with broken libraries loads the good ones and keeps the failures", "[loader]") {
   ft::PluginCatalog catalog;
   const auto failures = catalog.load_folder(kFixtures);
-  // no_entry, wrong_abi, wrong_torch, registration_throws, unresolved_symbol; duplicate_sgd loads (no sgd yet)
-  CHECK(failures.size() == 5);
+  // no_entry, wrong_abi, sdk1, wrong_torch, registration_throws, unresolved_symbol; duplicate_sgd loads (no sgd yet)
+  CHECK(failures.size() == 6);
   CHECK(catalog.types("optimizer") == std::vector<std::string>{"forgetful", "no_lr", "sgd"});
-  CHECK(catalog.failures().size() == 5);
+  CHECK(catalog.failures().size() == 6);
   // The built-ins loaded after it find "sgd" taken: a conflict, which ftrun reports as a warning.
   catalog.load_folder(kPlugins);
   REQUIRE(catalog.conflicts().size() == 1);

@@ -26,9 +26,13 @@ struct Toolkit {
   }
 };
 
+ft::Batch batch_of(torch::Tensor images, torch::Tensor targets) {
+  return {{ft::tensor_names::kImages, std::move(images)}, {ft::tensor_names::kTargets, std::move(targets)}};
+}
+
 ft::Batch sample_batch() {
   torch::manual_seed(11);
-  return {torch::randn({6, 3, 8, 8}), torch::tensor({0, 1, 2, 3, 4, 0}, torch::kLong)};
+  return batch_of(torch::randn({6, 3, 8, 8}), torch::tensor({0, 1, 2, 3, 4, 0}, torch::kLong));
 }
 
 // lam, read back from the mixed targets: the first row mixes class 0 (weight lam) with class 0 of the last row...
@@ -41,25 +45,25 @@ TEST_CASE("mixup blends each image and its label with the reversed batch's, by o
   Toolkit toolkit;
   auto mixup = toolkit.make("mixup", {{"alpha", 0.4}});
   const ft::Batch original = sample_batch();
-  ft::Batch batch{original.inputs.clone(), original.targets.clone()};
+  ft::Batch batch = batch_of(original.at(ft::tensor_names::kImages).clone(), original.at(ft::tensor_names::kTargets).clone());
   torch::manual_seed(3);
   mixup->transform_batch(batch);
-  const double lam = lam_of(batch.targets);
+  const double lam = lam_of(batch.at(ft::tensor_names::kTargets));
   REQUIRE(lam > 0);
   REQUIRE(lam < 1);
-  CHECK(torch::allclose(batch.inputs, original.inputs * lam + original.inputs.flip(0) * (1 - lam), 1e-5, 1e-6));
-  const auto one_hot = torch::one_hot(original.targets, 5).to(torch::kFloat32);
-  CHECK(torch::allclose(batch.targets, one_hot * lam + one_hot.flip(0) * (1 - lam), 1e-6, 1e-7));
+  CHECK(torch::allclose(batch.at(ft::tensor_names::kImages), original.at(ft::tensor_names::kImages) * lam + original.at(ft::tensor_names::kImages).flip(0) * (1 - lam), 1e-5, 1e-6));
+  const auto one_hot = torch::one_hot(original.at(ft::tensor_names::kTargets), 5).to(torch::kFloat32);
+  CHECK(torch::allclose(batch.at(ft::tensor_names::kTargets), one_hot * lam + one_hot.flip(0) * (1 - lam), 1e-6, 1e-7));
 
   // The same seed, the same draw; prob = 0 leaves batches alone.
-  ft::Batch again{original.inputs.clone(), original.targets.clone()};
+  ft::Batch again = batch_of(original.at(ft::tensor_names::kImages).clone(), original.at(ft::tensor_names::kTargets).clone());
   torch::manual_seed(3);
   mixup->transform_batch(again);
-  CHECK(torch::equal(again.inputs, batch.inputs));
-  ft::Batch untouched{original.inputs.clone(), original.targets.clone()};
+  CHECK(torch::equal(again.at(ft::tensor_names::kImages), batch.at(ft::tensor_names::kImages)));
+  ft::Batch untouched = batch_of(original.at(ft::tensor_names::kImages).clone(), original.at(ft::tensor_names::kTargets).clone());
   toolkit.make("mixup", {{"prob", 0.0}})->transform_batch(untouched);
-  CHECK(torch::equal(untouched.inputs, original.inputs));
-  CHECK(torch::equal(untouched.targets, original.targets));
+  CHECK(torch::equal(untouched.at(ft::tensor_names::kImages), original.at(ft::tensor_names::kImages)));
+  CHECK(torch::equal(untouched.at(ft::tensor_names::kTargets), original.at(ft::tensor_names::kTargets)));
 }
 
 TEST_CASE("mixup's weights follow Beta(alpha, alpha)", "[toolkit][mixup]") {
@@ -71,9 +75,9 @@ TEST_CASE("mixup's weights follow Beta(alpha, alpha)", "[toolkit][mixup]") {
     double sum = 0, squares = 0;
     const int draws = 3000;
     for (int i = 0; i < draws; ++i) {
-      ft::Batch batch{original.inputs, original.targets};
+      ft::Batch batch = batch_of(original.at(ft::tensor_names::kImages), original.at(ft::tensor_names::kTargets));
       mixup->transform_batch(batch);
-      const double lam = lam_of(batch.targets);
+      const double lam = lam_of(batch.at(ft::tensor_names::kTargets));
       sum += lam;
       squares += lam * lam;
     }
@@ -90,14 +94,14 @@ TEST_CASE("cutmix pastes a box of the reversed batch and weighs the labels by th
   const ft::Batch original = sample_batch();
   int boxes = 0;
   for (int seed = 0; seed < 20; ++seed) {
-    ft::Batch batch{original.inputs.clone(), original.targets.clone()};
+    ft::Batch batch = batch_of(original.at(ft::tensor_names::kImages).clone(), original.at(ft::tensor_names::kTargets).clone());
     torch::manual_seed(seed);
     cutmix->transform_batch(batch);
-    const auto pasted = batch.inputs.ne(original.inputs).any(1);  // [N, H, W]: pixels taken from the other image
+    const auto pasted = batch.at(ft::tensor_names::kImages).ne(original.at(ft::tensor_names::kImages)).any(1);  // [N, H, W]: pixels taken from the other image
     const double area = pasted[1].sum().item<double>() / 64.0;
     // Every changed pixel comes from the reversed batch, and the label weights are the areas.
-    CHECK(torch::equal(batch.inputs.where(pasted.unsqueeze(1), original.inputs.flip(0)), original.inputs.flip(0)));
-    CHECK(lam_of(batch.targets) == Approx(1.0 - area).margin(1e-6));
+    CHECK(torch::equal(batch.at(ft::tensor_names::kImages).where(pasted.unsqueeze(1), original.at(ft::tensor_names::kImages).flip(0)), original.at(ft::tensor_names::kImages).flip(0)));
+    CHECK(lam_of(batch.at(ft::tensor_names::kTargets)) == Approx(1.0 - area).margin(1e-6));
     boxes += area > 0;
   }
   CHECK(boxes > 10);
@@ -109,10 +113,10 @@ TEST_CASE("mixup with label_smoothing after it gives timm's smoothed mixup targe
   auto mixup = toolkit.make("mixup");
   auto smoothing = toolkit.make("label_smoothing", {{"epsilon", 0.1}});
   ft::Batch batch = sample_batch();
-  const auto labels = batch.targets.clone();
+  const auto labels = batch.at(ft::tensor_names::kTargets).clone();
   torch::manual_seed(1);
   mixup->transform_batch(batch);
-  const double lam = lam_of(batch.targets);
+  const double lam = lam_of(batch.at(ft::tensor_names::kTargets));
   const auto logits = torch::randn({6, 5});
   const auto loss = *smoothing->loss(logits, batch, torch::zeros({}));
   // timm's mixup_target: one-hot rows with on = 1 - eps + eps / C and off = eps / C, mixed by lam; its

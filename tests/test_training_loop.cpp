@@ -8,12 +8,15 @@
 #include "loop/feature_cache_file.h"
 #include "loop/static_batch.h"
 #include "loop/train_step.h"
+#include "loader/plugin_catalog.h"
+#include "log/log.h"
 #include "loop/training_loop.h"
 #include "loop/weight_average.h"
 #include "runner/model.h"
 #include "runner/precision.h"
 #include "temp_dir.h"
 
+#include <ATen/CPUGeneratorImpl.h>
 #include <torch/torch.h>
 #include <catch2/catch.hpp>
 
@@ -23,6 +26,10 @@
 #include <set>
 
 namespace {
+
+using ft::tensor_names::kImages;
+using ft::tensor_names::kLabels;
+using ft::tensor_names::kTargets;
 
 class FlatBackbone : public ft::Backbone {
  public:
@@ -51,8 +58,12 @@ class MemorySplit : public ft::Split {
     labels_ = torch::randint(0, 3, {size}, generator, torch::kLong);
   }
   std::int64_t size() const override { return images_.size(0); }
-  ft::Example get(std::int64_t index) const override { return {images_[index], labels_[index].item<std::int64_t>()}; }
-  std::optional<ft::SplitTensors> tensors() const override { return ft::SplitTensors{images_, labels_}; }
+  ft::Example get(std::int64_t index) const override {
+    return ft::image_example(images_[index], labels_[index].item<std::int64_t>());
+  }
+  std::optional<ft::NamedTensors> tensors() const override {
+    return ft::NamedTensors{{ft::tensor_names::kImages, images_}, {ft::tensor_names::kLabels, labels_}};
+  }
 
  private:
   torch::Tensor images_, labels_;
@@ -65,6 +76,24 @@ ft::DatasetInfo tiny_info() {
   info.mean = {0.5};
   info.std = {0.25};
   return info;
+}
+
+// The built-in classification task, loaded from its plugin as a run loads it.
+const ft::Task& classification() {
+  static ft::PluginCatalog catalog;
+  static ft::log::ComponentLogger log{"test"};
+  static const std::shared_ptr<ft::Task> task = [] {
+    catalog.load_file(std::string(FT_PLUGIN_DIR) + "/ft_classification.so");
+    return catalog.make_task("classification", ft::Params("task"), {tiny_info(), log});
+  }();
+  return *task;
+}
+
+// A batch with its targets formed, as the loop hands it to the step.
+ft::Batch prepared(ft::Batch batch) {
+  auto generator = at::make_generator<at::CPUGeneratorImpl>(0);
+  classification().prepare(batch, generator);
+  return batch;
 }
 
 std::shared_ptr<ft::Classifier> tiny_model(std::uint64_t seed = 3) {
@@ -105,13 +134,13 @@ TEST_CASE("a step over micro-batches gives the gradients of one large batch", "[
 
   auto whole = tiny_model();
   torch::optim::SGD sgd_whole(whole->parameters(), torch::optim::SGDOptions(0.0));
-  ft::TrainStep one({whole.get(), &sgd_whole, {}, c10::Device(c10::kCPU), "fp32", 0, nullptr});
-  one.run(1, 1, 1, [&](std::int64_t) { return source.batch(all); });
+  ft::TrainStep one({whole.get(), &classification(), &sgd_whole, {}, c10::Device(c10::kCPU), "fp32", 0, nullptr});
+  one.run(1, 1, 1, [&](std::int64_t) { return prepared(source.batch(all)); });
 
   auto parts = tiny_model();
   torch::optim::SGD sgd_parts(parts->parameters(), torch::optim::SGDOptions(0.0));
-  ft::TrainStep four({parts.get(), &sgd_parts, {}, c10::Device(c10::kCPU), "fp32", 0, nullptr});
-  four.run(1, 1, 4, [&](std::int64_t i) { return source.batch(all.slice(0, i * 8, (i + 1) * 8)); });
+  ft::TrainStep four({parts.get(), &classification(), &sgd_parts, {}, c10::Device(c10::kCPU), "fp32", 0, nullptr});
+  four.run(1, 1, 4, [&](std::int64_t i) { return prepared(source.batch(all.slice(0, i * 8, (i + 1) * 8))); });
 
   const auto a = gradients(*whole), b = gradients(*parts);
   for (std::size_t i = 0; i < a.size(); ++i) CHECK(torch::allclose(a[i], b[i], 1e-5, 1e-6));
@@ -156,9 +185,10 @@ TEST_CASE("the loop reads losses back every log_every steps and at each epoch's 
   ft::BatchSource validation(std::make_shared<MemorySplit>(10), tiny_info(), c10::Device(c10::kCPU));
   auto model = tiny_model();
   torch::optim::SGD sgd(model->parameters(), torch::optim::SGDOptions(0.01));
-  ft::TrainStep step({model.get(), &sgd, {}, c10::Device(c10::kCPU), "fp32", 0, nullptr});
+  ft::TrainStep step({model.get(), &classification(), &sgd, {}, c10::Device(c10::kCPU), "fp32", 0, nullptr});
   ft::LoopSetup setup;
   setup.model = model.get();
+  setup.evaluation.task = &classification();
   setup.step = &step;
   setup.train = &train;
   setup.validation = &validation;
@@ -185,9 +215,10 @@ TEST_CASE("a diverging loss halts the loop at the first non-finite step", "[loop
   ft::BatchSource train(split, tiny_info(), c10::Device(c10::kCPU));
   auto model = tiny_model();
   torch::optim::SGD sgd(model->parameters(), torch::optim::SGDOptions(std::numeric_limits<double>::infinity()));
-  ft::TrainStep step({model.get(), &sgd, {}, c10::Device(c10::kCPU), "fp32", 0, nullptr});
+  ft::TrainStep step({model.get(), &classification(), &sgd, {}, c10::Device(c10::kCPU), "fp32", 0, nullptr});
   ft::LoopSetup setup;
   setup.model = model.get();
+  setup.evaluation.task = &classification();
   setup.step = &step;
   setup.train = &train;
   setup.config.epochs = 3;
@@ -268,23 +299,29 @@ TEST_CASE("each process gets a disjoint shard, and the shards of a step are one 
   CHECK(covered == 10);
 }
 
-TEST_CASE("a CUDA graph's static batch takes batches of its shape only, keeping the memory format", "[loop][graph]") {
-  const ft::Batch first{torch::randn({4, 3, 8, 8}).contiguous(at::MemoryFormat::ChannelsLast),
-                        torch::randint(0, 10, {4}, torch::kLong)};
-  ft::StaticBatch buffers(first);
-  CHECK(buffers.batch().inputs.is_contiguous(at::MemoryFormat::ChannelsLast));
-  const auto memory = buffers.batch().inputs.data_ptr();
+namespace {
+ft::Batch image_batch(torch::Tensor images, torch::Tensor targets) {
+  return {{kImages, std::move(images)}, {kTargets, std::move(targets)}};
+}
+}  // namespace
 
-  const ft::Batch next{torch::randn({4, 3, 8, 8}), torch::randint(0, 10, {4}, torch::kLong)};
+TEST_CASE("a CUDA graph's static batch takes batches of its shape only, keeping the memory format", "[loop][graph]") {
+  const ft::Batch first = image_batch(torch::randn({4, 3, 8, 8}).contiguous(at::MemoryFormat::ChannelsLast),
+                                      torch::randint(0, 10, {4}, torch::kLong));
+  ft::StaticBatch buffers(first);
+  CHECK(buffers.batch().at(kImages).is_contiguous(at::MemoryFormat::ChannelsLast));
+  const auto memory = buffers.batch().at(kImages).data_ptr();
+
+  const ft::Batch next = image_batch(torch::randn({4, 3, 8, 8}), torch::randint(0, 10, {4}, torch::kLong));
   REQUIRE(buffers.fits(next));
   buffers.load(next);
-  CHECK(torch::equal(buffers.batch().inputs, next.inputs));
-  CHECK(torch::equal(buffers.batch().targets, next.targets));
-  CHECK(buffers.batch().inputs.data_ptr() == memory);  // the graph keeps reading the same memory
+  CHECK(torch::equal(buffers.batch().at(kImages), next.at(kImages)));
+  CHECK(torch::equal(buffers.batch().at(kTargets), next.at(kTargets)));
+  CHECK(buffers.batch().at(kImages).data_ptr() == memory);  // the graph keeps reading the same memory
 
   // An epoch's last, smaller batch, or targets a regularization turned into probabilities, run outside the graph.
-  const ft::Batch last{torch::randn({3, 3, 8, 8}), torch::randint(0, 10, {3}, torch::kLong)};
-  const ft::Batch mixed{torch::randn({4, 3, 8, 8}), torch::rand({4, 10})};
+  const ft::Batch last = image_batch(torch::randn({3, 3, 8, 8}), torch::randint(0, 10, {3}, torch::kLong));
+  const ft::Batch mixed = image_batch(torch::randn({4, 3, 8, 8}), torch::rand({4, 10}));
   CHECK_FALSE(buffers.fits(last));
   CHECK_FALSE(buffers.fits(mixed));
   CHECK_THROWS_AS(buffers.load(last), ft::Error);
@@ -294,7 +331,7 @@ namespace {
 
 // Changes every batch it sees, as mixup does.
 struct Mixing : ft::Regularization {
-  void transform_batch(ft::Batch& batch) override { batch.inputs = batch.inputs.flip(0); }
+  void transform_batch(ft::Batch& batch) override { batch[kImages] = batch.at(kImages).flip(0); }
 };
 
 }  // namespace
@@ -336,13 +373,13 @@ TEST_CASE("the feature cache is planned only where the backbone's output cannot 
   const auto images = train.batch(torch::arange(8, torch::kLong));
   torch::NoGradGuard no_grad;
   model->eval();
-  const auto expected = model->forward(images.inputs);
+  const auto expected = model->forward(images.at(kImages));
   ft::FeatureCacheRequest request;
   request.stages = ft::Classifier::kWholeBackbone;
   request.batch_size = 3;
   const ft::BatchSource features = ft::cache_features(*model, train, request).source;
   model->set_inputs_after(ft::Classifier::kWholeBackbone);
-  const auto from_cache = model->forward(features.batch(torch::arange(8, torch::kLong)).inputs);
+  const auto from_cache = model->forward(features.batch(torch::arange(8, torch::kLong)).at(kImages));
   CHECK(torch::allclose(from_cache, expected, 1e-6, 1e-6));
 }
 
@@ -389,12 +426,12 @@ TEST_CASE("a feature cache on disk is reused when it matches its images, and mad
 
   const auto made = ft::cache_features(*model, train, request);
   CHECK_FALSE(made.reused);
-  const auto expected = made.source.batch(all).inputs;  // a copy: the mapped file is changed below
+  const auto expected = made.source.batch(all).at(kImages);  // a copy: the mapped file is changed below
   REQUIRE(std::filesystem::exists(request.file));
   const auto again = ft::cache_features(*model, train, request);
   CHECK(again.reused);
-  CHECK(torch::equal(again.source.batch(all).inputs, expected));
-  CHECK(torch::equal(again.source.batch(all).targets, made.source.batch(all).targets));
+  CHECK(torch::equal(again.source.batch(all).at(kImages), expected));
+  CHECK(torch::equal(again.source.batch(all).at(kLabels), made.source.batch(all).at(kLabels)));
 
   // Other weights or data make another key; the same key over changed images is caught by the sample check.
   CHECK(ft::feature_cache_key(*model, request.stages, "other data", "fp32", "fp32", false) != request.key);
@@ -406,7 +443,7 @@ TEST_CASE("a feature cache on disk is reused when it matches its images, and mad
   }
   const auto remade = ft::cache_features(*model, train, request);
   CHECK_FALSE(remade.reused);
-  CHECK(torch::equal(remade.source.batch(all).inputs, expected));
+  CHECK(torch::equal(remade.source.batch(all).at(kImages), expected));
 }
 
 TEST_CASE("the weight average follows timm's update, swaps in for evaluation, and survives a checkpoint",

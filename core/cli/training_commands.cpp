@@ -229,7 +229,8 @@ int command_plugins(const std::vector<std::string>& files, PluginCatalog& catalo
   ExperimentPlan plan;
   plan.plugin_files = files;
   load_plugins(catalog, plan);
-  for (const std::string kind : {"backbone", "dataset", "head", "optimizer", "regularization"}) {
+  for (const auto& plugin_kind : plugin_kinds()) {
+    const std::string& kind = plugin_kind.name;
     for (const auto& type : catalog.types(kind)) {
       const auto origin = catalog.origin(kind, type);
       std::printf("%-15s %-18s %s %s  %s\n", kind.c_str(), type.c_str(), origin.plugin->name.c_str(),

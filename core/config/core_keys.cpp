@@ -3,6 +3,7 @@
 #include "config/config_tree.h"
 #include "config/join.h"
 #include "config/nearest_key.h"
+#include "config/plugin_kinds.h"
 #include "store/reports.h"
 
 #include <algorithm>
@@ -83,6 +84,25 @@ Check<std::string> one_of(std::vector<std::string> allowed) {
   };
 }
 
+// `train.monitor`: the loss or a task metric of the training or validation split. Which metrics a task has is known
+// once its plugin is loaded; the runner checks the name against it (runner/run_checks.cpp).
+std::string monitor_check(const std::string& value) {
+  const bool split = value.rfind("val_", 0) == 0 || value.rfind("train_", 0) == 0;
+  const std::string name = split ? value.substr(value.find('_') + 1) : std::string();
+  const bool word = !name.empty() && std::all_of(name.begin(), name.end(), [](char c) {
+    return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_';
+  });
+  // Every task reports loss, and the built-in ones accuracy or perplexity: a near miss of those is a typo now, the
+  // other names are checked against the task when the run is built.
+  const std::vector<std::string> common = {"loss", "accuracy", "perplexity"};
+  const bool typo = std::find(common.begin(), common.end(), name) == common.end() && !did_you_mean(name, common).empty();
+  if (word && !typo) return "";
+  std::vector<std::string> examples;
+  for (const auto& metric : common) examples.insert(examples.end(), {"val_" + metric, "train_" + metric});
+  return "expected val_ or train_ and the loss or a metric of the task (" + join(examples) + ", ...), got \"" +
+         value + "\"" + did_you_mean(value, examples);
+}
+
 Applies schedule_is(std::vector<std::string> types) {
   return
       [types](const RunConfig& run) { return std::find(types.begin(), types.end(), run.schedule.type) != types.end(); };
@@ -104,12 +124,20 @@ CoreKey plan_key(std::string name, std::string type, std::string doc, bool is_li
 // A component's `type`, which picks the plugin; its position is kept for messages about the component.
 template <class Access>
 CoreKey component_type(std::string section, Access component, std::string doc) {
+  const PluginKind* kind = find_plugin_kind(section);
+  const std::string fallback = kind ? kind->default_type : std::string();
   return custom(
-      section, "type", "string", "required", std::move(doc),
-      [component](const Params& params, RunConfig& run) {
+      section, "type", "string", fallback.empty() ? std::string("required") : "\"" + fallback + "\"", std::move(doc),
+      [component, fallback](const Params& params, RunConfig& run) {
         auto& target = component(run);
-        target.type = params.required<std::string>("type");
-        target.where = params.find("type")->where;
+        if (fallback.empty()) {
+          target.type = params.required<std::string>("type");
+          target.where = params.find("type")->where;
+        } else {
+          target.type = params.get<std::string>("type", fallback);
+          const ParamValue* written = params.find("type");
+          target.where = written ? written->where : params.where();
+        }
       },
       [component](const RunConfig& run) { return std::optional<ParamValue>(to_param_value(component(run).type)); });
 }
@@ -243,6 +271,10 @@ std::vector<CoreKey> make_core_keys() {
           [](const double& value) { return value > 0 && value <= 1 ? "" : std::string("must be in (0, 1]"); }),
 
       component_type(
+          "task", [](auto& run) -> auto& { return run.task; },
+          "a registered task type: `classification` (cross-entropy, accuracy) or `masked_lm` (BERT's masked "
+          "language model, perplexity); any other key goes to the plugin"),
+      component_type(
           "head", [](auto& run) -> auto& { return run.head; },
           "a registered head type; any other key goes to the plugin"),
       component_type(
@@ -276,10 +308,13 @@ std::vector<CoreKey> make_core_keys() {
           [](auto& run) -> auto& { return run.train.clip_grad_norm; },
           not_negative<double>("must be 0 (off) or positive")),
       key<std::string>(
-          "train", "monitor", "the metric that picks `best.pt`, stops early and drives `plateau`",
-          [](auto& run) -> auto& { return run.train.monitor; }, one_of(objective_metrics())),
+          "train", "monitor",
+          "the metric that picks `best.pt`, stops early and drives `plateau`: `val_loss`, `train_loss`, or "
+          "`val_`/`train_` and one of the task's metrics (`val_accuracy`, `val_perplexity`)",
+          [](auto& run) -> auto& { return run.train.monitor; }, monitor_check),
       key<std::string>(
-          "train", "monitor_mode", "`auto` (lower is better for losses, higher for accuracies), `min` or `max`",
+          "train", "monitor_mode",
+          "`auto` (lower is better for losses, the task's own direction for its metrics), `min` or `max`",
           [](auto& run) -> auto& { return run.train.monitor_mode; }, one_of({"auto", "min", "max"})),
       key<std::int64_t>(
           "train", "patience", "stop after this many evaluations without improvement; 0 = never",
@@ -382,8 +417,14 @@ const std::vector<CoreKey>& core_keys() {
 }
 
 const std::vector<std::string>& core_key_sections() {
-  static const std::vector<std::string> sections = {"experiment", "backbone", "dataset",  "head",
-                                                    "optimizer",  "train",    "schedule", "distributed"};
+  static const std::vector<std::string> sections = [] {
+    std::vector<std::string> names = {"experiment"};
+    for (const auto& kind : plugin_kinds()) {
+      if (!kind.many) names.push_back(kind.name);
+    }
+    names.insert(names.end(), {"train", "schedule", "distributed"});
+    return names;
+  }();
   return sections;
 }
 

@@ -129,6 +129,8 @@ struct RunConfig {
   BackboneConfig backbone;
   ComponentConfig dataset;
   AugmentConfig augment;
+  /// What the model is trained to do; `classification` when the experiment has no [task].
+  ComponentConfig task{"classification", Params("task"), {}};
   ComponentConfig head;
   ComponentConfig optimizer;
   std::vector<ComponentConfig> regularizations;
@@ -141,6 +143,12 @@ struct RunConfig {
   /// Flattened scalar parameters, `optimizer.lr` → value, for the store.
   std::vector<std::pair<std::string, ParamValue>> flat_params;
 };
+
+/// The component of the plugin kind `kind` (ftsdk/kind_list.h) that a run configures, or nullptr for a kind it lists
+/// several of (`regularizations`). A new kind needs a member above and a line in this function: the core code
+/// that uses the kind reads that member.
+ComponentConfig* component_of(RunConfig& run, const std::string& kind);
+const ComponentConfig* component_of(const RunConfig& run, const std::string& kind);
 
 /// Everything one `ftrun` invocation will do: the runs in order, and where to find plugins and the store.
 struct ExperimentPlan {

@@ -3,6 +3,7 @@
 #include "config/experiment.h"
 #include "config/join.h"
 #include "config/nearest_key.h"
+#include "config/plugin_kinds.h"
 
 #include <algorithm>
 #include <filesystem>
@@ -13,14 +14,31 @@
 namespace ft {
 namespace {
 
-const std::vector<std::string> kTopLevelKeys = {"experiment",     "backbone", "dataset",  "head",  "optimizer",
-                                                "regularization", "train",    "schedule", "stage", "sweep"};
-const std::vector<std::string> kStageKeys = {"name",      "backbone",       "dataset", "head",
-                                             "optimizer", "regularization", "train",   "schedule"};
-const std::vector<std::string> kRequiredSections = {"experiment", "backbone", "dataset", "head", "optimizer"};
-const std::vector<std::string> kTableSections = {"experiment", "backbone", "dataset", "head",
-                                                 "optimizer",  "train",    "schedule"};
-const std::vector<std::string> kTableArraySections = {"regularization", "stage"};
+// The sections of an experiment file: the core's own, and one per plugin kind (config/plugin_kinds.h).
+std::vector<std::string> kind_sections(bool many) {
+  std::vector<std::string> names;
+  for (const auto& kind : plugin_kinds()) {
+    if (kind.many == many) names.push_back(kind.name);
+  }
+  return names;
+}
+std::vector<std::string> concat(std::vector<std::string> a, const std::vector<std::string>& b) {
+  a.insert(a.end(), b.begin(), b.end());
+  return a;
+}
+const std::vector<std::string> kTableSections =
+    concat(concat({"experiment"}, kind_sections(false)), {"train", "schedule", "distributed"});
+const std::vector<std::string> kTableArraySections = concat(kind_sections(true), {"stage"});
+const std::vector<std::string> kTopLevelKeys = concat(concat(kTableSections, kTableArraySections), {"sweep"});
+const std::vector<std::string> kStageKeys =
+    concat(concat({"name"}, kind_sections(false)), concat(kind_sections(true), {"train", "schedule"}));
+const std::vector<std::string> kRequiredSections = [] {
+  std::vector<std::string> names = {"experiment"};
+  for (const auto& kind : plugin_kinds()) {
+    if (!kind.many && kind.default_type.empty()) names.push_back(kind.name);
+  }
+  return names;
+}();
 // Files larger than this are not experiments (a typo such as `ftrun /dev/zero` must not read forever).
 constexpr std::uintmax_t kMaxExperimentBytes = 1 << 20;
 
@@ -147,15 +165,6 @@ const ConfigTable& section(const ConfigTable& root, const std::string& name, con
     throw ConfigError(file + ":1:1: missing required section [" + name + "]");
   }
   return it->second;
-}
-
-// The component a section configures, or nullptr for sections that belong to the core alone.
-ComponentConfig* component_of(RunConfig& run, const std::string& section) {
-  if (section == "backbone") return &run.backbone;
-  if (section == "dataset") return &run.dataset;
-  if (section == "head") return &run.head;
-  if (section == "optimizer") return &run.optimizer;
-  return nullptr;
 }
 
 RunConfig read_run(const ConfigTable& root, const std::string& file, const std::string& stage) {
@@ -381,6 +390,19 @@ std::vector<RunConfig> resolve_runs(const ConfigTable& root, const std::string& 
 
 }  // namespace
 
+ComponentConfig* component_of(RunConfig& run, const std::string& kind) {
+  if (kind == "backbone") return &run.backbone;
+  if (kind == "dataset") return &run.dataset;
+  if (kind == "task") return &run.task;
+  if (kind == "head") return &run.head;
+  if (kind == "optimizer") return &run.optimizer;
+  return nullptr;
+}
+
+const ComponentConfig* component_of(const RunConfig& run, const std::string& kind) {
+  return component_of(const_cast<RunConfig&>(run), kind);
+}
+
 void record_plugin_defaults(RunConfig& run) {
   ConfigTable resolved = parse_toml(run.resolved_toml, "the resolved run");
   auto add = [](ConfigTable& table, const Params& params) {
@@ -388,10 +410,11 @@ void record_plugin_defaults(RunConfig& run) {
       if (!table.has(key)) table.values[key] = value;
     }
   };
-  add(resolved.tables["backbone"], run.backbone.params);
-  add(resolved.tables["dataset"], run.dataset.params);
-  add(resolved.tables["head"], run.head.params);
-  add(resolved.tables["optimizer"], run.optimizer.params);
+  for (const auto& kind : plugin_kinds()) {
+    if (const ComponentConfig* component = component_of(run, kind.name)) {
+      add(resolved.tables[kind.name], component->params);
+    }
+  }
   if (auto it = resolved.table_arrays.find("regularization"); it != resolved.table_arrays.end()) {
     for (std::size_t i = 0; i < it->second.size() && i < run.regularizations.size(); ++i) {
       add(it->second[i], run.regularizations[i].params);

@@ -1,7 +1,8 @@
 #pragma once
-// Normalised float batches of one split on the device. A split held in memory is copied to the device once as
-// uint8 and batched with index_select; other splits are gathered example by example (on loader threads, see
-// prefetcher.h).
+// Batches of one split on the device, as named tensors (ftsdk/tensors.h): a split held in memory is copied to the
+// device once (images as uint8) and batched with index_select; other splits are gathered example by example (on
+// loader threads, see prefetcher.h). `images` are normalised to float; every other tensor is handed over as the
+// dataset made it (token ids, attention masks, labels).
 
 #include "config/experiment.h"
 
@@ -28,19 +29,18 @@ class BatchSource {
   BatchSource(torch::Tensor inputs, torch::Tensor labels, c10::Device device);
 
   std::int64_t size() const { return size_; }
-  bool in_memory() const { return images_.defined(); }
+  bool in_memory() const { return !tensors_.empty(); }
 
-  /// Decodes the examples at `indices` on the calling thread (a loader thread): uint8 images and labels on the
-  /// host, in pinned memory when the device is a GPU so the copy can overlap.
+  /// Decodes the examples at `indices` on the calling thread (a loader thread): their tensors stacked on the host,
+  /// in pinned memory when the device is a GPU so the copy can overlap.
   /// With `draw` (training), examples come from Split::get_for_training, each seeded by `draw` and its index.
-  std::pair<torch::Tensor, torch::Tensor> gather(const torch::Tensor& indices,
-                                                 std::optional<std::uint64_t> draw = std::nullopt) const;
+  NamedTensors gather(const torch::Tensor& indices, std::optional<std::uint64_t> draw = std::nullopt) const;
   /// True when the split augments while decoding (Split::draws_random).
   bool draws_random() const { return split_ && split_->draws_random(); }
 
-  /// A normalised batch on the device from host data (`gather`) or, for in-memory splits, from `indices`.
-  /// Training batches also pass through `augment` (crop, flip) before normalisation.
-  Batch batch(const torch::Tensor& indices, const std::pair<torch::Tensor, torch::Tensor>* host = nullptr,
+  /// A batch on the device from host data (`gather`) or, for in-memory splits, from `indices`. Training batches'
+  /// images also pass through `augment` (crop, flip) before normalisation.
+  Batch batch(const torch::Tensor& indices, const NamedTensors* host = nullptr,
               const AugmentConfig* augment = nullptr, at::Generator* generator = nullptr,
               std::optional<std::uint64_t> draw = std::nullopt) const;
 
@@ -50,7 +50,8 @@ class BatchSource {
   bool channels_last_ = false;
   bool precomputed_ = false;
   std::int64_t size_ = 0;
-  torch::Tensor images_, labels_, mean_, inv_std_;
+  NamedTensors tensors_;  // the whole split, for in-memory and precomputed sources
+  torch::Tensor mean_, inv_std_;
 };
 
 }  // namespace ft

@@ -28,7 +28,7 @@ class Prefetcher {
   std::int64_t batch_size_, threads_;
   std::optional<std::uint64_t> draw_;
   std::int64_t next_to_launch_ = 0;
-  std::deque<std::future<std::pair<torch::Tensor, torch::Tensor>>> pending_;
+  std::deque<std::future<NamedTensors>> pending_;
 };
 
 }  // namespace ft

@@ -58,11 +58,7 @@ LoadedPlugin::~LoadedPlugin() = default;
 PluginCatalog::PluginCatalog() = default;
 PluginCatalog::~PluginCatalog() {
   // Factories (code inside the libraries) go before the libraries themselves.
-  backbones_.clear();
-  datasets_.clear();
-  heads_.clear();
-  optimizers_.clear();
-  regularizations_.clear();
+  entries_.clear();
 }
 
 void PluginCatalog::load_file(const std::string& given_path) {
@@ -101,9 +97,13 @@ void PluginCatalog::load_file(const std::string& given_path) {
   }
   if (info == nullptr) throw PluginError("plugin " + path + ": its entry returned no plugin information");
   if (info->abi_version != kPluginAbiVersion) {
+    const std::uint32_t found_sdk = sdk_major_of_abi(info->abi_version);
     throw PluginError("plugin " + path + ": wrong plugin ABI version: expected " + std::to_string(kPluginAbiVersion) +
-                      ", found " + std::to_string(info->abi_version) +
-                      "; rebuild the plugin against this ftrun's SDK (find_package(ftsdk))");
+                      " (ftsdk " + std::to_string(kSdkMajorVersion) + "), found " +
+                      std::to_string(info->abi_version) + " (ftsdk " + std::to_string(found_sdk) +
+                      "); rebuild against ftsdk " + std::to_string(kSdkMajorVersion) + " (find_package(ftsdk " +
+                      std::to_string(kSdkMajorVersion) + ")" +
+                      (found_sdk < kSdkMajorVersion ? "; docs/plugins.md says what changed" : "") + ")");
   }
   const std::string plugin_torch = info->torch_version ? info->torch_version : "(none)";
   if (plugin_torch != TORCH_VERSION) {
@@ -133,13 +133,7 @@ void PluginCatalog::load_file(const std::string& given_path) {
   }
   if (!failure.empty()) {
     // Leave the catalog as it was: no half-registered plugin.
-    for (const auto& [kind, name] : registered_now_) {
-      if (kind == "backbone") backbones_.erase(name);
-      if (kind == "dataset") datasets_.erase(name);
-      if (kind == "head") heads_.erase(name);
-      if (kind == "optimizer") optimizers_.erase(name);
-      if (kind == "regularization") regularizations_.erase(name);
-    }
+    for (const auto& [kind, name] : registered_now_) entries_[kind].erase(name);
     registering_.reset();
     if (conflict_) throw PluginConflict(failure);
     throw PluginError(failure);
@@ -171,46 +165,25 @@ std::vector<std::string> PluginCatalog::load_folder(const std::string& folder) {
   return messages;
 }
 
-template <class Factory>
-void PluginCatalog::add(Entries<Factory>& entries, const std::string& kind, const std::string& name, Factory factory) {
+void PluginCatalog::add(const std::string& kind, const std::string& name, std::shared_ptr<void> factory) {
   const std::string from = registering_ ? registering_->path : std::string("(the core)");
   if (name.empty()) throw PluginError("plugin " + from + ": registers a " + kind + " with an empty name");
   if (!factory) throw PluginError("plugin " + from + ": registers " + kind + " '" + name + "' without a factory");
+  auto& entries = entries_[kind];
   if (auto it = entries.find(name); it != entries.end()) {
     conflict_ = true;
     throw PluginError("plugin " + from + ": " + kind + " '" + name + "' is already registered by " +
                       it->second.plugin->path + "; each type name must be unique, rename one of them");
   }
-  entries[name] = Entry<Factory>{std::move(factory), registering_};
+  entries[name] = Entry{std::move(factory), registering_};
   registered_now_.emplace_back(kind, name);
-}
-
-void PluginCatalog::add_backbone(const std::string& name, BackboneFactory factory) {
-  add(backbones_, "backbone", name, std::move(factory));
-}
-void PluginCatalog::add_dataset(const std::string& name, DatasetFactory factory) {
-  add(datasets_, "dataset", name, std::move(factory));
-}
-void PluginCatalog::add_head(const std::string& name, HeadFactory factory) {
-  add(heads_, "head", name, std::move(factory));
-}
-void PluginCatalog::add_optimizer(const std::string& name, OptimizerFactory factory) {
-  add(optimizers_, "optimizer", name, std::move(factory));
-}
-void PluginCatalog::add_regularization(const std::string& name, RegularizationFactory factory) {
-  add(regularizations_, "regularization", name, std::move(factory));
 }
 
 std::vector<std::string> PluginCatalog::types(const std::string& kind) const {
   std::vector<std::string> names;
-  auto collect = [&](const auto& entries) {
-    for (const auto& entry : entries) names.push_back(entry.first);
-  };
-  if (kind == "backbone") collect(backbones_);
-  if (kind == "dataset") collect(datasets_);
-  if (kind == "head") collect(heads_);
-  if (kind == "optimizer") collect(optimizers_);
-  if (kind == "regularization") collect(regularizations_);
+  if (auto it = entries_.find(kind); it != entries_.end()) {
+    for (const auto& entry : it->second) names.push_back(entry.first);
+  }
   return names;
 }
 
@@ -225,37 +198,25 @@ void PluginCatalog::unknown(const std::string& kind, const std::string& type) co
   throw PluginError(message);
 }
 
-ComponentOrigin PluginCatalog::origin(const std::string& kind, const std::string& type) const {
-  auto find = [&](const auto& entries) -> std::shared_ptr<const LoadedPlugin> {
-    auto it = entries.find(type);
-    if (it == entries.end()) unknown(kind, type);
-    return it->second.plugin;
-  };
-  std::shared_ptr<const LoadedPlugin> plugin;
-  if (kind == "backbone")
-    plugin = find(backbones_);
-  else if (kind == "dataset")
-    plugin = find(datasets_);
-  else if (kind == "head")
-    plugin = find(heads_);
-  else if (kind == "optimizer")
-    plugin = find(optimizers_);
-  else if (kind == "regularization")
-    plugin = find(regularizations_);
-  else
-    unknown(kind, type);
-  return {kind, type, plugin};
+const PluginCatalog::Entry& PluginCatalog::find(const std::string& kind, const std::string& type) const {
+  auto entries = entries_.find(kind);
+  if (entries == entries_.end()) unknown(kind, type);
+  auto it = entries->second.find(type);
+  if (it == entries->second.end()) unknown(kind, type);
+  return it->second;
 }
 
-template <class T, class Factory, class Context>
-std::shared_ptr<T> PluginCatalog::make(const Entries<Factory>& entries, const std::string& kind,
-                                       const std::string& type, const Params& params, const Context& ctx) {
-  auto it = entries.find(type);
-  if (it == entries.end()) unknown(kind, type);
-  const std::string who = "plugin " + it->second.plugin->path + ": " + kind + " '" + type + "'";
-  std::shared_ptr<T> object = call_plugin(who, [&] { return it->second.factory(params, ctx); });
+ComponentOrigin PluginCatalog::origin(const std::string& kind, const std::string& type) const {
+  return {kind, type, find(kind, type).plugin};
+}
+
+std::shared_ptr<void> PluginCatalog::call_factory(const std::string& kind, const std::string& type,
+                                                  const Entry& entry, const Params& params,
+                                                  const std::function<std::shared_ptr<void>()>& call) {
+  const std::string who = "plugin " + entry.plugin->path + ": " + kind + " '" + type + "'";
+  std::shared_ptr<void> object = call_plugin(who, call);
   if (!object) {
-    throw PluginError("plugin " + it->second.plugin->path + ": the " + kind + " factory '" + type +
+    throw PluginError("plugin " + entry.plugin->path + ": the " + kind + " factory '" + type +
                       "' returned nothing (factories must throw an ft::Error instead)");
   }
   try {
@@ -264,27 +225,7 @@ std::shared_ptr<T> PluginCatalog::make(const Entries<Factory>& entries, const st
     if (!key_errors_) throw;
     key_errors_->push_back(e.what());
   }
-  return keep_library_alive(std::move(object), it->second.plugin);
-}
-
-std::shared_ptr<Backbone> PluginCatalog::make_backbone(const std::string& type, const Params& params,
-                                                       const BackboneContext& ctx) {
-  return make<Backbone>(backbones_, "backbone", type, params, ctx);
-}
-std::shared_ptr<Dataset> PluginCatalog::make_dataset(const std::string& type, const Params& params,
-                                                     const DatasetContext& ctx) {
-  return make<Dataset>(datasets_, "dataset", type, params, ctx);
-}
-std::shared_ptr<Head> PluginCatalog::make_head(const std::string& type, const Params& params, const HeadContext& ctx) {
-  return make<Head>(heads_, "head", type, params, ctx);
-}
-std::shared_ptr<torch::optim::Optimizer> PluginCatalog::make_optimizer(const std::string& type, const Params& params,
-                                                                       const OptimizerContext& ctx) {
-  return make<torch::optim::Optimizer>(optimizers_, "optimizer", type, params, ctx);
-}
-std::shared_ptr<Regularization> PluginCatalog::make_regularization(const std::string& type, const Params& params,
-                                                                   const RegularizationContext& ctx) {
-  return make<Regularization>(regularizations_, "regularization", type, params, ctx);
+  return keep_library_alive(std::move(object), entry.plugin);
 }
 
 std::vector<std::string> plugin_search_path(const std::vector<std::string>& from_experiment) {

@@ -1,8 +1,11 @@
 #pragma once
 // Loads plugin libraries (Boost.DLL), checks their versions, and makes components by kind and type name.
 
+#include "config/plugin_kinds.h"
+
 #include <ftsdk/registry.h>
 
+#include <functional>
 #include <map>
 #include <memory>
 #include <string>
@@ -56,13 +59,14 @@ class PluginCatalog final : public Registry {
   /// the plugin path shadowing a built-in, say): worth a warning, since the user may not know.
   const std::vector<std::string>& conflicts() const { return conflicts_; }
 
-  std::shared_ptr<Backbone> make_backbone(const std::string& type, const Params& params, const BackboneContext& ctx);
-  std::shared_ptr<Dataset> make_dataset(const std::string& type, const Params& params, const DatasetContext& ctx);
-  std::shared_ptr<Head> make_head(const std::string& type, const Params& params, const HeadContext& ctx);
-  std::shared_ptr<torch::optim::Optimizer> make_optimizer(const std::string& type, const Params& params,
-                                                          const OptimizerContext& ctx);
-  std::shared_ptr<Regularization> make_regularization(const std::string& type, const Params& params,
-                                                      const RegularizationContext& ctx);
+  // make_<kind>(type, params, context) for every kind of ftsdk/kinds.h: make_backbone, make_dataset, make_task,
+  // make_head, make_optimizer, make_regularization.
+#define FT_CATALOG_MAKE(kind, Interface, Context, count, default_type)                            \
+  std::shared_ptr<Interface> make_##kind(const std::string& type, const Params& params, const Context& ctx) { \
+    return make<Interface, Factory<Interface, Context>>(#kind, type, params, ctx);                     \
+  }
+  FTSDK_FOR_EACH_KIND(FT_CATALOG_MAKE)
+#undef FT_CATALOG_MAKE
 
   /// While set, unknown-key errors of make_*() are appended to `sink` instead of thrown, so that every
   /// component's unknown keys can be reported together. Pass nullptr to throw again.
@@ -73,38 +77,40 @@ class PluginCatalog final : public Registry {
   /// Known type names of `kind`, sorted.
   std::vector<std::string> types(const std::string& kind) const;
 
-  // Registry, called by plugins during load_file.
-  void add_backbone(const std::string& name, BackboneFactory factory) override;
-  void add_dataset(const std::string& name, DatasetFactory factory) override;
-  void add_head(const std::string& name, HeadFactory factory) override;
-  void add_optimizer(const std::string& name, OptimizerFactory factory) override;
-  void add_regularization(const std::string& name, RegularizationFactory factory) override;
+  // Registry, called by plugins during load_file: add_<kind> for every kind.
+#define FT_CATALOG_ADD(kind, Interface, Context, count, default_type)                   \
+  void add_##kind(const std::string& name, Factory<Interface, Context> factory) override { \
+    add(#kind, name, factory ? std::make_shared<Factory<Interface, Context>>(std::move(factory)) : nullptr); \
+  }
+  FTSDK_FOR_EACH_KIND(FT_CATALOG_ADD)
+#undef FT_CATALOG_ADD
 
  private:
-  template <class Factory>
+  // A registered factory, its type erased (make() knows it from the kind), and the library it came from.
   struct Entry {
-    Factory factory;
+    std::shared_ptr<void> factory;
     std::shared_ptr<const LoadedPlugin> plugin;
   };
-  template <class Factory>
-  using Entries = std::map<std::string, Entry<Factory>>;
 
-  template <class Factory>
-  void add(Entries<Factory>& entries, const std::string& kind, const std::string& name, Factory factory);
+  void add(const std::string& kind, const std::string& name, std::shared_ptr<void> factory);
+  const Entry& find(const std::string& kind, const std::string& type) const;
+  std::shared_ptr<void> call_factory(const std::string& kind, const std::string& type, const Entry& entry,
+                                     const Params& params, const std::function<std::shared_ptr<void>()>& call);
   template <class T, class Factory, class Context>
-  std::shared_ptr<T> make(const Entries<Factory>& entries, const std::string& kind, const std::string& type,
-                          const Params& params, const Context& ctx);
+  std::shared_ptr<T> make(const std::string& kind, const std::string& type, const Params& params,
+                          const Context& ctx) {
+    const Entry& entry = find(kind, type);
+    const auto& factory = *static_cast<const Factory*>(entry.factory.get());
+    return std::static_pointer_cast<T>(
+        call_factory(kind, type, entry, params, [&] { return std::shared_ptr<void>(factory(params, ctx)); }));
+  }
   [[noreturn]] void unknown(const std::string& kind, const std::string& type) const;
 
   // Libraries first, so they are destroyed last: the factories below hold code from them.
   std::vector<std::shared_ptr<const LoadedPlugin>> plugins_;
   std::shared_ptr<const LoadedPlugin> registering_;
   std::vector<std::pair<std::string, std::string>> registered_now_;  // (kind, name) added by registering_
-  Entries<BackboneFactory> backbones_;
-  Entries<DatasetFactory> datasets_;
-  Entries<HeadFactory> heads_;
-  Entries<OptimizerFactory> optimizers_;
-  Entries<RegularizationFactory> regularizations_;
+  std::map<std::string, std::map<std::string, Entry>> entries_;    // kind → type name → entry
   std::vector<std::string> failures_;
   std::vector<std::string> conflicts_;
   bool conflict_ = false;  // set by add() when the name being registered is taken

@@ -36,7 +36,7 @@ struct StepRecord {
 struct EpochRecord {
   std::int64_t epoch = 0;
   std::int64_t global_step = 0;
-  /// train_loss, train_accuracy and, when evaluated, val_loss and val_accuracy.
+  /// train_loss and train_<metric> for each of the task's metrics, and, when evaluated, val_loss and val_<metric>.
   std::map<std::string, double> metrics;
   bool evaluated = false;
   double seconds = 0;
@@ -53,6 +53,8 @@ struct LoopState {
   std::int64_t epoch = 0;        // the current epoch; after it ends, the last completed one
   std::int64_t global_step = 0;  // optimizer steps taken
   std::vector<std::string> group_names;
+  /// The task's metrics ("accuracy", "perplexity"), the primary one first.
+  std::vector<std::string> metrics;
   /// The metric that judges the run (`train.monitor`, or its train_ twin when there is no validation split).
   std::string monitor;
   /// Training examples of the current epoch so far, over all processes.

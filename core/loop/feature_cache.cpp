@@ -1,5 +1,7 @@
 #include "loop/feature_cache.h"
 
+#include "config/join.h"
+
 #include "config/fingerprint.h"
 #include "data/prefetcher.h"
 #include "log/log.h"
@@ -21,11 +23,18 @@ namespace fs = std::filesystem;
 // True when `regularization` changes a batch before the forward pass (mixup, cutmix): a real batch goes in and is
 // compared with what comes out. (The random numbers it may draw do not matter: the loop reseeds every epoch.)
 bool changes_batches(Regularization& regularization, const Batch& sample) {
-  Batch probe{sample.inputs.clone(), sample.targets.clone()};
+  Batch probe;
+  for (const auto& [name, tensor] : sample) probe[name] = tensor.clone();
+  // As the classification task forms them (the feature cache serves image classification).
+  if (!probe.contains(tensor_names::kTargets)) probe[tensor_names::kTargets] = probe.at(tensor_names::kLabels).clone();
   regularization.transform_batch(probe);
-  return probe.inputs.sizes() != sample.inputs.sizes() || probe.targets.sizes() != sample.targets.sizes() ||
-         probe.targets.scalar_type() != sample.targets.scalar_type() || !torch::equal(probe.inputs, sample.inputs) ||
-         !torch::equal(probe.targets, sample.targets);
+  for (const auto& [name, tensor] : sample) {
+    const auto& after = probe.at(name);
+    if (after.sizes() != tensor.sizes() || after.scalar_type() != tensor.scalar_type() || !torch::equal(after, tensor)) {
+      return true;
+    }
+  }
+  return false;
 }
 
 torch::Tensor run_prefix(Classifier& model, std::size_t stages, const torch::Tensor& images) {
@@ -44,6 +53,9 @@ FeatureCachePlan plan_feature_cache(const TrainConfig& config, const AugmentConf
     plan.reason = "feature cache not used: " + why;
     return plan;
   };
+  if (model.backbone().inputs() != std::vector<std::string>{tensor_names::kImages}) {
+    return refuse("it serves backbones of images; this one reads " + join(model.backbone().inputs()));
+  }
   FeatureCachePlan plan;
   if (model.backbone_fixed()) {
     plan.stages = Classifier::kWholeBackbone;
@@ -74,7 +86,7 @@ FeatureCachePlan plan_feature_cache(const TrainConfig& config, const AugmentConf
   }
   {
     EvalScope eval(model);
-    const auto activations = run_prefix(model, plan.stages, sample.inputs);
+    const auto activations = run_prefix(model, plan.stages, sample.at(tensor_names::kImages));
     const std::int64_t per_image = activations.numel() / activations.size(0);
     plan.bytes = examples * per_image * (config.feature_cache_dtype == "bf16" ? 2 : 4);
   }
@@ -120,11 +132,11 @@ CachedSplit cache_features(Classifier& model, const BatchSource& images, const F
       // folder whose images changed under the same parameters is caught.
       const auto sample = torch::arange(std::min<std::int64_t>(4, images.size()), torch::kLong);
       const Batch batch = images.batch(sample);
-      const auto fresh = activations_of(batch.inputs).to(torch::kCPU, torch::kFloat32);
+      const auto fresh = activations_of(batch.at(tensor_names::kImages)).to(torch::kCPU, torch::kFloat32);
       const auto stored = cached->inputs.index_select(0, sample).to(torch::kFloat32);
       const double tolerance = dtype == torch::kBFloat16 ? 2e-2 : 1e-4;
       if (fresh.sizes() == stored.sizes() && torch::allclose(fresh, stored, tolerance, tolerance) &&
-          torch::equal(batch.targets.cpu(), cached->labels.index_select(0, sample))) {
+          torch::equal(batch.at(tensor_names::kLabels).cpu(), cached->labels.index_select(0, sample))) {
         return {place(std::move(*cached)), true};
       }
       log::warn("feature cache " + request.file + " does not match its images any more; computing it again");
@@ -133,7 +145,7 @@ CachedSplit cache_features(Classifier& model, const BatchSource& images, const F
 
   Prefetcher prefetcher(images, torch::arange(images.size(), torch::kLong), request.batch_size, request.loader_threads);
   const Batch first = prefetcher.next(0);
-  const auto first_activations = activations_of(first.inputs);
+  const auto first_activations = activations_of(first.at(tensor_names::kImages));
   std::unique_ptr<FeatureCacheWriter> writer;
   if (request.tier == FeatureCacheTier::disk) {
     const auto shape = first_activations.sizes().slice(1).vec();
@@ -142,14 +154,14 @@ CachedSplit cache_features(Classifier& model, const BatchSource& images, const F
   std::vector<torch::Tensor> activations, labels;
   for (std::int64_t step = 0; step < prefetcher.batches(); ++step) {
     const Batch batch = step == 0 ? first : prefetcher.next(step);
-    auto computed = step == 0 ? first_activations : activations_of(batch.inputs);
+    auto computed = step == 0 ? first_activations : activations_of(batch.at(tensor_names::kImages));
     if (writer) {
-      writer->append(computed, batch.targets);
+      writer->append(computed, batch.at(tensor_names::kLabels));
       continue;
     }
     if (request.tier == FeatureCacheTier::host) computed = computed.cpu();
     activations.push_back(computed);
-    labels.push_back(batch.targets.to(computed.device()));
+    labels.push_back(batch.at(tensor_names::kLabels).to(computed.device()));
   }
   if (writer) {
     writer->commit();

@@ -21,9 +21,9 @@ GraphedMicroStep::~GraphedMicroStep() = default;
 std::pair<torch::Tensor, torch::Tensor> GraphedMicroStep::run(Batch& batch, double scale) {
   if (!static_) {
     static_ = std::make_unique<StaticBatch>(batch);
-    scale_ = torch::ones({}, batch.inputs.options().dtype(torch::kFloat32));
+    scale_ = torch::ones({}, batch.at(tensor_names::kTargets).options().dtype(torch::kFloat32));
   }
-  const bool graphable = batch.inputs.is_cuda() && static_->fits(batch);
+  const bool graphable = batch.at(tensor_names::kTargets).is_cuda() && static_->fits(batch);
   if (!graphable || eager_runs_ < warmup_) {
     ++eager_runs_;
     scale_.fill_(scale);

@@ -19,14 +19,14 @@ namespace ft {
 class GraphedMicroStep {
  public:
   /// `body(batch, scale)` runs forward, loss and `(loss * scale).backward()`, and returns the unscaled loss and the
-  /// number of correct predictions, both as device tensors.
+  /// task's metric sums (Task::metric_sums), both as device tensors.
   using Body = std::function<std::pair<torch::Tensor, torch::Tensor>(Batch&, const torch::Tensor& scale)>;
 
   /// `warmup`: eager runs before the capture (cuDNN and cuBLAS choose their algorithms and workspaces then).
   explicit GraphedMicroStep(Body body, int warmup = 3);
   ~GraphedMicroStep();
 
-  /// Runs one micro-batch with its loss multiplied by `scale`; returns {loss, correct} (device tensors, valid
+  /// Runs one micro-batch with its loss multiplied by `scale`; returns {loss, metric sums} (device tensors, valid
   /// until the next run).
   std::pair<torch::Tensor, torch::Tensor> run(Batch& batch, double scale);
 

@@ -20,17 +20,22 @@ bool same_shape(const torch::Tensor& a, const torch::Tensor& b) {
 
 }  // namespace
 
-StaticBatch::StaticBatch(const Batch& example) : batch_{buffer_like(example.inputs), buffer_like(example.targets)} {}
+StaticBatch::StaticBatch(const Batch& example) {
+  for (const auto& [name, tensor] : example) batch_[name] = buffer_like(tensor);
+}
 
 bool StaticBatch::fits(const Batch& batch) const {
-  return same_shape(batch.inputs, batch_.inputs) && same_shape(batch.targets, batch_.targets);
+  if (batch.names() != batch_.names()) return false;
+  for (const auto& [name, tensor] : batch) {
+    if (!same_shape(tensor, batch_.at(name))) return false;
+  }
+  return true;
 }
 
 void StaticBatch::load(const Batch& batch) {
   if (!fits(batch)) throw Error("a batch of another shape cannot run in the captured CUDA graph");
   torch::NoGradGuard no_grad;
-  batch_.inputs.copy_(batch.inputs);
-  batch_.targets.copy_(batch.targets);
+  for (const auto& [name, tensor] : batch) batch_.at(name).copy_(tensor);
 }
 
 }  // namespace ft

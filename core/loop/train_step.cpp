@@ -39,13 +39,12 @@ TrainStep::TrainStep(StepSetup setup) : s_(std::move(setup)), scaler_(s_.precisi
 TrainStep::~TrainStep() = default;
 
 std::pair<torch::Tensor, torch::Tensor> TrainStep::forward_backward(Batch& data, const torch::Tensor& scale) {
-  const auto labels = data.targets;
   for (auto& regularization : s_.regularizations) regularization->transform_batch(data);
   torch::Tensor logits, loss;
   {
     AutocastScope autocast(s_.device.type(), s_.precision);
-    logits = s_.model->forward(data.inputs);
-    loss = torch::nn::functional::cross_entropy(logits, data.targets);
+    logits = s_.model->forward(data, *s_.task);
+    loss = s_.task->loss(logits, data);
     for (auto& regularization : s_.regularizations) {
       if (auto replaced = regularization->loss(logits, data, loss)) loss = *replaced;
     }
@@ -56,7 +55,7 @@ std::pair<torch::Tensor, torch::Tensor> TrainStep::forward_backward(Batch& data,
   loss = loss.to(torch::kFloat32);
   (loss * scale).backward();
   torch::NoGradGuard no_grad;
-  return {loss.detach(), logits.detach().argmax(1).eq(labels).sum()};
+  return {loss.detach(), s_.task->metric_sums(logits.detach(), data).to(torch::kFloat64)};
 }
 
 void TrainStep::run(std::int64_t epoch, std::int64_t global_step, std::int64_t micro,
@@ -73,15 +72,17 @@ void TrainStep::run(std::int64_t epoch, std::int64_t global_step, std::int64_t m
     Batch data = batch(i);
     // Only the last micro-batch's backward averages gradients across processes (DDP's no_sync before it).
     if (s_.sync && i == micro - 1) s_.sync->arm();
-    torch::Tensor loss, hits;
+    const std::int64_t examples = data.batch_size();
+    torch::Tensor loss, sums;
     if (graphed_) {
-      std::tie(loss, hits) = graphed_->run(data, scale);
+      std::tie(loss, sums) = graphed_->run(data, scale);
     } else {
       if (scale != scale_value_) scale_.fill_(scale_value_ = scale);
-      std::tie(loss, hits) = forward_backward(data, scale_);
+      std::tie(loss, sums) = forward_backward(data, scale_);
     }
-    // Kept on the device, read back with the others (read_back): no sync here.
-    pending_micro_.push_back({loss, hits, data.targets.size(0)});
+    // Kept on the device, read back with the others (read_back): no sync here. A replayed graph reuses its output
+    // tensors, so they are copied.
+    pending_micro_.push_back({graphed_ ? loss.clone() : loss, graphed_ ? sums.clone() : sums, examples});
   }
   if (s_.sync) s_.sync->finish();
   record_micro_batches_.push_back(micro);
@@ -102,18 +103,19 @@ void TrainStep::run(std::int64_t epoch, std::int64_t global_step, std::int64_t m
 }
 
 ReadBack TrainStep::read_back(ProcessGroup* group, bool stop) {
-  // One tensor, one transfer (and one all-reduce): every micro-batch's loss and correct count, the gradient
-  // norms, and the stop flag.
+  // One tensor, one transfer (and one all-reduce): every micro-batch's loss and metric sums, the gradient norms,
+  // and the stop flag.
   const auto options = torch::TensorOptions().device(s_.device).dtype(torch::kFloat64);
   const auto micro = static_cast<std::int64_t>(pending_micro_.size());
+  const std::int64_t width = micro == 0 ? 0 : pending_micro_.front().sums.numel();
   std::vector<torch::Tensor> parts;
   for (const auto& m : pending_micro_) parts.push_back(m.loss.to(torch::kFloat64).reshape({1}));
-  for (const auto& m : pending_micro_) parts.push_back(m.hits.to(torch::kFloat64).reshape({1}));
+  for (const auto& m : pending_micro_) parts.push_back(m.sums.reshape({-1}));
   for (const auto& norm : pending_norms_) parts.push_back(norm.to(torch::kFloat64));
   parts.push_back(torch::full({1}, stop ? 1.0 : 0.0, options));
   auto values = torch::cat(parts);
   const double world = group ? group->world_size() : 1;
-  if (group) group->sum(values);  // losses and norms are averaged below, correct counts and the flag summed
+  if (group) group->sum(values);  // losses and norms are averaged below, metric sums and the flag summed
   values = values.cpu();
   const double* read = values.data_ptr<double>();
 
@@ -124,14 +126,16 @@ ReadBack TrainStep::read_back(ProcessGroup* group, bool stop) {
     double loss = 0;
     for (std::int64_t i = 0; i < record_micro_batches_[k]; ++i, ++m) {
       const double micro_loss = read[m] / world;
-      const double examples = static_cast<double>(pending_micro_[m].examples) * world;
+      const double* sums = read + micro + m * width;
       loss += micro_loss / static_cast<double>(record_micro_batches_[k]);
-      epoch_.loss_sum += micro_loss * examples;
-      epoch_.correct += read[micro + m];
-      epoch_.examples += examples;
+      // The loss is a mean over the micro-batch's weight (its examples, or the tokens it scores).
+      epoch_.loss_sum += micro_loss * sums[0];
+      if (epoch_.sums.empty()) epoch_.sums.assign(static_cast<std::size_t>(width), 0.0);
+      for (std::int64_t j = 0; j < width; ++j) epoch_.sums[static_cast<std::size_t>(j)] += sums[j];
+      epoch_.examples += static_cast<double>(pending_micro_[m].examples) * world;
     }
     step.loss = loss;
-    if (!step.skipped && s_.clip_grad_norm > 0) step.grad_norm = read[2 * micro + norm++] / world;
+    if (!step.skipped && s_.clip_grad_norm > 0) step.grad_norm = read[micro * (1 + width) + norm++] / world;
   }
   result.stop = read[values.numel() - 1] > 0;
   result.steps = std::move(pending_);

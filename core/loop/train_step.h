@@ -1,8 +1,8 @@
 #pragma once
-// One optimizer step: forward, loss (with the regularizations' replacements and penalties), backward with loss
-// scaling, the gradients' all-reduce across processes, unscaling, clipping and the optimizer's step. Nothing in a
-// step waits for the device: the loss, the correct predictions and the gradient norm stay there, and are read
-// back in batches by read_back() (one transfer for many steps). The one exception is fp16, whose overflow check
+// One optimizer step: forward, the task's loss (with the regularizations' replacements and penalties), backward
+// with loss scaling, the gradients' all-reduce across processes, unscaling, clipping and the optimizer's step.
+// Nothing in a step waits for the device: the loss, the task's metric sums and the gradient norm stay there, and
+// are read back in batches by read_back() (one transfer for many steps). The one exception is fp16, whose overflow check
 // decides on the host whether to skip the step, as GradScaler does: one fused check, one sync per step.
 
 #include "loop/callback.h"
@@ -10,6 +10,7 @@
 #include "runner/precision.h"
 
 #include <ftsdk/regularization.h>
+#include <ftsdk/task.h>
 
 #include <c10/core/Device.h>
 #include <torch/optim/optimizer.h>
@@ -26,6 +27,8 @@ class ProcessGroup;
 
 struct StepSetup {
   Classifier* model = nullptr;
+  /// The loss and the metrics (the batches come with their targets formed: Task::prepare).
+  const Task* task = nullptr;
   torch::optim::Optimizer* optimizer = nullptr;
   std::vector<std::shared_ptr<Regularization>> regularizations;
   c10::Device device = c10::Device(c10::kCPU);
@@ -45,8 +48,10 @@ struct ReadBack {
 
 /// An epoch's totals over all processes.
 struct EpochTotals {
+  /// Each micro-batch's loss times its weight, added up.
   double loss_sum = 0;
-  double correct = 0;
+  /// The task's metric sums (Task::metric_sums), added up: the weight first.
+  std::vector<double> sums;
   double examples = 0;
 };
 
@@ -65,8 +70,8 @@ class TrainStep {
   /// whether any process had it.
   ReadBack read_back(ProcessGroup* group, bool stop);
 
-  /// The loss sum, correct predictions and examples of the steps read back since the last call (over all
-  /// processes); resets them. The loop reads back at each epoch's last step, so these are the epoch's.
+  /// The loss sum, metric sums and examples of the steps read back since the last call (over all processes);
+  /// resets them. The loop reads back at each epoch's last step, so these are the epoch's.
   EpochTotals take_epoch_totals();
 
   /// Optimizer and loss-scale state, for checkpoints.
@@ -74,8 +79,8 @@ class TrainStep {
   void load(const TensorMap& checkpoint);
 
  private:
-  /// Forward, loss and `(loss * scale).backward()` of one micro-batch; returns the unscaled loss and the correct
-  /// predictions, as device tensors.
+  /// Forward, loss and `(loss * scale).backward()` of one micro-batch; returns the unscaled loss and the task's
+  /// metric sums, as device tensors.
   std::pair<torch::Tensor, torch::Tensor> forward_backward(Batch& data, const torch::Tensor& scale);
 
   StepSetup s_;
@@ -83,10 +88,10 @@ class TrainStep {
   torch::Tensor scale_;
   LossScaler scaler_;
   std::vector<torch::Tensor> trainable_;
-  // Steps not yet read back: their records, each micro-batch's device-side loss and correct count, the gradient
+  // Steps not yet read back: their records, each micro-batch's device-side loss and metric sums, the gradient
   // norms of clipped steps, and how many micro-batches each step had.
   struct MicroBatch {
-    torch::Tensor loss, hits;
+    torch::Tensor loss, sums;
     std::int64_t examples = 0;
   };
   std::vector<StepRecord> pending_;

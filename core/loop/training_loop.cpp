@@ -84,7 +84,8 @@ void TrainingLoop::train_epoch() {
     const std::int64_t micro = std::min(accumulate, batches_per_epoch_ - first);
     s_.step->run(epoch, state_.global_step + 1, micro, [&](std::int64_t i) {
       Batch batch = prefetcher.next(first + i, &s_.augment, &augment_generator);
-      state_.epoch_examples += batch.targets.size(0) * shard.world;
+      s_.evaluation.task->prepare(batch, augment_generator);
+      state_.epoch_examples += batch.batch_size() * shard.world;
       return batch;
     });
     ++state_.global_step;
@@ -129,8 +130,14 @@ void TrainingLoop::finish_epoch(double seconds) {
   record.seconds = seconds;
   const EpochTotals totals = s_.step->take_epoch_totals();
   record.examples = static_cast<std::int64_t>(totals.examples);
-  record.metrics["train_loss"] = totals.loss_sum / totals.examples;
-  record.metrics["train_accuracy"] = totals.correct / totals.examples;
+  const Task& task = *s_.evaluation.task;
+  const double weight = totals.sums.empty() ? 0.0 : totals.sums[0];
+  record.metrics["train_loss"] = totals.loss_sum / weight;
+  const auto metrics = task.metrics();
+  const auto values = task.metric_values(totals.sums, record.metrics["train_loss"]);
+  for (std::size_t i = 0; i < metrics.size() && i < values.size(); ++i) {
+    record.metrics["train_" + metrics[i].name] = values[i];
+  }
   record.evaluated = s_.validation && (state_.epoch % s_.config.eval_every == 0 || state_.epoch == state_.epochs);
   {
     // With train.ema_evaluate the average is what is validated, and what best.pt keeps; the checkpoint below
@@ -139,7 +146,7 @@ void TrainingLoop::finish_epoch(double seconds) {
     if (record.evaluated) {
       const EvalResult result = evaluate(*s_.model, *s_.validation, s_.evaluation, s_.group);
       record.metrics["val_loss"] = result.loss;
-      record.metrics["val_accuracy"] = result.accuracy;
+      for (const auto& [name, value] : result.metrics) record.metrics["val_" + name] = value;
     }
     each([&](Callback& c) { c.on_epoch_end(state_, record); });
   }

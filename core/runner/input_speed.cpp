@@ -28,7 +28,7 @@ std::vector<EpochInputSpeed> measure_input_speed(PluginCatalog& catalog, const R
                           run.train.loader_threads, derived_seed(run.seed, epoch, kDecodeStream));
     EpochInputSpeed speed;
     for (std::int64_t step = 0; step < prefetcher.batches(); ++step) {
-      speed.images += prefetcher.next(step, &run.augment, &generator).targets.size(0);
+      speed.images += prefetcher.next(step, &run.augment, &generator).batch_size();
     }
     speed.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
     speeds.push_back(speed);

@@ -33,8 +33,14 @@ bool matches_prefix(const std::string& name, const std::string& prefix) {
 Classifier::Classifier(std::shared_ptr<Backbone> backbone, std::shared_ptr<Head> head)
     : backbone_(register_module("backbone", std::move(backbone))), head_(register_module("head", std::move(head))) {}
 
-torch::Tensor Classifier::forward(const torch::Tensor& images) {
-  if (inputs_after_ == 0) return head_->forward(backbone_->forward(images));
+torch::Tensor Classifier::forward(const Batch& batch, const Task& task) {
+  if (inputs_after_ == 0) return head_->forward(task.select(backbone_->encode(batch), batch));
+  return forward(batch);  // cached activations: image classification, whose task selects everything
+}
+
+torch::Tensor Classifier::forward(const Batch& batch) {
+  if (inputs_after_ == 0) return head_->forward(backbone_->encode(batch));
+  const torch::Tensor& images = batch.at(tensor_names::kImages);
   if (inputs_after_ == kWholeBackbone) return head_->forward(images);
   return head_->forward(backbone_->forward_stages(images, inputs_after_, backbone_->stages().size()));
 }

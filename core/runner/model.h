@@ -6,6 +6,8 @@
 #include <ftsdk/backbone.h>
 #include <ftsdk/head.h>
 #include <ftsdk/logger.h>
+#include <ftsdk/task.h>
+#include <ftsdk/tensors.h>
 
 #include <torch/nn/module.h>
 
@@ -22,9 +24,15 @@ bool matches_prefix(const std::string& name, const std::string& prefix);
 class Classifier : public torch::nn::Module {
  public:
   Classifier(std::shared_ptr<Backbone> backbone, std::shared_ptr<Head> head);
-  /// Logits for a batch of images, or, with set_inputs_after(k), for the backbone's activations after its first k
-  /// stages (the feature cache: a frozen prefix ran once per image before training).
-  torch::Tensor forward(const torch::Tensor& images);
+  /// The head's outputs for a batch (Backbone::encode reads its tensors), or, with set_inputs_after(k), for the
+  /// backbone's activations after its first k stages held in the batch's `images` (the feature cache: a frozen
+  /// prefix ran once per image before training).
+  torch::Tensor forward(const Batch& batch);
+  /// Same, the head applied to what the task selects of the backbone's features (Task::select); the training step
+  /// and evaluation call this one.
+  torch::Tensor forward(const Batch& batch, const Task& task);
+  /// Same, for a batch of images alone.
+  torch::Tensor forward(const torch::Tensor& images) { return forward(Batch{{tensor_names::kImages, images}}); }
   /// `set_inputs_after(kWholeBackbone)`: inputs are the backbone's features; k: its activations after k stages
   /// (Backbone::forward_stages); 0: images again.
   void set_inputs_after(std::size_t stages) { inputs_after_ = stages; }

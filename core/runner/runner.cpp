@@ -10,6 +10,7 @@
 #include "runner/model.h"
 #include "runner/optimizer_probe.h"
 #include "runner/precision.h"
+#include "runner/run_checks.h"
 #include "runner/trainer.h"
 #include "runner/training_state.h"
 #include "store/results_store.h"
@@ -45,6 +46,7 @@ std::string make_group_id(const std::string& name) {
 struct BuiltRun {
   std::shared_ptr<Dataset> dataset;
   DatasetInfo info;
+  std::shared_ptr<Task> task;
   std::shared_ptr<Classifier> model;
   std::shared_ptr<torch::optim::Optimizer> optimizer;
   std::vector<std::string> group_names;
@@ -95,7 +97,9 @@ class RunBuilder {
     BuiltRun built;
     log::ComponentLogger dataset_log("dataset:" + run.dataset.type);
     try {
-      built.dataset = catalog_.make_dataset(run.dataset.type, run.dataset.params, {run.seed, dataset_log});
+      const std::string cache_dir =
+          store_ ? (fs::path(store_->checkpoint_dir()) / "dataset-cache").string() : std::string();
+      built.dataset = catalog_.make_dataset(run.dataset.type, run.dataset.params, {run.seed, dataset_log, cache_dir});
     } catch (const DataError& missing_data) {
       // Say everything that is missing at once: a user fetching the data should fetch the weights too.
       std::string message = missing_data.what();
@@ -109,16 +113,22 @@ class RunBuilder {
       throw DataError(message);
     }
     built.info = built.dataset->info();
-    check_info(built.info, run.dataset.type);
+    log::ComponentLogger task_log("task:" + run.task.type);
+    built.task = catalog_.make_task(run.task.type, run.task.params, {built.info, task_log});
+    check_dataset_info(built.info, *built.task, run);
+    check_monitor(*built.task, run);
 
     log::ComponentLogger backbone_log("backbone:" + run.backbone.type);
-    auto backbone = catalog_.make_backbone(run.backbone.type, run.backbone.params, {built.info.input, backbone_log});
+    const bool per_token = built.task->feature_shape() == FeatureShape::per_token;
+    auto backbone = catalog_.make_backbone(run.backbone.type, run.backbone.params,
+                                           {built.info.input, backbone_log, built.info.text, per_token});
+    check_tensor_names(built.info, *backbone, *built.task, run);
     log::ComponentLogger head_log("head:" + run.head.type);
     auto head = catalog_.make_head(run.head.type, run.head.params,
-                                   {backbone->feature_size(), built.info.num_classes, head_log});
+                                   {backbone->feature_size(), built.task->num_outputs(), head_log});
     built.model = std::make_shared<Classifier>(backbone, head);
 
-    if (check) check_outputs(*built.model, built.info, run);
+    if (check) check_outputs(*built.model, *built.dataset->train(), *built.task, run);
     const bool from_stage = run.backbone.weights.rfind("stage:", 0) == 0;
     if (!run.backbone.weights.empty() && (load_weights || !from_stage) && store_) {
       const Resolved weights = resolve_weights(run);
@@ -170,34 +180,11 @@ class RunBuilder {
       built.plugins.push_back({kind, type, origin.plugin ? origin.plugin->path : "",
                                origin.plugin ? origin.plugin->name : "", origin.plugin ? origin.plugin->version : ""});
     };
-    use("backbone", run.backbone.type);
-    use("dataset", run.dataset.type);
-    use("head", run.head.type);
-    use("optimizer", run.optimizer.type);
+    for (const auto& kind : plugin_kinds()) {
+      if (const ComponentConfig* component = component_of(run, kind.name)) use(kind.name, component->type);
+    }
     for (const auto& config : run.regularizations) use("regularization", config.type);
     return built;
-  }
-
-  // A backbone and head that disagree with the dataset would otherwise train (a head with more outputs than
-  // classes trains to completion) or fail deep inside LibTorch: one forward pass of two blank images says so
-  // first, naming the components.
-  static void check_outputs(Classifier& model, const DatasetInfo& info, const RunConfig& run) {
-    const auto images = torch::zeros({2, info.input.channels, info.input.height, info.input.width});
-    torch::Tensor logits;
-    try {
-      EvalScope eval(model);
-      logits = model.forward(images);
-    } catch (const c10::Error& e) {
-      throw PluginError(fmt::format("backbone '{}' with head '{}' cannot take {}x{}x{} images from dataset '{}': {}",
-                                    run.backbone.type, run.head.type, info.input.channels, info.input.height,
-                                    info.input.width, run.dataset.type, e.what_without_backtrace()));
-    }
-    if (logits.dim() != 2 || logits.size(0) != 2 || logits.size(1) != info.num_classes) {
-      throw PluginError(
-          fmt::format("head '{}' produced outputs of shape [{}] for a batch of 2, expected [2, {}] "
-                      "(one logit per class of dataset '{}')",
-                      run.head.type, fmt::join(logits.sizes(), ", "), info.num_classes, run.dataset.type));
-    }
   }
 
   // One group for the backbone, or with layer_decay one per stage ("backbone.layer3"), each stage learning
@@ -227,16 +214,6 @@ class RunBuilder {
     }
     if (!rest.params.empty()) groups.push_back(std::move(rest));
     return groups;
-  }
-
-  static void check_info(const DatasetInfo& info, const std::string& type) {
-    const auto channels = static_cast<std::size_t>(info.input.channels);
-    if (info.num_classes < 2 || channels == 0 || info.mean.size() != channels || info.std.size() != channels) {
-      throw PluginError(
-          fmt::format("dataset '{}' describes itself inconsistently: {} classes, {} channels, {} "
-                      "means, {} standard deviations",
-                      type, info.num_classes, channels, info.mean.size(), info.std.size()));
-    }
   }
 
   Resolved resolve_weights(const RunConfig& run) {
@@ -296,6 +273,7 @@ TrainerSetup trainer_setup(const RunConfig& run, BuiltRun& built, c10::Device de
                            std::optional<TrainingState> resume, ProcessGroup* group) {
   TrainerSetup setup;
   setup.model = built.model.get();
+  setup.task = built.task.get();
   setup.optimizer = built.optimizer.get();
   setup.group_names = built.group_names;
   setup.regularizations = built.regularizations;
@@ -554,9 +532,12 @@ PlanResult Runner::run(const ExperimentPlan& plan, const RunHooks& hooks) {
     if (group_) group_->share_text("run_id", std::to_string(run_id));
     result.run_ids.push_back(run_id);
     if (!run.stage.empty()) stage_runs[run.stage] = run_id;
-    log::info(fmt::format(
-        "run {} started: {} train / {} validation images, {} classes", run_id, built.dataset->train()->size(),
-        built.dataset->validation() ? built.dataset->validation()->size() : 0, built.info.num_classes));
+    const bool images = std::find(built.info.tensors.begin(), built.info.tensors.end(), tensor_names::kImages) !=
+                        built.info.tensors.end();
+    log::info(fmt::format("run {} started: {} train / {} validation {}, {} classes, task {}", run_id,
+                          built.dataset->train()->size(),
+                          built.dataset->validation() ? built.dataset->validation()->size() : 0,
+                          images ? "images" : "examples", built.info.num_classes, run.task.type));
     if (auto pruned = train_recorded_run(*store_, run_id, run, built, device, std::nullopt, hooks, group_)) {
       result.pruned = std::move(pruned);
       break;  // a pruned stage's later stages would start from weights the pruner judged not worth finishing

@@ -24,6 +24,16 @@
 
 namespace ft {
 
+std::string monitor_direction(const Task& task, const std::string& monitor, const std::string& mode) {
+  if (mode != "auto") return mode;
+  const std::string name = monitor.substr(monitor.find('_') + 1);
+  if (name == "loss") return "min";
+  for (const auto& metric : task.metrics()) {
+    if (metric.name == name) return metric.higher_is_better ? "max" : "min";
+  }
+  return "max";
+}
+
 class Trainer::Impl {
  public:
   explicit Impl(TrainerSetup setup) : s_(std::move(setup)) {}
@@ -40,7 +50,7 @@ class Trainer::Impl {
 
     std::unique_ptr<GradientSync> sync;
     if (s_.group) sync = std::make_unique<GradientSync>(*s_.group, s_.model->parameters());
-    TrainStep step({s_.model, s_.optimizer, s_.regularizations, s_.device, s_.precision, s_.config.clip_grad_norm,
+    TrainStep step({s_.model, s_.task, s_.optimizer, s_.regularizations, s_.device, s_.precision, s_.config.clip_grad_norm,
                     sync.get(), s_.config.cuda_graph});
 
     std::unique_ptr<WeightAverage> average;
@@ -59,11 +69,12 @@ class Trainer::Impl {
     if (s_.after_step) loop.config.log_every = 1;
     loop.augment = s_.augment;
     loop.seed = s_.seed;
-    loop.evaluation = {s_.config.eval_batch_size, s_.config.loader_threads, s_.precision};
+    loop.evaluation = {s_.task, s_.config.eval_batch_size, s_.config.loader_threads, s_.precision};
     loop.group = s_.group;
 
     LoopState state;
     state.group_names = s_.group_names;
+    for (const auto& metric : s_.task->metrics()) state.metrics.push_back(metric.name);
     state.leader = leader;
     state.monitor = s_.config.monitor;
     if (!validation && state.monitor.rfind("val_", 0) == 0) {
@@ -75,8 +86,9 @@ class Trainer::Impl {
     // In event order. The test evaluation comes first so the recorder, after it, writes its rows at the end; the
     // recorder comes before the pruner, which reads the epoch's rows from the store; the best checkpoint judges
     // improvement before early stopping and the plateau schedule use it.
-    BestCheckpoint checkpoints(*s_.model, s_.checkpoint_dir, s_.config.monitor_mode, s_.config.min_delta,
-                               s_.on_checkpoint);
+    BestCheckpoint checkpoints(*s_.model, s_.checkpoint_dir, monitor_direction(*s_.task, state.monitor,
+                                                                                s_.config.monitor_mode),
+                               s_.config.min_delta, s_.on_checkpoint);
     std::unique_ptr<TestEvaluation> test_evaluation;
     if (test) {
       test_evaluation = std::make_unique<TestEvaluation>(*s_.model, *test, loop.evaluation, s_.config.test_weights,

@@ -10,6 +10,7 @@
 
 #include <ftsdk/dataset.h>
 #include <ftsdk/regularization.h>
+#include <ftsdk/task.h>
 
 #include <c10/core/Device.h>
 #include <torch/optim/optimizer.h>
@@ -24,6 +25,8 @@ namespace ft {
 
 struct TrainerSetup {
   Classifier* model = nullptr;
+  /// What the model is trained to do: targets, loss, metrics.
+  const Task* task = nullptr;
   torch::optim::Optimizer* optimizer = nullptr;
   /// Names of the optimizer's parameter groups, in order (recorded as lr/<name>).
   std::vector<std::string> group_names;
@@ -58,6 +61,10 @@ struct TrainerSetup {
   /// Continue from this state (ftrun resume) instead of starting afresh.
   std::optional<TrainingState> resume;
 };
+
+/// "min" or "max" for `monitor` (train_loss, val_accuracy, ...): `mode` unless it is "auto", then lower for losses
+/// and the task's own direction for its metrics.
+std::string monitor_direction(const Task& task, const std::string& monitor, const std::string& mode);
 
 class Trainer {
  public:

@@ -24,12 +24,17 @@ void ProgressReporter::on_steps(LoopState& state, const std::vector<StepRecord>&
 
 void ProgressReporter::on_epoch_end(LoopState& state, EpochRecord& epoch) {
   progress_->clear();
-  std::string summary = fmt::format("epoch {}/{}: train loss {:.4f} acc {:.4f}", epoch.epoch, state.epochs,
-                                    epoch.metrics["train_loss"], epoch.metrics["train_accuracy"]);
-  if (epoch.evaluated) {
-    summary += fmt::format(" | val loss {:.4f} acc {:.4f}", epoch.metrics["val_loss"], epoch.metrics["val_accuracy"]);
-  }
-  log::info(fmt::format("{} | {:.0f} img/s, {:.1f} s", summary, epoch.examples / epoch.seconds, epoch.seconds));
+  // "train loss 0.4321 acc 0.8765 | val loss ...": the loss, then the task's metrics (accuracy shortened).
+  auto split = [&](const std::string& prefix) {
+    std::string text = fmt::format("{} loss {:.4f}", prefix, epoch.metrics[prefix + "_loss"]);
+    for (const auto& name : state.metrics) {
+      text += fmt::format(" {} {:.4f}", name == "accuracy" ? "acc" : name, epoch.metrics[prefix + "_" + name]);
+    }
+    return text;
+  };
+  std::string summary = fmt::format("epoch {}/{}: {}", epoch.epoch, state.epochs, split("train"));
+  if (epoch.evaluated) summary += " | " + split("val");
+  log::info(fmt::format("{} | {:.0f} examples/s, {:.1f} s", summary, epoch.examples / epoch.seconds, epoch.seconds));
 }
 
 void ProgressReporter::on_halt(LoopState&) {

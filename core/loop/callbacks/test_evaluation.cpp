@@ -31,11 +31,15 @@ void TestEvaluation::on_train_end(LoopState& state) {
   }
   const EvalResult result = evaluate(model_, test_, setup_, group_);
   state.rows.push_back({"final", state.epoch, state.global_step, "test_loss", result.loss});
-  state.rows.push_back({"final", state.epoch, state.global_step, "test_accuracy", result.accuracy});
+  std::string metrics;
+  for (const auto& [name, value] : result.metrics) {
+    state.rows.push_back({"final", state.epoch, state.global_step, "test_" + name, value});
+    metrics += fmt::format(" {} {:.4f}", name == "accuracy" ? "acc" : name, value);
+  }
   state.rows.push_back(
       {"final", state.epoch, state.global_step, "test_weights_epoch", static_cast<double>(weights_epoch)});
-  log::info(fmt::format("test ({} weights, epoch {}): loss {:.4f} acc {:.4f} ({} images)",
-                        weights_epoch == state.epoch ? "last" : "best", weights_epoch, result.loss, result.accuracy,
+  log::info(fmt::format("test ({} weights, epoch {}): loss {:.4f}{} ({} examples)",
+                        weights_epoch == state.epoch ? "last" : "best", weights_epoch, result.loss, metrics,
                         result.examples));
 }
 

@@ -182,7 +182,7 @@ class ResNet final : public ft::Backbone {
   std::int64_t features_ = 0;
 };
 
-ft::BackboneFactory factory(std::vector<std::int64_t> layers, bool bottleneck) {
+ft::Factory<ft::Backbone, ft::BackboneContext> factory(std::vector<std::int64_t> layers, bool bottleneck) {
   return [layers, bottleneck](const ft::Params& params,
                               const ft::BackboneContext& ctx) -> std::shared_ptr<ft::Backbone> {
     ResNetOptions options{layers, bottleneck, ctx.input.channels};

@@ -45,6 +45,46 @@ inline std::shared_ptr<const ft::Split> make_split(const LabelledImages& images,
   return std::make_shared<ft::TensorSplit>(pixels, labels);
 }
 
+/// Indices of the examples each split takes, class by class in the order of `classes`.
+struct PickedByClass {
+  std::vector<std::int64_t> train, validation, test;
+};
+
+/// Per class: its training examples shuffled with `seed`, the first `test_fraction` of them to test (for data
+/// without a test file), the next `validation_fraction` to validation, the rest, up to `limit`, to train; then the
+/// class's examples of `test_labels` (a test file) to test. Fractions round to the nearest count.
+inline PickedByClass pick_by_class(const std::vector<std::int64_t>& train_labels,
+                                   const std::vector<std::int64_t>& test_labels,
+                                   const std::vector<std::int64_t>& classes, std::optional<std::int64_t> limit,
+                                   double validation_fraction, double test_fraction, std::uint64_t seed) {
+  PickedByClass out;
+  for (const auto cls : classes) {
+    std::vector<std::int64_t> members;
+    for (std::size_t i = 0; i < train_labels.size(); ++i) {
+      if (train_labels[i] == cls) members.push_back(static_cast<std::int64_t>(i));
+    }
+    std::mt19937_64 rng(seed * 1000003u + static_cast<std::uint64_t>(cls));
+    std::shuffle(members.begin(), members.end(), rng);
+    auto count = [&](double fraction) {
+      return static_cast<std::size_t>(fraction * static_cast<double>(members.size()) + 0.5);
+    };
+    const std::size_t n_test = test_fraction > 0 ? count(test_fraction) : 0;
+    const std::size_t n_validation = std::min(count(validation_fraction), members.size() - n_test);
+    auto next = members.begin();
+    out.test.insert(out.test.end(), next, next + n_test);
+    next += n_test;
+    out.validation.insert(out.validation.end(), next, next + n_validation);
+    next += n_validation;
+    auto train_end = members.end();
+    if (limit) train_end = next + std::min<std::size_t>(*limit, members.end() - next);
+    out.train.insert(out.train.end(), next, train_end);
+    for (std::size_t i = 0; i < test_labels.size(); ++i) {
+      if (test_labels[i] == cls) out.test.push_back(static_cast<std::int64_t>(i));
+    }
+  }
+  return out;
+}
+
 /// Reads classes / samples_per_class / validation_fraction / seed and splits `train` and `test` accordingly.
 inline ClassSubsets split_by_class(const ft::Params& params, std::uint64_t default_seed, std::int64_t num_classes,
                                    const LabelledImages& train, const LabelledImages& test) {
@@ -67,24 +107,10 @@ inline ClassSubsets split_by_class(const ft::Params& params, std::uint64_t defau
     new_label[cls] = static_cast<std::int64_t>(i);
   }
 
-  // Per class: shuffle with the seed, the first `fraction` to validation, the rest (up to the limit) to train.
-  std::vector<std::int64_t> train_picked, validation_picked, test_picked;
-  for (const auto cls : out.classes) {
-    std::vector<std::int64_t> members;
-    for (std::int64_t i = 0; i < train.count(); ++i) {
-      if (train.labels[i] == cls) members.push_back(i);
-    }
-    std::mt19937_64 rng(seed * 1000003u + static_cast<std::uint64_t>(cls));
-    std::shuffle(members.begin(), members.end(), rng);
-    const auto n_validation = static_cast<std::size_t>(fraction * static_cast<double>(members.size()) + 0.5);
-    validation_picked.insert(validation_picked.end(), members.begin(), members.begin() + n_validation);
-    auto train_end = members.end();
-    if (limit) train_end = members.begin() + std::min<std::size_t>(n_validation + *limit, members.size());
-    train_picked.insert(train_picked.end(), members.begin() + n_validation, train_end);
-    for (std::int64_t i = 0; i < test.count(); ++i) {
-      if (test.labels[i] == cls) test_picked.push_back(i);
-    }
-  }
+  const PickedByClass picked = pick_by_class(train.labels, test.labels, out.classes, limit, fraction, 0.0, seed);
+  const auto& train_picked = picked.train;
+  const auto& validation_picked = picked.validation;
+  const auto& test_picked = picked.test;
   out.train = make_split(train, train_picked, new_label);
   if (!validation_picked.empty()) out.validation = make_split(train, validation_picked, new_label);
   if (!test_picked.empty()) out.test = make_split(test, test_picked, new_label);

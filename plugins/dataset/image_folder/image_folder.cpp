@@ -150,7 +150,7 @@ class FileSplit final : public ft::Split {
     const auto file = ft_plugins::read_image_file(entry.path);
     const double shrink = static_cast<double>(std::min(file.width, file.height)) / transforms_.resize_size;
     const auto image = ft_plugins::decode(file, transforms_.dct_scaling ? shrink : 1.0);
-    return {ft_plugins::resize_center_crop(image, transforms_.resize_size, transforms_.size), entry.label};
+    return ft::image_example(ft_plugins::resize_center_crop(image, transforms_.resize_size, transforms_.size), entry.label);
   }
 
   ft::Example get_for_training(std::int64_t index, std::uint64_t draw) const override {
@@ -163,7 +163,7 @@ class FileSplit final : public ft::Split {
                                             transforms_.ratio[0], transforms_.ratio[1]);
     const auto image =
         ft_plugins::decode(file, transforms_.dct_scaling ? ft_plugins::max_reduction(box, transforms_.size) : 1.0);
-    return {ft_plugins::crop_resize(image, box, transforms_.size), entry.label};
+    return ft::image_example(ft_plugins::crop_resize(image, box, transforms_.size), entry.label);
   }
 
   bool draws_random() const override { return transforms_.random_resized_crop; }

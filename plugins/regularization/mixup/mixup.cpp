@@ -43,14 +43,16 @@ class Mix final : public ft::Regularization {
   Mix(MixOptions options, std::int64_t classes) : options_(options), classes_(classes) {}
 
   void transform_batch(ft::Batch& batch) override {
-    if (batch.inputs.size(0) < 2 || uniform() >= options_.prob) return;
+    torch::Tensor& images = batch.at(ft::tensor_names::kImages);
+    torch::Tensor& targets = batch.at(ft::tensor_names::kTargets);
+    if (images.size(0) < 2 || uniform() >= options_.prob) return;
     bool cutmix = options_.cutmix_alpha > 0;
     if (options_.alpha > 0 && options_.cutmix_alpha > 0) cutmix = uniform() < options_.switch_prob;
     double lam = beta(cutmix ? options_.cutmix_alpha : options_.alpha);
-    const auto reversed = batch.inputs.flip(0);
+    const auto reversed = images.flip(0);
     if (cutmix) {
       // timm's rand_bbox: a box of sqrt(1 - lam) of each side, centred anywhere, clipped to the image.
-      const std::int64_t h = batch.inputs.size(2), w = batch.inputs.size(3);
+      const std::int64_t h = images.size(2), w = images.size(3);
       const double side = std::sqrt(1 - lam);
       const auto cut_h = static_cast<std::int64_t>(h * side), cut_w = static_cast<std::int64_t>(w * side);
       const std::int64_t cy = below(h), cx = below(w);
@@ -58,16 +60,16 @@ class Mix final : public ft::Regularization {
       const std::int64_t bottom = std::clamp<std::int64_t>(cy + cut_h / 2, 0, h);
       const std::int64_t left = std::clamp<std::int64_t>(cx - cut_w / 2, 0, w);
       const std::int64_t right = std::clamp<std::int64_t>(cx + cut_w / 2, 0, w);
-      auto mixed = batch.inputs.clone();
+      auto mixed = images.clone();
       using torch::indexing::Slice;
       mixed.index_put_({Slice(), Slice(), Slice(top, bottom), Slice(left, right)},
                        reversed.index({Slice(), Slice(), Slice(top, bottom), Slice(left, right)}));
-      batch.inputs = mixed;
+      images = mixed;
       lam = 1.0 - static_cast<double>((bottom - top) * (right - left)) / static_cast<double>(h * w);
     } else {
-      batch.inputs = batch.inputs * lam + reversed * (1.0 - lam);
+      images = images * lam + reversed * (1.0 - lam);
     }
-    batch.targets = probabilities(batch.targets) * lam + probabilities(batch.targets).flip(0) * (1.0 - lam);
+    targets = probabilities(targets) * lam + probabilities(targets).flip(0) * (1.0 - lam);
   }
 
  private:

@@ -3,11 +3,13 @@
 /// Backbone plugins: the pretrained feature extractor that fine-tuning starts from.
 
 #include <ftsdk/logger.h>
+#include <ftsdk/tensors.h>
 
 #include <torch/nn/module.h>
 #include <torch/types.h>
 
 #include <cstdint>
+#include <map>
 #include <string>
 #include <vector>
 
@@ -23,13 +25,29 @@ struct InputShape {
   std::int64_t width = 0;
 };
 
-/// A network that maps a batch of images `[N, C, H, W]` to features `[N, feature_size()]`.
+/// What a text dataset adds to DatasetInfo: its tokenizer's vocabulary.
+struct TextInfo {
+  /// Number of token ids; 0 for a dataset that is not text.
+  std::int64_t vocab_size = 0;
+  /// Length every example's `input_ids` is padded or truncated to.
+  std::int64_t max_length = 0;
+  /// Ids of the special tokens by name: "pad", "unk", "cls", "sep", "mask".
+  std::map<std::string, std::int64_t> special_tokens;
+};
+
+/// A network that maps a batch to features: `[N, feature_size()]`, or `[N, T, feature_size()]` when the task asks
+/// for one vector per token (BackboneContext::per_token). An image backbone implements `forward(images)`; a
+/// backbone of other inputs (token ids and attention masks) overrides `inputs()` and `encode()`.
 /// Register sub-modules with `register_module` under stable names: freezing (`freeze = ["layer1"]`) and
 /// weight files address parameters by those names (`layer1.0.conv1.weight`).
 class Backbone : public torch::nn::Module {
  public:
-  /// Features for a batch of normalised images.
+  /// Features for a batch of normalised images (image backbones); or for the tensor `inputs()[0]` alone.
   virtual torch::Tensor forward(torch::Tensor images) = 0;
+  /// Names of the batch tensors the backbone reads; checked against the dataset's before training.
+  virtual std::vector<std::string> inputs() const { return {tensor_names::kImages}; }
+  /// Features for a batch of named tensors. The default calls `forward` with the tensor named `inputs()[0]`.
+  virtual torch::Tensor encode(const Batch& batch) { return forward(batch.at(inputs().front())); }
   /// Width of the feature vector `forward` returns.
   virtual std::int64_t feature_size() const = 0;
   /// The backbone's stages from input to output, each a list of parameter-name prefixes, for layer-wise
@@ -62,6 +80,10 @@ struct BackboneContext {
   InputShape input;
   /// Where to write messages.
   Logger& log;
+  /// The dataset's vocabulary, for text backbones (vocab_size 0 otherwise).
+  TextInfo text;
+  /// True when the task wants one feature vector per token (masked language modelling) instead of one per example.
+  bool per_token = false;
 };
 
 }  // namespace ft

@@ -1,9 +1,10 @@
 #pragma once
 /// @file
-/// Dataset plugins: labelled images split into train, validation and test.
+/// Dataset plugins: labelled examples (images, or token ids of texts) split into train, validation and test.
 
 #include <ftsdk/backbone.h>
 #include <ftsdk/logger.h>
+#include <ftsdk/tensors.h>
 
 #include <torch/types.h>
 
@@ -15,23 +16,15 @@
 
 namespace ft {
 
-/// One labelled image.
-struct Example {
-  /// `uint8` pixels `[C, H, W]` in 0..255 (the core converts and normalises).
-  torch::Tensor image;
-  /// Class index in `0 .. num_classes-1`.
-  std::int64_t label = 0;
-};
-
-/// A whole split held in memory, which the core may keep on the device and batch with tensor indexing.
-struct SplitTensors {
-  /// `uint8` pixels `[N, C, H, W]`.
-  torch::Tensor images;
-  /// `int64` class indices `[N]`.
-  torch::Tensor labels;
-};
+/// One labelled image as an example: `images` uint8 `[C, H, W]` in 0..255 (the core converts and normalises) and
+/// `labels`, its class index.
+inline Example image_example(torch::Tensor image, std::int64_t label) {
+  return {{tensor_names::kImages, std::move(image)}, {tensor_names::kLabels, torch::tensor(label, torch::kLong)}};
+}
 
 /// One split of a dataset. Either yields examples by index, or, when it fits in memory, hands over all of it.
+/// Examples are named tensors (ftsdk/tensors.h): `images` and `labels` for image classification, `input_ids`,
+/// `attention_mask` and `labels` for texts. Every example of a split has the same names and shapes.
 class Split {
  public:
   virtual ~Split() = default;
@@ -39,8 +32,9 @@ class Split {
   virtual std::int64_t size() const = 0;
   /// Example `index` (0-based, `< size()`). Called from several loader threads at once: keep it thread-safe.
   virtual Example get(std::int64_t index) const = 0;
-  /// The whole split as tensors, when it is held in memory; nothing otherwise.
-  virtual std::optional<SplitTensors> tensors() const { return std::nullopt; }
+  /// The whole split as tensors with the examples' names, each with the split's size as first dimension, when it
+  /// is held in memory; nothing otherwise.
+  virtual std::optional<NamedTensors> tensors() const { return std::nullopt; }
   /// Example `index` for a training step, for splits that draw random augmentations while decoding (a random
   /// resized crop). `draw` seeds this example's draws: the core derives it from the run's seed, the epoch and the
   /// index, so a resumed run draws what the uninterrupted one drew. The default ignores it.
@@ -56,23 +50,30 @@ class Split {
 /// A split over tensors already in memory: the usual choice for datasets up to a few GB.
 class TensorSplit final : public Split {
  public:
-  /// `images`: uint8 `[N, C, H, W]`; `labels`: int64 `[N]`.
-  TensorSplit(torch::Tensor images, torch::Tensor labels) : data_{std::move(images), std::move(labels)} {}
-  std::int64_t size() const override { return data_.labels.size(0); }
+  /// Named tensors of the whole split, each `[N, ...]`: for images, `images` uint8 `[N, C, H, W]` and `labels`
+  /// int64 `[N]`.
+  explicit TensorSplit(NamedTensors tensors) : tensors_(std::move(tensors)), size_(tensors_.batch_size()) {}
+  /// An image split: `images` uint8 `[N, C, H, W]`, `labels` int64 `[N]`.
+  TensorSplit(torch::Tensor images, torch::Tensor labels)
+      : TensorSplit(NamedTensors{{tensor_names::kImages, std::move(images)}, {tensor_names::kLabels, std::move(labels)}}) {}
+  std::int64_t size() const override { return size_; }
   Example get(std::int64_t index) const override {
-    return {data_.images[index], data_.labels[index].item<std::int64_t>()};
+    Example example;
+    for (const auto& [name, tensor] : tensors_) example[name] = tensor[index];
+    return example;
   }
-  std::optional<SplitTensors> tensors() const override { return data_; }
+  std::optional<NamedTensors> tensors() const override { return tensors_; }
 
  private:
-  SplitTensors data_;
+  NamedTensors tensors_;
+  std::int64_t size_ = 0;
 };
 
 /// What the core needs to know about a dataset before training.
 struct DatasetInfo {
   /// Number of classes; labels are `0 .. num_classes-1`.
   std::int64_t num_classes = 0;
-  /// Shape of every image.
+  /// Shape of every image (all zero for texts).
   InputShape input;
   /// Per-channel mean of the pixels scaled to [0, 1], used to normalise.
   std::vector<double> mean;
@@ -80,9 +81,13 @@ struct DatasetInfo {
   std::vector<double> std;
   /// Optional class names, `num_classes` long when given.
   std::vector<std::string> class_names;
+  /// The tensors every example has, e.g. {"images", "labels"}.
+  std::vector<std::string> tensors = {tensor_names::kImages, tensor_names::kLabels};
+  /// For texts: the vocabulary (empty otherwise).
+  TextInfo text;
 };
 
-/// A labelled image dataset.
+/// A labelled dataset.
 class Dataset {
  public:
   virtual ~Dataset() = default;
@@ -102,6 +107,10 @@ struct DatasetContext {
   std::uint64_t seed = 0;
   /// Where to write messages.
   Logger& log;
+  /// A folder for what a dataset derives from its data and may reuse in later runs (a tokenizer trained on its
+  /// text), kept beside the results store; name files by a hash of what they are made from. Empty: none (write to a
+  /// temporary folder).
+  std::string cache_dir;
 };
 
 }  // namespace ft

@@ -11,7 +11,9 @@
 
 namespace ft {
 
-/// Maps backbone features `[N, in_features]` to class logits `[N, num_classes]`.
+/// Maps backbone features `[N, in_features]` to logits `[N, num_classes]` (or `[N, T, in_features]` to
+/// `[N, T, num_classes]` when the task wants a prediction per token: a head acting on the last dimension, as
+/// torch::nn::Linear does, serves both).
 class Head : public torch::nn::Module {
  public:
   /// Logits for a batch of features.
@@ -22,7 +24,7 @@ class Head : public torch::nn::Module {
 struct HeadContext {
   /// Width of the backbone's features.
   std::int64_t in_features = 0;
-  /// Number of classes of the dataset.
+  /// Width of the output the task wants (Task::num_outputs): the dataset's classes, or its vocabulary.
   std::int64_t num_classes = 0;
   /// Where to write messages.
   Logger& log;

@@ -3,6 +3,7 @@
 /// Regularization plugins: hooks into the training step that fight overfitting.
 
 #include <ftsdk/logger.h>
+#include <ftsdk/tensors.h>
 
 #include <torch/nn/module.h>
 #include <torch/types.h>
@@ -12,18 +13,13 @@
 
 namespace ft {
 
-/// One training batch on the training device.
-struct Batch {
-  /// Normalised images `[N, C, H, W]`, float.
-  torch::Tensor inputs;
-  /// Class indices `[N]` (int64), or class probabilities `[N, num_classes]` (float) once a hook mixed them.
-  torch::Tensor targets;
-};
-
 /// A regularizer. Override any of the hooks; the defaults do nothing. Hooks run in the order the experiment
 /// lists the regularizations.
 ///
 /// The model passed to `attach` and `penalty` names its parameters `backbone.<name>` and `head.<name>`.
+/// A batch (ftsdk/tensors.h) holds the dataset's tensors on the training device, images normalised, and the
+/// `targets` the task formed: class indices `[N]` (int64), or class probabilities `[N, num_classes]` (float) once a
+/// hook mixed them.
 class Regularization {
  public:
   virtual ~Regularization() = default;
@@ -32,7 +28,7 @@ class Regularization {
   /// May change a training batch in place (mixup, cutmix, noise).
   virtual void transform_batch(Batch& batch) { (void)batch; }
   /// May replace the training loss computed from `logits`; return nothing to keep the default
-  /// (the previous hook's loss, or cross-entropy). `loss` is that default.
+  /// (the previous hook's loss, or the task's). `loss` is that default.
   virtual std::optional<torch::Tensor> loss(const torch::Tensor& logits, const Batch& batch,
                                             const torch::Tensor& loss) {
     (void)logits, (void)batch, (void)loss;

@@ -13,7 +13,15 @@ namespace ft {
 /// 2: `Params` records the defaults it returns.
 /// 3: `Backbone::forward_stages` (a backbone split at its stages, for the feature cache).
 /// 4: `Split::get_for_training` and `Split::draws_random` (augmentation while decoding).
-inline constexpr std::uint32_t kPluginAbiVersion = 4;
+/// 5 (ftsdk 2): the task kind, named-tensor examples and batches, one list of kinds (ftsdk/kinds.h).
+inline constexpr std::uint32_t kPluginAbiVersion = 5;
+
+/// The SDK's major version, the `ftsdk` CMake package's: plugins built against another major version are refused
+/// with "rebuild against ftsdk 2".
+inline constexpr std::uint32_t kSdkMajorVersion = 2;
+
+/// The SDK major version of each older ABI version, to say which SDK a refused plugin was built with.
+inline constexpr std::uint32_t sdk_major_of_abi(std::uint32_t abi) { return abi >= 5 ? 2 : 1; }
 
 /// Version of ftrun itself, recorded with every run.
 inline constexpr const char* kFtrunVersion = "0.1.0";

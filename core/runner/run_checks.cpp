@@ -1,0 +1,102 @@
+#include "runner/run_checks.h"
+
+#include "config/join.h"
+#include "config/nearest_key.h"
+
+#include <ftsdk/error.h>
+
+#include <fmt/format.h>
+#include <fmt/ranges.h>
+#include <ATen/CPUGeneratorImpl.h>
+#include <torch/torch.h>
+
+#include <algorithm>
+
+namespace ft {
+
+void check_dataset_info(const DatasetInfo& info, const Task& task, const RunConfig& run) {
+  const auto reads = task.reads();
+  const bool labelled = std::find(reads.begin(), reads.end(), tensor_names::kLabels) != reads.end();
+  const auto channels = static_cast<std::size_t>(info.input.channels);
+  const bool images = std::find(info.tensors.begin(), info.tensors.end(), tensor_names::kImages) != info.tensors.end();
+  const bool consistent = (!labelled || info.num_classes >= 2) &&
+                          (!images || (channels > 0 && info.mean.size() == channels && info.std.size() == channels)) &&
+                          (images || info.text.vocab_size > 0);
+  if (!consistent) {
+    throw PluginError(fmt::format(
+        "dataset '{}' describes itself inconsistently: {} classes, {} channels, {} means, {} standard deviations, "
+        "a vocabulary of {}, tensors {}",
+        run.dataset.type, info.num_classes, channels, info.mean.size(), info.std.size(), info.text.vocab_size,
+        fmt::join(info.tensors, ", ")));
+  }
+}
+
+void check_tensor_names(const DatasetInfo& info, const Backbone& backbone, const Task& task, const RunConfig& run) {
+  auto missing = [&](const std::vector<std::string>& wanted) {
+    std::vector<std::string> out;
+    for (const auto& name : wanted) {
+      if (std::find(info.tensors.begin(), info.tensors.end(), name) == info.tensors.end()) out.push_back(name);
+    }
+    return out;
+  };
+  if (const auto absent = missing(backbone.inputs()); !absent.empty()) {
+    throw ConfigError(fmt::format("{}: backbone '{}' reads {}, but dataset '{}' has {} (a text backbone needs a text "
+                                  "dataset, an image backbone an image dataset)",
+                                  run.backbone.where.str(), run.backbone.type, fmt::join(absent, ", "),
+                                  run.dataset.type, fmt::join(info.tensors, ", ")));
+  }
+  if (const auto absent = missing(task.reads()); !absent.empty()) {
+    throw ConfigError(fmt::format("{}: task '{}' reads {}, but dataset '{}' has {}",
+                                  run.task.where.str(), run.task.type, fmt::join(absent, ", "), run.dataset.type,
+                                  fmt::join(info.tensors, ", ")));
+  }
+}
+
+void check_outputs(Classifier& model, const Split& train, const Task& task, const RunConfig& run) {
+  if (train.size() == 0) throw DataError(fmt::format("dataset '{}': the training split is empty", run.dataset.type));
+  // Two copies of the first example, images as blank floats: the shapes are what is checked, not the values.
+  Batch batch;
+  for (const auto& [name, tensor] : train.get(0)) {
+    auto two = torch::stack({tensor, tensor});
+    if (name == tensor_names::kImages) two = torch::zeros(two.sizes(), torch::kFloat32);
+    batch[name] = two;
+  }
+  const bool per_token = task.feature_shape() == FeatureShape::per_token;
+  torch::Tensor outputs;
+  try {
+    EvalScope eval(model);
+    auto generator = at::make_generator<at::CPUGeneratorImpl>(0);
+    task.prepare(batch, generator);
+    outputs = model.forward(batch, task);
+  } catch (const c10::Error& e) {
+    throw PluginError(fmt::format("backbone '{}' with head '{}' cannot take the examples of dataset '{}' ({}): {}",
+                                  run.backbone.type, run.head.type, run.dataset.type, fmt::join(batch.names(), ", "),
+                                  e.what_without_backtrace()));
+  }
+  // Per token, the task may have selected some positions (masked_lm: the masked ones): only the width is known.
+  const bool shape_ok = per_token ? outputs.size(-1) == task.num_outputs()
+                                  : outputs.dim() == 2 && outputs.size(0) == 2 && outputs.size(1) == task.num_outputs();
+  if (!shape_ok) {
+    throw PluginError(fmt::format(
+        "head '{}' produced outputs of shape [{}] for a batch of 2, expected [2, {}{}] (one {} per {} for task '{}' "
+        "on dataset '{}')",
+        run.head.type, fmt::join(outputs.sizes(), ", "), per_token ? "T, " : "", task.num_outputs(),
+        per_token ? "score" : "logit", per_token ? "token and vocabulary entry" : "class", run.task.type,
+        run.dataset.type));
+  }
+}
+
+void check_monitor(const Task& task, const RunConfig& run) {
+  const std::string& monitor = run.train.monitor;
+  std::vector<std::string> known = {"val_loss", "train_loss"};
+  for (const auto& metric : task.metrics()) {
+    known.push_back("val_" + metric.name);
+    known.push_back("train_" + metric.name);
+  }
+  if (std::find(known.begin(), known.end(), monitor) == known.end()) {
+    throw ConfigError(fmt::format("train.monitor: task '{}' reports no metric \"{}\"{} (it reports: {})",
+                                  run.task.type, monitor, did_you_mean(monitor, known), join(known)));
+  }
+}
+
+}  // namespace ft

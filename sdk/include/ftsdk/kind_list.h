@@ -1,0 +1,21 @@
+#pragma once
+/// @file
+/// Every plugin kind, in one list. The registry's `add_<kind>` functions, the core's plugin catalog (making
+/// components, rolling back a plugin that failed half-way), `ftrun plugins`, the experiment loader's sections and
+/// the docs' list of kinds all come from it. Adding a kind is one line here plus its interface header (included by
+/// ftsdk/kinds.h); this file includes nothing, so that code which only needs the names stays free of LibTorch.
+///
+/// Each entry: X(kind, Interface, Context, Count, default type)
+///   kind          the experiment file's section name and the registry's `add_<kind>`;
+///   Interface     what a factory makes;
+///   Context       what a factory is given besides its parameters;
+///   Count         `one` ([kind] table) or `many` ([[kind]] array of tables, applied in order);
+///   default type  the type when the section is absent, or "" when the section is required.
+
+#define FTSDK_FOR_EACH_KIND(X)                                                      \
+  X(backbone, ::ft::Backbone, ::ft::BackboneContext, one, "")                       \
+  X(dataset, ::ft::Dataset, ::ft::DatasetContext, one, "")                          \
+  X(task, ::ft::Task, ::ft::TaskContext, one, "classification")                     \
+  X(head, ::ft::Head, ::ft::HeadContext, one, "")                                   \
+  X(optimizer, ::torch::optim::Optimizer, ::ft::OptimizerContext, one, "")          \
+  X(regularization, ::ft::Regularization, ::ft::RegularizationContext, many, "")

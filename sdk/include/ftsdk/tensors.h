@@ -1,0 +1,89 @@
+#pragma once
+/// @file
+/// Named tensors: what a dataset's example, a batch, a backbone's inputs and a task's targets are made of.
+/// Datasets, backbones, tasks and regularizations agree by name, not by a fixed struct, so a text dataset's
+/// `input_ids` and `attention_mask` reach a text backbone through the same core as an image dataset's `images`.
+
+#include <ftsdk/error.h>
+
+#include <torch/types.h>
+
+#include <cstdint>
+#include <map>
+#include <string>
+#include <vector>
+
+namespace ft {
+
+/// The names ftrun's own plugins use. Any other name is fine between plugins that agree on it.
+namespace tensor_names {
+/// Images: `uint8 [C, H, W]` per example from a dataset; normalised `float [N, C, H, W]` in a batch.
+inline constexpr const char* kImages = "images";
+/// Class indices: an `int64` scalar per example, `int64 [N]` in a batch.
+inline constexpr const char* kLabels = "labels";
+/// Token ids: `int64 [T]` per example (padded to the dataset's `max_length`), `int64 [N, T]` in a batch.
+inline constexpr const char* kInputIds = "input_ids";
+/// 1 for real tokens, 0 for padding, shaped like `input_ids`.
+inline constexpr const char* kAttentionMask = "attention_mask";
+/// What the loss compares the model's outputs with, set by the task (Task::prepare): class indices, class
+/// probabilities once mixup mixed them, or token ids with -100 where no prediction is scored.
+inline constexpr const char* kTargets = "targets";
+}  // namespace tensor_names
+
+/// A set of tensors by name: one example (no batch dimension) or a batch (every tensor's first dimension is
+/// the batch).
+class NamedTensors {
+ public:
+  NamedTensors() = default;
+  NamedTensors(std::initializer_list<std::pair<const std::string, torch::Tensor>> tensors) : tensors_(tensors) {}
+
+  /// The tensor `name`, created undefined when missing (for writing).
+  torch::Tensor& operator[](const std::string& name) { return tensors_[name]; }
+  /// The tensor `name`; throws DataError naming the tensors there are when it is missing.
+  const torch::Tensor& at(const std::string& name) const {
+    auto it = tensors_.find(name);
+    if (it == tensors_.end() || !it->second.defined()) {
+      std::string have;
+      for (const auto& entry : tensors_) have += (have.empty() ? "" : ", ") + entry.first;
+      throw DataError("no tensor named '" + name + "' (there are: " + (have.empty() ? "none" : have) + ")");
+    }
+    return it->second;
+  }
+  torch::Tensor& at(const std::string& name) {
+    return const_cast<torch::Tensor&>(static_cast<const NamedTensors&>(*this).at(name));
+  }
+  bool contains(const std::string& name) const {
+    auto it = tensors_.find(name);
+    return it != tensors_.end() && it->second.defined();
+  }
+  void erase(const std::string& name) { tensors_.erase(name); }
+  /// The names, sorted.
+  std::vector<std::string> names() const {
+    std::vector<std::string> out;
+    for (const auto& entry : tensors_) out.push_back(entry.first);
+    return out;
+  }
+  /// Number of examples: the first dimension of the first tensor (0 when empty).
+  std::int64_t batch_size() const {
+    for (const auto& entry : tensors_) {
+      if (entry.second.defined() && entry.second.dim() > 0) return entry.second.size(0);
+    }
+    return 0;
+  }
+
+  auto begin() { return tensors_.begin(); }
+  auto end() { return tensors_.end(); }
+  auto begin() const { return tensors_.begin(); }
+  auto end() const { return tensors_.end(); }
+  bool empty() const { return tensors_.empty(); }
+
+ private:
+  std::map<std::string, torch::Tensor> tensors_;
+};
+
+/// A batch on the training device.
+using Batch = NamedTensors;
+/// One example, as a dataset's split returns it.
+using Example = NamedTensors;
+
+}  // namespace ft

@@ -1,0 +1,83 @@
+// The text quickstart end to end at reduced size: masked-language-model pretraining of a small BERT on fortunes,
+// then few-shot classification of other categories from it and from scratch, recorded with the tasks' metrics.
+#include "ftrun_cli.h"
+#include "temp_dir.h"
+
+#include <SQLiteCpp/SQLiteCpp.h>
+#include <catch2/catch.hpp>
+
+using Catch::Matchers::Contains;
+using namespace ftrun_test;
+
+namespace {
+
+// experiments/text_quickstart.toml, made small: a narrower encoder, fewer pretraining categories and epochs.
+std::string reduced(const TempDir& dir) {
+  return std::string(FT_SOURCE_DIR) + "/experiments/text_quickstart.toml --store " + (dir / "ftrun.db") +
+         " --set backbone.hidden_size=32 --set dataset.vocab_size=800 --set dataset.max_length=32"
+         " --set backbone.max_position=32"
+         " --set 'dataset.tokenizer_categories=[\"food\", \"law\", \"love\"]'"
+         " --set 'stage.pretrain.dataset.categories=[\"food\", \"law\", \"love\"]'"
+         " --set stage.pretrain.train.epochs=2 --set stage.finetune.train.epochs=3 --set stage.scratch.train.epochs=3";
+}
+
+double metric(SQLite::Database& db, const std::string& stage, const std::string& name) {
+  SQLite::Statement query(db, "SELECT m.value FROM metrics m JOIN runs r ON r.id = m.run_id WHERE r.stage = ? AND "
+                              "m.name = ? ORDER BY m.epoch DESC LIMIT 1");
+  query.bind(1, stage);
+  query.bind(2, name);
+  REQUIRE(query.executeStep());
+  return query.getColumn(0).getDouble();
+}
+
+}  // namespace
+
+TEST_CASE("the text quickstart pretrains with masked_lm, then fine-tunes and trains from scratch", "[e2e][text]") {
+  TempDir dir;
+  const auto result = run(reduced(dir));
+  INFO(result.output);
+  REQUIRE(result.code == 0);
+  CHECK_THAT(result.output, Contains("tokenizer: SentencePiece"));
+  CHECK_THAT(result.output, Contains("loaded"));  // the finetune stage starts from the pretrained encoder
+  CHECK_THAT(result.output, Contains("perplexity"));
+
+  SQLite::Database db(dir / "ftrun.db");
+  CHECK(db.execAndGet("SELECT COUNT(*) FROM runs WHERE status = 'completed'").getInt() == 3);
+  CHECK(db.execAndGet("SELECT component FROM run_plugins p JOIN runs r ON r.id = p.run_id WHERE r.stage = "
+                      "'pretrain' AND p.kind = 'task'")
+            .getString() == "masked_lm");
+  CHECK(db.execAndGet("SELECT component FROM run_plugins p JOIN runs r ON r.id = p.run_id WHERE r.stage = "
+                      "'finetune' AND p.kind = 'task'")
+            .getString() == "classification");
+  // Pretraining reports perplexity (exp of the masked tokens' loss) and the masked tokens' accuracy.
+  const double loss = metric(db, "pretrain", "val_loss"), perplexity = metric(db, "pretrain", "val_perplexity");
+  CHECK(perplexity == Approx(std::exp(loss)).epsilon(1e-9));
+  CHECK(perplexity < 800);  // better than a uniform guess over the vocabulary
+  CHECK(metric(db, "pretrain", "train_perplexity") > 1);
+  CHECK(metric(db, "pretrain", "test_perplexity") > 1);
+  for (const char* stage : {"finetune", "scratch"}) {
+    INFO(stage);
+    const double accuracy = metric(db, stage, "val_accuracy");
+    CHECK(accuracy >= 0);
+    CHECK(accuracy <= 1);
+    CHECK(metric(db, stage, "test_accuracy") >= 0);
+  }
+  // Classification stages saw 16 texts of each of 4 categories.
+  CHECK(db.execAndGet("SELECT value FROM run_params p JOIN runs r ON r.id = p.run_id WHERE r.stage = 'finetune' AND "
+                      "p.key = 'dataset.samples_per_class'")
+            .getInt() == 16);
+
+  // A typo in the task's metric is caught before anything runs, with the task's own metrics offered.
+  const auto typo = run(reduced(dir) + " --set stage.pretrain.train.monitor=val_perplexty");
+  CHECK(typo.code != 0);
+  CHECK_THAT(typo.output, Contains("val_perplexity"));
+}
+
+TEST_CASE("a text backbone on an image dataset is refused before training, naming both", "[e2e][text]") {
+  TempDir dir;
+  const auto experiment = write(dir, "wrong.toml", replaced(kTiny, "type = \"convnet\"\nwidth = 4", "type = \"bert\""));
+  const auto result = run(experiment + " --store " + (dir / "ftrun.db"));
+  INFO(result.output);
+  CHECK(result.code != 0);
+  CHECK_THAT(result.output, Contains("backbone 'bert' needs a text dataset"));
+}
