@@ -65,8 +65,10 @@ TEST_CASE("cifar10 reads the official binary layout with a validation split", "[
   // Channel-major pixels decode to the values the writer put there, for the label it wrote.
   const auto example = dataset->train()->get(123);
   for (int c = 0; c < 3; ++c) {
-    CHECK(example.at(ft::tensor_names::kImages)[c].max().item<int>() == cifar_pixel_value(static_cast<int>(example.at(ft::tensor_names::kLabels).item<std::int64_t>()), c));
-    CHECK(example.at(ft::tensor_names::kImages)[c].min().item<int>() == cifar_pixel_value(static_cast<int>(example.at(ft::tensor_names::kLabels).item<std::int64_t>()), c));
+    CHECK(example.at(ft::tensor_names::kImages)[c].max().item<int>() ==
+          cifar_pixel_value(static_cast<int>(example.at(ft::tensor_names::kLabels).item<std::int64_t>()), c));
+    CHECK(example.at(ft::tensor_names::kImages)[c].min().item<int>() ==
+          cifar_pixel_value(static_cast<int>(example.at(ft::tensor_names::kLabels).item<std::int64_t>()), c));
   }
 }
 
@@ -175,8 +177,10 @@ TEST_CASE("image_folder decodes JPEG and PNG, resizes and crops to the input siz
     REQUIRE(example.at(ft::tensor_names::kImages).sizes() == torch::IntArrayRef({3, 24, 24}));
     CHECK(example.at(ft::tensor_names::kImages).scalar_type() == torch::kUInt8);
     // Flat colours survive resizing (JPEG within a few levels).
-    CHECK(std::abs(example.at(ft::tensor_names::kImages)[0].to(torch::kFloat).mean().item<float>() - example.at(ft::tensor_names::kLabels).item<std::int64_t>() * 80) < 4);
-    CHECK(std::abs(example.at(ft::tensor_names::kImages)[2].to(torch::kFloat).mean().item<float>() - (200 - example.at(ft::tensor_names::kLabels).item<std::int64_t>() * 80)) < 4);
+    CHECK(std::abs(example.at(ft::tensor_names::kImages)[0].to(torch::kFloat).mean().item<float>() -
+                   example.at(ft::tensor_names::kLabels).item<std::int64_t>() * 80) < 4);
+    CHECK(std::abs(example.at(ft::tensor_names::kImages)[2].to(torch::kFloat).mean().item<float>() -
+                   (200 - example.at(ft::tensor_names::kLabels).item<std::int64_t>() * 80)) < 4);
   }
 }
 
@@ -243,7 +247,8 @@ torch::Tensor image_of_class(const ft::Dataset& dataset, std::int64_t label, std
   const auto& split = *dataset.train();
   for (std::int64_t i = 0; i < split.size(); ++i) {
     const auto example = training ? split.get_for_training(i, draw) : split.get(i);
-    if (example.at(ft::tensor_names::kLabels).item<std::int64_t>() == label) return example.at(ft::tensor_names::kImages);
+    if (example.at(ft::tensor_names::kLabels).item<std::int64_t>() == label)
+      return example.at(ft::tensor_names::kImages);
   }
   FAIL("no image of class " << label);
   return {};

@@ -39,8 +39,9 @@ TEST_CASE("ftrun trains a real experiment and records the run", "[e2e]") {
       db.execAndGet("SELECT value FROM run_params WHERE key = 'regularization.label_smoothing.epsilon'").getDouble() ==
       0.1);
   CHECK(db.execAndGet("SELECT COUNT(*) FROM run_plugins").getInt() == 6);  // the task too
-  CHECK(db.execAndGet("SELECT COUNT(*) FROM run_plugins WHERE kind = 'task' AND component = 'classification'").getInt() ==
-        1);
+  CHECK(
+      db.execAndGet("SELECT COUNT(*) FROM run_plugins WHERE kind = 'task' AND component = 'classification'").getInt() ==
+      1);
   CHECK(db.execAndGet("SELECT COUNT(*) FROM run_plugins WHERE library LIKE '%/ft_sgd.so'").getInt() == 1);
   // 60 images at batch 20: 3 steps an epoch, 6 in all, each with its loss and both groups' learning rates.
   CHECK(db.execAndGet("SELECT COUNT(*) FROM metrics WHERE scope = 'step' AND name = 'train_loss'").getInt() == 6);

@@ -45,22 +45,28 @@ TEST_CASE("mixup blends each image and its label with the reversed batch's, by o
   Toolkit toolkit;
   auto mixup = toolkit.make("mixup", {{"alpha", 0.4}});
   const ft::Batch original = sample_batch();
-  ft::Batch batch = batch_of(original.at(ft::tensor_names::kImages).clone(), original.at(ft::tensor_names::kTargets).clone());
+  ft::Batch batch =
+      batch_of(original.at(ft::tensor_names::kImages).clone(), original.at(ft::tensor_names::kTargets).clone());
   torch::manual_seed(3);
   mixup->transform_batch(batch);
   const double lam = lam_of(batch.at(ft::tensor_names::kTargets));
   REQUIRE(lam > 0);
   REQUIRE(lam < 1);
-  CHECK(torch::allclose(batch.at(ft::tensor_names::kImages), original.at(ft::tensor_names::kImages) * lam + original.at(ft::tensor_names::kImages).flip(0) * (1 - lam), 1e-5, 1e-6));
+  CHECK(torch::allclose(
+      batch.at(ft::tensor_names::kImages),
+      original.at(ft::tensor_names::kImages) * lam + original.at(ft::tensor_names::kImages).flip(0) * (1 - lam), 1e-5,
+      1e-6));
   const auto one_hot = torch::one_hot(original.at(ft::tensor_names::kTargets), 5).to(torch::kFloat32);
   CHECK(torch::allclose(batch.at(ft::tensor_names::kTargets), one_hot * lam + one_hot.flip(0) * (1 - lam), 1e-6, 1e-7));
 
   // The same seed, the same draw; prob = 0 leaves batches alone.
-  ft::Batch again = batch_of(original.at(ft::tensor_names::kImages).clone(), original.at(ft::tensor_names::kTargets).clone());
+  ft::Batch again =
+      batch_of(original.at(ft::tensor_names::kImages).clone(), original.at(ft::tensor_names::kTargets).clone());
   torch::manual_seed(3);
   mixup->transform_batch(again);
   CHECK(torch::equal(again.at(ft::tensor_names::kImages), batch.at(ft::tensor_names::kImages)));
-  ft::Batch untouched = batch_of(original.at(ft::tensor_names::kImages).clone(), original.at(ft::tensor_names::kTargets).clone());
+  ft::Batch untouched =
+      batch_of(original.at(ft::tensor_names::kImages).clone(), original.at(ft::tensor_names::kTargets).clone());
   toolkit.make("mixup", {{"prob", 0.0}})->transform_batch(untouched);
   CHECK(torch::equal(untouched.at(ft::tensor_names::kImages), original.at(ft::tensor_names::kImages)));
   CHECK(torch::equal(untouched.at(ft::tensor_names::kTargets), original.at(ft::tensor_names::kTargets)));
@@ -94,13 +100,18 @@ TEST_CASE("cutmix pastes a box of the reversed batch and weighs the labels by th
   const ft::Batch original = sample_batch();
   int boxes = 0;
   for (int seed = 0; seed < 20; ++seed) {
-    ft::Batch batch = batch_of(original.at(ft::tensor_names::kImages).clone(), original.at(ft::tensor_names::kTargets).clone());
+    ft::Batch batch =
+        batch_of(original.at(ft::tensor_names::kImages).clone(), original.at(ft::tensor_names::kTargets).clone());
     torch::manual_seed(seed);
     cutmix->transform_batch(batch);
-    const auto pasted = batch.at(ft::tensor_names::kImages).ne(original.at(ft::tensor_names::kImages)).any(1);  // [N, H, W]: pixels taken from the other image
+    const auto pasted = batch.at(ft::tensor_names::kImages)
+                            .ne(original.at(ft::tensor_names::kImages))
+                            .any(1);  // [N, H, W]: pixels taken from the other image
     const double area = pasted[1].sum().item<double>() / 64.0;
     // Every changed pixel comes from the reversed batch, and the label weights are the areas.
-    CHECK(torch::equal(batch.at(ft::tensor_names::kImages).where(pasted.unsqueeze(1), original.at(ft::tensor_names::kImages).flip(0)), original.at(ft::tensor_names::kImages).flip(0)));
+    CHECK(torch::equal(
+        batch.at(ft::tensor_names::kImages).where(pasted.unsqueeze(1), original.at(ft::tensor_names::kImages).flip(0)),
+        original.at(ft::tensor_names::kImages).flip(0)));
     CHECK(lam_of(batch.at(ft::tensor_names::kTargets)) == Approx(1.0 - area).margin(1e-6));
     boxes += area > 0;
   }

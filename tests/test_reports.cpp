@@ -159,7 +159,8 @@ TEST_CASE("compare reads parameters and group learning rates from the store", "[
   const auto by_lr = store.outcomes_by("optimizer.lr", std::nullopt, std::string("finetune"));
   REQUIRE(by_lr.size() == 2);
   CHECK(by_lr[0].value == "0.01");
-  CHECK(by_lr[0].best_val_accuracy == Approx(0.5));
+  CHECK(by_lr[0].best_val_primary == Approx(0.5));
+  CHECK(by_lr[0].primary_metric == "accuracy");
   const auto by_group = store.outcomes_by("lr/backbone", std::nullopt, std::nullopt);
   REQUIRE(by_group.size() == 2);
   CHECK(std::stod(by_group[0].value) == Approx(0.002));  // the highest rate the group was given

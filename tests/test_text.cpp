@@ -10,9 +10,9 @@
 #include "wordpiece.h"
 
 #include <ATen/CPUGeneratorImpl.h>
-#include <nlohmann/json.hpp>
 #include <torch/torch.h>
 #include <catch2/catch.hpp>
+#include <nlohmann/json.hpp>
 
 #include <filesystem>
 #include <fstream>
@@ -28,7 +28,8 @@ struct Plugins {
   ft::PluginCatalog catalog;
   ft::log::ComponentLogger log{"test"};
   Plugins() {
-    for (const char* file : {"ft_text.so", "ft_masked_lm.so", "ft_bert.so", "ft_classification.so", "ft_linear_head.so"}) {
+    for (const char* file :
+         {"ft_text.so", "ft_masked_lm.so", "ft_bert.so", "ft_classification.so", "ft_linear_head.so"}) {
       catalog.load_file(std::string(FT_PLUGIN_DIR) + "/" + file);
     }
   }
@@ -66,8 +67,7 @@ TEST_CASE("the corpus readers parse TSV, JSON lines and fortune files, and name 
   CHECK(entries[0].text == "one\n  line two");
   CHECK(entries[1].text == "\nthree");
   CHECK(entries[1].label == "misc");
-  CHECK_THROWS_WITH(ft_plugins::read_fortunes("/nowhere/fortunes", {"science"}),
-                    Contains("apt-get install fortunes"));
+  CHECK_THROWS_WITH(ft_plugins::read_fortunes("/nowhere/fortunes", {"science"}), Contains("apt-get install fortunes"));
 }
 
 TEST_CASE("WordPiece gives BertTokenizer's ids on every document of the fortunes corpus", "[text][tokenizer]") {
@@ -75,9 +75,10 @@ TEST_CASE("WordPiece gives BertTokenizer's ids on every document of the fortunes
   auto documents = ft_plugins::read_fortunes(kFortunes, ft_plugins::fortune_categories(kFortunes));
   REQUIRE(documents.size() > 10000);
   // And what the corpus lacks: accents, other scripts, CJK, controls, full-width and odd whitespace, a long word.
-  for (const std::string& text : std::vector<std::string>{"Héllo Wörld! Ça va? naïve café", "İstanbul ΣΑΣ Straße", "中文字符 and 日本語テキスト",
-                           "tab\tand\x08 back\x7f space\u00a0nbsp\u2003em", "ｆｕｌｌ－ｗｉｄｔｈ", "a-b_c.d,e;f:g!h?",
-                           "\xe2\x80\x9cquoted\xe2\x80\x9d \xe2\x80\x94 dash", std::string(120, 'x')}) {
+  for (const std::string& text : std::vector<std::string>{
+           "Héllo Wörld! Ça va? naïve café", "İstanbul ΣΑΣ Straße", "中文字符 and 日本語テキスト",
+           "tab\tand\x08 back\x7f space\u00a0nbsp\u2003em", "ｆｕｌｌ－ｗｉｄｔｈ", "a-b_c.d,e;f:g!h?",
+           "\xe2\x80\x9cquoted\xe2\x80\x9d \xe2\x80\x94 dash", std::string(120, 'x')}) {
     documents.push_back({"extra", text});
   }
   TempDir dir;
@@ -102,8 +103,8 @@ TEST_CASE("WordPiece gives BertTokenizer's ids on every document of the fortunes
                       encoding.input_ids == expected[i]["input_ids"].get<std::vector<std::int64_t>>() &&
                       encoding.attention_mask == expected[i]["attention_mask"].get<std::vector<std::int64_t>>();
     if (!same && differing++ < 3) {
-      UNSCOPED_INFO("document " << i << ": " << documents[i].text << "\n  words: "
-                                << nlohmann::json(tokenizer.words(documents[i].text)).dump()
+      UNSCOPED_INFO("document " << i << ": " << documents[i].text
+                                << "\n  words: " << nlohmann::json(tokenizer.words(documents[i].text)).dump()
                                 << "\n  ours: " << nlohmann::json(tokens).dump()
                                 << "\n  BertTokenizer: " << expected[i]["tokens"].dump());
     }
@@ -130,12 +131,12 @@ TEST_CASE("the fortunes dataset splits by category, and its SentencePiece vocabu
   CHECK(info.num_classes == 2);
   CHECK(info.class_names == std::vector<std::string>{"science", "sports"});
   CHECK(info.text.vocab_size == 400);
-  CHECK(info.text.special_tokens == std::map<std::string, std::int64_t>{
-                                        {"pad", 0}, {"unk", 1}, {"cls", 2}, {"sep", 3}, {"mask", 4}});
+  CHECK(info.text.special_tokens ==
+        std::map<std::string, std::int64_t>{{"pad", 0}, {"unk", 1}, {"cls", 2}, {"sep", 3}, {"mask", 4}});
   CHECK(info.tensors == std::vector<std::string>{kInputIds, kAttentionMask, kLabels});
   const auto train = dataset->train()->tensors();
   REQUIRE(train);
-  CHECK(train->at(kInputIds).sizes() == torch::IntArrayRef({10, 32}));  // 5 per class
+  CHECK(train->at(kInputIds).sizes() == torch::IntArrayRef({10, 32}));   // 5 per class
   CHECK(train->at(kInputIds).select(1, 0).eq(2).all().item().toBool());  // [CLS] first
   CHECK(torch::equal(train->at(kLabels).bincount(), torch::tensor({5, 5})));
   // 625 science and 147 sports entries: 10 % of each to test, 10 % to validation.
@@ -201,9 +202,11 @@ TEST_CASE("masked_lm masks 15 % of the real tokens, 80/10/10, and scores only th
   CHECK(loss < 1e-6);
   const auto sums = task->metric_sums(outputs, batch);
   REQUIRE(sums.numel() == 3);  // weight, then one per metric
-  const auto values = task->metric_values({sums[0].item<double>(), sums[1].item<double>(), sums[2].item<double>()}, loss);
+  const auto values =
+      task->metric_values({sums[0].item<double>(), sums[1].item<double>(), sums[2].item<double>()}, loss);
   // Only the masked positions reach the head.
-  CHECK(task->select(torch::zeros({400, 64, 8}), batch).sizes() == torch::IntArrayRef({scored.sum().item<std::int64_t>(), 8}));
+  CHECK(task->select(torch::zeros({400, 64, 8}), batch).sizes() ==
+        torch::IntArrayRef({scored.sum().item<std::int64_t>(), 8}));
   CHECK(values[0] == Approx(1.0));
   CHECK(values[1] == Approx(1.0));
   // Another generator draws other masks; the same seed the same ones (resume and evaluation rely on it).
@@ -215,7 +218,8 @@ TEST_CASE("masked_lm masks 15 % of the real tokens, 80/10/10, and scores only th
 
 TEST_CASE("bert matches transformers' BertModel in eval mode and after one training step", "[text][parity]") {
   TempDir dir;
-  const std::string command = std::string(FT_PYTHON) + " " + FT_REFERENCE_DIR + "/bert_parity.py " + dir.path().string();
+  const std::string command =
+      std::string(FT_PYTHON) + " " + FT_REFERENCE_DIR + "/bert_parity.py " + dir.path().string();
   REQUIRE(std::system(command.c_str()) == 0);
   const auto reference = ft::load_tensors(dir / "reference.safetensors");
   const auto weights = ft::load_tensors(dir / "weights.safetensors");

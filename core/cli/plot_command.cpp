@@ -149,9 +149,14 @@ Chart compare_chart(const ResultsStore& store, const PlotOptions& options) {
                         options.sweep ? std::optional<std::string>(sweep_group(*options.sweep)) : std::nullopt);
   if (outcomes.empty()) throw ConfigError("no runs with " + options.compare + " to plot");
   Chart chart;
-  chart.title = "Best validation accuracy by " + options.compare;
+  // The runs' primary metric: accuracy for classification, perplexity for masked_lm, ...
+  std::string metric = outcomes.front().primary_metric;
+  for (const auto& outcome : outcomes) {
+    if (outcome.primary_metric != metric) metric = "primary metric";
+  }
+  chart.title = "Best validation " + metric + " by " + options.compare;
   chart.x_label = options.compare;
-  chart.y_label = "best validation accuracy";
+  chart.y_label = "best validation " + metric;
   chart.log_x = !options.linear_x;
   // Stages are never mixed: one color, one set of points and one line of means per stage.
   std::map<std::string, std::size_t> stage_index;
@@ -164,7 +169,7 @@ Chart compare_chart(const ResultsStore& store, const PlotOptions& options) {
     if (!x) continue;
     ++numeric;
     if (*x <= 0) chart.log_x = false;
-    if (outcome.best_val_accuracy) lowest = std::min(lowest, *outcome.best_val_accuracy);
+    if (outcome.best_val_primary) lowest = std::min(lowest, *outcome.best_val_primary);
   }
   if (numeric == 0) throw ConfigError(options.compare + " has no numeric values to plot; use ftrun compare");
   if (!std::isfinite(lowest)) lowest = 0;
@@ -175,8 +180,8 @@ Chart compare_chart(const ResultsStore& store, const PlotOptions& options) {
     for (const auto& outcome : outcomes) {
       const auto x = number_of(outcome.value);
       if (outcome.stage != stage || !x) continue;
-      if (outcome.status == "completed" && outcome.best_val_accuracy) {
-        points.points.push_back({*x, *outcome.best_val_accuracy});
+      if (outcome.status == "completed" && outcome.best_val_primary) {
+        points.points.push_back({*x, *outcome.best_val_primary});
       } else if (outcome.status == "diverged" || outcome.status == "failed") {
         chart.markers.push_back(
             {{*x, lowest},

@@ -75,30 +75,41 @@ OutputFormat output_format(bool json, bool csv) {
   return json ? OutputFormat::json : csv ? OutputFormat::csv : OutputFormat::table;
 }
 
+std::string short_metric(const std::string& metric) {
+  if (metric == "accuracy") return "acc";
+  if (metric == "perplexity") return "ppl";
+  return metric.substr(0, 6);
+}
+
 void print_runs(const std::vector<RunSummary>& runs) {
   if (runs.empty()) {
     std::printf("no runs recorded yet\n");
     return;
   }
-  std::printf("%5s  %-22s %-12s %-11s %5s %6s %9s %9s %9s  %s\n", "id", "name", "stage", "status", "seed", "epochs",
-              "best_acc", "best_loss", "test_acc", "parameters");
+  // Each run is judged by its task's primary metric: accuracy (acc) for classification, perplexity (ppl) for a
+  // masked language model; `metric` says which, best_val is its best validation value by its own direction.
+  std::printf("%5s  %-22s %-12s %-11s %5s %6s %6s %9s %9s %9s  %s\n", "id", "name", "stage", "status", "seed", "epochs",
+              "metric", "best_val", "best_loss", "test", "parameters");
   for (const auto& run : runs) {
-    std::printf("%5lld  %s %s %-11s %5lld %6lld %9s %9s %9s  %s\n", static_cast<long long>(run.id),
+    std::printf("%5lld  %s %s %-11s %5lld %6lld %6s %9s %9s %9s  %s\n", static_cast<long long>(run.id),
                 fit_width(run.name, 22).c_str(), fit_width(run.stage.empty() ? "-" : run.stage, 12).c_str(),
                 run.status.c_str(), static_cast<long long>(run.seed), static_cast<long long>(run.epochs),
-                cell(run.best_val_accuracy).c_str(), cell(run.best_val_loss).c_str(), cell(run.test_accuracy).c_str(),
-                printable(run.key_params).c_str());
+                short_metric(run.primary_metric).c_str(), cell(run.best_val_primary).c_str(),
+                cell(run.best_val_loss).c_str(), cell(run.test_primary).c_str(), printable(run.key_params).c_str());
   }
 }
 
 // A run's learning curves, marking its best epoch and the onset of overfitting.
 int command_show(std::int64_t run_id, const std::string& store_path) {
   ResultsStore store(resolve_store_path(store_path, ""), store_options_from_environment());
-  print_runs({run_summary_of(store, run_id)});
+  const RunSummary summary = run_summary_of(store, run_id);
+  print_runs({summary});
   const auto epochs = store.epochs_of(run_id);
+  const std::string metric = short_metric(summary.primary_metric);
   constexpr int kPatience = 1;  // show every rise that never came back down, however short
   const OverfitReport report = overfit_of(store, run_id, epochs, kPatience);
-  std::printf("\n%6s %10s %10s %10s %10s %11s\n", "epoch", "train_loss", "train_acc", "val_loss", "val_acc", "lr");
+  std::printf("\n%6s %10s %10s %10s %10s %11s\n", "epoch", "train_loss", ("train_" + metric).c_str(), "val_loss",
+              ("val_" + metric).c_str(), "lr");
   for (const auto& e : epochs) {
     std::string mark;
     if (report.best_epoch == e.epoch) mark = "  <- best";
@@ -106,7 +117,7 @@ int command_show(std::int64_t run_id, const std::string& store_path) {
       mark += e.epoch == *report.onset_epoch ? "  <- overfitting starts" : "  <- overfitting";
     }
     std::printf("%6lld %10s %10s %10s %10s %11.3g%s\n", static_cast<long long>(e.epoch), number(e.train_loss).c_str(),
-                number(e.train_accuracy).c_str(), number(e.val_loss).c_str(), number(e.val_accuracy).c_str(), e.lr,
+                number(e.train_primary).c_str(), number(e.val_loss).c_str(), number(e.val_primary).c_str(), e.lr,
                 mark.c_str());
   }
   if (report.onset_epoch) {
@@ -128,26 +139,38 @@ int command_compare(const CompareOptions& options) {
     for (const auto& comparison : stages) {
       auto values = nlohmann::json::array();
       for (const auto& group : comparison.values) {
-        values.push_back(
-            {{"value", group.value},
-             {"completed", group.completed},
-             {"failed", group.failed},
-             {"diverged", group.diverged},
-             {"pruned", group.pruned},
-             {"other", group.other},
-             {"best_val_accuracy", {{"mean", json_number(group.mean_best)}, {"std", json_number(group.std_best)}}},
-             {"final_val_accuracy", {{"mean", json_number(group.mean_final)}, {"std", json_number(group.std_final)}}},
-             {"best", group.best}});
+        values.push_back({{"value", group.value},
+                          {"completed", group.completed},
+                          {"failed", group.failed},
+                          {"diverged", group.diverged},
+                          {"pruned", group.pruned},
+                          {"other", group.other},
+                          {"best_val_" + comparison.metric,
+                           {{"mean", json_number(group.mean_best)}, {"std", json_number(group.std_best)}}},
+                          {"final_val_" + comparison.metric,
+                           {{"mean", json_number(group.mean_final)}, {"std", json_number(group.std_final)}}},
+                          {"best", group.best}});
       }
-      out.push_back({{"stage", comparison.stage}, {"key", options.key}, {"values", values}});
+      out.push_back({{"stage", comparison.stage},
+                     {"key", options.key},
+                     {"metric", comparison.metric},
+                     {"higher_is_better", comparison.higher_is_better},
+                     {"values", values}});
     }
     std::printf("%s\n", out.dump(2).c_str());
     return kExitOk;
   }
   if (format == OutputFormat::csv) {
+    // Named after the compared runs' primary metric (best_val_accuracy_mean for classification), or "primary"
+    // when the stages' metrics differ.
+    std::string metric = stages.empty() ? std::string("accuracy") : stages.front().metric;
+    for (const auto& comparison : stages) {
+      if (comparison.metric != metric) metric = "primary";
+    }
     std::printf(
-        "stage,value,completed,failed,diverged,pruned,other,best_val_accuracy_mean,best_val_accuracy_std,"
-        "final_val_accuracy_mean,final_val_accuracy_std,best\n");
+        "stage,value,completed,failed,diverged,pruned,other,best_val_%s_mean,best_val_%s_std,"
+        "final_val_%s_mean,final_val_%s_std,best\n",
+        metric.c_str(), metric.c_str(), metric.c_str(), metric.c_str());
     for (const auto& comparison : stages) {
       for (const auto& group : comparison.values) {
         std::printf("%s,%s,%lld,%lld,%lld,%lld,%lld,%s,%s,%s,%s,%d\n", csv_field(comparison.stage).c_str(),
@@ -173,8 +196,9 @@ int command_compare(const CompareOptions& options) {
   for (const auto& comparison : stages) {
     std::printf("%sstage %s\n", &comparison == &stages.front() ? "" : "\n",
                 comparison.stage.empty() ? "(none)" : printable(comparison.stage).c_str());
+    const std::string metric = short_metric(comparison.metric);
     std::printf("  %-20s %9s %6s %8s %6s %5s  %-20s %-20s\n", options.key.c_str(), "completed", "failed", "diverged",
-                "pruned", "other", "best_val_acc", "final_val_acc");
+                "pruned", "other", ("best_val_" + metric).c_str(), ("final_val_" + metric).c_str());
     for (const auto& group : comparison.values) {
       std::printf("  %s %9lld %6lld %8lld %6lld %5lld  %s %s%s\n", fit_width(group.value, 20).c_str(),
                   static_cast<long long>(group.completed), static_cast<long long>(group.failed),
@@ -184,7 +208,8 @@ int command_compare(const CompareOptions& options) {
     }
   }
   std::printf(
-      "\nbest_val_acc and final_val_acc: mean ± standard deviation over the completed runs (seeds) of a value\n");
+      "\nbest_val and final_val: the runs' primary metric (acc: accuracy, higher is better; ppl: perplexity, lower is "
+      "better), mean ± standard deviation over the completed runs (seeds) of a value\n");
   return kExitOk;
 }
 
@@ -306,17 +331,25 @@ int command_runs(const RunsOptions& options) {
                      {"best_val_accuracy", json_number(run.best_val_accuracy)},
                      {"best_val_loss", json_number(run.best_val_loss)},
                      {"test_accuracy", json_number(run.test_accuracy)},
+                     {"primary_metric", run.primary_metric},
+                     {"primary_direction", run.primary_direction},
+                     {"best_val_primary", json_number(run.best_val_primary)},
+                     {"test_primary", json_number(run.test_primary)},
                      {"params", params_json(store, run.id)}});
     }
     std::printf("%s\n", out.dump(2).c_str());
   } else if (options.csv) {
-    std::printf("id,name,stage,group,status,seed,started_at,epochs,best_val_accuracy,best_val_loss,test_accuracy\n");
+    std::printf(
+        "id,name,stage,group,status,seed,started_at,epochs,best_val_accuracy,best_val_loss,test_accuracy,"
+        "primary_metric,best_val_primary,test_primary\n");
     for (const auto& run : runs) {
-      std::printf("%lld,%s,%s,%s,%s,%lld,%s,%lld,%s,%s,%s\n", static_cast<long long>(run.id),
+      std::printf("%lld,%s,%s,%s,%s,%lld,%s,%lld,%s,%s,%s,%s,%s,%s\n", static_cast<long long>(run.id),
                   csv_field(run.name).c_str(), csv_field(run.stage).c_str(), csv_field(run.group_id).c_str(),
                   run.status.c_str(), static_cast<long long>(run.seed), run.started_at.c_str(),
                   static_cast<long long>(run.epochs), csv_number(run.best_val_accuracy).c_str(),
-                  csv_number(run.best_val_loss).c_str(), csv_number(run.test_accuracy).c_str());
+                  csv_number(run.best_val_loss).c_str(), csv_number(run.test_accuracy).c_str(),
+                  csv_field(run.primary_metric).c_str(), csv_number(run.best_val_primary).c_str(),
+                  csv_number(run.test_primary).c_str());
     }
   } else {
     print_runs(runs);

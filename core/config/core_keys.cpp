@@ -95,12 +95,13 @@ std::string monitor_check(const std::string& value) {
   // Every task reports loss, and the built-in ones accuracy or perplexity: a near miss of those is a typo now, the
   // other names are checked against the task when the run is built.
   const std::vector<std::string> common = {"loss", "accuracy", "perplexity"};
-  const bool typo = std::find(common.begin(), common.end(), name) == common.end() && !did_you_mean(name, common).empty();
+  const bool typo =
+      std::find(common.begin(), common.end(), name) == common.end() && !did_you_mean(name, common).empty();
   if (word && !typo) return "";
   std::vector<std::string> examples;
   for (const auto& metric : common) examples.insert(examples.end(), {"val_" + metric, "train_" + metric});
-  return "expected val_ or train_ and the loss or a metric of the task (" + join(examples) + ", ...), got \"" +
-         value + "\"" + did_you_mean(value, examples);
+  return "expected val_ or train_ and the loss or a metric of the task (" + join(examples) + ", ...), got \"" + value +
+         "\"" + did_you_mean(value, examples);
 }
 
 Applies schedule_is(std::vector<std::string> types) {

@@ -40,9 +40,8 @@ class BatchSource {
 
   /// A batch on the device from host data (`gather`) or, for in-memory splits, from `indices`. Training batches'
   /// images also pass through `augment` (crop, flip) before normalisation.
-  Batch batch(const torch::Tensor& indices, const NamedTensors* host = nullptr,
-              const AugmentConfig* augment = nullptr, at::Generator* generator = nullptr,
-              std::optional<std::uint64_t> draw = std::nullopt) const;
+  Batch batch(const torch::Tensor& indices, const NamedTensors* host = nullptr, const AugmentConfig* augment = nullptr,
+              at::Generator* generator = nullptr, std::optional<std::uint64_t> draw = std::nullopt) const;
 
  private:
   std::shared_ptr<const Split> split_;

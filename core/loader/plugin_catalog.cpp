@@ -99,11 +99,10 @@ void PluginCatalog::load_file(const std::string& given_path) {
   if (info->abi_version != kPluginAbiVersion) {
     const std::uint32_t found_sdk = sdk_major_of_abi(info->abi_version);
     throw PluginError("plugin " + path + ": wrong plugin ABI version: expected " + std::to_string(kPluginAbiVersion) +
-                      " (ftsdk " + std::to_string(kSdkMajorVersion) + "), found " +
-                      std::to_string(info->abi_version) + " (ftsdk " + std::to_string(found_sdk) +
-                      "); rebuild against ftsdk " + std::to_string(kSdkMajorVersion) + " (find_package(ftsdk " +
-                      std::to_string(kSdkMajorVersion) + ")" +
-                      (found_sdk < kSdkMajorVersion ? "; docs/plugins.md says what changed" : "") + ")");
+                      " (ftsdk " + std::to_string(kSdkMajorVersion) + "), found " + std::to_string(info->abi_version) +
+                      " (ftsdk " + std::to_string(found_sdk) + "); rebuild against ftsdk " +
+                      std::to_string(kSdkMajorVersion) + " (find_package(ftsdk " + std::to_string(kSdkMajorVersion) +
+                      ")" + (found_sdk < kSdkMajorVersion ? "; docs/plugins.md says what changed" : "") + ")");
   }
   const std::string plugin_torch = info->torch_version ? info->torch_version : "(none)";
   if (plugin_torch != TORCH_VERSION) {
@@ -210,8 +209,8 @@ ComponentOrigin PluginCatalog::origin(const std::string& kind, const std::string
   return {kind, type, find(kind, type).plugin};
 }
 
-std::shared_ptr<void> PluginCatalog::call_factory(const std::string& kind, const std::string& type,
-                                                  const Entry& entry, const Params& params,
+std::shared_ptr<void> PluginCatalog::call_factory(const std::string& kind, const std::string& type, const Entry& entry,
+                                                  const Params& params,
                                                   const std::function<std::shared_ptr<void>()>& call) {
   const std::string who = "plugin " + entry.plugin->path + ": " + kind + " '" + type + "'";
   std::shared_ptr<void> object = call_plugin(who, call);

@@ -61,9 +61,9 @@ class PluginCatalog final : public Registry {
 
   // make_<kind>(type, params, context) for every kind of ftsdk/kinds.h: make_backbone, make_dataset, make_task,
   // make_head, make_optimizer, make_regularization.
-#define FT_CATALOG_MAKE(kind, Interface, Context, count, default_type)                            \
+#define FT_CATALOG_MAKE(kind, Interface, Context, count, default_type)                                        \
   std::shared_ptr<Interface> make_##kind(const std::string& type, const Params& params, const Context& ctx) { \
-    return make<Interface, Factory<Interface, Context>>(#kind, type, params, ctx);                     \
+    return make<Interface, Factory<Interface, Context>>(#kind, type, params, ctx);                            \
   }
   FTSDK_FOR_EACH_KIND(FT_CATALOG_MAKE)
 #undef FT_CATALOG_MAKE
@@ -78,8 +78,8 @@ class PluginCatalog final : public Registry {
   std::vector<std::string> types(const std::string& kind) const;
 
   // Registry, called by plugins during load_file: add_<kind> for every kind.
-#define FT_CATALOG_ADD(kind, Interface, Context, count, default_type)                   \
-  void add_##kind(const std::string& name, Factory<Interface, Context> factory) override { \
+#define FT_CATALOG_ADD(kind, Interface, Context, count, default_type)                                        \
+  void add_##kind(const std::string& name, Factory<Interface, Context> factory) override {                   \
     add(#kind, name, factory ? std::make_shared<Factory<Interface, Context>>(std::move(factory)) : nullptr); \
   }
   FTSDK_FOR_EACH_KIND(FT_CATALOG_ADD)
@@ -97,8 +97,7 @@ class PluginCatalog final : public Registry {
   std::shared_ptr<void> call_factory(const std::string& kind, const std::string& type, const Entry& entry,
                                      const Params& params, const std::function<std::shared_ptr<void>()>& call);
   template <class T, class Factory, class Context>
-  std::shared_ptr<T> make(const std::string& kind, const std::string& type, const Params& params,
-                          const Context& ctx) {
+  std::shared_ptr<T> make(const std::string& kind, const std::string& type, const Params& params, const Context& ctx) {
     const Entry& entry = find(kind, type);
     const auto& factory = *static_cast<const Factory*>(entry.factory.get());
     return std::static_pointer_cast<T>(
@@ -110,7 +109,7 @@ class PluginCatalog final : public Registry {
   std::vector<std::shared_ptr<const LoadedPlugin>> plugins_;
   std::shared_ptr<const LoadedPlugin> registering_;
   std::vector<std::pair<std::string, std::string>> registered_now_;  // (kind, name) added by registering_
-  std::map<std::string, std::map<std::string, Entry>> entries_;    // kind → type name → entry
+  std::map<std::string, std::map<std::string, Entry>> entries_;      // kind → type name → entry
   std::vector<std::string> failures_;
   std::vector<std::string> conflicts_;
   bool conflict_ = false;  // set by add() when the name being registered is taken

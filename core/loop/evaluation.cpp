@@ -5,8 +5,8 @@
 #include "distributed/process_group.h"
 #include "runner/precision.h"
 
-#include <torch/nn/functional/loss.h>
 #include <ATen/CPUGeneratorImpl.h>
+#include <torch/nn/functional/loss.h>
 #include <torch/torch.h>
 
 namespace ft {
@@ -52,7 +52,8 @@ EvalResult evaluate(Classifier& model, const BatchSource& source, const Evaluati
   if (result.examples == 0 || read[1] == 0) return result;
   result.loss = read[0] / read[1];
   const auto values = task.metric_values(std::vector<double>(read + 1, read + width + 1), result.loss);
-  for (std::size_t i = 0; i < metrics.size() && i < values.size(); ++i) result.metrics.emplace_back(metrics[i].name, values[i]);
+  for (std::size_t i = 0; i < metrics.size() && i < values.size(); ++i)
+    result.metrics.emplace_back(metrics[i].name, values[i]);
   return result;
 }
 

@@ -1,6 +1,6 @@
 #pragma once
-// Loss and the task's metrics of the model on a split (validation or test), without gradients. With several processes each
-// evaluates its own contiguous range of the split and the sums are added up, so every example counts once.
+// Loss and the task's metrics of the model on a split (validation or test), without gradients. With several processes
+// each evaluates its own contiguous range of the split and the sums are added up, so every example counts once.
 
 #include "data/batch_source.h"
 #include "runner/model.h"

@@ -1,8 +1,7 @@
 #include "loop/feature_cache.h"
 
-#include "config/join.h"
-
 #include "config/fingerprint.h"
+#include "config/join.h"
 #include "data/prefetcher.h"
 #include "log/log.h"
 #include "loop/feature_cache_file.h"
@@ -30,7 +29,8 @@ bool changes_batches(Regularization& regularization, const Batch& sample) {
   regularization.transform_batch(probe);
   for (const auto& [name, tensor] : sample) {
     const auto& after = probe.at(name);
-    if (after.sizes() != tensor.sizes() || after.scalar_type() != tensor.scalar_type() || !torch::equal(after, tensor)) {
+    if (after.sizes() != tensor.sizes() || after.scalar_type() != tensor.scalar_type() ||
+        !torch::equal(after, tensor)) {
       return true;
     }
   }

@@ -2,8 +2,8 @@
 // One optimizer step: forward, the task's loss (with the regularizations' replacements and penalties), backward
 // with loss scaling, the gradients' all-reduce across processes, unscaling, clipping and the optimizer's step.
 // Nothing in a step waits for the device: the loss, the task's metric sums and the gradient norm stay there, and
-// are read back in batches by read_back() (one transfer for many steps). The one exception is fp16, whose overflow check
-// decides on the host whether to skip the step, as GradScaler does: one fused check, one sync per step.
+// are read back in batches by read_back() (one transfer for many steps). The one exception is fp16, whose overflow
+// check decides on the host whether to skip the step, as GradScaler does: one fused check, one sync per step.
 
 #include "loop/callback.h"
 #include "runner/model.h"

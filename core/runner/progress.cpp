@@ -40,8 +40,8 @@ void Progress::step(std::int64_t step, double loss, std::int64_t images) {
   const double done = (epoch_ - 1) + static_cast<double>(step) / steps_per_epoch_;
   const double elapsed = std::chrono::duration<double>(now - run_start_).count();
   const double eta = done > 0 ? elapsed * (epochs_ - done) / done : 0;
-  const std::string line = fmt::format("epoch {}/{} step {}/{} loss {:.4f} {:.0f} img/s ETA {}", epoch_, epochs_, step,
-                                       steps_per_epoch_, loss, images_per_second, format_duration(eta));
+  const std::string line = fmt::format("epoch {}/{} step {}/{} loss {:.4f} {:.0f} examples/s ETA {}", epoch_, epochs_,
+                                       step, steps_per_epoch_, loss, images_per_second, format_duration(eta));
   if (terminal_) {
     std::fprintf(stderr, "\r\033[K%s", line.c_str());
     std::fflush(stderr);

@@ -5,9 +5,9 @@
 
 #include <ftsdk/error.h>
 
+#include <ATen/CPUGeneratorImpl.h>
 #include <fmt/format.h>
 #include <fmt/ranges.h>
-#include <ATen/CPUGeneratorImpl.h>
 #include <torch/torch.h>
 
 #include <algorithm>
@@ -40,14 +40,15 @@ void check_tensor_names(const DatasetInfo& info, const Backbone& backbone, const
     return out;
   };
   if (const auto absent = missing(backbone.inputs()); !absent.empty()) {
-    throw ConfigError(fmt::format("{}: backbone '{}' reads {}, but dataset '{}' has {} (a text backbone needs a text "
-                                  "dataset, an image backbone an image dataset)",
-                                  run.backbone.where.str(), run.backbone.type, fmt::join(absent, ", "),
-                                  run.dataset.type, fmt::join(info.tensors, ", ")));
+    throw ConfigError(
+        fmt::format("{}: backbone '{}' reads {}, but dataset '{}' has {} (a text backbone needs a text "
+                    "dataset, an image backbone an image dataset)",
+                    run.backbone.where.str(), run.backbone.type, fmt::join(absent, ", "), run.dataset.type,
+                    fmt::join(info.tensors, ", ")));
   }
   if (const auto absent = missing(task.reads()); !absent.empty()) {
-    throw ConfigError(fmt::format("{}: task '{}' reads {}, but dataset '{}' has {}",
-                                  run.task.where.str(), run.task.type, fmt::join(absent, ", "), run.dataset.type,
+    throw ConfigError(fmt::format("{}: task '{}' reads {}, but dataset '{}' has {}", run.task.where.str(),
+                                  run.task.type, fmt::join(absent, ", "), run.dataset.type,
                                   fmt::join(info.tensors, ", ")));
   }
 }
@@ -94,8 +95,8 @@ void check_monitor(const Task& task, const RunConfig& run) {
     known.push_back("train_" + metric.name);
   }
   if (std::find(known.begin(), known.end(), monitor) == known.end()) {
-    throw ConfigError(fmt::format("train.monitor: task '{}' reports no metric \"{}\"{} (it reports: {})",
-                                  run.task.type, monitor, did_you_mean(monitor, known), join(known)));
+    throw ConfigError(fmt::format("train.monitor: task '{}' reports no metric \"{}\"{} (it reports: {})", run.task.type,
+                                  monitor, did_you_mean(monitor, known), join(known)));
   }
 }
 

@@ -528,6 +528,10 @@ PlanResult Runner::run(const ExperimentPlan& plan, const RunHooks& hooks) {
     NewRun record{
         run.name, run.stage,    result.group_id, built.parent_run_id, plan.source_file,     recorded.resolved_toml,
         run.seed, device.str(), threads,         TORCH_VERSION,       recorded.flat_params, built.plugins};
+    const MetricSpec primary = built.task->metrics().front();
+    record.task = run.task.type;
+    record.primary_metric = primary.name;
+    record.primary_direction = primary.higher_is_better ? "max" : "min";
     const std::int64_t run_id = store_->begin_run(record);
     if (group_) group_->share_text("run_id", std::to_string(run_id));
     result.run_ids.push_back(run_id);

@@ -50,8 +50,8 @@ class Trainer::Impl {
 
     std::unique_ptr<GradientSync> sync;
     if (s_.group) sync = std::make_unique<GradientSync>(*s_.group, s_.model->parameters());
-    TrainStep step({s_.model, s_.task, s_.optimizer, s_.regularizations, s_.device, s_.precision, s_.config.clip_grad_norm,
-                    sync.get(), s_.config.cuda_graph});
+    TrainStep step({s_.model, s_.task, s_.optimizer, s_.regularizations, s_.device, s_.precision,
+                    s_.config.clip_grad_norm, sync.get(), s_.config.cuda_graph});
 
     std::unique_ptr<WeightAverage> average;
     if (s_.config.ema_decay > 0) {
@@ -86,9 +86,9 @@ class Trainer::Impl {
     // In event order. The test evaluation comes first so the recorder, after it, writes its rows at the end; the
     // recorder comes before the pruner, which reads the epoch's rows from the store; the best checkpoint judges
     // improvement before early stopping and the plateau schedule use it.
-    BestCheckpoint checkpoints(*s_.model, s_.checkpoint_dir, monitor_direction(*s_.task, state.monitor,
-                                                                                s_.config.monitor_mode),
-                               s_.config.min_delta, s_.on_checkpoint);
+    BestCheckpoint checkpoints(*s_.model, s_.checkpoint_dir,
+                               monitor_direction(*s_.task, state.monitor, s_.config.monitor_mode), s_.config.min_delta,
+                               s_.on_checkpoint);
     std::unique_ptr<TestEvaluation> test_evaluation;
     if (test) {
       test_evaluation = std::make_unique<TestEvaluation>(*s_.model, *test, loop.evaluation, s_.config.test_weights,

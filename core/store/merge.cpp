@@ -15,7 +15,7 @@ namespace {
 
 const char* const kRunColumns =
     "name, stage, group_id, parent_run_id, status, started_at, ended_at, experiment_file, config_toml, seed, device, "
-    "threads, ftrun_version, torch_version, host, pid, checkpoint_path, error";
+    "threads, ftrun_version, torch_version, host, pid, checkpoint_path, error, task, primary_metric, primary_direction";
 
 // Binds a value read from another statement, whatever its SQLite type.
 void bind_column(SQLite::Statement& statement, int index, const SQLite::Column& column) {

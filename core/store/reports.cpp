@@ -34,9 +34,17 @@ double metric(const EpochRow& row, const std::string& monitor) {
   if (monitor == "val_accuracy") return row.val_accuracy;
   if (monitor == "train_loss") return row.train_loss;
   if (monitor == "train_accuracy") return row.train_accuracy;
+  // Any other metric a run can monitor is its task's (train.monitor is checked against the task before it runs);
+  // the store keeps the primary one per epoch.
+  if (monitor.rfind("val_", 0) == 0) return row.val_primary;
+  if (monitor.rfind("train_", 0) == 0) return row.train_primary;
   return std::nan("");
 }
 
+}  // namespace
+
+namespace {
+double winner_value(const ValueGroup* group) { return group ? group->mean_best : std::nan(""); }
 }  // namespace
 
 std::vector<StageComparison> compare_by_stage(const std::vector<RunOutcome>& runs) {
@@ -45,15 +53,21 @@ std::vector<StageComparison> compare_by_stage(const std::vector<RunOutcome>& run
   std::vector<StageComparison> stages;
   for (const auto& [stage, by_value] : grouped) {
     StageComparison comparison{stage, {}};
+    const RunOutcome* first = by_value.begin()->second.front();
+    comparison.metric = first->primary_metric;
+    comparison.higher_is_better = first->higher_is_better;
     for (const auto& [value, members] : by_value) {
+      for (const RunOutcome* run : members) {
+        if (run->primary_metric != comparison.metric) comparison.metric = "primary";
+      }
       ValueGroup group;
       group.value = value;
       std::vector<double> best, final;
       for (const RunOutcome* run : members) {
         if (run->status == "completed") {
           ++group.completed;
-          if (run->best_val_accuracy) best.push_back(*run->best_val_accuracy);
-          if (run->final_val_accuracy) final.push_back(*run->final_val_accuracy);
+          if (run->best_val_primary) best.push_back(*run->best_val_primary);
+          if (run->final_val_primary) final.push_back(*run->final_val_primary);
         } else if (run->status == "failed") {
           ++group.failed;
         } else if (run->status == "diverged") {
@@ -77,7 +91,9 @@ std::vector<StageComparison> compare_by_stage(const std::vector<RunOutcome>& run
     ValueGroup* winner = nullptr;
     for (auto& group : comparison.values) {
       if (std::isnan(group.mean_best)) continue;
-      if (!winner || group.mean_best > winner->mean_best) winner = &group;
+      const bool better =
+          comparison.higher_is_better ? group.mean_best > winner_value(winner) : group.mean_best < winner_value(winner);
+      if (!winner || better) winner = &group;
     }
     if (winner) winner->best = true;
     stages.push_back(std::move(comparison));

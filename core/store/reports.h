@@ -12,7 +12,9 @@ namespace ft {
 /// The per-epoch metrics a run can be judged by (train.monitor, a sweep's objective): columns of the
 /// epoch_metrics table, so their names may be written into SQL once checked against this list.
 inline const std::vector<std::string>& objective_metrics() {
-  static const std::vector<std::string> names = {"val_loss", "val_accuracy", "train_loss", "train_accuracy"};
+  // val_primary and train_primary: each run's own primary metric (accuracy, perplexity, ...).
+  static const std::vector<std::string> names = {"val_loss",       "val_accuracy", "train_loss",
+                                                 "train_accuracy", "val_primary",  "train_primary"};
   return names;
 }
 
@@ -20,6 +22,8 @@ inline const std::vector<std::string>& objective_metrics() {
 struct EpochRow {
   std::int64_t epoch = 0;
   double train_loss = 0, train_accuracy = 0, val_loss = 0, val_accuracy = 0, lr = 0;
+  /// The run's primary metric (runs.primary_metric: accuracy, perplexity, ...).
+  double train_primary = 0, val_primary = 0;
 };
 
 /// A row of the validation_rises view: consecutive evaluations whose validation loss stayed above its minimum.
@@ -34,7 +38,10 @@ struct ValidationRise {
 struct RunOutcome {
   std::int64_t id = 0;
   std::string stage, status, value;
-  std::optional<double> best_val_accuracy, final_val_accuracy;
+  /// The run's primary metric (accuracy, perplexity), at its best by its direction and at the last evaluation.
+  std::optional<double> best_val_primary, final_val_primary;
+  std::string primary_metric = "accuracy";
+  bool higher_is_better = true;
 };
 
 /// Runs sharing one value of the compared key, within one stage.
@@ -43,12 +50,15 @@ struct ValueGroup {
   std::int64_t completed = 0, failed = 0, diverged = 0, pruned = 0, other = 0;  // other: running, interrupted
   /// Over completed runs (several seeds): mean and sample standard deviation (NaN below two runs).
   double mean_best = 0, std_best = 0, mean_final = 0, std_final = 0;
-  /// The highest mean best validation accuracy of its stage.
+  /// The best mean best validation value of its stage (highest accuracy, lowest perplexity).
   bool best = false;
 };
 
 struct StageComparison {
   std::string stage;
+  /// The primary metric its runs are compared by; "primary" when they have different ones (other tasks).
+  std::string metric = "accuracy";
+  bool higher_is_better = true;
   /// Numeric values in numeric order, then text values in text order.
   std::vector<ValueGroup> values;
 };

@@ -224,8 +224,8 @@ std::int64_t ResultsStore::begin_run(const NewRun& run) {
   write("record the new run", options_.write_attempts, [&] {
     SQLite::Statement insert(*db_, R"(INSERT INTO runs
         (name, stage, group_id, parent_run_id, status, started_at, experiment_file, config_toml, seed, device,
-         threads, ftrun_version, torch_version, host, pid)
-        VALUES (?, ?, ?, ?, 'running', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?))");
+         threads, ftrun_version, torch_version, host, pid, task, primary_metric, primary_direction)
+        VALUES (?, ?, ?, ?, 'running', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?))");
     insert.bind(1, run.name);
     insert.bind(2, run.stage);
     insert.bind(3, run.group_id);
@@ -240,6 +240,9 @@ std::int64_t ResultsStore::begin_run(const NewRun& run) {
     insert.bind(12, run.torch_version);
     insert.bind(13, host_name());
     insert.bind(14, static_cast<std::int64_t>(::getpid()));
+    insert.bind(15, run.task);
+    insert.bind(16, run.primary_metric);
+    insert.bind(17, run.primary_direction);
     insert.exec();
     id = db_->getLastInsertRowid();
 
@@ -350,7 +353,8 @@ std::vector<RunSummary> ResultsStore::list_runs(const RunFilter& filter) const {
     std::string sql = R"(SELECT s.id, s.name, s.stage, s.group_id, s.status, s.started_at, s.best_val_accuracy,
         s.best_val_loss, s.test_accuracy, COALESCE(s.epochs, 0), s.seed,
         (SELECT group_concat(key || '=' || value, ' ') FROM run_params p WHERE p.run_id = s.id AND p.key IN
-          ('optimizer.type', 'optimizer.lr', 'backbone.lr_mult', 'backbone.weights', 'optimizer.weight_decay'))
+          ('optimizer.type', 'optimizer.lr', 'backbone.lr_mult', 'backbone.weights', 'optimizer.weight_decay')),
+        s.primary_metric, s.primary_direction, s.best_val_primary, s.test_primary
         FROM run_summary s WHERE 1 = 1)";
     if (filter.id) sql += " AND s.id = :id";
     if (filter.name) sql += " AND s.name = :name";
@@ -391,6 +395,10 @@ std::vector<RunSummary> ResultsStore::list_runs(const RunFilter& filter) const {
       run.epochs = query.getColumn(9).getInt64();
       run.seed = query.getColumn(10).getInt64();
       run.key_params = query.getColumn(11).getString();
+      run.primary_metric = query.getColumn(12).getString();
+      run.primary_direction = query.getColumn(13).getString();
+      run.best_val_primary = optional_real(query, 14);
+      run.test_primary = optional_real(query, 15);
       runs.push_back(run);
     }
     return runs;
@@ -408,13 +416,14 @@ std::optional<std::string> ResultsStore::status_of(std::int64_t run_id) const {
 
 std::vector<EpochRow> ResultsStore::epochs_of(std::int64_t run_id) const {
   return guarded(path_, "read the run's epochs", [&] {
-    auto query = prepared(R"(SELECT epoch, train_loss, train_accuracy, val_loss, val_accuracy, lr
-        FROM epoch_metrics WHERE run_id = ? ORDER BY epoch)");
+    auto query = prepared(R"(SELECT epoch, train_loss, train_accuracy, val_loss, val_accuracy, lr, train_primary,
+        val_primary FROM epoch_metrics WHERE run_id = ? ORDER BY epoch)");
     query->bind(1, static_cast<std::int64_t>(run_id));
     std::vector<EpochRow> rows;
     while (query->executeStep()) {
       rows.push_back({query->getColumn(0).getInt64(), real_or_nan(*query, 1), real_or_nan(*query, 2),
-                      real_or_nan(*query, 3), real_or_nan(*query, 4), real_or_nan(*query, 5)});
+                      real_or_nan(*query, 3), real_or_nan(*query, 4), real_or_nan(*query, 5), real_or_nan(*query, 6),
+                      real_or_nan(*query, 7)});
     }
     return rows;
   });
@@ -432,10 +441,12 @@ std::vector<RunOutcome> ResultsStore::outcomes_by(const std::string& key, const 
     std::string sql = group_rate ? R"(SELECT * FROM (SELECT s.id, s.stage, s.status, CAST(COALESCE(
           (SELECT MAX(value) FROM metrics m WHERE m.run_id = s.id AND m.scope = 'epoch' AND m.name = :key),
           (SELECT MAX(value) FROM metrics m WHERE m.run_id = s.id AND m.scope = 'step' AND m.name = :key)) AS TEXT)
-          AS value, s.best_val_accuracy, s.final_val_accuracy, s.name, s.group_id FROM run_summary s) s
+          AS value, s.best_val_primary, s.final_val_primary, s.name, s.group_id, s.primary_metric,
+          s.primary_direction FROM run_summary s) s
         WHERE s.value IS NOT NULL)"
-                                 : R"(SELECT s.id, s.stage, s.status, CAST(p.value AS TEXT), s.best_val_accuracy,
-        s.final_val_accuracy FROM run_summary s JOIN run_params p ON p.run_id = s.id AND p.key = :key WHERE 1 = 1)";
+                                 : R"(SELECT s.id, s.stage, s.status, CAST(p.value AS TEXT), s.best_val_primary,
+        s.final_val_primary, s.name, s.group_id, s.primary_metric, s.primary_direction FROM run_summary s
+        JOIN run_params p ON p.run_id = s.id AND p.key = :key WHERE 1 = 1)";
     if (name) sql += " AND s.name = :name";
     if (stage) sql += " AND s.stage = :stage";
     if (group) sql += " AND s.group_id = :group";
@@ -448,7 +459,8 @@ std::vector<RunOutcome> ResultsStore::outcomes_by(const std::string& key, const 
     std::vector<RunOutcome> runs;
     while (query.executeStep()) {
       runs.push_back({query.getColumn(0).getInt64(), query.getColumn(1).getString(), query.getColumn(2).getString(),
-                      query.getColumn(3).getString(), optional_real(query, 4), optional_real(query, 5)});
+                      query.getColumn(3).getString(), optional_real(query, 4), optional_real(query, 5),
+                      query.getColumn(8).getString(), query.getColumn(9).getString() != "min"});
     }
     return runs;
   });

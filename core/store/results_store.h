@@ -58,6 +58,10 @@ struct NewRun {
   std::string torch_version;
   std::vector<std::pair<std::string, ParamValue>> params;
   std::vector<PluginUse> plugins;
+  /// The task plugin, and the metric that ranks the run with which way is better ("max" or "min").
+  std::string task = "classification";
+  std::string primary_metric = "accuracy";
+  std::string primary_direction = "max";
 };
 
 struct MetricRow {
@@ -81,6 +85,12 @@ struct RunSummary {
   std::optional<double> best_val_loss;
   std::optional<double> test_accuracy;
   std::int64_t epochs = 0;
+  /// The run's primary metric ("accuracy", "perplexity"), its best validation value (by its direction) and its
+  /// test value.
+  std::string primary_metric = "accuracy";
+  std::string primary_direction = "max";
+  std::optional<double> best_val_primary;
+  std::optional<double> test_primary;
 };
 
 struct RunFilter {

@@ -149,6 +149,23 @@ CREATE TABLE trials (
 ) WITHOUT ROWID;
 )sql";
 
+// Version 4 → 5: each run's task and its primary metric (accuracy for classification, perplexity for masked_lm),
+// and that metric per epoch in epoch_metrics, so the views and `ftrun runs` rank runs by it instead of by accuracy.
+// Every run before version 5 was a classification run: its primary metric is accuracy, filled in here.
+const char* const kMigrateV4ToV5 = R"sql(
+DROP VIEW IF EXISTS overfitting;
+DROP VIEW IF EXISTS validation_rises;
+DROP VIEW IF EXISTS evaluations;
+DROP VIEW IF EXISTS run_summary;
+DROP TRIGGER IF EXISTS epoch_metrics_on_insert;
+ALTER TABLE runs ADD COLUMN task TEXT NOT NULL DEFAULT 'classification';
+ALTER TABLE runs ADD COLUMN primary_metric TEXT NOT NULL DEFAULT 'accuracy';
+ALTER TABLE runs ADD COLUMN primary_direction TEXT NOT NULL DEFAULT 'max';
+ALTER TABLE epoch_metrics ADD COLUMN train_primary REAL;
+ALTER TABLE epoch_metrics ADD COLUMN val_primary REAL;
+UPDATE epoch_metrics SET train_primary = train_accuracy, val_primary = val_accuracy;
+)sql";
+
 const char* const kTablesSql = R"sql(
 CREATE TABLE IF NOT EXISTS runs (
   id              INTEGER PRIMARY KEY,
@@ -170,7 +187,12 @@ CREATE TABLE IF NOT EXISTS runs (
   host            TEXT NOT NULL,
   pid             INTEGER NOT NULL,
   checkpoint_path TEXT,
-  error           TEXT
+  error           TEXT,
+  -- What the run learnt (its task plugin) and the metric that ranks it: 'accuracy' ('max' is better),
+  -- 'perplexity' ('min'), ...; recorded as train_<metric>, val_<metric>, test_<metric>.
+  task              TEXT NOT NULL DEFAULT 'classification',
+  primary_metric    TEXT NOT NULL DEFAULT 'accuracy',
+  primary_direction TEXT NOT NULL DEFAULT 'max'
 );
 CREATE INDEX IF NOT EXISTS runs_by_name ON runs(name);
 CREATE INDEX IF NOT EXISTS runs_by_group ON runs(group_id);
@@ -244,12 +266,17 @@ CREATE TABLE IF NOT EXISTS epoch_metrics (
   lr                REAL,
   images_per_second REAL,
   seconds           REAL,
+  train_primary     REAL,  -- the run's primary metric (runs.primary_metric) on the training and validation split
+  val_primary       REAL,
   PRIMARY KEY (run_id, epoch)
 ) WITHOUT ROWID;
 
 CREATE TRIGGER IF NOT EXISTS epoch_metrics_on_insert AFTER INSERT ON metrics
-  WHEN NEW.scope = 'epoch' AND NEW.name IN ('train_loss', 'train_accuracy', 'val_loss', 'val_accuracy', 'lr',
-                                            'images_per_second', 'seconds')
+  WHEN NEW.scope = 'epoch' AND (NEW.name IN ('train_loss', 'train_accuracy', 'val_loss', 'val_accuracy', 'lr',
+                                             'images_per_second', 'seconds')
+                                OR NEW.name IN (SELECT 'train_' || primary_metric FROM runs WHERE id = NEW.run_id
+                                                UNION ALL SELECT 'val_' || primary_metric FROM runs
+                                                WHERE id = NEW.run_id))
 BEGIN
   INSERT OR IGNORE INTO epoch_metrics (run_id, epoch) VALUES (NEW.run_id, NEW.epoch);
   UPDATE epoch_metrics SET
@@ -259,7 +286,11 @@ BEGIN
     val_accuracy      = CASE WHEN NEW.name = 'val_accuracy' THEN NEW.value ELSE val_accuracy END,
     lr                = CASE WHEN NEW.name = 'lr' THEN NEW.value ELSE lr END,
     images_per_second = CASE WHEN NEW.name = 'images_per_second' THEN NEW.value ELSE images_per_second END,
-    seconds           = CASE WHEN NEW.name = 'seconds' THEN NEW.value ELSE seconds END
+    seconds           = CASE WHEN NEW.name = 'seconds' THEN NEW.value ELSE seconds END,
+    train_primary     = CASE WHEN NEW.name = (SELECT 'train_' || primary_metric FROM runs WHERE id = NEW.run_id)
+                             THEN NEW.value ELSE train_primary END,
+    val_primary       = CASE WHEN NEW.name = (SELECT 'val_' || primary_metric FROM runs WHERE id = NEW.run_id)
+                             THEN NEW.value ELSE val_primary END
   WHERE run_id = NEW.run_id AND epoch = NEW.epoch;
 END;
 
@@ -278,7 +309,14 @@ CREATE VIEW IF NOT EXISTS run_summary AS
             ORDER BY e.epoch DESC LIMIT 1) AS final_val_accuracy,
          (SELECT value FROM metrics m WHERE m.run_id = r.id AND m.scope = 'final' AND m.name = 'test_accuracy')
            AS test_accuracy,
-         (SELECT value FROM run_params p WHERE p.run_id = r.id AND p.key = 'optimizer.lr') AS lr
+         (SELECT value FROM run_params p WHERE p.run_id = r.id AND p.key = 'optimizer.lr') AS lr,
+         r.task, r.primary_metric, r.primary_direction,
+         (SELECT CASE r.primary_direction WHEN 'min' THEN MIN(val_primary) ELSE MAX(val_primary) END
+            FROM epoch_metrics e WHERE e.run_id = r.id) AS best_val_primary,
+         (SELECT val_primary FROM epoch_metrics e WHERE e.run_id = r.id AND e.val_primary IS NOT NULL
+            ORDER BY e.epoch DESC LIMIT 1) AS final_val_primary,
+         (SELECT value FROM metrics m WHERE m.run_id = r.id AND m.scope = 'final' AND m.name = 'test_' || r.primary_metric)
+           AS test_primary
   FROM runs r;
 
 )sql";
@@ -355,6 +393,7 @@ const std::vector<StoreMigration>& store_migrations() {
       {1, "status 'diverged', NULL metric values for NaN", kMigrateV1ToV2},
       {2, "epoch_metrics becomes a table kept by triggers", kMigrateV2ToV3},
       {3, "sweeps and their trials, run status pruned", kMigrateV3ToV4},
+      {4, "each run's task and primary metric", kMigrateV4ToV5},
   };
   return migrations;
 }

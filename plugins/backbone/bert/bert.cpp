@@ -5,8 +5,8 @@
 // tokens (`"mean"`); a task that scores every token (masked_lm) gets the last layer's vectors for every token.
 #include <ftsdk/plugin.h>
 
-#include <nlohmann/json.hpp>
 #include <torch/torch.h>
+#include <nlohmann/json.hpp>
 
 #include <cmath>
 #include <fstream>
@@ -78,7 +78,8 @@ TORCH_MODULE(ResidualOutput);
 
 struct AttentionImpl : torch::nn::Module {
   AttentionImpl(const BertConfig& c)
-      : self(register_module("self", SelfAttention(c))), output(register_module("output", ResidualOutput(c.hidden_size, c))) {}
+      : self(register_module("self", SelfAttention(c))),
+        output(register_module("output", ResidualOutput(c.hidden_size, c))) {}
   torch::Tensor forward(const torch::Tensor& x, const torch::Tensor& allowed) { return output(self(x, allowed), x); }
   SelfAttention self;
   ResidualOutput output;
@@ -113,14 +114,16 @@ TORCH_MODULE(Layer);
 struct EmbeddingsImpl : torch::nn::Module {
   EmbeddingsImpl(const BertConfig& c)
       : word_embeddings(register_module("word_embeddings", torch::nn::Embedding(c.vocab_size, c.hidden_size))),
-        position_embeddings(register_module("position_embeddings", torch::nn::Embedding(c.max_position, c.hidden_size))),
+        position_embeddings(
+            register_module("position_embeddings", torch::nn::Embedding(c.max_position, c.hidden_size))),
         token_type_embeddings(
             register_module("token_type_embeddings", torch::nn::Embedding(c.type_vocab_size, c.hidden_size))),
         LayerNorm(register_module(
             "LayerNorm", torch::nn::LayerNorm(torch::nn::LayerNormOptions({c.hidden_size}).eps(c.layer_norm_eps)))),
         dropout(register_module("dropout", torch::nn::Dropout(c.dropout))) {
     torch::NoGradGuard no_grad;
-    for (auto* table : {&word_embeddings, &position_embeddings, &token_type_embeddings}) (*table)->weight.normal_(0, 0.02);
+    for (auto* table : {&word_embeddings, &position_embeddings, &token_type_embeddings})
+      (*table)->weight.normal_(0, 0.02);
     if (c.pad_id >= 0 && c.pad_id < c.vocab_size) word_embeddings->weight[c.pad_id].zero_();
   }
   torch::Tensor forward(const torch::Tensor& ids) {
@@ -205,7 +208,8 @@ class Bert final : public ft::Backbone {
 // Sizes from a HuggingFace config.json; parameters written in the experiment take precedence.
 void read_config_json(const std::string& path, BertConfig& c) {
   std::ifstream in(path);
-  if (!in) throw ft::DataError("bert: config " + path + " not found (a HuggingFace config.json, as save_pretrained writes)");
+  if (!in)
+    throw ft::DataError("bert: config " + path + " not found (a HuggingFace config.json, as save_pretrained writes)");
   nlohmann::json json;
   try {
     in >> json;
@@ -240,14 +244,16 @@ std::shared_ptr<ft::Backbone> make_bert(const ft::Params& params, const ft::Back
   c.hidden_size = params.get<std::int64_t>("hidden_size", c.hidden_size);
   c.num_layers = params.get<std::int64_t>("num_layers", c.num_layers);
   c.num_heads = params.get<std::int64_t>("num_heads", c.num_heads);
-  c.intermediate_size = params.get<std::int64_t>("intermediate_size", c.intermediate_size ? c.intermediate_size : 4 * c.hidden_size);
+  c.intermediate_size =
+      params.get<std::int64_t>("intermediate_size", c.intermediate_size ? c.intermediate_size : 4 * c.hidden_size);
   c.max_position = params.get<std::int64_t>("max_position", c.max_position);
   c.dropout = params.get<double>("dropout", c.dropout);
   c.attention_dropout = params.get<double>("attention_dropout", c.attention_dropout);
   const auto pooling = params.get<std::string>("pooling", "pooler");
   if (c.vocab_size <= 0) {
-    throw ft::ConfigError(params.where().str() + ": backbone 'bert' needs a text dataset (one with a vocabulary: "
-                                                 "text_tsv, fortunes)");
+    throw ft::ConfigError(params.where().str() +
+                          ": backbone 'bert' needs a text dataset (one with a vocabulary: "
+                          "text_tsv, fortunes)");
   }
   if (context.text.vocab_size > 0 && c.vocab_size != context.text.vocab_size) {
     params.fail("config", "the config's vocabulary has " + std::to_string(c.vocab_size) +

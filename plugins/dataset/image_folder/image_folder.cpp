@@ -18,6 +18,7 @@
 //   mean, std           per-channel normalisation (ImageNet's by default)
 #include <ftsdk/plugin.h>
 
+#include "../common/stored_dataset.h"
 #include "image_decode.h"
 #include "image_transforms.h"
 
@@ -150,7 +151,8 @@ class FileSplit final : public ft::Split {
     const auto file = ft_plugins::read_image_file(entry.path);
     const double shrink = static_cast<double>(std::min(file.width, file.height)) / transforms_.resize_size;
     const auto image = ft_plugins::decode(file, transforms_.dct_scaling ? shrink : 1.0);
-    return ft::image_example(ft_plugins::resize_center_crop(image, transforms_.resize_size, transforms_.size), entry.label);
+    return ft::image_example(ft_plugins::resize_center_crop(image, transforms_.resize_size, transforms_.size),
+                             entry.label);
   }
 
   ft::Example get_for_training(std::int64_t index, std::uint64_t draw) const override {
@@ -173,7 +175,7 @@ class FileSplit final : public ft::Split {
   Transforms transforms_;
 };
 
-class ImageFolder final : public ft::Dataset {
+class ImageFolder final : public ft_plugins::StoredDataset {
  public:
   ImageFolder(const ft::Params& params, const ft::DatasetContext& ctx) {
     const auto root = params.required<std::string>("root");
@@ -240,14 +242,6 @@ class ImageFolder final : public ft::Dataset {
     }
   }
 
-  ft::DatasetInfo info() const override { return info_; }
-  std::shared_ptr<const ft::Split> train() const override { return train_; }
-  std::shared_ptr<const ft::Split> validation() const override { return validation_; }
-  std::shared_ptr<const ft::Split> test() const override { return test_; }
-
- private:
-  ft::DatasetInfo info_;
-  std::shared_ptr<const ft::Split> train_, validation_, test_;
 };
 
 void register_components(ft::Registry& registry) {

@@ -52,8 +52,8 @@ SentencePieceTokenizer::SentencePieceTokenizer(const std::string& model_file)
   if (!status.ok()) {
     throw ft::DataError("SentencePiece model " + model_file + " cannot be loaded: " + status.ToString());
   }
-  if (processor_->PieceToId("[MASK]") == processor_->unk_id() || processor_->pad_id() < 0 ||
-      processor_->bos_id() < 0 || processor_->eos_id() < 0) {
+  if (processor_->PieceToId("[MASK]") == processor_->unk_id() || processor_->pad_id() < 0 || processor_->bos_id() < 0 ||
+      processor_->eos_id() < 0) {
     throw ft::DataError("SentencePiece model " + model_file +
                         " lacks BERT's special tokens (a pad, bos and eos id and a [MASK] piece); train it with "
                         "ftrun, or with --pad_id=0 --unk_id=1 --bos_id=2 --eos_id=3 --user_defined_symbols=[MASK]");

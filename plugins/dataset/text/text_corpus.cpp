@@ -72,8 +72,9 @@ std::vector<Document> read_labelled_text(const std::string& path, const std::str
                                          const std::string& text_key) {
   const std::string extension = fs::path(path).extension().string();
   if (extension != ".tsv" && extension != ".jsonl" && extension != ".json") {
-    throw ft::DataError(path + ": expected a .tsv file (label, tab, text per line) or a .jsonl file (one JSON object "
-                               "per line)");
+    throw ft::DataError(path +
+                        ": expected a .tsv file (label, tab, text per line) or a .jsonl file (one JSON object "
+                        "per line)");
   }
   return parse_labelled_text(read_file(path, ""), path, extension != ".tsv", label_key, text_key);
 }
@@ -120,8 +121,7 @@ std::vector<Document> read_fortunes(const std::string& folder, const std::vector
     if (std::find(known.begin(), known.end(), category) == known.end()) {
       std::string list;
       for (const auto& name : known) list += (list.empty() ? "" : ", ") + name;
-      throw ft::DataError("fortunes category '" + category + "' not found in " + folder + " (there are: " + list +
-                          ")");
+      throw ft::DataError("fortunes category '" + category + "' not found in " + folder + " (there are: " + list + ")");
     }
     const auto entries = parse_fortunes(read_file((fs::path(folder) / category).string(), kFortunesHint), category);
     out.insert(out.end(), entries.begin(), entries.end());

@@ -21,8 +21,7 @@ std::vector<Document> read_labelled_text(const std::string& path, const std::str
 
 /// Same, from text already read (`name` for messages; `json` chooses the format).
 std::vector<Document> parse_labelled_text(const std::string& content, const std::string& name, bool json,
-                                          const std::string& label_key = "label",
-                                          const std::string& text_key = "text");
+                                          const std::string& label_key = "label", const std::string& text_key = "text");
 
 /// The entries of one fortune file: the text between lines holding only `%`, trailing spaces and blank lines
 /// trimmed, empty entries dropped; each labelled `category`.

@@ -7,6 +7,7 @@
 // so that the stages of an experiment share one vocabulary), cached in the store's dataset cache by a hash of its
 // text and options.
 #include "../common/class_subsets.h"
+#include "../common/stored_dataset.h"
 #include "sentencepiece_tokenizer.h"
 #include "text_corpus.h"
 #include "wordpiece.h"
@@ -46,8 +47,9 @@ TokenizerOptions read_tokenizer_options(const ft::Params& params) {
   options.vocab = params.get<std::string>("vocab", "");
   options.lower_case = params.get<bool>("lower_case", true);
   if (options.type == "wordpiece" && options.vocab.empty()) {
-    params.fail("vocab", "the wordpiece tokenizer needs a BERT vocab.txt (scripts/export_weights.py writes one beside "
-                         "a HuggingFace model's weights)");
+    params.fail("vocab",
+                "the wordpiece tokenizer needs a BERT vocab.txt (scripts/export_weights.py writes one beside "
+                "a HuggingFace model's weights)");
   }
   if (options.type == "sentencepiece" && options.vocab.empty()) {
     options.vocab_size = params.get<std::int64_t>("vocab_size", options.vocab_size);
@@ -61,13 +63,14 @@ TokenizerOptions read_tokenizer_options(const ft::Params& params) {
 std::unique_ptr<ft_plugins::Tokenizer> make_tokenizer(const TokenizerOptions& options,
                                                       const std::vector<std::string>& texts,
                                                       const ft::DatasetContext& context) {
-  if (options.type == "wordpiece") return std::make_unique<ft_plugins::WordPieceTokenizer>(options.vocab, options.lower_case);
+  if (options.type == "wordpiece")
+    return std::make_unique<ft_plugins::WordPieceTokenizer>(options.vocab, options.lower_case);
   if (!options.vocab.empty()) return std::make_unique<ft_plugins::SentencePieceTokenizer>(options.vocab);
-  std::uint64_t hash = fnv1a("sentencepiece unigram 1|" + std::to_string(options.vocab_size) + "|" +
-                             std::to_string(options.lower_case));
+  std::uint64_t hash =
+      fnv1a("sentencepiece unigram 1|" + std::to_string(options.vocab_size) + "|" + std::to_string(options.lower_case));
   for (const auto& text : texts) hash = fnv1a(text + '\x1e', hash);
-  const fs::path folder = context.cache_dir.empty() ? fs::temp_directory_path() / "ftrun-dataset-cache"
-                                                    : fs::path(context.cache_dir);
+  const fs::path folder =
+      context.cache_dir.empty() ? fs::temp_directory_path() / "ftrun-dataset-cache" : fs::path(context.cache_dir);
   char name[64];
   std::snprintf(name, sizeof name, "sentencepiece-%016llx.model", static_cast<unsigned long long>(hash));
   const std::string file = (folder / "tokenizers" / name).string();
@@ -105,7 +108,7 @@ std::shared_ptr<const ft::Split> tokenized_split(const std::vector<Document>& do
 // Labelled documents made into tokenized train, validation and test splits, with the image datasets' options:
 // classes (a subset, by name, relabelled in the order given), samples_per_class, validation_fraction,
 // test_fraction (when there is no test file), seed.
-class TextDataset final : public ft::Dataset {
+class TextDataset final : public ft_plugins::StoredDataset {
  public:
   TextDataset(const ft::Params& params, const ft::DatasetContext& context, std::vector<Document> train,
               std::vector<Document> test, std::vector<std::string> class_order,
@@ -136,7 +139,8 @@ class TextDataset final : public ft::Dataset {
     const auto limit = params.optional<std::int64_t>("samples_per_class");
     const double validation_fraction = params.get<double>("validation_fraction", 0.1);
     const double test_fraction = params.get<double>("test_fraction", test.empty() ? 0.1 : 0.0);
-    const auto seed = static_cast<std::uint64_t>(params.get<std::int64_t>("seed", static_cast<std::int64_t>(context.seed)));
+    const auto seed =
+        static_cast<std::uint64_t>(params.get<std::int64_t>("seed", static_cast<std::int64_t>(context.seed)));
     const std::int64_t max_length = params.get<std::int64_t>("max_length", 128);
     if (limit && *limit < 1) params.fail("samples_per_class", "must be at least 1");
     if (validation_fraction < 0 || validation_fraction >= 1) params.fail("validation_fraction", "must be in [0, 1)");
@@ -151,8 +155,8 @@ class TextDataset final : public ft::Dataset {
 
     std::vector<std::int64_t> classes(names.size());
     std::iota(classes.begin(), classes.end(), 0);
-    const auto picked = ft_plugins::pick_by_class(train_labels, test_labels, classes, limit, validation_fraction,
-                                                  test_fraction, seed);
+    const auto picked =
+        ft_plugins::pick_by_class(train_labels, test_labels, classes, limit, validation_fraction, test_fraction, seed);
     // The tokenizer learns from training text only (or the text it is told to), never from validation or test.
     std::vector<std::string> texts;
     if (tokenizer_text) {
@@ -183,14 +187,6 @@ class TextDataset final : public ft::Dataset {
                      ", " + std::to_string(max_length) + " tokens each");
   }
 
-  ft::DatasetInfo info() const override { return info_; }
-  std::shared_ptr<const ft::Split> train() const override { return train_; }
-  std::shared_ptr<const ft::Split> validation() const override { return validation_; }
-  std::shared_ptr<const ft::Split> test() const override { return test_; }
-
- private:
-  ft::DatasetInfo info_;
-  std::shared_ptr<const ft::Split> train_, validation_, test_;
 };
 
 std::vector<std::string> sorted_labels(const std::vector<Document>& documents) {

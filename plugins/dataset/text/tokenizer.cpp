@@ -7,7 +7,8 @@ namespace ft_plugins {
 Encoding Tokenizer::encode(const std::string& text, std::int64_t max_length) const {
   const auto special = special_tokens();
   const auto tokens = tokenize(text);
-  const auto kept = std::min<std::int64_t>(static_cast<std::int64_t>(tokens.size()), std::max<std::int64_t>(max_length - 2, 0));
+  const auto kept =
+      std::min<std::int64_t>(static_cast<std::int64_t>(tokens.size()), std::max<std::int64_t>(max_length - 2, 0));
   Encoding out;
   out.input_ids.reserve(static_cast<std::size_t>(max_length));
   out.input_ids.push_back(special.at("cls"));

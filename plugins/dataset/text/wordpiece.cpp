@@ -2,8 +2,8 @@
 
 #include <ftsdk/error.h>
 
-#include <unicode/normalizer2.h>
 #include <unicode/locid.h>
+#include <unicode/normalizer2.h>
 #include <unicode/uchar.h>
 #include <unicode/unistr.h>
 #include <unicode/utf8.h>
@@ -22,10 +22,8 @@ bool is_control(UChar32 c) {
     case U_FORMAT_CHAR:
     case U_SURROGATE:
     case U_PRIVATE_USE_CHAR:
-    case U_UNASSIGNED:
-      return true;
-    default:
-      return false;
+    case U_UNASSIGNED: return true;
+    default: return false;
   }
 }
 

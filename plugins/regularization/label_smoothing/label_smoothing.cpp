@@ -13,7 +13,8 @@ class LabelSmoothing final : public ft::Regularization {
   std::optional<torch::Tensor> loss(const torch::Tensor& logits, const ft::Batch& batch,
                                     const torch::Tensor&) override {
     return torch::nn::functional::cross_entropy(
-        logits, batch.at(ft::tensor_names::kTargets), torch::nn::functional::CrossEntropyFuncOptions().label_smoothing(epsilon_));
+        logits, batch.at(ft::tensor_names::kTargets),
+        torch::nn::functional::CrossEntropyFuncOptions().label_smoothing(epsilon_));
   }
 
  private:

@@ -55,7 +55,8 @@ class TensorSplit final : public Split {
   explicit TensorSplit(NamedTensors tensors) : tensors_(std::move(tensors)), size_(tensors_.batch_size()) {}
   /// An image split: `images` uint8 `[N, C, H, W]`, `labels` int64 `[N]`.
   TensorSplit(torch::Tensor images, torch::Tensor labels)
-      : TensorSplit(NamedTensors{{tensor_names::kImages, std::move(images)}, {tensor_names::kLabels, std::move(labels)}}) {}
+      : TensorSplit(
+            NamedTensors{{tensor_names::kImages, std::move(images)}, {tensor_names::kLabels, std::move(labels)}}) {}
   std::int64_t size() const override { return size_; }
   Example get(std::int64_t index) const override {
     Example example;

@@ -12,10 +12,10 @@
 ///   Count         `one` ([kind] table) or `many` ([[kind]] array of tables, applied in order);
 ///   default type  the type when the section is absent, or "" when the section is required.
 
-#define FTSDK_FOR_EACH_KIND(X)                                                      \
-  X(backbone, ::ft::Backbone, ::ft::BackboneContext, one, "")                       \
-  X(dataset, ::ft::Dataset, ::ft::DatasetContext, one, "")                          \
-  X(task, ::ft::Task, ::ft::TaskContext, one, "classification")                     \
-  X(head, ::ft::Head, ::ft::HeadContext, one, "")                                   \
-  X(optimizer, ::torch::optim::Optimizer, ::ft::OptimizerContext, one, "")          \
+#define FTSDK_FOR_EACH_KIND(X)                                             \
+  X(backbone, ::ft::Backbone, ::ft::BackboneContext, one, "")              \
+  X(dataset, ::ft::Dataset, ::ft::DatasetContext, one, "")                 \
+  X(task, ::ft::Task, ::ft::TaskContext, one, "classification")            \
+  X(head, ::ft::Head, ::ft::HeadContext, one, "")                          \
+  X(optimizer, ::torch::optim::Optimizer, ::ft::OptimizerContext, one, "") \
   X(regularization, ::ft::Regularization, ::ft::RegularizationContext, many, "")
