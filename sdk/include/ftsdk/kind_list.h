@@ -1,9 +1,11 @@
 #pragma once
 /// @file
 /// Every plugin kind, in one list. The registry's `add_<kind>` functions, the core's plugin catalog (making
-/// components, rolling back a plugin that failed half-way), `ftrun plugins`, the experiment loader's sections and
-/// the docs' list of kinds all come from it. Adding a kind is one line here plus its interface header (included by
-/// ftsdk/kinds.h); this file includes nothing, so that code which only needs the names stays free of LibTorch.
+/// components, rolling back a plugin that failed half-way), `ftrun plugins` (which lists plugins by kind), the
+/// experiment loader's sections and the record of which library provided each component all come from it. Adding a
+/// kind is one line here plus its interface header (included by ftsdk/kinds.h), and, for the core code that uses
+/// it, a member of RunConfig (core/config/experiment.h). This file includes nothing, so that code which only needs
+/// the names stays free of LibTorch.
 ///
 /// Each entry: X(kind, Interface, Context, Count, default type)
 ///   kind          the experiment file's section name and the registry's `add_<kind>`;
