@@ -241,7 +241,6 @@ class ImageFolder final : public ft_plugins::StoredDataset {
       test_ = std::make_shared<FileSplit>(list_images(*test_root, info_.class_names, skip, ctx.log), transforms);
     }
   }
-
 };
 
 void register_components(ft::Registry& registry) {

@@ -186,7 +186,6 @@ class TextDataset final : public ft_plugins::StoredDataset {
                      std::to_string(names.size()) + " classes, vocabulary " + std::to_string(info_.text.vocab_size) +
                      ", " + std::to_string(max_length) + " tokens each");
   }
-
 };
 
 std::vector<std::string> sorted_labels(const std::vector<Document>& documents) {
