@@ -421,7 +421,8 @@ TEST_CASE("a feature cache on disk is reused when it matches its images, and mad
   request.tier = ft::FeatureCacheTier::disk;
   request.batch_size = 3;
   request.file = dir / "train.ftcache";
-  request.key = ft::feature_cache_key(*model, request.stages, "data", "fp32", "fp32", false);
+  const auto weights = ft::frozen_stages_fingerprint(*model, request.stages);
+  request.key = ft::feature_cache_key(weights, request.stages, "data", "fp32", "fp32", false);
   const auto all = torch::arange(8, torch::kLong);
 
   const auto made = ft::cache_features(*model, train, request);
@@ -434,7 +435,7 @@ TEST_CASE("a feature cache on disk is reused when it matches its images, and mad
   CHECK(torch::equal(again.source.batch(all).at(kLabels), made.source.batch(all).at(kLabels)));
 
   // Other weights or data make another key; the same key over changed images is caught by the sample check.
-  CHECK(ft::feature_cache_key(*model, request.stages, "other data", "fp32", "fp32", false) != request.key);
+  CHECK(ft::feature_cache_key(weights, request.stages, "other data", "fp32", "fp32", false) != request.key);
   {
     std::fstream file(request.file, std::ios::in | std::ios::out | std::ios::binary);
     file.seekp(4096);

@@ -173,8 +173,7 @@ CachedSplit cache_features(Classifier& model, const BatchSource& images, const F
   return {BatchSource(torch::cat(activations), torch::cat(labels), request.device), false};
 }
 
-std::string feature_cache_key(Classifier& model, std::size_t stages, const std::string& data, const std::string& dtype,
-                              const std::string& precision, bool channels_last) {
+std::string frozen_stages_fingerprint(Classifier& model, std::size_t stages) {
   const auto stage_prefixes = model.backbone().stages();
   auto cached = [&](const std::string& name) {
     if (stages == Classifier::kWholeBackbone) return true;
@@ -186,9 +185,6 @@ std::string feature_cache_key(Classifier& model, std::size_t stages, const std::
     return false;
   };
   Fingerprint fingerprint;
-  fingerprint.add(
-      fmt::format("ftrun feature cache 1|stages {}|{}|{}|channels_last {}", stages, dtype, precision, channels_last));
-  fingerprint.add(data);
   const std::string backbone = "backbone.";
   for (const auto& [name, tensor] : model.state()) {
     if (name.rfind(backbone, 0) != 0 || !cached(name.substr(backbone.size()))) continue;
@@ -197,6 +193,16 @@ std::string feature_cache_key(Classifier& model, std::size_t stages, const std::
     fingerprint.add(fmt::format("{}|{}", c10::toString(bytes.scalar_type()), fmt::join(bytes.sizes(), "x")));
     fingerprint.add(bytes.data_ptr(), bytes.numel() * bytes.element_size());
   }
+  return fingerprint.hex();
+}
+
+std::string feature_cache_key(const std::string& weights, std::size_t stages, const std::string& data,
+                              const std::string& dtype, const std::string& precision, bool channels_last) {
+  Fingerprint fingerprint;
+  fingerprint.add(
+      fmt::format("ftrun feature cache 2|stages {}|{}|{}|channels_last {}", stages, dtype, precision, channels_last));
+  fingerprint.add(data);
+  fingerprint.add("weights " + weights);
   return fingerprint.hex();
 }
 

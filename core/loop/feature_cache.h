@@ -80,11 +80,15 @@ struct CachedSplit {
 /// stages run in eval mode without gradients, `batch_size` images at a time, or a matching cache file is read.
 CachedSplit cache_features(Classifier& model, const BatchSource& images, const FeatureCacheRequest& request);
 
-/// Names a split's activations by what determines them: the weights and buffers of the cached stages, the
-/// data (`data`: the dataset's type, parameters and seed, and the split's name), and how they are computed
-/// and stored.
-std::string feature_cache_key(Classifier& model, std::size_t stages, const std::string& data, const std::string& dtype,
-                              const std::string& precision, bool channels_last);
+/// A fingerprint of the weights and buffers of the backbone's first `stages` stages (all of them for
+/// Classifier::kWholeBackbone): what makes the cached activations. Computed once per run, for every split's key.
+std::string frozen_stages_fingerprint(Classifier& model, std::size_t stages);
+
+/// Names a split's activations by what determines them: the cached stages' weights (`weights`, from
+/// frozen_stages_fingerprint), the data (`data`: the dataset's type, parameters and seed, and the split's name),
+/// and how they are computed and stored.
+std::string feature_cache_key(const std::string& weights, std::size_t stages, const std::string& data,
+                              const std::string& dtype, const std::string& precision, bool channels_last);
 
 /// What each place can hold, for training on `device` with cache files in `folder` (may be empty).
 FeatureCacheBudget feature_cache_budget(c10::Device device, const std::string& folder);

@@ -141,8 +141,10 @@ class Trainer::Impl {
     request.batch_size = s_.config.eval_batch_size;
     request.loader_threads = s_.config.loader_threads;
     std::vector<std::string> reused;
+    // The frozen weights are hashed once; each split's key adds its own name.
+    const std::string weights = frozen_stages_fingerprint(*s_.model, plan.stages);
     auto cache = [&](BatchSource& source, const std::string& split) {
-      request.key = feature_cache_key(*s_.model, plan.stages, fmt::format("{}|split {}", s_.data_identity, split),
+      request.key = feature_cache_key(weights, plan.stages, fmt::format("{}|split {}", s_.data_identity, split),
                                       request.dtype, request.precision, s_.channels_last);
       request.file = folder.empty()
                          ? std::string()
