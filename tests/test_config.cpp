@@ -1,6 +1,7 @@
 #include "config/core_keys.h"
 #include "config/experiment.h"
 #include "config/nearest_key.h"
+#include "config/toml_depth.h"
 
 #include <catch2/catch.hpp>
 
@@ -206,15 +207,43 @@ TEST_CASE("a section written as a value is refused, not ignored", "[config]") {
 }
 
 TEST_CASE("hostile files get errors, not crashes", "[config]") {
-  // 20,000 dotted parts in one table header: the conversion would otherwise recurse 20,000 deep.
+  // 20,000 dotted parts in one table header: refused before toml++ parses it, with the header's position.
   std::string deep = "[a";
   for (int i = 0; i < 20000; ++i) deep += ".b";
   deep += "]\nx = 1\n";
-  CHECK_THAT(error_of(deep), Contains("nested more than 32 levels"));
+  CHECK_THAT(error_of(deep), StartsWith("exp.toml:1:2: a dotted key with more than 64 parts"));
+  // 33 levels pass the scan (64 parts) and are refused by the tree's own limit.
+  std::string nested = "[a";
+  for (int i = 0; i < 40; ++i) nested += ".b";
+  CHECK_THAT(error_of(nested + "]\nx = 1\n"), Contains("nested more than 32 levels"));
   CHECK_THAT(error_of(kBase, {"a.b.c.d.e.f.g.h.i.j=1"}), Contains("not a valid dotted key"));
   std::string text = kBase;
   text.replace(text.find("lr = 0.1"), 8, "lr = nan");
   CHECK(error_of(text) == "exp.toml:18:6: 'lr': nan is not a usable value");
+}
+
+// toml++ recurses once per dotted part and per nested value: 100,000 of them overflowed the stack (signal 11)
+// before ftrun's own depth limit could be checked. These cases crashed the process before the scan existed.
+TEST_CASE("keys and values nested 100,000 deep are refused before parsing, with their position", "[config]") {
+  std::string parts = "a";
+  for (int i = 1; i < 100000; ++i) parts += ".a";
+  CHECK_THAT(error_of(kBase + "[" + parts + "]\nx = 1\n"),
+             StartsWith("exp.toml:26:2: a dotted key with more than 64 parts"));
+  CHECK_THAT(error_of(kBase + parts + " = 1\n"), StartsWith("exp.toml:26:1: a dotted key with more than 64 parts"));
+  CHECK_THAT(error_of(kBase + "[train]\nx = { " + parts + " = 1 }\n"),
+             Contains("a dotted key with more than 64 parts"));
+  CHECK_THAT(error_of(kBase + "x = " + std::string(100000, '[') + std::string(100000, ']') + "\n"),
+             StartsWith("exp.toml:26:69: arrays or inline tables nested more than 64 deep"));
+  // A --set value is TOML too, scanned the same way; one refused is taken as a string, as any text that is not a
+  // TOML value is (the plugin's own type check then refuses it when the run is built).
+  CHECK_NOTHROW(parse(kBase, {"optimizer.lr={" + parts + "=1}"}));
+  CHECK_NOTHROW(parse(kBase, {"optimizer.lr=" + std::string(100000, '[')}));
+  // Dots inside strings and comments are not keys; floats and dates carry one dot at most.
+  std::string dotted_text(200, '.');
+  CHECK_NOTHROW(ft::check_toml_depth(kBase + "# " + dotted_text + "\n[dataset.extra]\nnote = \"" + dotted_text +
+                                         "\"\nmore = \'\'\'" + dotted_text +
+                                         "\'\'\'\nvalues = [1.5, 2.5, 1979-05-27T07:32:00.5]\n",
+                                     "exp.toml"));
 }
 
 TEST_CASE("nearest_key finds plausible typos only", "[config]") {

@@ -9,6 +9,7 @@
 #include "temp_dir.h"
 
 #include <ATen/CPUGeneratorImpl.h>
+#include <sys/stat.h>
 #include <torch/torch.h>
 #include <catch2/catch.hpp>
 #include <cmath>
@@ -100,6 +101,21 @@ TEST_CASE("missing and truncated CIFAR files are refused with names and sizes", 
   std::filesystem::resize_file(dir / "c10/data_batch_3.bin", 30730000 - 1);
   CHECK_THROWS_WITH(f.make("cifar10", dir / "c10"),
                     Contains("data_batch_3.bin: 30729999 bytes is not a whole number of 3073-byte records"));
+}
+
+// A folder's size reads as 2^63 and was allocated (std::bad_alloc, exit code 3); a FIFO would block the read forever.
+TEST_CASE("a folder or a FIFO where a CIFAR file belongs is a data error naming it", "[datasets][cifar]") {
+  TempDir dir;
+  Fixture f;
+  write_cifar10(dir / "c10");
+  std::filesystem::remove(dir / "c10/data_batch_2.bin");
+  std::filesystem::create_directories(dir / "c10/data_batch_2.bin");
+  CHECK_THROWS_MATCHES(
+      f.make("cifar10", dir / "c10"), ft::DataError,
+      Catch::Matchers::Message("CIFAR-10 file " + (dir / "c10/data_batch_2.bin") + " is a folder, not a file"));
+  std::filesystem::remove(dir / "c10/data_batch_2.bin");
+  REQUIRE(mkfifo((dir / "c10/data_batch_2.bin").c_str(), 0600) == 0);
+  CHECK_THROWS_WITH(f.make("cifar10", dir / "c10"), Contains("data_batch_2.bin is not a regular file"));
 }
 
 TEST_CASE("CIFAR-format files with fewer records are accepted; labels outside the classes are refused",
@@ -201,6 +217,18 @@ TEST_CASE("image_folder reports unreadable images by path, and skips or refuses 
   ft::Params missing("dataset");
   missing.set("root", value_of(dir / "nowhere"));
   CHECK_THROWS_WITH(f.catalog.make_dataset("image_folder", missing, {0, f.log}), Contains("nowhere not found"));
+}
+
+TEST_CASE("image_folder refuses a file where its folder belongs, naming it", "[datasets][image_folder]") {
+  TempDir dir;
+  Fixture f;
+  f.catalog.load_file(std::string(FT_PLUGIN_DIR) + "/ft_image_folder.so");
+  std::ofstream(dir / "photos.tar") << "not a folder";
+  CHECK_THROWS_MATCHES(f.catalog.make_dataset("image_folder", all_for_training(dir / "photos.tar"), {0, f.log}),
+                       ft::DataError,
+                       Catch::Matchers::Message("image folder " + (dir / "photos.tar") +
+                                                " is a file; expected a folder with one sub-folder "
+                                                "per class"));
 }
 
 TEST_CASE("image_folder leaves out a PNG damaged after its header, and refuses an empty class folder",

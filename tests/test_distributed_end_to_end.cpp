@@ -146,6 +146,29 @@ TEST_CASE("Ctrl-C on one process stops every process at the next read-back, mark
   CHECK_THAT(db.execAndGet("SELECT error FROM runs").getString(), Contains("stopped by another process"));
 }
 
+// A process blocked in a collective with a peer that stopped answering (here: stopped with SIGSTOP) once waited
+// for distributed.timeout before it noticed SIGTERM; it now leaves within its grace of 5 s, the run interrupted.
+TEST_CASE("SIGTERM reaches a process whose peer stalled, within the grace period", "[e2e][distributed]") {
+  TempDir dir;
+  const auto [store, rank0, rank1, training] = start_two_training(dir);
+  kill(rank1, SIGSTOP);
+  std::this_thread::sleep_for(std::chrono::milliseconds(500));  // rank 0 is now waiting for rank 1
+  const auto start = std::chrono::steady_clock::now();
+  kill(rank0, SIGTERM);
+  const int code0 = wait_for(rank0);
+  const auto waited = std::chrono::steady_clock::now() - start;
+  kill(rank1, SIGKILL);
+  kill(rank1, SIGCONT);
+  wait_for(rank1);
+  INFO(read_file(dir / "rank0.log"));
+  REQUIRE(training);
+  CHECK(code0 == 143);
+  CHECK(waited < std::chrono::seconds(15));
+  SQLite::Database db(store);
+  CHECK(db.execAndGet("SELECT status FROM runs").getString() == "interrupted");
+  CHECK_THAT(db.execAndGet("SELECT error FROM runs").getString(), Contains("while waiting for the other processes"));
+}
+
 TEST_CASE("a data-parallel run resumes on as many processes and ends as if never stopped", "[e2e][distributed]") {
   TempDir dir;
   // With mixup (each process draws its own mixes, from (seed, epoch, rank)) and the weight average, which rank 0

@@ -128,8 +128,31 @@ TEST_CASE("bad input gives one clear message, its exit code, and no run", "[e2e]
   expect(replaced(kTiny, "[head]\ntype = \"linear\"\n", ""), 2, "missing required section [head]");
   expect(replaced(kTiny, "type = \"sgd\"", "type = \"sgdd\""), 3, "unknown optimizer type 'sgdd'; did you mean 'sgd'?");
   expect(kTiny, 4, "apt-get install dataset-fashion-mnist", "--set dataset.root=" + (dir / "no-data"));
+  for (const char* file : {"train-images-idx3-ubyte.gz", "train-labels-idx1-ubyte.gz", "t10k-images-idx3-ubyte.gz",
+                           "t10k-labels-idx1-ubyte.gz"}) {
+    std::filesystem::create_directories(std::filesystem::path(dir / "folders") / file);
+  }
+  expect(kTiny, 4, "IDX file " + (dir / "folders/train-images-idx3-ubyte.gz") + " is a folder, not a file",
+         "--set dataset.root=" + (dir / "folders"));
   expect(kTiny, 3, "cannot load it as a shared library",
          "--set 'experiment.plugins=[\"" + write(dir, "fake.so", "text") + "\"]'");
+  // Infinite hyperparameters: refused at their position before anything runs (the optimizer's save-and-restore
+  // check once warned, falsely, that resume would not continue a run with lr = inf).
+  expect(replaced(kTiny, "lr = 0.05", "lr = inf"), 2, "bad.toml:21:1: optimizer.lr: must be a finite number, got inf");
+  expect(kTiny, 2, "optimizer.momentum: must be a finite number, got -inf", "--set optimizer.momentum=-inf");
+  expect(kTiny, 2, "train.clip_grad_norm: must be a finite number, got inf", "--set train.clip_grad_norm=inf");
+  expect(kTiny, 2, "regularization.epsilon: must be a finite number",
+         "--set regularization.label_smoothing.epsilon=inf");
+  for (const char* optimizer : {"adam", "adamw", "rmsprop", "adagrad", "lamb", "lion"}) {
+    expect(replaced(kTiny, "momentum = 0.9\n", ""), 2, "optimizer.lr: must be a finite number, got inf",
+           std::string("--set optimizer.type=") + optimizer + " --set optimizer.lr=inf");
+  }
+  // Too large for memory: estimated by the plugin before allocating (convnet), or an allocation LibTorch refused
+  // (a head of 1.6 TB): both said with the sizes, exit code 6, no run. The first once aborted the process.
+  expect(kTiny, 6, "backbone convnet with width = 100000000 needs", "--set backbone.width=100000000");
+  expect(kTiny, 6, "the host has", "--set backbone.width=100000000");
+  expect(kTiny, 6, "head 'mlp'", "--set head.type=mlp --set 'head.hidden=[100000000000]'");
+  expect(kTiny, 6, "out of memory: asked for", "--set head.type=mlp --set 'head.hidden=[100000000000]'");
   expect(kTiny, 2, "no CUDA GPU is visible", "--set experiment.device=cuda");
   expect(kTiny, 2, "train.cuda_graph = true needs a CUDA device", "--set train.cuda_graph=true");
   write(dir, "plain-file", "x");
@@ -142,7 +165,7 @@ TEST_CASE("a run whose loss diverges is recorded as diverged, its NaN loss kept"
   TempDir dir;
   const auto experiment = write(dir, "tiny.toml", kTiny);
   const auto store = dir / "ftrun.db";
-  const auto lr = GENERATE(as<std::string>{}, "1e30", "inf");
+  const auto lr = GENERATE(as<std::string>{}, "1e30", "1e300");  // inf itself is refused (finite rates only)
   const auto result =
       run(experiment + " --store " + store + " --set optimizer.lr=" + lr + " --set train.batch_size=100");
   INFO(result.output);

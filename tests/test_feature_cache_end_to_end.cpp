@@ -45,6 +45,29 @@ TEST_CASE("training on cached activations records the same losses and weights as
                           "torch.equal(x, y)"));
 }
 
+// One meaning for a frozen backbone: lr_mult = 0 once stepped the backbone at rate 0 with BatchNorm in training
+// mode, so its statistics followed the batches, the feature cache was refused, and the result differed from the
+// linear probe written as freeze = ["*"].
+TEST_CASE("backbone.lr_mult = 0 is freeze = [\"*\"]: the same linear probe, cached, row for row",
+          "[e2e][feature_cache]") {
+  TempDir dir;
+  const auto probe = write(dir, "probe.toml", linear_probe());
+  const auto zero = write(dir, "zero.toml", replaced(linear_probe(), "freeze = [\"*\"]", "lr_mult = 0"));
+  const auto frozen = run(probe + " --store " + (dir / "frozen/ftrun.db"));
+  REQUIRE(frozen.code == 0);
+  const auto zero_rate = run(zero + " --store " + (dir / "zero/ftrun.db"));
+  INFO(zero_rate.output);
+  REQUIRE(zero_rate.code == 0);
+  CHECK_THAT(zero_rate.output, Contains("(*: backbone.lr_mult = 0)"));
+  CHECK_THAT(zero_rate.output, Contains("feature cache: the frozen backbone ran once over"));
+  SQLite::Database a(dir / "frozen/ftrun.db"), b(dir / "zero/ftrun.db");
+  CHECK(check_same_steps(a, b) > 0);
+  CHECK(b.execAndGet("SELECT val_loss FROM epoch_metrics WHERE epoch = 2").getDouble() ==
+        a.execAndGet("SELECT val_loss FROM epoch_metrics WHERE epoch = 2").getDouble());
+  // Only the head is in the optimizer: no backbone learning rate is recorded.
+  CHECK(b.execAndGet("SELECT COUNT(*) FROM metrics WHERE name = 'lr/backbone'").getInt() == 0);
+}
+
 TEST_CASE("the feature cache says why it is not used when augmentation reaches the backbone", "[e2e][feature_cache]") {
   TempDir dir;
   const auto experiment = write(dir, "probe.toml",

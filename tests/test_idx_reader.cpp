@@ -75,6 +75,14 @@ TEST_CASE("files that are not IDX, or missing, say so", "[idx]") {
   CHECK_THROWS_WITH(ft_plugins::read_idx(dir / "floats.gz"), Contains("IDX data type 13 is not supported"));
 }
 
+TEST_CASE("a folder where an IDX file belongs is a data error naming it", "[idx]") {
+  TempDir dir;
+  std::filesystem::create_directories(dir / "train-images-idx3-ubyte.gz");
+  CHECK_THROWS_MATCHES(
+      ft_plugins::read_idx(dir / "train-images-idx3-ubyte.gz"), ft::DataError,
+      Catch::Matchers::Message("IDX file " + (dir / "train-images-idx3-ubyte.gz") + " is a folder, not a file"));
+}
+
 TEST_CASE("an uncompressed IDX file reads too", "[idx]") {
   TempDir dir;
   const auto bytes = idx_images(2, 2 * 28 * 28);

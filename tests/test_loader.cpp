@@ -63,8 +63,13 @@ TEST_CASE("files that are not plugins are refused with what was expected and fou
   std::ofstream(dir / "notes.so") << "just some text, not ELF";
   CHECK_THAT(load_error(catalog, dir / "notes.so"), Contains("notes.so: cannot load it as a shared library"));
   CHECK_THAT(load_error(catalog, dir / "absent.so"), Contains("absent.so: file not found"));
+  // Refused from its ELF headers, before dlopen: its static constructor never runs.
+  const std::string marker = dir / "constructor-ran";
+  setenv("FT_FIXTURE_MARKER", marker.c_str(), 1);
   CHECK_THAT(load_error(catalog, kFixtures + "/fixture_no_entry.so"),
-             Contains("fixture_no_entry.so: no entry 'ftrun_plugin_entry' found"));
+             Contains("fixture_no_entry.so: no entry 'ftrun_plugin_entry' found") && Contains("nothing of it ran"));
+  unsetenv("FT_FIXTURE_MARKER");
+  CHECK_FALSE(std::filesystem::exists(marker));
   CHECK_THAT(load_error(catalog, kFixtures + "/fixture_wrong_abi.so"),
              Contains("fixture_wrong_abi.so: wrong plugin ABI version: expected " +
                       std::to_string(ft::kPluginAbiVersion) + " (ftsdk 2), found 999"));

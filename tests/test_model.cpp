@@ -1,8 +1,8 @@
 #include "loader/plugin_catalog.h"
 #include "log/log.h"
-#include "runner/checkpoint.h"
-#include "runner/model.h"
-#include "runner/precision.h"
+#include "model/checkpoint.h"
+#include "model/model.h"
+#include "model/precision.h"
 #include "temp_dir.h"
 
 #include <torch/torch.h>
@@ -98,6 +98,15 @@ TEST_CASE("a file that is not a checkpoint is refused", "[runner]") {
   std::ofstream(dir / "junk.pt") << "junk";
   CHECK_THROWS_AS(ft::load_tensors(dir / "junk.pt"), ft::DataError);
   CHECK_THROWS_WITH(ft::load_tensors(dir / "none.pt"), Contains("none.pt not found"));
+}
+
+TEST_CASE("a folder where weights or a checkpoint belong is a data error naming it", "[runner]") {
+  TempDir dir;
+  for (const std::string name : {"last.pt", "resnet18.safetensors"}) {
+    std::filesystem::create_directories(dir / name);
+    CHECK_THROWS_MATCHES(ft::load_tensors(dir / name), ft::DataError,
+                         Catch::Matchers::Message("weights file " + (dir / name) + " is a folder, not a file"));
+  }
 }
 
 TEST_CASE("fp16 loss scaling unscales gradients, and refuses a step with an inf gradient", "[precision]") {

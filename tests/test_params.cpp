@@ -2,6 +2,9 @@
 
 #include <catch2/catch.hpp>
 
+#include <cmath>
+#include <limits>
+
 using Catch::Matchers::Contains;
 
 namespace {
@@ -72,4 +75,17 @@ TEST_CASE("reads are tracked so the core can report keys nobody read", "[params]
 TEST_CASE("fail() reports a bad value at the key's position", "[params]") {
   const auto params = sample();
   CHECK_THROWS_WITH(params.fail("lr", "must be positive"), "exp.toml:11:5: optimizer.lr: must be positive");
+}
+
+TEST_CASE("get_finite and required_finite refuse inf at the key's position", "[params]") {
+  auto params = sample();
+  CHECK(params.required_finite("lr") == 0.01);
+  CHECK(params.get_finite("momentum", 0.5) == 0.5);
+  CHECK(params.required_finite("steps") == 3.0);
+  params.set("lr", value(std::numeric_limits<double>::infinity(), 11));
+  params.set("momentum", value(-std::numeric_limits<double>::infinity(), 16));
+  CHECK_THROWS_WITH(params.required_finite("lr"), "exp.toml:11:5: optimizer.lr: must be a finite number, got inf");
+  CHECK_THROWS_WITH(params.get_finite("momentum", 0.0),
+                    "exp.toml:16:5: optimizer.momentum: must be a finite number, got -inf");
+  CHECK(std::isinf(params.required<double>("lr")));  // the plain accessors still read what was written
 }

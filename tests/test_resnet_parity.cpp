@@ -2,8 +2,8 @@
 // weights after one training step. The reference is computed by tests/reference/resnet_parity.py.
 #include "loader/plugin_catalog.h"
 #include "log/log.h"
-#include "runner/checkpoint.h"
-#include "runner/model.h"
+#include "model/checkpoint.h"
+#include "model/model.h"
 #include "temp_dir.h"
 
 #include <torch/torch.h>

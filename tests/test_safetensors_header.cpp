@@ -1,5 +1,5 @@
 // The .safetensors header checks: every way a damaged or hostile header could mislead the reader.
-#include "runner/safetensors_header.h"
+#include "model/safetensors_header.h"
 
 #include <ftsdk/error.h>
 

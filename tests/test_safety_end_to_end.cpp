@@ -6,6 +6,12 @@
 #include <SQLiteCpp/SQLiteCpp.h>
 #include <catch2/catch.hpp>
 
+#include <sys/statvfs.h>
+
+#include <cstdlib>
+#include <fstream>
+#include <iterator>
+
 #include <atomic>
 #include <filesystem>
 #include <future>
@@ -169,6 +175,83 @@ TEST_CASE("a store locked for longer than the timeout closes the run as failed a
   // No gap: every epoch up to the last one recorded has its training loss, the failed write's rows included.
   CHECK(db.execAndGet("SELECT COUNT(*) FROM metrics WHERE scope = 'epoch' AND name = 'train_loss'").getInt() ==
         db.execAndGet("SELECT MAX(epoch) FROM metrics WHERE scope = 'epoch'").getInt());
+}
+
+namespace {
+
+// A small tmpfs of its own (root only, as in CI), unmounted at the end.
+struct SmallDisk {
+  std::string path;
+  bool mounted = false;
+  explicit SmallDisk(const std::string& at) : path(at) {
+    std::filesystem::create_directories(path);
+    mounted = geteuid() == 0 && std::system(("mount -t tmpfs -o size=32m tmpfs " + path + " 2>/dev/null").c_str()) == 0;
+  }
+  ~SmallDisk() {
+    if (mounted) std::system(("umount -l " + path).c_str());
+  }
+  // Fills the disk with one file until `leave` bytes are free.
+  void fill(std::int64_t leave) const {
+    struct statvfs info {};
+    REQUIRE(statvfs(path.c_str(), &info) == 0);
+    const std::int64_t free_bytes = static_cast<std::int64_t>(info.f_bavail) * info.f_frsize;
+    std::ofstream filler(path + "/filler", std::ios::binary);
+    const std::vector<char> block(64 * 1024, 0);
+    for (std::int64_t left = free_bytes - leave; left > 0; left -= static_cast<std::int64_t>(block.size())) {
+      filler.write(block.data(), static_cast<std::streamsize>(std::min<std::int64_t>(left, block.size())));
+    }
+  }
+};
+
+}  // namespace
+
+// The store's disk fills while a run trains: the run stops (exit code 5) and is closed as failed with the reason,
+// even when not one more page fits in the database, from the space reserved for its closing when it began. Before
+// the reservation, it stayed "running" without an error, and the next command called it interrupted ("killed?").
+TEST_CASE("a disk that fills mid-run leaves the run failed with its reason and the rows it could not write",
+          "[e2e][store][disk_full]") {
+  for (const std::int64_t leave : {std::int64_t{0}, std::int64_t{16} << 10, std::int64_t{128} << 10}) {
+    INFO("bytes left free: " << leave);
+    TempDir dir;
+    const SmallDisk disk(dir / "disk");
+    if (!disk.mounted) {
+      WARN("not run: mounting a tmpfs needs root (CI runs as root)");
+      return;
+    }
+    const auto store = disk.path + "/ftrun.db";
+    const auto experiment = write(dir, "long.toml", long_tiny(400, 300));
+    const pid_t child = fork();
+    if (child == 0) {
+      std::freopen((dir / "ftrun.log").c_str(), "w", stdout);
+      dup2(fileno(stdout), 2);
+      setenv("FTRUN_STORE_TIMEOUT", "0.2", 1);
+      execl(kFtrun.c_str(), kFtrun.c_str(), experiment.c_str(), "--store", store.c_str(), nullptr);
+      _exit(127);
+    }
+    const bool started = wait_until(store, "SELECT COUNT(*) FROM metrics WHERE scope = 'epoch'");
+    if (started) disk.fill(leave);
+    int status = 0;
+    waitpid(child, &status, 0);
+    std::ifstream log_file(dir / "ftrun.log");
+    const std::string output((std::istreambuf_iterator<char>(log_file)), std::istreambuf_iterator<char>());
+    INFO(output);
+    REQUIRE(started);
+    REQUIRE(WIFEXITED(status));
+    CHECK(WEXITSTATUS(status) == 5);
+    std::filesystem::remove(disk.path + "/filler");
+    // The next command records a closing kept beside the store, if the database could not take it.
+    const auto listing = run("runs --store " + store);
+    INFO(listing.output);
+    CHECK(listing.code == 0);
+    SQLite::Database db(store);
+    CHECK(db.execAndGet("SELECT status FROM runs").getString() == "failed");
+    CHECK_THAT(db.execAndGet("SELECT error FROM runs").getString(), Contains("full"));
+    CHECK(db.execAndGet("SELECT ended_at IS NOT NULL FROM runs").getInt() == 1);
+    // No gap: every epoch up to the last one recorded has its training loss, the unwritten rows included.
+    CHECK(db.execAndGet("SELECT COUNT(*) FROM metrics WHERE scope = 'epoch' AND name = 'train_loss'").getInt() ==
+          db.execAndGet("SELECT MAX(epoch) FROM metrics WHERE scope = 'epoch'").getInt());
+    CHECK_FALSE(std::filesystem::exists(std::filesystem::path(store + "-checkpoints") / "run-1" / "closing"));
+  }
 }
 
 TEST_CASE("problems in a later stage are all reported before the first stage trains", "[e2e][config]") {

@@ -1,6 +1,7 @@
 // What the store must never lose: concurrent writers, locks held by others, NaN metrics, resumes that race,
 // checkpoints that belong to one store, and stores made by an older ftrun.
 #include "processes.h"
+#include "store/closing_journal.h"
 #include "store/results_store.h"
 #include "store/schema.h"
 #include "temp_dir.h"
@@ -312,4 +313,86 @@ TEST_CASE("a folder given as the store is refused with the path to use", "[store
   TempDir dir;
   fs::create_directories(dir / "results");
   CHECK_THROWS_WITH(ft::ResultsStore(dir / "results"), Contains("is a folder") && Contains("ftrun.db"));
+}
+
+TEST_CASE("a store whose tables do not match its version is refused, naming the table, and left as it was", "[store]") {
+  for (int lie = 1; lie < ft::kStoreSchemaVersion; ++lie) {
+    TempDir dir;
+    const std::string path = dir / "ftrun.db";
+    ft::ResultsStore(path).begin_run(tiny_run());
+    {
+      SQLite::Database db(path, SQLite::OPEN_READWRITE);
+      db.exec("PRAGMA user_version = " + std::to_string(lie));  // today's tables, an older version's number
+    }
+    INFO("user_version " << lie);
+    CHECK_THROWS_MATCHES(ft::ResultsStore(path), ft::StoreError,
+                         Catch::Matchers::Predicate<ft::StoreError>([&](const ft::StoreError& e) {
+                           const std::string message = e.what();
+                           return message.find("its tables do not match its schema version " + std::to_string(lie)) !=
+                                      std::string::npos &&
+                                  message.find("table ") != std::string::npos &&
+                                  message.find("Nothing was changed") != std::string::npos;
+                         }));
+    SQLite::Database db(path, SQLite::OPEN_READONLY);
+    CHECK(db.execAndGet("PRAGMA user_version").getInt() == lie);
+    CHECK(db.execAndGet("SELECT COUNT(*) FROM runs").getInt() == 1);
+  }
+  // An SQLite file of another program that happens to have a table named runs.
+  TempDir dir;
+  const std::string path = dir / "other.db";
+  {
+    SQLite::Database db(path, SQLite::OPEN_READWRITE | SQLite::OPEN_CREATE);
+    db.exec("CREATE TABLE runs (x INTEGER)");
+  }
+  CHECK_THROWS_WITH(ft::ResultsStore(path), Contains("holds tables (runs)") &&
+                                                Contains("it is not a store ftrun wrote") &&
+                                                Contains("Nothing was changed"));
+  SQLite::Database db(path, SQLite::OPEN_READONLY);
+  CHECK(db.execAndGet("SELECT COUNT(*) FROM sqlite_master").getInt() == 1);
+}
+
+TEST_CASE("a run's closing kept in its reserved journal is recorded by the next command, rows and all", "[store]") {
+  TempDir dir;
+  const std::string path = dir / "ftrun.db";
+  ft::ResultsStore store(path);
+  const std::int64_t id = store.begin_run(tiny_run());
+  const std::string journal = path + "-checkpoints/run-" + std::to_string(id) + "/closing";
+  REQUIRE(fs::exists(journal));
+  CHECK(fs::file_size(journal) == ft::kClosingJournalBytes);
+  store.close_abandoned_runs();  // a reservation alone is a run still training: nothing to record
+  CHECK(store.status_of(id) == "running");
+
+  const ft::ClosingRecord record{"failed",
+                                 "2026-12-06T03:00:00Z",
+                                 "cannot record metrics: database or disk is full\n\tsecond line \\ with a tab",
+                                 {{"epoch", 3, 30, "train_loss", 0.25}, {"epoch", 3, 30, "val_loss", std::nan("")}}};
+  REQUIRE(ft::write_closing_journal(journal, record));
+  CHECK(fs::file_size(journal) == ft::kClosingJournalBytes);  // written over its own blocks
+  ft::ResultsStore later(path);
+  later.close_abandoned_runs();
+  CHECK(later.status_of(id) == "failed");
+  SQLite::Database db(path, SQLite::OPEN_READONLY);
+  CHECK(db.execAndGet("SELECT error FROM runs").getString() == record.error);
+  CHECK(db.execAndGet("SELECT ended_at FROM runs").getString() == record.ended_at);
+  CHECK(db.execAndGet("SELECT value FROM metrics WHERE name = 'train_loss'").getDouble() == 0.25);
+  CHECK(db.execAndGet("SELECT value IS NULL FROM metrics WHERE name = 'val_loss'").getInt() == 1);
+  CHECK_FALSE(fs::exists(journal));
+}
+
+TEST_CASE("a closing journal cut short, or of more rows than fit, is handled without losing the run", "[store]") {
+  TempDir dir;
+  const std::string journal = dir / "closing";
+  REQUIRE(ft::reserve_closing_file(journal));
+  ft::ClosingRecord record{"failed", "2026-12-06T03:00:00Z", "disk full", {}};
+  for (int i = 0; i < 10000; ++i) record.rows.push_back({"step", 1, i, "train_loss", i * 0.5});
+  REQUIRE(ft::write_closing_journal(journal, record));
+  const auto read = ft::read_closing_journal(journal);
+  REQUIRE(read);
+  CHECK(read->rows.size() > 1000);
+  CHECK(read->rows.size() < record.rows.size());
+  CHECK(read->rows.back().step == 9999);  // the newest rows are kept
+  CHECK_THAT(read->error, Contains("unwritten metric rows did not fit in the closing journal"));
+  // Cut short while being written (no end line): not applied.
+  fs::resize_file(journal, 200);
+  CHECK_FALSE(ft::read_closing_journal(journal));
 }

@@ -16,6 +16,7 @@
 #include <set>
 
 using Catch::Matchers::Contains;
+using Catch::Matchers::StartsWith;
 
 namespace {
 
@@ -132,6 +133,27 @@ TEST_CASE("sweep mistakes name their position and the nearest valid word", "[swe
   CHECK_THROWS_WITH(ft::parse_sweep(kExperiment, "plain.toml", {}), Contains("no [sweep] table"));
   // ftrun run refuses a sweep file rather than run one arbitrary point of it.
   CHECK(ft::parse_experiment(kExperiment + "\n[sweep]\nmethod = \"grid\"\n", "x.toml").has_sweep);
+}
+
+TEST_CASE("a sweep's direction defaults by its metric, and to its task's for the primary metric", "[sweep]") {
+  const std::string params = "[sweep.params]\n\"optimizer.lr\" = [0.1, 0.2]\n";
+  auto direction = [&](const std::string& lines) {
+    return sweep_of("\n[sweep]\nmethod = \"grid\"\n" + lines + params).config.direction;
+  };
+  CHECK(direction("metric = \"val_loss\"\n") == "min");
+  CHECK(direction("metric = \"val_accuracy\"\n") == "max");
+  CHECK(direction("metric = \"val_primary\"\n").empty());  // perplexity falls, accuracy rises: the task says
+  CHECK(direction("metric = \"val_primary\"\ndirection = \"max\"\n") == "max");
+}
+
+TEST_CASE("a sweep parameter nested 100,000 deep is refused with its position, not a crash", "[sweep]") {
+  std::string parts = "a";
+  for (int i = 1; i < 100000; ++i) parts += ".a";
+  CHECK_THAT(error_of("\n[sweep]\nmethod = \"grid\"\n[sweep.params]\n" + parts + " = [1, 2]\n"),
+             StartsWith("sweep.toml:23:1: a dotted key with more than 64 parts"));
+  CHECK_THAT(
+      error_of("\n[sweep]\nmethod = \"grid\"\n[sweep.params]\n\"optimizer.lr\" = " + std::string(100000, '[') + "\n"),
+      StartsWith("sweep.toml:23:82: arrays or inline tables nested more than 64 deep"));
 }
 
 TEST_CASE("eight processes take every trial of a sweep exactly once", "[sweep][store][concurrency]") {

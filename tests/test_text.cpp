@@ -3,8 +3,9 @@
 // against transformers' BertModel.
 #include "loader/plugin_catalog.h"
 #include "log/log.h"
-#include "runner/checkpoint.h"
-#include "runner/model.h"
+#include "model/checkpoint.h"
+#include "model/model.h"
+#include "sentencepiece_tokenizer.h"
 #include "temp_dir.h"
 #include "text_corpus.h"
 #include "wordpiece.h"
@@ -68,6 +69,18 @@ TEST_CASE("the corpus readers parse TSV, JSON lines and fortune files, and name 
   CHECK(entries[1].text == "\nthree");
   CHECK(entries[1].label == "misc");
   CHECK_THROWS_WITH(ft_plugins::read_fortunes("/nowhere/fortunes", {"science"}), Contains("apt-get install fortunes"));
+}
+
+TEST_CASE("folders where text files, a vocabulary or a tokenizer model belong are data errors naming them", "[text]") {
+  TempDir dir;
+  for (const std::string name : {"reviews.tsv", "vocab.txt", "spm.model"})
+    std::filesystem::create_directories(dir / name);
+  CHECK_THROWS_MATCHES(ft_plugins::read_labelled_text(dir / "reviews.tsv", "label", "text"), ft::DataError,
+                       Catch::Matchers::Message("text file " + (dir / "reviews.tsv") + " is a folder, not a file"));
+  CHECK_THROWS_WITH(ft_plugins::WordPieceTokenizer(dir / "vocab.txt", true),
+                    Contains("WordPiece vocabulary " + (dir / "vocab.txt") + " is a folder"));
+  CHECK_THROWS_WITH(ft_plugins::SentencePieceTokenizer(dir / "spm.model"),
+                    Contains("SentencePiece model " + (dir / "spm.model") + " is a folder"));
 }
 
 TEST_CASE("WordPiece gives BertTokenizer's ids on every document of the fortunes corpus", "[text][tokenizer]") {

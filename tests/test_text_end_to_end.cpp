@@ -131,3 +131,45 @@ test = false
   const auto perplexity = "SELECT value FROM metrics WHERE scope = 'epoch' AND epoch = 6 AND name = 'val_perplexity'";
   CHECK(b.execAndGet(perplexity).getDouble() == a.execAndGet(perplexity).getDouble());
 }
+
+TEST_CASE("a sweep judged by perplexity minimises it without being told", "[e2e][text][sweep]") {
+  TempDir dir;
+  const auto experiment = write(dir, "mlm_sweep.toml", R"([experiment]
+name = "mlm_sweep"
+device = "cpu"
+[backbone]
+type = "bert"
+hidden_size = 32
+num_layers = 1
+num_heads = 2
+max_position = 32
+[dataset]
+type = "fortunes"
+categories = ["computers", "people"]
+vocab_size = 400
+max_length = 32
+[task]
+type = "masked_lm"
+[head]
+type = "linear"
+[optimizer]
+type = "adamw"
+lr = 0.001
+[train]
+epochs = 1
+batch_size = 32
+test = false
+[sweep]
+method = "grid"
+metric = "val_primary"
+[sweep.params]
+"optimizer.lr" = [0.001, 0.003]
+)");
+  const auto swept = run("sweep " + experiment + " --store " + (dir / "ftrun.db"));
+  INFO(swept.output);
+  REQUIRE(swept.code == 0);
+  SQLite::Database db(dir / "ftrun.db");
+  CHECK(db.execAndGet("SELECT direction FROM sweeps").getString() == "min");
+  const auto status = run("sweep status --store " + (dir / "ftrun.db"));
+  CHECK_THAT(status.output, Contains("objective lowest val_primary"));
+}

@@ -12,8 +12,8 @@
 #include "loop/train_step.h"
 #include "loop/training_loop.h"
 #include "loop/weight_average.h"
-#include "runner/model.h"
-#include "runner/precision.h"
+#include "model/model.h"
+#include "model/precision.h"
 #include "temp_dir.h"
 
 #include <ATen/CPUGeneratorImpl.h>

@@ -11,6 +11,7 @@ enum ExitCode : int {
   kExitPlugin = 3,
   kExitData = 4,
   kExitStore = 5,
+  kExitResource = 6,       // out of host or device memory
   kExitInterrupted = 130,  // 128 + SIGINT; SIGTERM gives 143
 };
 

@@ -25,6 +25,9 @@ int report_current_exception() {
   } catch (const StoreError& e) {
     log::error(e.what());
     return kExitStore;
+  } catch (const ResourceError& e) {
+    log::error(e.what());
+    return kExitResource;
   } catch (const Error& e) {
     log::error(e.what());
     return kExitRunFailed;

@@ -33,7 +33,7 @@ namespace {
 void print_trials(const SweepPlan& plan) {
   std::printf("sweep of %s: %s, %zu trial(s), objective %s (%s)\n", plan.experiment_file.c_str(),
               plan.config.method.c_str(), plan.trials.size(), plan.config.metric.c_str(),
-              plan.config.direction.c_str());
+              plan.config.direction.empty() ? "the task's direction" : plan.config.direction.c_str());
   for (const auto& trial : plan.trials) {
     std::printf("  trial %3lld  seed %-10llu  %s\n", static_cast<long long>(trial.number),
                 static_cast<unsigned long long>(trial.seed), one_line(trial_values_text(trial)).c_str());
@@ -175,10 +175,13 @@ int command_sweep(const SweepOptions& options) {
   check.overrides = options.overrides;
   check.store = options.store;
   check.verbose = options.verbose;
+  std::string primary_direction;
+  check.primary_direction = &primary_direction;
   if (const int code = run_training(check); code != kExitOk) return code;
+  const std::string direction = plan.config.direction.empty() ? primary_direction : plan.config.direction;
   ResultsStore store(resolve_store_path(options.store, first.store_path), store_options_from_environment());
   NewSweep sweep{first.runs.front().name, plan.experiment_file, plan.fingerprint,   plan.text,
-                 plan.overrides,          plan.config.method,   plan.config.metric, plan.config.direction,
+                 plan.overrides,          plan.config.method,   plan.config.metric, direction,
                  plan.config.max_retries};
   std::vector<NewTrial> trials;
   const auto [shard, shards] =

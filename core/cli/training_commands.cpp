@@ -11,15 +11,16 @@
 #include "loader/plugin_catalog.h"
 #include "log/log.h"
 #include "log/printable.h"
+#include "model/device.h"
+#include "model/memory.h"
 #include "runner/allocator.h"
-#include "runner/device.h"
 #include "runner/input_speed.h"
 #include "runner/runner.h"
-#include "runner/signals.h"
 #include "runner/trainer.h"
 #include "store/results_store.h"
 #include "training/launch_environment.h"
 #include "training/lr_range.h"
+#include "training/signals.h"
 
 #include <c10/util/Exception.h>
 
@@ -295,7 +296,8 @@ int command_check_sweep(const TrainingRequest& request, PluginCatalog& catalog) 
   const ExperimentPlan plan = trial_plan(sweep, sweep.trials.front());
   ResultsStore store(resolve_store_path(request.store, plan.store_path), store_options_from_environment());
   load_plugins(catalog, plan);
-  Runner(catalog, store).check(plan);
+  const std::string direction = Runner(catalog, store).check(plan);
+  if (request.primary_direction) *request.primary_direction = direction;
   return kExitOk;
 }
 
@@ -451,7 +453,7 @@ int command_sweep_worker(const TrainingRequest& request, PluginCatalog& catalog)
     if (sweep.config.pruner.type != "none") {
       hooks.prune = [&](std::int64_t run_id, const RunConfig& run, std::int64_t epoch) {
         return store.prune_decision(sweep.config.pruner, plan.group_id, run.stage, run_id, epoch, sweep.config.metric,
-                                    sweep.config.direction);
+                                    stored->direction);
       };
     }
     try {
@@ -518,8 +520,16 @@ extern "C" int ftrun_training_command(const ft::TrainingRequest& request) {
   } catch (const Interrupted&) {
     return 128 + (stop_signal() ? stop_signal() : 2);
   } catch (const c10::Error& e) {
+    if (is_allocation_failure(e)) {
+      log::error(std::string("out of memory: ") + memory_report(e, c10::kCPU) +
+                 " (LibTorch: " + e.what_without_backtrace() + ")");
+      return kExitResource;
+    }
     log::error(std::string("LibTorch: ") + e.what_without_backtrace());
     return kExitRunFailed;
+  } catch (const std::bad_alloc& e) {
+    log::error(std::string("out of memory: ") + memory_report(e, c10::kCPU));
+    return kExitResource;
   } catch (...) {
     return report_current_exception();
   }

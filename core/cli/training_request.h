@@ -32,6 +32,9 @@ struct TrainingRequest {
   double lr_start = 1e-7, lr_end = 10;
   std::int64_t lr_steps = 100;
   double stop_factor = 4, smoothing = 0.98;
+  // check_sweep: where to say which way the first run's primary metric improves ("min" or "max"), for a sweep whose
+  // objective is val_primary or train_primary and whose direction is not written
+  std::string* primary_direction = nullptr;
   // all
   std::string store;
   bool verbose = false;

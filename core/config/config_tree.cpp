@@ -1,5 +1,7 @@
 #include "config/config_tree.h"
 
+#include "config/toml_depth.h"
+
 #include <toml++/toml.h>
 
 #include <cmath>
@@ -138,6 +140,7 @@ SourceLocation ConfigTable::where_of(const std::string& key) const {
 }
 
 ConfigTable parse_toml(const std::string& text, const std::string& source_name) {
+  check_toml_depth(text, source_name);
   try {
     return to_tree(toml::parse(text, source_name), source_name);
   } catch (const toml::parse_error& error) {

@@ -7,6 +7,7 @@
 #include "store/reports.h"
 
 #include <algorithm>
+#include <cmath>
 
 namespace ft {
 namespace {
@@ -46,6 +47,11 @@ CoreKey key(std::string section, std::string name, std::string doc, Access acces
     auto& field = access(run);
     using Field = std::remove_reference_t<decltype(field)>;
     const T value = params.get<T>(name, static_cast<T>(field));
+    if constexpr (std::is_floating_point_v<T>) {
+      // TOML allows inf; no core number means anything by it (an infinite timeout or rate is a typo or a test).
+      if (!std::isfinite(value))
+        params.fail(name, std::string("must be a finite number, got ") + (value > 0 ? "inf" : "-inf"));
+    }
     if (check) {
       if (const std::string problem = check(value); !problem.empty()) params.fail(name, problem);
     }
@@ -215,7 +221,8 @@ std::vector<CoreKey> make_core_keys() {
           "`*` freezes the whole backbone",
           [](auto& run) -> auto& { return run.backbone.freeze; }),
       key<double>(
-          "backbone", "lr_mult", "backbone learning rate = optimizer lr x lr_mult; 0 freezes the backbone",
+          "backbone", "lr_mult",
+          "backbone learning rate = optimizer lr x lr_mult; 0 freezes the whole backbone, as `freeze = [\"*\"]`",
           [](auto& run) -> auto& { return run.backbone.lr_mult; }, not_negative<double>("must not be negative")),
       key<double>(
           "backbone", "layer_decay", "each backbone stage learns this factor slower than the next one; 1 = off",

@@ -159,9 +159,16 @@ SweepConfig read_sweep_table(const ConfigTable& sweep) {
   if (std::find(metrics.begin(), metrics.end(), config.metric) == metrics.end()) {
     params.fail("metric", "expected one of " + join(metrics) + did_you_mean(config.metric, metrics));
   }
+  // A loss is minimised and an accuracy maximised; a run's primary metric goes the way its task says (perplexity
+  // down, accuracy up), which only its plugin knows: left empty here and decided when the first trial is built.
   const bool loss = config.metric.find("loss") != std::string::npos;
-  config.direction = params.get<std::string>("direction", loss ? "min" : "max");
-  if (config.direction != "min" && config.direction != "max") params.fail("direction", "expected \"min\" or \"max\"");
+  const bool primary = config.metric.find("primary") != std::string::npos;
+  if (const auto direction = params.optional<std::string>("direction")) {
+    config.direction = *direction;
+    if (config.direction != "min" && config.direction != "max") params.fail("direction", "expected \"min\" or \"max\"");
+  } else {
+    config.direction = loss ? "min" : primary ? "" : "max";
+  }
   config.max_retries = params.get<std::int64_t>("max_retries", config.max_retries);
   if (config.max_retries < 0) params.fail("max_retries", "must be 0 or more");
   const auto found = sweep.tables.find("params");

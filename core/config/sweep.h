@@ -8,7 +8,7 @@
 //   trials = 20                  # random only
 //   seed = 0
 //   metric = "val_accuracy"      # the objective: val_loss, val_accuracy, train_loss, train_accuracy
-//   direction = "max"            # min | max (default: min for losses, max for accuracies)
+//   direction = "max"            # min | max (default: min for losses, max for accuracies, the task's for *_primary)
 //   max_retries = 1              # a trial whose worker died is run again this many times
 //   [sweep.params]
 //   "optimizer.lr" = { log_uniform = [1e-4, 1e-1] }
@@ -39,7 +39,7 @@ struct SweepConfig {
   std::int64_t trials = 0;
   std::uint64_t seed = 0;
   std::string metric = "val_loss";
-  std::string direction;  // "min" or "max"
+  std::string direction;  // "min" or "max"; empty: the direction of the task's primary metric (val_primary)
   std::int64_t max_retries = 1;
   std::vector<SweepParam> params;
   /// [sweep.pruner]: stop trials early that are not going to win (type = "median" or "asha").

@@ -1,6 +1,7 @@
 #include "distributed/process_group.h"
 
 #include "distributed/nccl_backend.h"
+#include "training/signals.h"
 
 #include <ftsdk/error.h>
 
@@ -10,7 +11,10 @@
 #include <torch/csrc/distributed/c10d/ProcessGroupGloo.hpp>
 #include <torch/csrc/distributed/c10d/TCPStore.hpp>
 
+#include <chrono>
 #include <cstdlib>
+#include <optional>
+#include <thread>
 
 namespace ft {
 namespace {
@@ -33,6 +37,21 @@ LostProcess lost_process(const std::exception& e) {
   const auto* torch_error = dynamic_cast<const c10::Error*>(&e);
   return LostProcess(std::string("lost another process of this data-parallel run: ") +
                      (torch_error ? torch_error->what_without_backtrace() : e.what()));
+}
+
+// How long a wait goes on after a stop signal. Healthy peers answer well within it, and the run then stops where
+// every process stops together (the loop's next read-back); a peer that does not has stalled, and this process
+// leaves without it, well within the grace torchrun and Slurm give between SIGTERM and SIGKILL (30 s).
+constexpr auto kStopGrace = std::chrono::seconds(5);
+
+// Throws Interrupted once a stop signal is kStopGrace old (`since` keeps when this wait first saw it).
+void throw_if_stopped(const std::string& waiting_for, std::optional<std::chrono::steady_clock::time_point>& since) {
+  if (!stop_requested()) return;
+  const auto now = std::chrono::steady_clock::now();
+  if (!since) since = now;
+  if (now - *since < kStopGrace) return;
+  throw Interrupted("stopped by " + stop_signal_name() + " while waiting for the other processes (" + waiting_for +
+                    "), which did not answer within " + std::to_string(kStopGrace.count()) + " s of it");
 }
 
 }  // namespace
@@ -95,7 +114,11 @@ void ProcessGroup::connect(c10::Device device, const std::string& backend, std::
   }
 }
 
-ProcessGroup::~ProcessGroup() = default;
+ProcessGroup::~ProcessGroup() {
+  // A collective left waiting for a stalled peer keeps one of Gloo's threads blocked until its timeout, and
+  // destroying the backend joins that thread: the backend is left to the process's exit instead.
+  if (abandoned_) (void)backend_.release();
+}
 
 bool ProcessGroup::connected() const { return backend_.defined(); }
 
@@ -113,7 +136,20 @@ void ProcessGroup::sum(torch::Tensor& tensor) { wait(sum_async(tensor)); }
 
 void ProcessGroup::wait(const c10::intrusive_ptr<c10d::Work>& work) {
   try {
+    // Gloo's wait blocks the host until every peer answers, up to distributed.timeout: a peer that stalls (stopped,
+    // swapping, stuck in I/O) would keep this process from noticing a SIGTERM for that long. So the host polls,
+    // and stops between polls when a signal asked it to. NCCL's wait only orders streams and returns at once.
+    if (backend_name_ != "nccl") {
+      std::optional<std::chrono::steady_clock::time_point> stop_seen;
+      for (std::int64_t polls = 0; !work->isCompleted(); ++polls) {
+        throw_if_stopped("a collective", stop_seen);
+        std::this_thread::sleep_for(std::chrono::microseconds(polls < 100 ? 20 : 500));
+      }
+    }
     work->wait();
+  } catch (const Interrupted&) {
+    abandoned_ = true;
+    throw;
   } catch (const std::exception& e) {
     throw lost_process(e);
   }
@@ -136,8 +172,22 @@ std::string ProcessGroup::share_text(const std::string& key, const std::string& 
       store_->set(name, std::vector<std::uint8_t>(value.begin(), value.end()));
       return value;
     }
+    // The store's get blocks up to its timeout; waiting in short slices lets a stop signal through meanwhile.
+    const auto deadline = std::chrono::steady_clock::now() + store_->getTimeout();
+    std::optional<std::chrono::steady_clock::time_point> stop_seen;
+    while (!store_->check({name})) {
+      throw_if_stopped("rank 0's '" + key + "'", stop_seen);
+      if (std::chrono::steady_clock::now() > deadline) {
+        throw LostProcess("rank 0 did not share '" + key + "' within distributed.timeout");
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    }
     const auto bytes = store_->get(name);
     return std::string(bytes.begin(), bytes.end());
+  } catch (const Interrupted&) {
+    throw;
+  } catch (const LostProcess&) {
+    throw;
   } catch (const std::exception& e) {
     throw LostProcess(std::string("lost rank 0 of this data-parallel run while waiting for '") + key +
                       "': " + e.what());

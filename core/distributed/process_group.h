@@ -70,6 +70,8 @@ class ProcessGroup {
   c10::intrusive_ptr<c10d::Store> store_;
   c10::intrusive_ptr<c10d::Backend> backend_;
   std::int64_t shared_texts_ = 0;
+  /// A collective was abandoned (a stop signal while a peer stalled): its work may never finish.
+  bool abandoned_ = false;
 };
 
 /// The device rank `local_rank` trains on: cuda:LOCAL_RANK when the run asks for CUDA (or "auto" finds it),

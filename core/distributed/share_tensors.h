@@ -3,7 +3,7 @@
 // but rank 0 needs to read the checkpoint: the other nodes need no shared filesystem.
 
 #include "distributed/process_group.h"
-#include "runner/checkpoint.h"
+#include "model/checkpoint.h"
 
 namespace ft {
 

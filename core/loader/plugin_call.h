@@ -6,6 +6,8 @@
 // Why catch everything: a plugin that throws something that is not a std::exception would otherwise end the
 // process in std::terminate.
 
+#include "model/memory.h"
+
 #include <ftsdk/error.h>
 
 #include <c10/util/Exception.h>
@@ -28,11 +30,15 @@ auto call_plugin(const std::string& who, Fn&& fn) -> decltype(fn()) {
     throw PluginError(e.what());
   } catch (const StoreError& e) {
     throw StoreError(e.what());
+  } catch (const ResourceError& e) {
+    throw ResourceError(e.what());
   } catch (const Error& e) {
     throw Error(e.what());
   } catch (const c10::Error& e) {
+    if (is_allocation_failure(e)) throw ResourceError(who + ": out of memory: " + memory_report(e, c10::kCPU));
     throw PluginError(who + ": LibTorch error: " + e.what_without_backtrace());
   } catch (const std::exception& e) {
+    if (is_allocation_failure(e)) throw ResourceError(who + ": out of memory: " + memory_report(e, c10::kCPU));
     throw PluginError(who + ": " + e.what());
   } catch (...) {
     throw PluginError(who + ": threw something that is not a std::exception (plugins must throw ft::Error)");

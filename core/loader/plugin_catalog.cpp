@@ -6,6 +6,7 @@
 
 #include <ftsdk/plugin.h>
 
+#include <boost/dll/library_info.hpp>
 #include <boost/dll/runtime_symbol_info.hpp>
 #include <boost/dll/shared_library.hpp>
 
@@ -61,6 +62,34 @@ PluginCatalog::~PluginCatalog() {
   entries_.clear();
 }
 
+namespace {
+
+// dlopen runs a library's static constructors before anything can be asked of it. Its ELF headers, read as a file,
+// say whether it has ftrun's entry at all: BOOST_DLL_ALIAS puts the entry in a section named "boostdll", and names
+// it in the symbol table when the library is not stripped. A library with the entry still runs its constructors
+// when loaded: that cannot be checked from outside (docs/plugins.md).
+void refuse_without_entry(const std::string& path) {
+  std::vector<std::string> sections, entries;
+  try {
+    boost::dll::library_info info(path);
+    sections = info.sections();
+    entries = info.symbols("boostdll");
+  } catch (const std::exception& e) {
+    throw PluginError("plugin " + path + ": cannot load it as a shared library: not an ELF file for this machine (" +
+                      e.what() + "); expected a shared library built against LibTorch " + TORCH_VERSION);
+  }
+  const bool section = std::find(sections.begin(), sections.end(), "boostdll") != sections.end();
+  // A stripped library keeps its sections but not its symbol table: then the section alone has to do.
+  const bool entry = entries.empty() || std::find(entries.begin(), entries.end(), kEntryName) != entries.end();
+  if (!section || !entry) {
+    throw PluginError("plugin " + path + ": no entry '" + kEntryName +
+                      "' found; expected a library made with FT_PLUGIN(...) from <ftsdk/plugin.h> (refused from its "
+                      "headers: nothing of it ran)");
+  }
+}
+
+}  // namespace
+
 void PluginCatalog::load_file(const std::string& given_path) {
   std::error_code error;
   if (!fs::exists(given_path, error)) {
@@ -74,6 +103,7 @@ void PluginCatalog::load_file(const std::string& given_path) {
     if (plugin->path == path) return;
   }
 
+  refuse_without_entry(path);
   auto plugin = std::make_shared<LoadedPlugin>();
   plugin->path = path;
   try {

@@ -6,7 +6,7 @@
 // Callbacks see host values only: the loop reads losses back from the device in batches (every
 // `train.log_every` steps and at each epoch's end), never inside a step.
 
-#include "runner/checkpoint.h"
+#include "model/checkpoint.h"
 #include "store/results_store.h"
 
 #include <cstdint>

@@ -3,7 +3,7 @@
 #include "data/prefetcher.h"
 #include "data/sharding.h"
 #include "distributed/process_group.h"
-#include "runner/precision.h"
+#include "model/precision.h"
 
 #include <ATen/CPUGeneratorImpl.h>
 #include <torch/nn/functional/loss.h>

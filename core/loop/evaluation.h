@@ -3,7 +3,7 @@
 // each evaluates its own contiguous range of the split and the sums are added up, so every example counts once.
 
 #include "data/batch_source.h"
-#include "runner/model.h"
+#include "model/model.h"
 
 #include <ftsdk/task.h>
 

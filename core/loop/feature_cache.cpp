@@ -5,7 +5,8 @@
 #include "data/prefetcher.h"
 #include "log/log.h"
 #include "loop/feature_cache_file.h"
-#include "runner/precision.h"
+#include "model/device.h"
+#include "model/precision.h"
 
 #include <fmt/format.h>
 #include <fmt/ranges.h>
@@ -215,8 +216,13 @@ FeatureCacheBudget feature_cache_budget(c10::Device device, const std::string& f
   while (meminfo >> key >> kilobytes >> unit) {
     if (key == "MemAvailable:") budget.host = kilobytes * 1024 / 4;
   }
-  // Without a cheap query of free GPU memory here: 4 GB, safe on any current GPU.
-  budget.device = device.is_cuda() ? 4LL << 30 : budget.host;
+  // On a GPU, half of what is free once the model is on it: the other half is for the activations and gradients of
+  // the stages that still train. 4 GB when the driver cannot say.
+  if (device.is_cuda()) {
+    budget.device = free_device_memory(device).value_or(8LL << 30) / 2;
+  } else {
+    budget.device = budget.host;
+  }
   if (!folder.empty()) {
     std::error_code error;
     fs::path existing = fs::absolute(folder, error);

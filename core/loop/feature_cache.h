@@ -17,7 +17,7 @@
 
 #include "config/experiment.h"
 #include "data/batch_source.h"
-#include "runner/model.h"
+#include "model/model.h"
 
 #include <ftsdk/regularization.h>
 

@@ -3,7 +3,7 @@
 #include "distributed/gradient_sync.h"
 #include "distributed/process_group.h"
 #include "loop/graphed_micro_step.h"
-#include "runner/training_state.h"
+#include "model/training_state.h"
 
 #include <torch/nn/functional/loss.h>
 #include <torch/torch.h>

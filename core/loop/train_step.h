@@ -6,8 +6,8 @@
 // check decides on the host whether to skip the step, as GradScaler does: one fused check, one sync per step.
 
 #include "loop/callback.h"
-#include "runner/model.h"
-#include "runner/precision.h"
+#include "model/model.h"
+#include "model/precision.h"
 
 #include <ftsdk/regularization.h>
 #include <ftsdk/task.h>

@@ -4,7 +4,7 @@
 #include "data/sharding.h"
 #include "distributed/process_group.h"
 #include "log/log.h"
-#include "runner/signals.h"
+#include "training/signals.h"
 
 #include <ATen/CPUGeneratorImpl.h>
 #include <fmt/format.h>

@@ -9,7 +9,8 @@
 #include "loop/evaluation.h"
 #include "loop/train_step.h"
 #include "loop/weight_average.h"
-#include "runner/training_state.h"
+#include "model/training_state.h"
+#include "training/signals.h"
 
 #include <optional>
 #include <vector>
@@ -17,12 +18,6 @@
 namespace ft {
 
 class ProcessGroup;
-
-/// Thrown when Ctrl-C or SIGTERM stops a run.
-class Interrupted : public Error {
- public:
-  using Error::Error;
-};
 
 /// Thrown when the training loss stops being a finite number; the run is recorded as "diverged".
 class Diverged : public Error {

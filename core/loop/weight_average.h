@@ -8,8 +8,8 @@
 // weights, and saves the average in every checkpoint so a resumed run continues it exactly. It is part of the core,
 // not a plugin: it needs the evaluation and the checkpoint, which the plugin interface does not reach.
 
-#include "runner/checkpoint.h"
-#include "runner/model.h"
+#include "model/checkpoint.h"
+#include "model/model.h"
 
 #include <torch/types.h>
 

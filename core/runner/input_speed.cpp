@@ -6,7 +6,7 @@
 #include "loader/plugin_catalog.h"
 #include "log/log.h"
 #include "loop/training_loop.h"
-#include "runner/device.h"
+#include "model/device.h"
 
 #include <ATen/CPUGeneratorImpl.h>
 #include <torch/torch.h>

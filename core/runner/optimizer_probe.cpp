@@ -1,7 +1,7 @@
 #include "runner/optimizer_probe.h"
 
 #include "loader/plugin_catalog.h"
-#include "runner/training_state.h"
+#include "model/training_state.h"
 
 #include <torch/torch.h>
 
@@ -65,7 +65,11 @@ std::string probe_optimizer(PluginCatalog& catalog, const std::string& type, con
     step(*original, weights, 3);
     step(*restored, copied, 3);
     for (std::size_t g = 0; g < weights.size(); ++g) {
-      if (!torch::equal(weights[g], copied[g])) failure = "a copy restored from its saved state steps differently";
+      // NaN equals NaN here: a learning rate a plugin let through as inf makes both copies NaN alike, which is a
+      // faithful restore, not a broken one.
+      if (!torch::allclose(weights[g], copied[g], 0.0, 0.0, /*equal_nan=*/true)) {
+        failure = "a copy restored from its saved state steps differently";
+      }
     }
   }
   if (failure.empty()) return {};

@@ -4,7 +4,7 @@
 // outputs have the shape the task wants, and the monitored metric is one the task reports.
 
 #include "config/experiment.h"
-#include "runner/model.h"
+#include "model/model.h"
 
 #include <ftsdk/dataset.h>
 #include <ftsdk/task.h>

@@ -43,8 +43,9 @@ class Runner {
   /// recorded as failed or interrupted). Later stages can use earlier stages' weights.
   PlanResult run(const ExperimentPlan& plan, const RunHooks& hooks = {});
   /// Builds every run of the plan as `run` does before training (plugins, keys, data, weights, shapes) and
-  /// records nothing; throws the problems found, all of them.
-  void check(const ExperimentPlan& plan);
+  /// records nothing; throws the problems found, all of them. Returns which way the first run's primary metric
+  /// improves, "min" or "max" (a sweep judged by it needs to know).
+  std::string check(const ExperimentPlan& plan);
   /// Continues run `run_id` from its last checkpoint (weights, optimizer, schedule, random generators, epoch
   /// and step), as one run in the store: its metrics after that checkpoint are replaced. `plan` is the run's
   /// own resolved experiment (resolved_run_plan).

@@ -4,8 +4,8 @@
 
 #include "config/experiment.h"
 #include "loop/training_loop.h"
-#include "runner/model.h"
-#include "runner/training_state.h"
+#include "model/model.h"
+#include "model/training_state.h"
 #include "store/results_store.h"
 
 #include <ftsdk/dataset.h>

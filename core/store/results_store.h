@@ -161,7 +161,8 @@ class ResultsStore {
   void set_checkpoint(std::int64_t run_id, const std::string& path);
   /// Ends a run, writing `unsaved` metric rows (those a failed write could not record) in the same transaction;
   /// `error` is stored for runs that did not complete. Waits longer than other writes: closing a run is the
-  /// write that must not be lost.
+  /// write that must not be lost. When even that fails (a full disk), the closing is written into the space
+  /// reserved beside the store when the run began, and the next command that opens the store records it.
   void finish_run(std::int64_t run_id, RunStatus status, const std::string& error = {},
                   const std::vector<MetricRow>& unsaved = {});
 
@@ -233,8 +234,9 @@ class ResultsStore {
   /// shard's). Refuses a store of another schema version.
   MergeReport merge_from(const std::string& input);
 
-  /// Marks as interrupted the runs left "running" by processes of this host that no longer exist
-  /// (killed with SIGKILL, power loss). Returns how many.
+  /// Records the closings that could not be written when their runs ended (a full disk), then marks as
+  /// interrupted the runs left "running" by processes of this host that no longer exist (killed with SIGKILL,
+  /// power loss). Returns how many were marked interrupted.
   int close_abandoned_runs();
 
   /// This store's checkpoint folder: beside the database file and named after it (`results/ftrun.db` →
@@ -248,6 +250,20 @@ class ResultsStore {
   /// Runs `fn` in a BEGIN IMMEDIATE transaction, retried `attempts` times on lock and I/O errors.
   template <class Fn>
   void write(const std::string& action, int attempts, Fn&& fn);
+  /// Runs one step of creating or upgrading the schema from `version` (`fn` executes `sql`); an SQLite error there
+  /// means the file's tables are not that version's, and becomes a StoreError that says so.
+  template <class Fn>
+  void schema_step(int version, const std::string& sql, Fn&& fn);
+  /// Throws when a store at version 0 already holds tables: another program's database.
+  void refuse_foreign_tables();
+
+  /// The file beside the store where run `run_id`'s closing is kept when the database cannot take it
+  /// (closing_journal.cpp): `<checkpoint_dir>/run-<id>/closing`.
+  std::string closing_journal_path(std::int64_t run_id) const;
+  /// Reserves that file's space on disk when a run begins (or resumes), so that closing it needs no new space.
+  void reserve_closing_journal(std::int64_t run_id) const;
+  /// Records the closings kept in journals of runs still marked running, and removes those journals.
+  void apply_closing_journals();
 
   /// Resets a kept statement when its user is done, so that it never holds a read transaction open.
   struct ResetStatement {

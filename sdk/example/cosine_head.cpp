@@ -26,7 +26,7 @@ class CosineHead final : public ft::Head {
 };
 
 std::shared_ptr<ft::Head> make_cosine(const ft::Params& params, const ft::HeadContext& ctx) {
-  const double scale = params.get<double>("scale", 16.0);
+  const double scale = params.get_finite("scale", 16.0);
   if (scale <= 0) params.fail("scale", "must be positive");
   return std::make_shared<CosineHead>(ctx.in_features, ctx.num_classes, scale);
 }

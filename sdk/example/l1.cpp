@@ -28,7 +28,7 @@ class L1 final : public ft::Regularization {
 };
 
 std::shared_ptr<ft::Regularization> make_l1(const ft::Params& params, const ft::RegularizationContext&) {
-  const double lambda = params.get<double>("lambda", 1e-4);
+  const double lambda = params.get_finite("lambda", 1e-4);
   if (lambda < 0) params.fail("lambda", "must not be negative");
   return std::make_shared<L1>(lambda);
 }

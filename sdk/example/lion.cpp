@@ -91,9 +91,9 @@ class Lion final : public torch::optim::Optimizer {
 };
 
 std::shared_ptr<torch::optim::Optimizer> make_lion(const ft::Params& params, const ft::OptimizerContext& ctx) {
-  LionOptions base(params.required<double>("lr"));
-  base.beta1(params.get<double>("beta1", 0.9)).beta2(params.get<double>("beta2", 0.99));
-  base.weight_decay(params.get<double>("weight_decay", 0.0));
+  LionOptions base(params.required_finite("lr"));
+  base.beta1(params.get_finite("beta1", 0.9)).beta2(params.get_finite("beta2", 0.99));
+  base.weight_decay(params.get_finite("weight_decay", 0.0));
   if (base.lr() <= 0) params.fail("lr", "must be positive (Lion wants 3-10x less than AdamW)");
   if (base.beta1() < 0 || base.beta1() >= 1) params.fail("beta1", "must be in [0, 1)");
   if (base.beta2() < 0 || base.beta2() >= 1) params.fail("beta2", "must be in [0, 1)");

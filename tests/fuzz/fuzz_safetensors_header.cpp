@@ -1,5 +1,5 @@
 // The .safetensors header: any bytes as the JSON header of a file with 1 MiB of data.
-#include "runner/safetensors_header.h"
+#include "model/safetensors_header.h"
 
 #include <ftsdk/error.h>
 

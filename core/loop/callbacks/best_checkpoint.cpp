@@ -1,6 +1,6 @@
 #include "loop/callbacks/best_checkpoint.h"
 
-#include "runner/training_state.h"
+#include "model/training_state.h"
 #include "training/lr_schedule.h"
 
 namespace ft {

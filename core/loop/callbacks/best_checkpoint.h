@@ -5,7 +5,7 @@
 // writes files; every process keeps the same judgement, since metrics are averaged over processes.
 
 #include "loop/callback.h"
-#include "runner/model.h"
+#include "model/model.h"
 
 #include <functional>
 #include <string>

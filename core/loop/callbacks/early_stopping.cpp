@@ -1,7 +1,7 @@
 #include "loop/callbacks/early_stopping.h"
 
 #include "log/log.h"
-#include "runner/training_state.h"
+#include "model/training_state.h"
 
 #include <fmt/format.h>
 

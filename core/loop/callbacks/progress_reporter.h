@@ -2,7 +2,7 @@
 // The live progress line while an epoch trains, and the epoch's summary line after it.
 
 #include "loop/callback.h"
-#include "runner/progress.h"
+#include "loop/progress.h"
 
 #include <memory>
 

@@ -1,6 +1,6 @@
 #include "loop/callbacks/schedule_callback.h"
 
-#include "runner/training_state.h"
+#include "model/training_state.h"
 
 namespace ft {
 

@@ -6,7 +6,7 @@
 #include "data/batch_source.h"
 #include "loop/callback.h"
 #include "loop/evaluation.h"
-#include "runner/model.h"
+#include "model/model.h"
 
 #include <string>
 

@@ -3,6 +3,7 @@
 // Sizes come from a HuggingFace `config.json` (`config = "path"`) or from parameters. The features are the pooler's
 // output (`pooling = "pooler"`, BertForSequenceClassification's), the [CLS] vector (`"cls"`) or the mean over real
 // tokens (`"mean"`); a task that scores every token (masked_lm) gets the last layer's vectors for every token.
+#include <ftsdk/files.h>
 #include <ftsdk/plugin.h>
 
 #include <torch/torch.h>
@@ -207,6 +208,7 @@ class Bert final : public ft::Backbone {
 
 // Sizes from a HuggingFace config.json; parameters written in the experiment take precedence.
 void read_config_json(const std::string& path, BertConfig& c) {
+  ft::check_regular_file(path, "bert: config");
   std::ifstream in(path);
   if (!in)
     throw ft::DataError("bert: config " + path + " not found (a HuggingFace config.json, as save_pretrained writes)");
@@ -247,8 +249,8 @@ std::shared_ptr<ft::Backbone> make_bert(const ft::Params& params, const ft::Back
   c.intermediate_size =
       params.get<std::int64_t>("intermediate_size", c.intermediate_size ? c.intermediate_size : 4 * c.hidden_size);
   c.max_position = params.get<std::int64_t>("max_position", c.max_position);
-  c.dropout = params.get<double>("dropout", c.dropout);
-  c.attention_dropout = params.get<double>("attention_dropout", c.attention_dropout);
+  c.dropout = params.get_finite("dropout", c.dropout);
+  c.attention_dropout = params.get_finite("attention_dropout", c.attention_dropout);
   const auto pooling = params.get<std::string>("pooling", "pooler");
   if (c.vocab_size <= 0) {
     throw ft::ConfigError(params.where().str() +

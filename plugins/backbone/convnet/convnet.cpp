@@ -1,5 +1,6 @@
 // convnet: a small VGG-style CNN for 28x28 and 32x32 images; quick to train on a CPU, good enough to show
 // transfer (pretrain on some classes, fine-tune on others).
+#include <ftsdk/memory.h>
 #include <ftsdk/plugin.h>
 
 #include <torch/nn/modules/activation.h>
@@ -55,7 +56,7 @@ class ConvNet final : public ft::Backbone {
 std::shared_ptr<ft::Backbone> make_convnet(const ft::Params& params, const ft::BackboneContext& ctx) {
   const auto width = params.get<std::int64_t>("width", 32);
   if (width < 1) params.fail("width", "must be at least 1");
-  const auto dropout = params.get<double>("dropout", 0.0);
+  const auto dropout = params.get_finite("dropout", 0.0);
   if (dropout < 0 || dropout >= 1) params.fail("dropout", "must be in [0, 1)");
   // Without BatchNorm the model computes each example on its own: what data-parallel runs need to match one
   // process exactly (BatchNorm's statistics are per process; there is no SyncBatchNorm).
@@ -63,6 +64,11 @@ std::shared_ptr<ft::Backbone> make_convnet(const ft::Params& params, const ft::B
   if (ctx.input.height < 4 || ctx.input.width < 4) {
     throw ft::ConfigError("backbone convnet needs images of at least 4x4 pixels");
   }
+  // Six 3x3 convolutions (in → w → w, w → 2w → 2w, 2w → 4w → 4w) and their BatchNorms, counted before any is
+  // allocated: a width too large for the machine is said as such, not found by the allocator.
+  const double w = static_cast<double>(width), in = static_cast<double>(ctx.input.channels);
+  const double weights = 9 * (in * w + w * w + w * 2 * w + 2 * w * 2 * w + 2 * w * 4 * w + 4 * w * 4 * w);
+  ft::check_host_memory(4 * (weights + 4 * 14 * w), "backbone convnet with width = " + std::to_string(width));
   return std::make_shared<ConvNet>(ctx.input.channels, width, dropout, batch_norm);
 }
 

@@ -188,7 +188,7 @@ ft::Factory<ft::Backbone, ft::BackboneContext> factory(std::vector<std::int64_t>
     ResNetOptions options{layers, bottleneck, ctx.input.channels};
     options.small_input = params.get<bool>("small_input", false);
     options.input_size = params.get<std::int64_t>("input_size", 0);
-    options.drop_path_rate = params.get<double>("drop_path_rate", 0.0);
+    options.drop_path_rate = params.get_finite("drop_path_rate", 0.0);
     if (options.input_size < 0) params.fail("input_size", "must be 0 (keep the images' size) or positive");
     if (options.drop_path_rate < 0 || options.drop_path_rate >= 1) params.fail("drop_path_rate", "must be in [0, 1)");
     const std::int64_t size = options.input_size > 0 ? options.input_size : std::min(ctx.input.height, ctx.input.width);

@@ -7,6 +7,7 @@
 #include "../common/class_subsets.h"
 #include "cifar_records.h"
 
+#include <ftsdk/files.h>
 #include <ftsdk/plugin.h>
 
 #include <filesystem>
@@ -55,6 +56,7 @@ std::string missing_message(const Layout& layout, const std::string& root, const
 void read_file(const Layout& layout, const std::string& root, const std::string& file, std::int64_t label_byte,
                std::int64_t num_classes, ft_plugins::LabelledImages& out) {
   const std::string path = (fs::path(root) / file).string();
+  ft::check_regular_file(path, layout.name + " file");
   std::ifstream in(path, std::ios::binary | std::ios::ate);
   if (!in) throw ft::DataError(missing_message(layout, root, file));
   const auto size = static_cast<std::streamsize>(in.tellg());
@@ -76,6 +78,7 @@ ft_plugins::LabelledImages read_set(const Layout& layout, const std::string& roo
 
 std::vector<std::string> read_names(const std::string& path) {
   std::vector<std::string> names;
+  ft::check_regular_file(path, "class names file");
   std::ifstream in(path);
   for (std::string line; std::getline(in, line);) {
     if (!line.empty()) names.push_back(line);

@@ -93,7 +93,7 @@ inline ClassSubsets split_by_class(const ft::Params& params, std::uint64_t defau
   ClassSubsets out;
   out.classes = params.get<std::vector<std::int64_t>>("classes", all);
   const auto limit = params.optional<std::int64_t>("samples_per_class");
-  const double fraction = params.get<double>("validation_fraction", 0.1);
+  const double fraction = params.get_finite("validation_fraction", 0.1);
   const auto seed =
       static_cast<std::uint64_t>(params.get<std::int64_t>("seed", static_cast<std::int64_t>(default_seed)));
   if (out.classes.size() < 2) params.fail("classes", "needs at least two classes");

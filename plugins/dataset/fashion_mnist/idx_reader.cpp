@@ -1,6 +1,7 @@
 #include "idx_reader.h"
 
 #include <ftsdk/error.h>
+#include <ftsdk/files.h>
 
 #include <zlib.h>
 
@@ -41,6 +42,7 @@ std::size_t read_some(gzFile file, void* into, std::size_t size, const std::stri
 }  // namespace
 
 IdxArray read_idx(const std::string& path) {
+  ft::check_regular_file(path, "IDX file");
   std::unique_ptr<gzFile_s, GzClose> file(gzopen(path.c_str(), "rb"));
   if (!file) throw ft::DataError(path + ": file not found or not readable");
 

@@ -1,6 +1,7 @@
 #include "image_decode.h"
 
 #include <ftsdk/error.h>
+#include <ftsdk/files.h>
 
 #include <spng.h>
 #include <turbojpeg.h>
@@ -111,6 +112,7 @@ ImageFile read_image(std::vector<std::uint8_t> bytes, const std::string& path) {
 }
 
 ImageFile read_image_file(const std::string& path) {
+  ft::check_regular_file(path, "image");
   // One read of the whole file: a byte-wise stream iterator costs as much as decoding a small JPEG.
   std::ifstream in(path, std::ios::binary | std::ios::ate);
   if (!in) throw ft::DataError(path + ": cannot be read");

@@ -47,6 +47,9 @@ bool is_image_name(const fs::path& path) {
 
 std::vector<std::string> class_folders(const std::string& root) {
   std::error_code error;
+  if (fs::exists(root, error) && !fs::is_directory(root, error)) {
+    throw ft::DataError("image folder " + root + " is a file; expected a folder with one sub-folder per class");
+  }
   if (!fs::is_directory(root, error)) {
     throw ft::DataError("image folder " + root +
                         " not found: expected one sub-folder per class holding .jpg, "
@@ -181,7 +184,7 @@ class ImageFolder final : public ft_plugins::StoredDataset {
     const auto root = params.required<std::string>("root");
     const auto validation_root = params.optional<std::string>("validation_root");
     const auto test_root = params.optional<std::string>("test_root");
-    const double fraction = params.get<double>("validation_fraction", 0.1);
+    const double fraction = params.get_finite("validation_fraction", 0.1);
     const auto size = params.get<std::int64_t>("image_size", 224);
     Transforms transforms;
     transforms.size = size;

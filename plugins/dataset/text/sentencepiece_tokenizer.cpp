@@ -1,5 +1,7 @@
 #include "sentencepiece_tokenizer.h"
 
+#include <ftsdk/files.h>
+
 #include <ftsdk/error.h>
 
 #include <sentencepiece_processor.h>
@@ -48,6 +50,7 @@ class TextIterator final : public sentencepiece::SentenceIterator {
 
 SentencePieceTokenizer::SentencePieceTokenizer(const std::string& model_file)
     : processor_(std::make_unique<sentencepiece::SentencePieceProcessor>()), file_(model_file) {
+  ft::check_regular_file(model_file, "SentencePiece model");
   const auto status = processor_->Load(model_file);
   if (!status.ok()) {
     throw ft::DataError("SentencePiece model " + model_file + " cannot be loaded: " + status.ToString());

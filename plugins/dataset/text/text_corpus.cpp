@@ -1,6 +1,7 @@
 #include "text_corpus.h"
 
 #include <ftsdk/error.h>
+#include <ftsdk/files.h>
 
 #include <nlohmann/json.hpp>
 
@@ -15,6 +16,7 @@ namespace ft_plugins {
 namespace {
 
 std::string read_file(const std::string& path, const std::string& hint) {
+  ft::check_regular_file(path, "text file");
   std::ifstream in(path, std::ios::binary);
   if (!in) throw ft::DataError(path + ": not found" + hint);
   std::ostringstream text;

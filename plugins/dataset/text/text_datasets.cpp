@@ -137,8 +137,8 @@ class TextDataset final : public ft_plugins::StoredDataset {
       }
     }
     const auto limit = params.optional<std::int64_t>("samples_per_class");
-    const double validation_fraction = params.get<double>("validation_fraction", 0.1);
-    const double test_fraction = params.get<double>("test_fraction", test.empty() ? 0.1 : 0.0);
+    const double validation_fraction = params.get_finite("validation_fraction", 0.1);
+    const double test_fraction = params.get_finite("test_fraction", test.empty() ? 0.1 : 0.0);
     const auto seed =
         static_cast<std::uint64_t>(params.get<std::int64_t>("seed", static_cast<std::int64_t>(context.seed)));
     const std::int64_t max_length = params.get<std::int64_t>("max_length", 128);

@@ -1,6 +1,7 @@
 #include "wordpiece.h"
 
 #include <ftsdk/error.h>
+#include <ftsdk/files.h>
 
 #include <unicode/locid.h>
 #include <unicode/normalizer2.h>
@@ -96,6 +97,7 @@ std::vector<UChar32> lower(const std::vector<UChar32>& chars) {
 }  // namespace
 
 WordPieceTokenizer::WordPieceTokenizer(const std::string& vocab_file, bool lower_case) : lower_case_(lower_case) {
+  ft::check_regular_file(vocab_file, "WordPiece vocabulary");
   std::ifstream in(vocab_file);
   if (!in) {
     throw ft::DataError("WordPiece vocabulary " + vocab_file +

@@ -19,7 +19,7 @@ class LinearHead final : public ft::Head {
 };
 
 std::shared_ptr<ft::Head> make_linear(const ft::Params& params, const ft::HeadContext& ctx) {
-  const auto dropout = params.get<double>("dropout", 0.0);
+  const auto dropout = params.get_finite("dropout", 0.0);
   if (dropout < 0 || dropout >= 1) params.fail("dropout", "must be in [0, 1)");
   return std::make_shared<LinearHead>(ctx.in_features, ctx.num_classes, dropout);
 }

@@ -32,7 +32,7 @@ std::shared_ptr<ft::Head> make_mlp(const ft::Params& params, const ft::HeadConte
   for (const auto width : hidden) {
     if (width < 1) params.fail("hidden", "every hidden width must be at least 1");
   }
-  const auto dropout = params.get<double>("dropout", 0.5);
+  const auto dropout = params.get_finite("dropout", 0.5);
   if (dropout < 0 || dropout >= 1) params.fail("dropout", "must be in [0, 1)");
   return std::make_shared<MlpHead>(ctx.in_features, hidden, ctx.num_classes, dropout);
 }

@@ -8,11 +8,11 @@
 namespace {
 
 std::shared_ptr<torch::optim::Optimizer> make_adagrad(const ft::Params& params, const ft::OptimizerContext& ctx) {
-  const double lr = params.required<double>("lr");
-  const double lr_decay = params.get<double>("lr_decay", 0.0);
-  const double weight_decay = params.get<double>("weight_decay", 0.0);
-  const double initial = params.get<double>("initial_accumulator_value", 0.0);
-  const double eps = params.get<double>("eps", 1e-10);
+  const double lr = params.required_finite("lr");
+  const double lr_decay = params.get_finite("lr_decay", 0.0);
+  const double weight_decay = params.get_finite("weight_decay", 0.0);
+  const double initial = params.get_finite("initial_accumulator_value", 0.0);
+  const double eps = params.get_finite("eps", 1e-10);
   if (lr <= 0) params.fail("lr", "must be positive");
   if (lr_decay < 0) params.fail("lr_decay", "must not be negative");
   if (weight_decay < 0) params.fail("weight_decay", "must not be negative");

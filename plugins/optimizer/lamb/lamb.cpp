@@ -141,14 +141,14 @@ class Lamb final : public torch::optim::Optimizer {
 };
 
 std::shared_ptr<torch::optim::Optimizer> make_lamb(const ft::Params& params, const ft::OptimizerContext& ctx) {
-  LambOptions base(params.required<double>("lr"));
+  LambOptions base(params.required_finite("lr"));
   const auto betas = params.get<std::vector<double>>("betas", {0.9, 0.999});
   if (betas.size() != 2 || betas[0] < 0 || betas[0] >= 1 || betas[1] < 0 || betas[1] >= 1) {
     params.fail("betas", "expected two numbers in [0, 1), e.g. [0.9, 0.999]");
   }
   base.beta1(betas[0]).beta2(betas[1]);
-  base.eps(params.get<double>("eps", 1e-6)).weight_decay(params.get<double>("weight_decay", 0.01));
-  base.max_grad_norm(params.get<double>("max_grad_norm", 1.0));
+  base.eps(params.get_finite("eps", 1e-6)).weight_decay(params.get_finite("weight_decay", 0.01));
+  base.max_grad_norm(params.get_finite("max_grad_norm", 1.0));
   base.trust_clip(params.get<bool>("trust_clip", false)).always_adapt(params.get<bool>("always_adapt", false));
   if (base.lr() <= 0) params.fail("lr", "must be positive");
   if (base.eps() <= 0) params.fail("eps", "must be positive");

@@ -8,11 +8,11 @@
 namespace {
 
 std::shared_ptr<torch::optim::Optimizer> make_rmsprop(const ft::Params& params, const ft::OptimizerContext& ctx) {
-  const double lr = params.required<double>("lr");
-  const double alpha = params.get<double>("alpha", 0.99);
-  const double eps = params.get<double>("eps", 1e-8);
-  const double weight_decay = params.get<double>("weight_decay", 0.0);
-  const double momentum = params.get<double>("momentum", 0.0);
+  const double lr = params.required_finite("lr");
+  const double alpha = params.get_finite("alpha", 0.99);
+  const double eps = params.get_finite("eps", 1e-8);
+  const double weight_decay = params.get_finite("weight_decay", 0.0);
+  const double momentum = params.get_finite("momentum", 0.0);
   if (lr <= 0) params.fail("lr", "must be positive");
   if (alpha < 0 || alpha >= 1) params.fail("alpha", "must be in [0, 1)");
   if (eps <= 0) params.fail("eps", "must be positive");

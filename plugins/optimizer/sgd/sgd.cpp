@@ -6,12 +6,12 @@
 namespace {
 
 std::shared_ptr<torch::optim::Optimizer> make_sgd(const ft::Params& params, const ft::OptimizerContext& ctx) {
-  const double lr = params.required<double>("lr");
+  const double lr = params.required_finite("lr");
   if (lr <= 0) params.fail("lr", "must be positive");
-  const double momentum = params.get<double>("momentum", 0.0);
+  const double momentum = params.get_finite("momentum", 0.0);
   if (momentum < 0 || momentum >= 1) params.fail("momentum", "must be in [0, 1)");
-  const double dampening = params.get<double>("dampening", 0.0);
-  const double weight_decay = params.get<double>("weight_decay", 0.0);
+  const double dampening = params.get_finite("dampening", 0.0);
+  const double weight_decay = params.get_finite("weight_decay", 0.0);
   if (weight_decay < 0) params.fail("weight_decay", "must not be negative");
   const bool nesterov = params.get<bool>("nesterov", false);
   if (nesterov && (momentum <= 0 || dampening != 0)) {

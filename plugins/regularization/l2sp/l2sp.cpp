@@ -38,9 +38,9 @@ class L2SP final : public ft::Regularization {
 };
 
 std::shared_ptr<ft::Regularization> make_l2sp(const ft::Params& params, const ft::RegularizationContext&) {
-  const double alpha = params.get<double>("alpha", 0.01);
+  const double alpha = params.get_finite("alpha", 0.01);
   if (alpha < 0) params.fail("alpha", "must not be negative");
-  const double beta = params.get<double>("beta", 0.01);
+  const double beta = params.get_finite("beta", 0.01);
   if (beta < 0) params.fail("beta", "must not be negative");
   return std::make_shared<L2SP>(alpha, beta);
 }

@@ -22,7 +22,7 @@ class LabelSmoothing final : public ft::Regularization {
 };
 
 std::shared_ptr<ft::Regularization> make_label_smoothing(const ft::Params& params, const ft::RegularizationContext&) {
-  const double epsilon = params.get<double>("epsilon", 0.1);
+  const double epsilon = params.get_finite("epsilon", 0.1);
   if (epsilon < 0 || epsilon >= 1) params.fail("epsilon", "must be in [0, 1)");
   return std::make_shared<LabelSmoothing>(epsilon);
 }

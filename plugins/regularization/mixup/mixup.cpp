@@ -86,10 +86,10 @@ class Mix final : public ft::Regularization {
 std::shared_ptr<ft::Regularization> make(const ft::Params& params, const ft::RegularizationContext& ctx,
                                          MixOptions defaults) {
   MixOptions options;
-  options.alpha = params.get<double>("alpha", defaults.alpha);
-  options.cutmix_alpha = params.get<double>("cutmix_alpha", defaults.cutmix_alpha);
-  options.prob = params.get<double>("prob", defaults.prob);
-  options.switch_prob = params.get<double>("switch_prob", defaults.switch_prob);
+  options.alpha = params.get_finite("alpha", defaults.alpha);
+  options.cutmix_alpha = params.get_finite("cutmix_alpha", defaults.cutmix_alpha);
+  options.prob = params.get_finite("prob", defaults.prob);
+  options.switch_prob = params.get_finite("switch_prob", defaults.switch_prob);
   if (options.alpha < 0) params.fail("alpha", "must be at least 0");
   if (options.cutmix_alpha < 0) params.fail("cutmix_alpha", "must be at least 0");
   if (options.alpha == 0 && options.cutmix_alpha == 0) {

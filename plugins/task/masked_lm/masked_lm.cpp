@@ -98,8 +98,8 @@ std::shared_ptr<ft::Task> make_masked_lm(const ft::Params& params, const ft::Tas
                           ": task 'masked_lm' needs a text dataset (one with a vocabulary: text_tsv, fortunes)");
   }
   MaskOptions options;
-  options.mask_prob = params.get<double>("mask_prob", options.mask_prob);
-  options.mask_replace = params.get<double>("mask_replace", options.mask_replace);
+  options.mask_prob = params.get_finite("mask_prob", options.mask_prob);
+  options.mask_replace = params.get_finite("mask_replace", options.mask_replace);
   if (options.mask_prob <= 0 || options.mask_prob >= 1) params.fail("mask_prob", "must be in (0, 1)");
   if (options.mask_replace < 0 || options.mask_replace > 1) params.fail("mask_replace", "must be in [0, 1]");
   for (const char* name : {"cls", "sep", "pad", "mask"}) {

@@ -38,4 +38,11 @@ class StoreError : public Error {
   using Error::Error;
 };
 
+/// The machine lacks what the work needs: host or device memory for a model or a batch. The message says what
+/// was being built or run, how much it asked for and how much there is. (ftsdk 2.1)
+class ResourceError : public Error {
+ public:
+  using Error::Error;
+};
+
 }  // namespace ft

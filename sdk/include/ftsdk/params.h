@@ -4,6 +4,7 @@
 
 #include <ftsdk/error.h>
 
+#include <cmath>
 #include <cstdint>
 #include <map>
 #include <optional>
@@ -123,6 +124,16 @@ class Params {
     return *value;
   }
 
+  /// The number `key` as `get<double>` reads it, refused at its position unless finite: for learning rates,
+  /// decays, momenta, probabilities and every other hyperparameter where `inf` means nothing (TOML allows it).
+  ///
+  /// Example:
+  ///   const double momentum = params.get_finite("momentum", 0.0);
+  double get_finite(const std::string& key, double fallback) const { return finite(key, get<double>(key, fallback)); }
+
+  /// The number `key` as `required<double>` reads it, refused at its position unless finite.
+  double required_finite(const std::string& key) const { return finite(key, required<double>(key)); }
+
   /// Throws `ConfigError` for `key` at its position; for values that have the right type but a bad value.
   [[noreturn]] void fail(const std::string& key, const std::string& message) const {
     auto it = values_.find(key);
@@ -157,6 +168,15 @@ class Params {
   struct IsVector<std::vector<U>> : std::true_type {
     using Element = U;
   };
+
+  double finite(const std::string& key, double value) const {
+    if (!std::isfinite(value)) {
+      fail(key, std::string("must be a finite number, got ") + (std::isnan(value) ? "nan"
+                                                                : value > 0       ? "inf"
+                                                                                  : "-inf"));
+    }
+    return value;
+  }
 
   std::string qualified(const std::string& key) const { return section_.empty() ? key : section_ + "." + key; }
 

@@ -1,4 +1,4 @@
-#include "runner/progress.h"
+#include "loop/progress.h"
 
 #include <fmt/format.h>
 #include "log/log.h"

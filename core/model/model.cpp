@@ -1,8 +1,8 @@
-#include "runner/model.h"
+#include "model/model.h"
 
 #include "config/nearest_key.h"
 #include "log/printable.h"
-#include "runner/training_state.h"
+#include "model/training_state.h"
 
 #include <ftsdk/error.h>
 

@@ -1,7 +1,8 @@
-#include "runner/signals.h"
+#include "training/signals.h"
 
 #include <atomic>
 #include <csignal>
+#include <string>
 
 namespace ft {
 namespace {
@@ -24,5 +25,10 @@ void install_stop_handlers() {
 bool stop_requested() { return received.load() != 0; }
 
 int stop_signal() { return received.load(); }
+
+std::string stop_signal_name() {
+  const int signal = stop_signal();
+  return signal == SIGINT ? "SIGINT" : signal == SIGTERM ? "SIGTERM" : "signal " + std::to_string(signal);
+}
 
 }  // namespace ft

@@ -3,7 +3,7 @@
 // in the same file as the weights (one atomic write) under "__ftrun__/" names. The loop writes its position
 // (epoch, step); the step object its optimizer and loss scale; each callback its own part (loop/callback.h).
 
-#include "runner/checkpoint.h"
+#include "model/checkpoint.h"
 
 #include <torch/optim/optimizer.h>
 

@@ -1,7 +1,7 @@
 #pragma once
 // The model the runner trains: a plugin backbone followed by a plugin head, named "backbone" and "head".
 
-#include "runner/checkpoint.h"
+#include "model/checkpoint.h"
 
 #include <ftsdk/backbone.h>
 #include <ftsdk/head.h>

@@ -1,8 +1,10 @@
-#include "runner/device.h"
+#include "model/device.h"
 
 #include <ftsdk/error.h>
 
 #include <ATen/Parallel.h>
+#include <c10/cuda/CUDAGuard.h>
+#include <cuda_runtime_api.h>
 #include <torch/cuda.h>
 
 #include <fstream>
@@ -10,6 +12,17 @@
 #include <thread>
 
 namespace ft {
+
+std::optional<std::int64_t> free_device_memory(const c10::Device& device) {
+  if (!device.is_cuda()) return std::nullopt;
+  const c10::cuda::CUDAGuard guard(device);
+  std::size_t free_bytes = 0, total_bytes = 0;
+  if (cudaMemGetInfo(&free_bytes, &total_bytes) != cudaSuccess) {
+    (void)cudaGetLastError();  // clear the error, so a later CUDA call does not report it as its own
+    return std::nullopt;
+  }
+  return static_cast<std::int64_t>(free_bytes);
+}
 
 c10::Device resolve_device(const std::string& requested) {
   const bool has_cuda = torch::cuda::is_available();

@@ -1,4 +1,4 @@
-#include "runner/training_state.h"
+#include "model/training_state.h"
 
 #include <ftsdk/error.h>
 

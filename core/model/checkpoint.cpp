@@ -1,8 +1,9 @@
-#include "runner/checkpoint.h"
+#include "model/checkpoint.h"
 
-#include "runner/safetensors.h"
+#include "model/safetensors.h"
 
 #include <ftsdk/error.h>
+#include <ftsdk/files.h>
 
 #include <torch/serialize.h>
 
@@ -31,18 +32,20 @@ void save_tensors(const TensorMap& tensors, const std::string& path) {
     out.flush();
     if (!out) {
       std::remove(temporary.c_str());
-      throw DataError("cannot write checkpoint " + temporary + " (disk full or folder not writable?)");
+      // Checkpoints live in the store's folder: a full or read-only disk there is the store's problem (exit code 5).
+      throw StoreError("cannot write checkpoint " + temporary + " (disk full or folder not writable?)");
     }
   }
   fs::rename(temporary, path, error);
   if (error) {
     std::remove(temporary.c_str());
-    throw DataError("cannot move checkpoint into place at " + path + ": " + error.message());
+    throw StoreError("cannot move checkpoint into place at " + path + ": " + error.message());
   }
 }
 
 TensorMap load_tensors(const std::string& path) {
   if (fs::path(path).extension() == ".safetensors") return load_safetensors(path);
+  check_regular_file(path, "weights file");
   std::ifstream in(path, std::ios::binary);
   if (!in) throw DataError("weights file " + path + " not found or not readable");
   const std::vector<char> bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());

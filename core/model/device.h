@@ -4,12 +4,17 @@
 #include <c10/core/Device.h>
 
 #include <cstdint>
+#include <optional>
 #include <string>
 
 namespace ft {
 
 /// "auto" → CUDA when a GPU is visible, else CPU; "cuda"/"cuda:N" → that GPU or a clear error; "cpu" → CPU.
 c10::Device resolve_device(const std::string& requested);
+
+/// Bytes free on CUDA device `device` now (cudaMemGetInfo, what torch.cuda.mem_get_info reads), or nothing for
+/// another device or when the query fails.
+std::optional<std::int64_t> free_device_memory(const c10::Device& device);
 
 /// Physical cores of this machine (hyper-threads counted once); at least 1.
 int physical_core_count();

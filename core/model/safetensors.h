@@ -2,7 +2,7 @@
 // Reader for .safetensors files (Hugging Face's format, what timm and the Hub ship): an 8-byte little-endian
 // header length, a JSON header {name: {dtype, shape, data_offsets}}, then the raw tensor bytes.
 
-#include "runner/checkpoint.h"
+#include "model/checkpoint.h"
 
 #include <string>
 

@@ -1,4 +1,4 @@
-#include "runner/precision.h"
+#include "model/precision.h"
 
 #include <ATen/autocast_mode.h>
 #include <torch/torch.h>

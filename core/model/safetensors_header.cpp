@@ -1,4 +1,4 @@
-#include "runner/safetensors_header.h"
+#include "model/safetensors_header.h"
 
 #include "log/printable.h"
 

@@ -1,9 +1,10 @@
-#include "runner/safetensors.h"
+#include "model/safetensors.h"
 
 #include "log/printable.h"
-#include "runner/safetensors_header.h"
+#include "model/safetensors_header.h"
 
 #include <ftsdk/error.h>
+#include <ftsdk/files.h>
 
 #include <torch/torch.h>
 
@@ -24,6 +25,7 @@ torch::ScalarType scalar_type(const std::string& dtype) {
 }  // namespace
 
 TensorMap load_safetensors(const std::string& path) {
+  check_regular_file(path, "weights file");
   std::ifstream in(path, std::ios::binary | std::ios::ate);
   if (!in) throw DataError("weights file " + path + " not found or not readable");
   const auto file_size = static_cast<std::uint64_t>(in.tellg());

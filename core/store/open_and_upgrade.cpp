@@ -1,0 +1,230 @@
+// Opening a store: the file and its folder, WAL, the schema created or upgraded one numbered migration at a time,
+// and files that are not ftrun's stores refused before anything is written.
+#include "store/results_store.h"
+
+#include "store/store_internals.h"
+
+#include "log/log.h"
+#include "store/schema.h"
+
+#include <ftsdk/error.h>
+
+#include <SQLiteCpp/SQLiteCpp.h>
+#include <sqlite3.h>
+
+#include <chrono>
+#include <cstdlib>
+#include <filesystem>
+#include <regex>
+#include <thread>
+
+namespace fs = std::filesystem;
+
+namespace ft {
+
+using namespace store_internals;
+
+std::string resolve_store_path(const std::string& from_command_line, const std::string& from_experiment) {
+  if (!from_command_line.empty()) return from_command_line;
+  if (!from_experiment.empty()) return from_experiment;
+  if (const char* env = std::getenv("FTRUN_STORE"); env && *env) return env;
+  return "results/ftrun.db";
+}
+
+StoreOptions store_options_from_environment() {
+  StoreOptions options;
+  if (const char* env = std::getenv("FTRUN_STORE_TIMEOUT"); env && *env) {
+    char* end = nullptr;
+    const double seconds = std::strtod(env, &end);
+    if (end == env || *end != '\0' || !(seconds >= 0) || seconds > 86400) {
+      throw ConfigError(std::string("$FTRUN_STORE_TIMEOUT: expected seconds between 0 and 86400, got \"") + env + "\"");
+    }
+    options.busy_timeout = std::chrono::milliseconds(static_cast<std::int64_t>(seconds * 1000));
+  }
+  return options;
+}
+
+ResultsStore::ResultsStore(const std::string& path, StoreOptions options) : path_(path), options_(options) {
+  const fs::path parent = fs::path(path).parent_path();
+  if (!parent.empty()) {
+    std::error_code error;
+    fs::create_directories(parent, error);
+    if (error) {
+      throw StoreError("results store " + path + ": cannot create the folder " + parent.string() + ": " +
+                       error.message() + " (choose another path with --store or [experiment] store)");
+    }
+  }
+  if (fs::is_directory(path)) {
+    throw StoreError("results store " + path + " is a folder; give the path of a database file, e.g. " +
+                     (fs::path(path) / "ftrun.db").string());
+  }
+  open_and_upgrade();
+}
+
+void ResultsStore::open_and_upgrade() {
+  // A new store is switched to WAL by whichever process opens it first. While one process does that, SQLite can
+  // answer another's first statements with SQLITE_BUSY at once, busy timeout or not (8 processes opening one new
+  // store together failed this way about one time in two), so opening is retried until the busy timeout.
+  const auto start = std::chrono::steady_clock::now();
+  for (;;) {
+    try {
+      db_ = std::make_unique<SQLite::Database>(path_, SQLite::OPEN_READWRITE | SQLite::OPEN_CREATE);
+      // Several ftrun processes (sweeps, concurrent runs, a query while training) share one store: writers wait
+      // for each other's locks, and readers proceed while a run writes (WAL).
+      db_->setBusyTimeout(static_cast<int>(options_.busy_timeout.count()));
+      // Reading the version first checks that the file is a database at all, and that it is not another program's,
+      // before anything is written to it (the version and the tables from one snapshot).
+      {
+        SQLite::Transaction snapshot(*db_);
+        if (db_->execAndGet("PRAGMA user_version").getInt() == 0) refuse_foreign_tables();
+      }
+      if (db_->execAndGet("PRAGMA journal_mode").getString() != "wal") db_->exec("PRAGMA journal_mode = WAL");
+      break;
+    } catch (const SQLite::Exception& error) {
+      const bool busy = (error.getErrorCode() & 0xff) == SQLITE_BUSY || (error.getErrorCode() & 0xff) == SQLITE_LOCKED;
+      if (!busy || std::chrono::steady_clock::now() - start > options_.busy_timeout) {
+        throw store_error(path_, "open it", error);
+      }
+      db_.reset();
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    }
+  }
+  const int seen =
+      guarded(path_, "read its schema version", [&] { return db_->execAndGet("PRAGMA user_version").getInt(); });
+  if (seen > kStoreSchemaVersion) {
+    throw StoreError("results store " + path_ + " has schema version " + std::to_string(seen) +
+                     ", newer than this ftrun understands (" + std::to_string(kStoreSchemaVersion) +
+                     "): use a newer ftrun or another store");
+  }
+  if (seen == kStoreSchemaVersion) {
+    guarded(path_, "open it", [&] { db_->exec("PRAGMA foreign_keys = ON"); });
+    return;
+  }
+  const std::string backup = seen > 0 ? back_up_before_upgrade(seen) : std::string();
+  // Creating or upgrading the schema is a write: take the write lock first (BEGIN IMMEDIATE), so that
+  // processes opening a new store at the same moment wait for each other instead of failing, then decide from
+  // the version seen under the lock. Each numbered migration is one transaction, so a store is always at one
+  // version or the next, never between. Foreign keys stay off while tables are rebuilt.
+  guarded(path_, "open it", [&] { db_->exec("PRAGMA foreign_keys = OFF"); });
+  for (bool done = false; !done;) {
+    std::string applied;
+    write("create or upgrade its schema", options_.write_attempts, [&] {
+      const int version = db_->execAndGet("PRAGMA user_version").getInt();
+      int next = kStoreSchemaVersion;
+      if (version > 0 && version < kStoreSchemaVersion) {
+        const StoreMigration& migration = store_migrations().at(static_cast<std::size_t>(version - 1));
+        schema_step(version, migration.sql, [&] { db_->exec(migration.sql); });
+        next = migration.from + 1;
+        applied = "results store " + path_ + ": schema " + std::to_string(version) + " -> " + std::to_string(next) +
+                  ": " + migration.what;
+      }
+      if (next == kStoreSchemaVersion) {
+        const std::string sql = store_schema_sql();
+        schema_step(version, sql, [&] { db_->exec(sql); });
+      }
+      db_->exec("PRAGMA user_version = " + std::to_string(next));
+      SQLite::Statement check(*db_, "PRAGMA foreign_key_check");
+      if (check.executeStep()) throw StoreError("results store " + path_ + ": the upgrade found broken references");
+      done = next == kStoreSchemaVersion;
+    });
+    if (!applied.empty()) log::info(applied);
+  }
+  if (!backup.empty()) {
+    log::info("results store " + path_ + ": schema version " + std::to_string(seen) + " upgraded to " +
+              std::to_string(kStoreSchemaVersion) + "; the store as it was is kept in " + backup);
+  }
+  guarded(path_, "open it", [&] { db_->exec("PRAGMA foreign_keys = ON"); });
+}
+
+namespace {
+
+// The table an SQLite schema error names ("no such table: runs", "table runs has no column named task", "use DROP
+// TABLE to delete table epoch_metrics"), or the one the step's `sql` adds a duplicate column to; or nothing.
+std::string table_named_in(const std::string& message, const std::string& sql) {
+  static const std::regex patterns[] = {
+      std::regex(R"(no such table: ([\w.]+))"), std::regex(R"(table ([\w.]+) has no column)"),
+      std::regex(R"(delete (?:table|view) ([\w.]+))"), std::regex(R"((?:table|view|index) ([\w.]+) already exists)")};
+  std::smatch match;
+  for (const auto& pattern : patterns) {
+    if (std::regex_search(message, match, pattern)) return match[1];
+  }
+  // "duplicate column name: task" names the column: the table is the one the step adds it to.
+  static const std::regex duplicate(R"(duplicate column name: (\w+))");
+  if (std::regex_search(message, match, duplicate)) {
+    const std::regex added("ALTER TABLE (\\w+) ADD COLUMN " + match[1].str() + "\\b");
+    std::smatch table;
+    if (std::regex_search(sql, table, added)) return table[1];
+  }
+  return {};
+}
+
+}  // namespace
+
+// A store whose tables are not those of the version it claims (a file ftrun did not write, a hand-edited
+// user_version, a damaged schema) makes a migration fail half-way with SQLite's own words; the transaction rolls
+// the half back, and the user is told what the file is and that it was left as it was.
+template <class Fn>
+void ResultsStore::schema_step(int version, const std::string& sql, Fn&& fn) {
+  try {
+    fn();
+  } catch (const SQLite::Exception& error) {
+    const int code = error.getErrorCode() & 0xff;
+    if (transient(code)) throw;  // a lock or a full disk, not a wrong file: the write is tried again
+    const std::string table = table_named_in(error.what(), sql);
+    throw StoreError("results store " + path_ + ": its tables do not match its schema version " +
+                     std::to_string(version) + (table.empty() ? std::string() : " (table " + table + " differs") +
+                     (table.empty() ? " (" : ": ") + "SQLite says \"" + error.what() +
+                     "\"); it is not a store ftrun wrote, or it is damaged. Nothing was changed; open it with "
+                     "sqlite3 to look, or move it aside to start a new store");
+  }
+}
+
+// ftrun sets user_version in the transaction that creates its tables, so tables at version 0 are another
+// program's: adding ftrun's beside them would mix two databases in one file.
+void ResultsStore::refuse_foreign_tables() {
+  std::string tables;
+  SQLite::Statement query(*db_, "SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name LIMIT 6");
+  while (query.executeStep()) tables += (tables.empty() ? "" : ", ") + query.getColumn(0).getString();
+  if (tables.empty()) return;
+  throw StoreError("results store " + path_ + " holds tables (" + tables +
+                   ") but no ftrun schema version: it is not a store ftrun wrote. Nothing was changed; give "
+                   "another path with --store");
+}
+
+// A copy of the store as it was, before an upgrade rewrites its tables: `ftrun.db` → `ftrun.db.v1.bak`.
+// VACUUM INTO writes a consistent snapshot while other processes keep reading; when several processes upgrade
+// at once, the first one's copy is kept (VACUUM INTO refuses to overwrite).
+std::string ResultsStore::back_up_before_upgrade(int version) {
+  const std::string backup = path_ + ".v" + std::to_string(version) + ".bak";
+  std::error_code error;
+  if (fs::exists(backup, error)) return backup;
+  try {
+    SQLite::Statement vacuum(*db_, "VACUUM INTO ?");
+    vacuum.bind(1, backup);
+    vacuum.exec();
+  } catch (const SQLite::Exception& e) {
+    if (fs::exists(backup, error)) return backup;  // another process made it first
+    throw store_error(
+        path_, "back it up to " + backup + " before upgrading its schema from version " + std::to_string(version), e);
+  }
+  return backup;
+}
+
+void ResultsStore::ResetStatement::operator()(SQLite::Statement* statement) const {
+  statement->reset();
+  statement->clearBindings();
+}
+
+auto ResultsStore::prepared(const std::string& sql) const -> std::unique_ptr<SQLite::Statement, ResetStatement> {
+  auto& statement = statements_[sql];
+  if (!statement) statement = std::make_unique<SQLite::Statement>(*db_, sql);
+  return std::unique_ptr<SQLite::Statement, ResetStatement>(statement.get());
+}
+
+ResultsStore::~ResultsStore() = default;
+
+std::string ResultsStore::checkpoint_dir() const {
+  return fs::absolute(fs::path(path_)).lexically_normal().string() + "-checkpoints";
+}
+
+}  // namespace ft

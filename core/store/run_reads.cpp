@@ -1,0 +1,217 @@
+// Reading runs back: one run, a filtered list, their parameters, metrics, epochs and checkpoints.
+#include "store/results_store.h"
+
+#include "store/reports.h"
+#include "store/schema.h"
+#include "store/store_internals.h"
+
+#include <ftsdk/error.h>
+
+#include <SQLiteCpp/SQLiteCpp.h>
+#include <sqlite3.h>
+
+#include <filesystem>
+
+namespace fs = std::filesystem;
+
+namespace ft {
+
+using namespace store_internals;
+
+std::optional<ResultsStore::StoredRun> ResultsStore::find_run(std::int64_t run_id) const {
+  return guarded(path_, "read a run", [&]() -> std::optional<StoredRun> {
+    SQLite::Statement query(*db_, "SELECT name, status, config_toml FROM runs WHERE id = ?");
+    query.bind(1, static_cast<std::int64_t>(run_id));
+    if (!query.executeStep()) return std::nullopt;
+    return StoredRun{query.getColumn(0).getString(), query.getColumn(1).getString(), query.getColumn(2).getString()};
+  });
+}
+
+std::vector<RunSummary> ResultsStore::list_runs(const RunFilter& filter) const {
+  return guarded(path_, "list runs", [&] {
+    std::string sql = R"(SELECT s.id, s.name, s.stage, s.group_id, s.status, s.started_at, s.best_val_accuracy,
+        s.best_val_loss, s.test_accuracy, COALESCE(s.epochs, 0), s.seed,
+        (SELECT group_concat(key || '=' || value, ' ') FROM run_params p WHERE p.run_id = s.id AND p.key IN
+          ('optimizer.type', 'optimizer.lr', 'backbone.lr_mult', 'backbone.weights', 'optimizer.weight_decay')),
+        s.primary_metric, s.primary_direction, s.best_val_primary, s.test_primary
+        FROM run_summary s WHERE 1 = 1)";
+    if (filter.id) sql += " AND s.id = :id";
+    if (filter.name) sql += " AND s.name = :name";
+    if (filter.group_id) sql += " AND s.group_id = :group";
+    if (filter.status) sql += " AND s.status = :status";
+    if (filter.where) sql += " AND (" + filter.where->sql + ")";
+    sql += " ORDER BY " + (filter.order_by ? filter.order_by->sql + ", s.id DESC" : std::string("s.id DESC"));
+    sql += " LIMIT :limit";
+    SQLite::Statement query(*db_, sql);
+    for (const auto* fragment : {&filter.where, &filter.order_by}) {
+      if (!*fragment) continue;
+      const std::string prefix = fragment == &filter.where ? ":w" : ":o";
+      for (std::size_t i = 0; i < (*fragment)->values.size(); ++i) {
+        const auto& value = (*fragment)->values[i];
+        if (const auto* number = std::get_if<double>(&value))
+          query.bind(prefix + std::to_string(i), *number);
+        else
+          query.bind(prefix + std::to_string(i), std::get<std::string>(value));
+      }
+    }
+    if (filter.id) query.bind(":id", *filter.id);
+    if (filter.name) query.bind(":name", *filter.name);
+    if (filter.group_id) query.bind(":group", *filter.group_id);
+    if (filter.status) query.bind(":status", *filter.status);
+    query.bind(":limit", static_cast<std::int64_t>(filter.limit));
+    std::vector<RunSummary> runs;
+    while (query.executeStep()) {
+      RunSummary run;
+      run.id = query.getColumn(0).getInt64();
+      run.name = query.getColumn(1).getString();
+      run.stage = query.getColumn(2).getString();
+      run.group_id = query.getColumn(3).getString();
+      run.status = query.getColumn(4).getString();
+      run.started_at = query.getColumn(5).getString();
+      run.best_val_accuracy = optional_real(query, 6);
+      run.best_val_loss = optional_real(query, 7);
+      run.test_accuracy = optional_real(query, 8);
+      run.epochs = query.getColumn(9).getInt64();
+      run.seed = query.getColumn(10).getInt64();
+      run.key_params = query.getColumn(11).getString();
+      run.primary_metric = query.getColumn(12).getString();
+      run.primary_direction = query.getColumn(13).getString();
+      run.best_val_primary = optional_real(query, 14);
+      run.test_primary = optional_real(query, 15);
+      runs.push_back(run);
+    }
+    return runs;
+  });
+}
+
+std::optional<std::string> ResultsStore::status_of(std::int64_t run_id) const {
+  return guarded(path_, "read a run", [&]() -> std::optional<std::string> {
+    SQLite::Statement query(*db_, "SELECT status FROM runs WHERE id = ?");
+    query.bind(1, static_cast<std::int64_t>(run_id));
+    if (!query.executeStep()) return std::nullopt;
+    return query.getColumn(0).getString();
+  });
+}
+
+std::vector<EpochRow> ResultsStore::epochs_of(std::int64_t run_id) const {
+  return guarded(path_, "read the run's epochs", [&] {
+    auto query = prepared(R"(SELECT epoch, train_loss, train_accuracy, val_loss, val_accuracy, lr, train_primary,
+        val_primary FROM epoch_metrics WHERE run_id = ? ORDER BY epoch)");
+    query->bind(1, static_cast<std::int64_t>(run_id));
+    std::vector<EpochRow> rows;
+    while (query->executeStep()) {
+      rows.push_back({query->getColumn(0).getInt64(), real_or_nan(*query, 1), real_or_nan(*query, 2),
+                      real_or_nan(*query, 3), real_or_nan(*query, 4), real_or_nan(*query, 5), real_or_nan(*query, 6),
+                      real_or_nan(*query, 7)});
+    }
+    return rows;
+  });
+}
+
+std::vector<RunOutcome> ResultsStore::outcomes_by(const std::string& key, const std::optional<std::string>& name,
+                                                  const std::optional<std::string>& stage,
+                                                  const std::optional<std::string>& group) const {
+  return guarded(path_, "compare runs", [&] {
+    // A parameter's value as text (1e-3 and 0.001 are the same REAL, so they group together); for lr/<group>, the
+    // highest rate the group was given (its base rate: warm-up and decay only lower it).
+    const bool group_rate = key.rfind("lr/", 0) == 0;
+    // The per-epoch rows (one per group and epoch, ftrun 0.1 after 2026-11-30) are read first: a run's step rows
+    // are a hundred times as many, and runs recorded before hold only those.
+    std::string sql = group_rate ? R"(SELECT * FROM (SELECT s.id, s.stage, s.status, CAST(COALESCE(
+          (SELECT MAX(value) FROM metrics m WHERE m.run_id = s.id AND m.scope = 'epoch' AND m.name = :key),
+          (SELECT MAX(value) FROM metrics m WHERE m.run_id = s.id AND m.scope = 'step' AND m.name = :key)) AS TEXT)
+          AS value, s.best_val_primary, s.final_val_primary, s.name, s.group_id, s.primary_metric,
+          s.primary_direction FROM run_summary s) s
+        WHERE s.value IS NOT NULL)"
+                                 : R"(SELECT s.id, s.stage, s.status, CAST(p.value AS TEXT), s.best_val_primary,
+        s.final_val_primary, s.name, s.group_id, s.primary_metric, s.primary_direction FROM run_summary s
+        JOIN run_params p ON p.run_id = s.id AND p.key = :key WHERE 1 = 1)";
+    if (name) sql += " AND s.name = :name";
+    if (stage) sql += " AND s.stage = :stage";
+    if (group) sql += " AND s.group_id = :group";
+    sql += " ORDER BY s.id";
+    SQLite::Statement query(*db_, sql);
+    query.bind(":key", key);
+    if (name) query.bind(":name", *name);
+    if (stage) query.bind(":stage", *stage);
+    if (group) query.bind(":group", *group);
+    std::vector<RunOutcome> runs;
+    while (query.executeStep()) {
+      runs.push_back({query.getColumn(0).getInt64(), query.getColumn(1).getString(), query.getColumn(2).getString(),
+                      query.getColumn(3).getString(), optional_real(query, 4), optional_real(query, 5),
+                      query.getColumn(8).getString(), query.getColumn(9).getString() != "min"});
+    }
+    return runs;
+  });
+}
+
+std::vector<ValidationRise> ResultsStore::validation_rises_of(std::int64_t run_id) const {
+  return guarded(path_, "read the run's validation rises", [&] {
+    auto query = prepared(R"(SELECT first_epoch, last_epoch, evaluations, best_val_loss, worst_val_loss,
+        train_loss_before, lowest_train_loss, recovered FROM ()" +
+                          validation_rises_of_run_sql() + ") ORDER BY first_epoch");
+    query->bind(":run", static_cast<std::int64_t>(run_id));
+    std::vector<ValidationRise> rises;
+    while (query->executeStep()) {
+      rises.push_back({query->getColumn(0).getInt64(), query->getColumn(1).getInt64(), query->getColumn(2).getInt64(),
+                       real_or_nan(*query, 3), real_or_nan(*query, 4), real_or_nan(*query, 5), real_or_nan(*query, 6),
+                       query->getColumn(7).getInt() != 0});
+    }
+    return rises;
+  });
+}
+
+std::vector<std::pair<std::string, std::string>> ResultsStore::params_of(std::int64_t run_id) const {
+  return guarded(path_, "read a run's parameters", [&] {
+    SQLite::Statement query(*db_, "SELECT key, CAST(value AS TEXT) FROM run_params WHERE run_id = ? ORDER BY key");
+    query.bind(1, static_cast<std::int64_t>(run_id));
+    std::vector<std::pair<std::string, std::string>> params;
+    while (query.executeStep()) params.emplace_back(query.getColumn(0).getString(), query.getColumn(1).getString());
+    return params;
+  });
+}
+
+std::vector<MetricRow> ResultsStore::metrics_of(std::int64_t run_id) const {
+  return guarded(path_, "read a run's metrics", [&] {
+    SQLite::Statement query(*db_,
+                            "SELECT scope, epoch, step, name, value FROM metrics WHERE run_id = ? ORDER BY rowid");
+    query.bind(1, static_cast<std::int64_t>(run_id));
+    std::vector<MetricRow> rows;
+    while (query.executeStep()) {
+      rows.push_back({query.getColumn(0).getString(), query.getColumn(1).getInt64(), query.getColumn(2).getInt64(),
+                      query.getColumn(3).getString(), real_or_nan(query, 4)});
+    }
+    return rows;
+  });
+}
+
+std::optional<std::string> ResultsStore::param_of(std::int64_t run_id, const std::string& key) const {
+  return guarded(path_, "read a run's parameter", [&]() -> std::optional<std::string> {
+    auto query = prepared("SELECT CAST(value AS TEXT) FROM run_params WHERE run_id = ? AND key = ?");
+    query->bind(1, static_cast<std::int64_t>(run_id));
+    query->bind(2, key);
+    if (!query->executeStep() || query->getColumn(0).isNull()) return std::nullopt;
+    return query->getColumn(0).getString();
+  });
+}
+
+std::optional<std::string> ResultsStore::checkpoint_of(std::int64_t run_id) const {
+  const auto recorded = guarded(path_, "read a run", [&]() -> std::optional<std::string> {
+    SQLite::Statement query(*db_, "SELECT checkpoint_path FROM runs WHERE id = ?");
+    query.bind(1, static_cast<std::int64_t>(run_id));
+    if (!query.executeStep() || query.getColumn(0).isNull()) return std::nullopt;
+    return query.getColumn(0).getString();
+  });
+  if (!recorded) return std::nullopt;
+  std::error_code error;
+  const fs::path path(*recorded);
+  // Only this store's own folder is looked in: a relative path or a file elsewhere could be another store's.
+  const fs::path own = fs::path(checkpoint_dir()) / ("run-" + std::to_string(run_id)) / path.filename();
+  if (path.is_absolute() && fs::is_regular_file(path, error)) return path.string();
+  if (fs::is_regular_file(own, error)) return own.string();  // the store and its folder were moved together
+  throw DataError("run " + std::to_string(run_id) + " in " + path_ + ": its checkpoint " + *recorded +
+                  " is missing (expected it there or at " + own.string() +
+                  "); was the checkpoint folder moved or deleted?");
+}
+
+}  // namespace ft
