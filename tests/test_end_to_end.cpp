@@ -141,6 +141,8 @@ TEST_CASE("bad input gives one clear message, its exit code, and no run", "[e2e]
   expect(replaced(kTiny, "lr = 0.05", "lr = inf"), 2, "bad.toml:21:1: optimizer.lr: must be a finite number, got inf");
   expect(kTiny, 2, "optimizer.momentum: must be a finite number, got -inf", "--set optimizer.momentum=-inf");
   expect(kTiny, 2, "train.clip_grad_norm: must be a finite number, got inf", "--set train.clip_grad_norm=inf");
+  expect(kTiny, 2, "optimizer 'sgd' cannot take a step with these values (value cannot be converted to type float",
+         "--set optimizer.lr=1e300");
   expect(kTiny, 2, "regularization.epsilon: must be a finite number",
          "--set regularization.label_smoothing.epsilon=inf");
   for (const char* optimizer : {"adam", "adamw", "rmsprop", "adagrad", "lamb", "lion"}) {
@@ -165,7 +167,7 @@ TEST_CASE("a run whose loss diverges is recorded as diverged, its NaN loss kept"
   TempDir dir;
   const auto experiment = write(dir, "tiny.toml", kTiny);
   const auto store = dir / "ftrun.db";
-  const auto lr = GENERATE(as<std::string>{}, "1e30", "1e300");  // inf itself is refused (finite rates only)
+  const auto lr = GENERATE(as<std::string>{}, "1e30", "1e38");  // inf is refused, and so is 1e300 (no float)
   const auto result =
       run(experiment + " --store " + store + " --set optimizer.lr=" + lr + " --set train.batch_size=100");
   INFO(result.output);

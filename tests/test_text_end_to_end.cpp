@@ -31,6 +31,37 @@ double metric(SQLite::Database& db, const std::string& stage, const std::string&
   return query.getColumn(0).getDouble();
 }
 
+// A one-layer BERT pretrained as a masked language model on three fortune categories, for `epochs` epochs.
+std::string tiny_masked_lm(const std::string& name, int epochs) {
+  return R"([experiment]
+name = ")" + name + R"("
+seed = 3
+device = "cpu"
+[backbone]
+type = "bert"
+hidden_size = 32
+num_layers = 1
+num_heads = 2
+max_position = 32
+[dataset]
+type = "fortunes"
+categories = ["computers", "people", "definitions"]
+vocab_size = 500
+max_length = 32
+[task]
+type = "masked_lm"
+[head]
+type = "linear"
+[optimizer]
+type = "adamw"
+lr = 0.001
+[train]
+epochs = )" + std::to_string(epochs) + R"(
+batch_size = 32
+test = false
+)";
+}
+
 }  // namespace
 
 TEST_CASE("the text quickstart pretrains with masked_lm, then fine-tunes and trains from scratch", "[e2e][text]") {
@@ -88,33 +119,8 @@ TEST_CASE("a masked-language-model run resumed after Ctrl-C ends exactly as an u
   // The masks come from the run's per-epoch generator: a resumed epoch masks the same tokens as the uninterrupted
   // one did, so every step's loss is the same, bit for bit.
   TempDir dir;
-  const auto experiment = write(dir, "mlm.toml", R"([experiment]
-name = "mlm_resume"
-seed = 3
-device = "cpu"
-[backbone]
-type = "bert"
-hidden_size = 32
-num_layers = 1
-num_heads = 2
-max_position = 32
-[dataset]
-type = "fortunes"
-categories = ["computers", "people", "definitions"]
-vocab_size = 500
-max_length = 32
-[task]
-type = "masked_lm"
-[head]
-type = "linear"
-[optimizer]
-type = "adamw"
-lr = 0.001
-[train]
-epochs = 6
-batch_size = 32
-test = false
-)");
+  const auto experiment = write(dir, "mlm.toml", tiny_masked_lm("mlm_resume", 6));
+
   const auto whole = run(experiment + " --store " + (dir / "whole/ftrun.db"));
   INFO(whole.output);
   REQUIRE(whole.code == 0);
@@ -134,37 +140,13 @@ test = false
 
 TEST_CASE("a sweep judged by perplexity minimises it without being told", "[e2e][text][sweep]") {
   TempDir dir;
-  const auto experiment = write(dir, "mlm_sweep.toml", R"([experiment]
-name = "mlm_sweep"
-device = "cpu"
-[backbone]
-type = "bert"
-hidden_size = 32
-num_layers = 1
-num_heads = 2
-max_position = 32
-[dataset]
-type = "fortunes"
-categories = ["computers", "people"]
-vocab_size = 400
-max_length = 32
-[task]
-type = "masked_lm"
-[head]
-type = "linear"
-[optimizer]
-type = "adamw"
-lr = 0.001
-[train]
-epochs = 1
-batch_size = 32
-test = false
-[sweep]
+  const auto experiment = write(dir, "mlm_sweep.toml", tiny_masked_lm("mlm_sweep", 1) + R"([sweep]
 method = "grid"
 metric = "val_primary"
 [sweep.params]
 "optimizer.lr" = [0.001, 0.003]
 )");
+
   const auto swept = run("sweep " + experiment + " --store " + (dir / "ftrun.db"));
   INFO(swept.output);
   REQUIRE(swept.code == 0);

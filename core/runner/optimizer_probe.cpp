@@ -49,8 +49,17 @@ std::string probe_optimizer(PluginCatalog& catalog, const std::string& type, con
                         "docs/plugins.md, \"What each kind must implement\")");
     }
   }
-  step(*original, weights, 1);
-  step(*original, weights, 2);
+  try {
+    step(*original, weights, 1);
+    step(*original, weights, 2);
+  } catch (const std::exception& e) {
+    // A value LibTorch cannot use, such as lr = 1e300 (beyond a float: "value cannot be converted to type float
+    // without overflow"): said before the run is recorded, as the configuration problem it is.
+    const auto* torch_error = dynamic_cast<const c10::Error*>(&e);
+    throw ConfigError(params.where().str() + ": optimizer '" + type + "' cannot take a step with these values (" +
+                      (torch_error ? torch_error->what_without_backtrace() : e.what()) + "); check [" +
+                      params.section() + "]'s numbers");
+  }
 
   std::vector<torch::Tensor> copied;
   for (const auto& w : weights) copied.push_back(w.detach().clone().requires_grad_());
