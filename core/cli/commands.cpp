@@ -9,6 +9,7 @@
 #include "cli/training_request.h"
 #include "config/core_keys.h"
 #include "log/log.h"
+#include "serve/serve_command.h"
 
 #include <ftsdk/version.h>
 
@@ -203,6 +204,14 @@ int run_cli(int argc, char** argv) {
   merge->add_option("output", merge_output, "The store to merge into (created if missing)")->required();
   merge->add_option("inputs", merge_inputs, "Stores to copy from")->required();
 
+  ServeOptions serve_options;
+  auto* serve = app.add_subcommand("serve", "Show the store in a browser, live while runs train (read-only)");
+  serve->add_option("--store", serve_options.store, "Results store (default: $FTRUN_STORE, results/ftrun.db)");
+  serve->add_option("--port", serve_options.port, "Port (default 8765; 0: any free port, printed)");
+  serve->add_option("--host", serve_options.host,
+                    "Address to listen on (default 127.0.0.1; any other needs a token, generated when not given)");
+  serve->add_option("--token", serve_options.token, "Token every request must carry (?token=, or a Bearer header)");
+
   auto* keys = app.add_subcommand("keys", "List every key the core reads, with its type, default and meaning");
 
   TrainingRequest plugins_options;
@@ -251,6 +260,7 @@ int run_cli(int argc, char** argv) {
     if (run->parsed()) return run_training(run_options);
     if (resume->parsed()) return run_training(resume_options);
     if (plugins->parsed()) return run_training(plugins_options);
+    if (serve->parsed()) return command_serve(serve_options);
     if (runs->parsed()) return command_runs(runs_options);
     if (show->parsed()) return command_show(show_id, show_store);
     if (compare->parsed()) return command_compare(compare_options);

@@ -1,6 +1,7 @@
 #include "cli/query_commands.h"
 
 #include "cli/commands.h"
+#include "cli/run_json.h"
 #include "cli/run_lookup.h"
 #include "log/printable.h"
 #include "store/reports.h"
@@ -36,32 +37,11 @@ std::string csv_field(const std::string& text) {
 // A number for CSV: empty when unknown.
 std::string csv_number(double value) { return std::isnan(value) ? "" : fmt::format("{}", value); }
 
-nlohmann::json json_number(double value) {
-  if (std::isnan(value)) return nullptr;
-  return value;
-}
-
 std::string csv_number(const std::optional<double>& value) { return value ? csv_number(*value) : ""; }
-
-nlohmann::json json_number(const std::optional<double>& value) { return value ? json_number(*value) : nullptr; }
 
 nlohmann::json json_epoch(const std::optional<std::int64_t>& epoch) {
   if (!epoch) return nullptr;
   return *epoch;
-}
-
-// A run's parameters as a JSON object: numbers as numbers, everything else as text.
-nlohmann::json params_json(const ResultsStore& store, std::int64_t run_id) {
-  nlohmann::json params = nlohmann::json::object();
-  for (const auto& [key, text] : store.params_of(run_id)) {
-    char* end = nullptr;
-    const double number = std::strtod(text.c_str(), &end);
-    if (!text.empty() && end == text.c_str() + text.size())
-      params[key] = number;
-    else
-      params[key] = text;
-  }
-  return params;
 }
 
 std::optional<std::string> given(const std::string& text) {
@@ -319,24 +299,7 @@ int command_runs(const RunsOptions& options) {
   const auto runs = store.list_runs(filter);
   if (options.json) {
     auto out = nlohmann::json::array();
-    for (const auto& run : runs) {
-      out.push_back({{"id", run.id},
-                     {"name", run.name},
-                     {"stage", run.stage},
-                     {"group", run.group_id},
-                     {"status", run.status},
-                     {"seed", run.seed},
-                     {"started_at", run.started_at},
-                     {"epochs", run.epochs},
-                     {"best_val_accuracy", json_number(run.best_val_accuracy)},
-                     {"best_val_loss", json_number(run.best_val_loss)},
-                     {"test_accuracy", json_number(run.test_accuracy)},
-                     {"primary_metric", run.primary_metric},
-                     {"primary_direction", run.primary_direction},
-                     {"best_val_primary", json_number(run.best_val_primary)},
-                     {"test_primary", json_number(run.test_primary)},
-                     {"params", params_json(store, run.id)}});
-    }
+    for (const auto& run : runs) out.push_back(run_summary_json(store, run));
     std::printf("%s\n", out.dump(2).c_str());
   } else if (options.csv) {
     std::printf(

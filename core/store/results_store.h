@@ -101,6 +101,8 @@ struct RunFilter {
   /// Compiled --where and --order-by (run_query.h); newest first when no order is given.
   std::optional<SqlFragment> where, order_by;
   std::int64_t limit = 50;
+  /// Runs skipped before the first one returned (pages of a long list).
+  std::int64_t offset = 0;
 };
 
 /// The group every run of sweep `sweep_id` is recorded under (`ftrun runs --sweep ID` lists them).
@@ -190,6 +192,8 @@ class ResultsStore {
   std::vector<ValidationRise> validation_rises_of(std::int64_t run_id) const;
   /// Every parameter of a run, key → value as text, in key order.
   std::vector<std::pair<std::string, std::string>> params_of(std::int64_t run_id) const;
+  /// The plugins a run used, by kind, with their library files and versions.
+  std::vector<PluginUse> plugins_of(std::int64_t run_id) const;
   /// Every metric row of a run, in the order written.
   std::vector<MetricRow> metrics_of(std::int64_t run_id) const;
   /// The stored value of parameter `key` of a run, as text.

@@ -41,7 +41,7 @@ std::vector<RunSummary> ResultsStore::list_runs(const RunFilter& filter) const {
     if (filter.status) sql += " AND s.status = :status";
     if (filter.where) sql += " AND (" + filter.where->sql + ")";
     sql += " ORDER BY " + (filter.order_by ? filter.order_by->sql + ", s.id DESC" : std::string("s.id DESC"));
-    sql += " LIMIT :limit";
+    sql += " LIMIT :limit OFFSET :offset";
     SQLite::Statement query(*db_, sql);
     for (const auto* fragment : {&filter.where, &filter.order_by}) {
       if (!*fragment) continue;
@@ -59,6 +59,7 @@ std::vector<RunSummary> ResultsStore::list_runs(const RunFilter& filter) const {
     if (filter.group_id) query.bind(":group", *filter.group_id);
     if (filter.status) query.bind(":status", *filter.status);
     query.bind(":limit", static_cast<std::int64_t>(filter.limit));
+    query.bind(":offset", static_cast<std::int64_t>(filter.offset));
     std::vector<RunSummary> runs;
     while (query.executeStep()) {
       RunSummary run;
@@ -168,6 +169,21 @@ std::vector<std::pair<std::string, std::string>> ResultsStore::params_of(std::in
     std::vector<std::pair<std::string, std::string>> params;
     while (query.executeStep()) params.emplace_back(query.getColumn(0).getString(), query.getColumn(1).getString());
     return params;
+  });
+}
+
+std::vector<PluginUse> ResultsStore::plugins_of(std::int64_t run_id) const {
+  return guarded(path_, "read a run's plugins", [&] {
+    SQLite::Statement query(*db_,
+                            "SELECT kind, component, library, plugin_name, plugin_version FROM run_plugins WHERE "
+                            "run_id = ? ORDER BY kind, component");
+    query.bind(1, static_cast<std::int64_t>(run_id));
+    std::vector<PluginUse> plugins;
+    while (query.executeStep()) {
+      plugins.push_back({query.getColumn(0).getString(), query.getColumn(1).getString(), query.getColumn(2).getString(),
+                         query.getColumn(3).getString(), query.getColumn(4).getString()});
+    }
+    return plugins;
   });
 }
 

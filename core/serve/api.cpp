@@ -1,0 +1,100 @@
+#include "serve/api.h"
+
+#include "cli/plot_command.h"
+#include "cli/run_json.h"
+#include "plot/svg_chart.h"
+#include "store/results_store.h"
+#include "store/run_query.h"
+
+#include <ftsdk/error.h>
+
+#include <algorithm>
+
+namespace ft {
+namespace {
+
+ApiAnswer json_answer(const nlohmann::json& value, int status = 200) {
+  return {status, value.dump(), "application/json"};
+}
+
+ApiAnswer error_answer(int status, const std::string& message) { return json_answer({{"error", message}}, status); }
+
+nlohmann::json epochs_json(const ResultsStore& store, std::int64_t run_id) {
+  auto epochs = nlohmann::json::array();
+  for (const auto& row : store.epochs_of(run_id)) {
+    epochs.push_back({{"epoch", row.epoch},
+                      {"train_loss", json_number(row.train_loss)},
+                      {"val_loss", json_number(row.val_loss)},
+                      {"train_accuracy", json_number(row.train_accuracy)},
+                      {"val_accuracy", json_number(row.val_accuracy)},
+                      {"train_primary", json_number(row.train_primary)},
+                      {"val_primary", json_number(row.val_primary)},
+                      {"lr", json_number(row.lr)}});
+  }
+  return epochs;
+}
+
+}  // namespace
+
+ApiAnswer runs_answer(const ResultsStore& store, const std::string& where, const std::string& order_by,
+                      std::int64_t limit, std::int64_t offset) {
+  RunFilter filter;
+  try {
+    if (!where.empty()) filter.where = compile_where(where);
+    if (!order_by.empty()) filter.order_by = compile_order_by(order_by);
+  } catch (const ConfigError& e) {
+    return error_answer(400, e.what());
+  }
+  filter.limit = std::clamp<std::int64_t>(limit, 1, 500) + 1;  // one more: is there another page?
+  filter.offset = std::max<std::int64_t>(offset, 0);
+  auto runs = store.list_runs(filter);
+  const bool more = static_cast<std::int64_t>(runs.size()) == filter.limit;
+  if (more) runs.pop_back();
+  auto out = nlohmann::json::array();
+  for (const auto& run : runs) out.push_back(run_summary_json(store, run));
+  return json_answer({{"runs", out}, {"offset", filter.offset}, {"more", more}});
+}
+
+ApiAnswer run_answer(const ResultsStore& store, std::int64_t run_id) {
+  const auto stored = store.find_run(run_id);
+  if (!stored) return error_answer(404, "no run " + std::to_string(run_id) + " in this store");
+  RunFilter filter;
+  filter.id = run_id;
+  const auto summaries = store.list_runs(filter);
+  auto plugins = nlohmann::json::array();
+  for (const auto& plugin : store.plugins_of(run_id)) {
+    plugins.push_back({{"kind", plugin.kind},
+                       {"component", plugin.component},
+                       {"library", plugin.library},
+                       {"plugin", plugin.plugin_name},
+                       {"version", plugin.plugin_version}});
+  }
+  nlohmann::json run = summaries.empty() ? nlohmann::json{{"id", run_id}} : run_summary_json(store, summaries.front());
+  run["config_toml"] = stored->config_toml;
+  run["plugins"] = plugins;
+  run["epochs"] = epochs_json(store, run_id);
+  return json_answer(run);
+}
+
+ApiAnswer epochs_answer(const ResultsStore& store, std::int64_t run_id) {
+  const auto status = store.status_of(run_id);
+  if (!status) return error_answer(404, "no run " + std::to_string(run_id) + " in this store");
+  return json_answer({{"status", *status}, {"epochs", epochs_json(store, run_id)}});
+}
+
+ApiAnswer curves_answer(const ResultsStore& store, std::int64_t run_id) {
+  if (!store.status_of(run_id)) return error_answer(404, "no run " + std::to_string(run_id) + " in this store");
+  PlotOptions options;
+  options.runs = {run_id};
+  try {
+    return {200, render_svg(curves_chart(store, options)), "image/svg+xml"};
+  } catch (const std::exception&) {
+    // No epoch yet: an empty picture that says so, which the page replaces once the first epoch is recorded.
+    return {200,
+            "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"640\" height=\"60\"><text x=\"10\" y=\"35\" "
+            "font-family=\"sans-serif\" font-size=\"14\">No epoch recorded yet.</text></svg>",
+            "image/svg+xml"};
+  }
+}
+
+}  // namespace ft

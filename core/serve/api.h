@@ -1,0 +1,33 @@
+#pragma once
+// The JSON (and SVG) answers of `ftrun serve`, computed from the store: plain functions, so they are tested without
+// a server. Every value from the store reaches the browser as JSON and is put on the page as text, never as HTML.
+
+#include <cstdint>
+#include <string>
+
+namespace ft {
+
+class ResultsStore;
+
+struct ApiAnswer {
+  int status = 200;
+  std::string body;
+  std::string content_type = "application/json";
+};
+
+/// GET /api/runs: runs matching `where` and ordered by `order_by` (ftrun runs' language; a mistake is a 400 with
+/// its column), `limit` (1 to 500) at a time from `offset`; `more` says whether another page follows.
+ApiAnswer runs_answer(const ResultsStore& store, const std::string& where, const std::string& order_by,
+                      std::int64_t limit, std::int64_t offset);
+
+/// GET /api/runs/ID: one run's summary, resolved TOML, parameters, plugins and epochs (404 when there is none).
+ApiAnswer run_answer(const ResultsStore& store, std::int64_t run_id);
+
+/// GET /api/runs/ID/epochs: the run's status and its epoch rows, for a page that follows a running run.
+ApiAnswer epochs_answer(const ResultsStore& store, std::int64_t run_id);
+
+/// GET /api/runs/ID/curves.svg: `ftrun plot`'s learning curves of the run (train dashed, validation solid, the
+/// best epoch and the overfitting onset marked).
+ApiAnswer curves_answer(const ResultsStore& store, std::int64_t run_id);
+
+}  // namespace ft

@@ -1,0 +1,249 @@
+#include "serve/assets.h"
+
+#include <string>
+
+namespace ft {
+
+namespace {
+
+// Every page: the style sheet and the one script, which fills the page named by `data-page`.
+std::string page(const std::string& name, const std::string& body) {
+  return R"(<!DOCTYPE html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<title>ftrun: )" +
+         name + R"(</title>
+<link rel="stylesheet" href="/static/style.css">
+<script src="/static/app.js" defer></script>
+</head>
+<body data-page=")" +
+         name + R"(">
+)" + body +
+         R"(</body>
+</html>
+)";
+}
+
+}  // namespace
+
+const std::string kRunsPage = page("runs", R"(
+<header><a class="home" href="/">ftrun</a> <span class="store" id="store"></span></header>
+<main>
+<form id="search">
+<input id="where" name="where" size="60" placeholder="where: optimizer.lr &lt; 1e-3 and status = completed">
+<input id="order_by" name="order_by" size="30" placeholder="order by: val_accuracy.max desc">
+<button type="submit">Search</button>
+</form>
+<p class="error" id="error" hidden></p>
+<table id="runs">
+<thead><tr><th>id</th><th>name</th><th>stage</th><th>status</th><th>seed</th><th>epochs</th><th>metric</th>
+<th>best val</th><th>best val loss</th><th>test</th><th>parameters</th></tr></thead>
+<tbody></tbody>
+</table>
+<nav><button id="previous" type="button">Newer</button> <button id="next" type="button">Older</button></nav>
+</main>
+)");
+
+const std::string kRunPage = page("run", R"(
+<header><a class="home" id="home" href="/">ftrun</a> <span id="title"></span> <span id="status"></span></header>
+<main>
+<p class="error" id="error" hidden></p>
+<section><h2>Learning curves</h2><img id="curves" alt="training (dashed) and validation (solid) loss"></section>
+<section><h2>Epochs</h2>
+<table id="epochs"><thead><tr><th>epoch</th><th>train loss</th><th>val loss</th><th>train acc</th>
+<th>val acc</th><th>lr</th></tr></thead><tbody></tbody></table></section>
+<section><h2>Parameters</h2><table id="params"><tbody></tbody></table></section>
+<section><h2>Plugins</h2><table id="plugins"><thead><tr><th>kind</th><th>component</th><th>library</th>
+<th>version</th></tr></thead><tbody></tbody></table></section>
+<section><h2>Resolved experiment</h2><pre id="toml"></pre></section>
+</main>
+)");
+
+const char* const kAppScript =
+    R"(// ftrun serve: every value from the store is set as text (textContent), never parsed as HTML.
+'use strict';
+const token = new URLSearchParams(location.search).get('token');
+const STATUSES = ['running', 'completed', 'failed', 'interrupted', 'diverged', 'pruned'];
+
+function withToken(url) {
+  if (!token) return url;
+  return url + (url.includes('?') ? '&' : '?') + 'token=' + encodeURIComponent(token);
+}
+
+async function getJson(url) {
+  const response = await fetch(withToken(url), {cache: 'no-store'});
+  const body = await response.json();
+  if (!response.ok) throw new Error(body.error || response.statusText);
+  return body;
+}
+
+function cell(row, text) {
+  const td = document.createElement('td');
+  td.textContent = text === null || text === undefined ? '-' : String(text);
+  row.appendChild(td);
+  return td;
+}
+
+function number(value) { return typeof value === 'number' ? value.toFixed(4) : '-'; }
+
+function badge(status) {
+  const span = document.createElement('span');
+  span.className = 'status ' + (STATUSES.includes(status) ? status : 'other');
+  span.textContent = status;
+  return span;
+}
+
+function showError(message) {
+  const error = document.getElementById('error');
+  error.textContent = message || '';
+  error.hidden = !message;
+}
+
+function replaceRows(tbody, rows) {
+  while (tbody.firstChild) tbody.removeChild(tbody.firstChild);
+  for (const row of rows) tbody.appendChild(row);
+}
+
+// The runs page: the table of `ftrun runs`, filtered and ordered by the same language, refreshed every 2 s.
+function runsPage() {
+  const form = document.getElementById('search');
+  const where = document.getElementById('where');
+  const orderBy = document.getElementById('order_by');
+  const query = new URLSearchParams(location.search);
+  where.value = query.get('where') || '';
+  orderBy.value = query.get('order_by') || '';
+  let offset = Number(query.get('offset') || 0);
+  const limit = 50;
+  async function refresh() {
+    const params = new URLSearchParams({where: where.value, order_by: orderBy.value, limit, offset});
+    try {
+      const answer = await getJson('/api/runs?' + params.toString());
+      showError('');
+      const rows = answer.runs.map(run => {
+        const tr = document.createElement('tr');
+        tr.dataset.run = run.id;
+        const link = document.createElement('a');
+        link.href = withToken('/runs/' + Number(run.id));
+        link.textContent = run.id;
+        cell(tr, '').appendChild(link);
+        cell(tr, run.name);
+        cell(tr, run.stage || '-');
+        cell(tr, '').appendChild(badge(run.status));
+        cell(tr, run.seed);
+        cell(tr, run.epochs);
+        cell(tr, run.primary_metric);
+        cell(tr, number(run.best_val_primary));
+        cell(tr, number(run.best_val_loss));
+        cell(tr, number(run.test_primary));
+        cell(tr, Object.entries(run.params).filter(([key]) => /^(optimizer\.(type|lr|weight_decay)|backbone\.(lr_mult|weights))$/.test(key)).map(([key, value]) => key + '=' + value).join(' '));
+        return tr;
+      });
+      replaceRows(document.querySelector('#runs tbody'), rows);
+      document.getElementById('previous').disabled = offset === 0;
+      document.getElementById('next').disabled = !answer.more;
+    } catch (error) {
+      showError(error.message);
+    }
+  }
+  form.addEventListener('submit', event => {
+    event.preventDefault();
+    offset = 0;
+    const params = new URLSearchParams({where: where.value, order_by: orderBy.value});
+    if (token) params.set('token', token);
+    history.replaceState(null, '', '/?' + params.toString());
+    refresh();
+  });
+  document.getElementById('previous').addEventListener('click', () => { offset = Math.max(0, offset - limit); refresh(); });
+  document.getElementById('next').addEventListener('click', () => { offset += limit; refresh(); });
+  refresh();
+  setInterval(refresh, 2000);
+}
+
+// One run: its curves, epochs, parameters, plugins and resolved TOML; while it runs, new epochs appear within 2 s.
+function runPage() {
+  const id = Number(location.pathname.split('/').pop());
+  document.getElementById('home').href = withToken('/');
+  let seen = -1;
+  let status = '';
+  async function load() {
+    try {
+      const run = await getJson('/api/runs/' + id);
+      showError('');
+      document.title = 'ftrun: run ' + id;
+      document.getElementById('title').textContent = 'run ' + id + ': ' + run.name + (run.stage ? ' / ' + run.stage : '');
+      const statusElement = document.getElementById('status');
+      replaceRows(statusElement, [badge(run.status)]);
+      document.getElementById('toml').textContent = run.config_toml;
+      replaceRows(document.querySelector('#params tbody'), Object.entries(run.params).map(([key, value]) => {
+        const tr = document.createElement('tr');
+        cell(tr, key);
+        cell(tr, value);
+        return tr;
+      }));
+      replaceRows(document.querySelector('#plugins tbody'), run.plugins.map(plugin => {
+        const tr = document.createElement('tr');
+        cell(tr, plugin.kind);
+        cell(tr, plugin.component);
+        cell(tr, plugin.library);
+        cell(tr, plugin.plugin + ' ' + plugin.version);
+        return tr;
+      }));
+      showEpochs(run.epochs);
+      seen = run.epochs.length;
+      status = run.status;
+    } catch (error) {
+      showError(error.message);
+    }
+  }
+  function showEpochs(epochs) {
+    replaceRows(document.querySelector('#epochs tbody'), epochs.map(epoch => {
+      const tr = document.createElement('tr');
+      tr.dataset.epoch = epoch.epoch;
+      cell(tr, epoch.epoch);
+      cell(tr, number(epoch.train_loss));
+      cell(tr, number(epoch.val_loss));
+      cell(tr, number(epoch.train_accuracy));
+      cell(tr, number(epoch.val_accuracy));
+      cell(tr, typeof epoch.lr === 'number' ? epoch.lr.toExponential(3) : '-');
+      return tr;
+    }));
+    document.getElementById('curves').src = withToken('/api/runs/' + id + '/curves.svg?epochs=' + epochs.length);
+  }
+  async function follow() {
+    try {
+      const answer = await getJson('/api/runs/' + id + '/epochs');
+      if (answer.epochs.length !== seen || answer.status !== status) await load();
+    } catch (error) {
+      showError(error.message);
+    }
+  }
+  load();
+  setInterval(follow, 1500);
+}
+
+if (document.body.dataset.page === 'runs') runsPage();
+if (document.body.dataset.page === 'run') runPage();
+)";
+
+const char* const kStyleSheet = R"(body { font-family: system-ui, sans-serif; margin: 0; color: #222; }
+header { background: #263238; color: #fff; padding: 0.6em 1em; }
+header a.home { color: #fff; font-weight: bold; text-decoration: none; margin-right: 1em; }
+main { padding: 1em; }
+table { border-collapse: collapse; margin: 0.5em 0; }
+th, td { border-bottom: 1px solid #ddd; padding: 0.25em 0.6em; text-align: left; font-size: 0.9em; }
+th { background: #f3f3f3; }
+pre { background: #f7f7f7; padding: 0.8em; overflow: auto; }
+img#curves { max-width: 100%; }
+.error { color: #b00020; white-space: pre-wrap; font-family: monospace; }
+.status { border-radius: 0.8em; padding: 0.1em 0.6em; font-size: 0.85em; color: #fff; background: #777; }
+.status.running { background: #1565c0; }
+.status.completed { background: #2e7d32; }
+.status.failed { background: #c62828; }
+.status.diverged { background: #6a1b9a; }
+.status.pruned { background: #ef6c00; }
+.status.interrupted { background: #546e7a; }
+form input, form button, nav button { font-size: 0.95em; padding: 0.3em; }
+)";
+
+}  // namespace ft

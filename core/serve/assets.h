@@ -1,0 +1,18 @@
+#pragma once
+// The pages `ftrun serve` sends: static HTML that holds no value from the store, one script and one style sheet,
+// compiled into the binary (nothing is read from disk, so no request can reach a file by its path).
+
+#include <string>
+
+namespace ft {
+
+/// GET /: the runs table with its search box.
+extern const std::string kRunsPage;
+/// GET /runs/ID: one run.
+extern const std::string kRunPage;
+/// GET /static/app.js: fetches the JSON API and fills the pages with text nodes (never innerHTML).
+extern const char* const kAppScript;
+/// GET /static/style.css.
+extern const char* const kStyleSheet;
+
+}  // namespace ft

@@ -1,0 +1,227 @@
+// `ftrun serve` against a store made by real short runs: the JSON API, the pages' security headers, the token, the
+// read-only rule, and the pages rendered by Debian's Chromium (headless), which runs their script.
+#include "ftrun_cli.h"
+#include "temp_dir.h"
+
+#include <SQLiteCpp/SQLiteCpp.h>
+#include <httplib.h>
+#include <catch2/catch.hpp>
+#include <nlohmann/json.hpp>
+
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdio>
+#include <fstream>
+#include <iterator>
+#include <regex>
+#include <thread>
+
+using Catch::Matchers::Contains;
+
+namespace {
+
+const std::string kHostileName = "<img src=x onerror=alert(1)><script>alert(2)</script>";
+
+// `ftrun serve ARGS` in the background on a free port; the address it printed.
+struct Server {
+  pid_t pid = 0;
+  int port = 0;
+  std::string token, output;
+
+  Server(const TempDir& dir, const std::string& args) {
+    const std::string log = dir / "serve.log";
+    std::fflush(nullptr);  // or the child would print what the parent had buffered
+    pid = fork();
+    if (pid == 0) {
+      std::freopen(log.c_str(), "w", stdout);
+      dup2(fileno(stdout), 2);
+      execl("/bin/sh", "sh", "-c", ("exec " + kFtrun + " serve --port 0 " + args).c_str(), nullptr);
+      _exit(127);
+    }
+    const std::regex address(R"(http://[^:]+:(\d+)/(\?token=([0-9a-f]+))?)");
+    for (int i = 0; i < 200 && port == 0; ++i) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+      std::ifstream in(log);
+      output.assign(std::istreambuf_iterator<char>(in), {});
+      std::smatch match;
+      if (std::regex_search(output, match, address)) {
+        port = std::stoi(match[1]);
+        token = match[3];
+      }
+    }
+  }
+  ~Server() { stop(); }
+  // Ctrl-C; the exit status.
+  int stop() {
+    if (pid == 0) return -1;
+    kill(pid, SIGINT);
+    int status = 0;
+    waitpid(pid, &status, 0);
+    pid = 0;
+    return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+  }
+  httplib::Client client() const { return httplib::Client("127.0.0.1", port); }
+};
+
+// Two short runs, one of them named with HTML that would run if it were pasted into a page.
+std::string make_store(const TempDir& dir) {
+  const auto store = dir / "ftrun.db";
+  const auto experiment = write(dir, "tiny.toml", kTiny);
+  REQUIRE(run(experiment + " --store " + store).code == 0);
+  REQUIRE(
+      run(experiment + " --store " + store + " --set 'experiment.name=" + kHostileName + "' --set optimizer.lr=0.01")
+          .code == 0);
+  return store;
+}
+
+}  // namespace
+
+TEST_CASE("ftrun serve answers runs, one run and its curves as JSON and SVG, read-only", "[e2e][serve]") {
+  TempDir dir;
+  const auto store = make_store(dir);
+  Server server(dir, "--store " + store);
+  INFO(server.output);
+  REQUIRE(server.port > 0);
+  CHECK(server.token.empty());  // 127.0.0.1 needs none
+  auto client = server.client();
+
+  auto runs = client.Get("/api/runs");
+  REQUIRE(runs);
+  CHECK(runs->status == 200);
+  const auto answer = nlohmann::json::parse(runs->body);
+  REQUIRE(answer["runs"].size() == 2);
+  CHECK(answer["runs"][0]["name"] == kHostileName);  // newest first, the name as it was written
+  CHECK(answer["runs"][1]["params"]["optimizer.lr"] == 0.05);
+  CHECK(answer["more"] == false);
+
+  // ftrun runs' language, bound and never pasted into SQL; a mistake names its column.
+  auto filtered = client.Get("/api/runs?where=optimizer.lr%20%3C%200.03");
+  REQUIRE(filtered);
+  CHECK(nlohmann::json::parse(filtered->body)["runs"].size() == 1);
+  auto injected = client.Get("/api/runs?where=name%20%3D%20%27x%27%20or%201%3D1%3B%20DROP%20TABLE%20runs");
+  REQUIRE(injected);
+  CHECK(injected->status == 400);
+  CHECK_THAT(injected->body, Contains("column"));
+  auto paged = client.Get("/api/runs?limit=1&offset=1");
+  REQUIRE(paged);
+  CHECK(nlohmann::json::parse(paged->body)["runs"][0]["id"] == 1);
+
+  auto one = client.Get("/api/runs/1");
+  REQUIRE(one);
+  const auto run_json = nlohmann::json::parse(one->body);
+  CHECK_THAT(run_json["config_toml"].get<std::string>(), Contains("samples_per_class = 30"));
+  CHECK(run_json["epochs"].size() == 2);
+  CHECK(run_json["plugins"].size() == 6);
+  auto epochs = client.Get("/api/runs/2/epochs");
+  REQUIRE(epochs);
+  CHECK(nlohmann::json::parse(epochs->body)["status"] == "completed");
+  auto missing = client.Get("/api/runs/99");
+  REQUIRE(missing);
+  CHECK(missing->status == 404);
+  auto curves = client.Get("/api/runs/2/curves.svg");
+  REQUIRE(curves);
+  CHECK(curves->get_header_value("Content-Type") == "image/svg+xml");
+  CHECK_THAT(curves->body, Contains("&lt;script&gt;") && !Contains("<script>"));
+
+  // Pages: static, one script from the server, a policy that forbids inline scripts and handlers.
+  auto page = client.Get("/");
+  REQUIRE(page);
+  CHECK(page->status == 200);
+  CHECK_THAT(page->get_header_value("Content-Security-Policy"),
+             Contains("script-src 'self'") && !Contains("unsafe-inline"));
+  CHECK(page->get_header_value("X-Content-Type-Options") == "nosniff");
+  CHECK_THAT(page->body, Contains("<script src=\"/static/app.js\" defer></script>") && !Contains("onclick"));
+  CHECK(client.Get("/runs/2")->status == 200);
+  CHECK(client.Get("/static/app.js")->status == 200);
+  CHECK(client.Get("/static/../../../etc/passwd")->status == 404);
+  CHECK(client.Get("/etc/passwd")->status == 404);
+
+  // Read-only: no method but GET is answered, and the store is as it was.
+  CHECK(client.Post("/api/runs", "x", "text/plain")->status == 405);
+  CHECK(client.Delete("/api/runs/1")->status == 405);
+  SQLite::Database db(store);
+  CHECK(db.execAndGet("SELECT COUNT(*) FROM runs").getInt() == 2);
+
+  const auto absent = run("serve --port 0 --store " + (dir / "absent.db"));
+  CHECK(absent.code == 5);
+  CHECK_THAT(absent.output, Contains("absent.db not found"));
+
+  const auto start = std::chrono::steady_clock::now();
+  CHECK(server.stop() == 0);
+  CHECK(std::chrono::steady_clock::now() - start < std::chrono::seconds(3));  // Ctrl-C stops it at once
+}
+
+TEST_CASE("ftrun serve on another address than loopback asks every request for its token", "[e2e][serve]") {
+  TempDir dir;
+  const auto store = make_store(dir);
+  Server server(dir, "--store " + store + " --host 0.0.0.0");
+  INFO(server.output);
+  REQUIRE(server.port > 0);
+  REQUIRE(server.token.size() == 32);  // generated and printed in the address
+  auto client = server.client();
+  CHECK(client.Get("/api/runs")->status == 401);
+  CHECK(client.Get("/")->status == 401);
+  CHECK(client.Get("/api/runs?token=0123456789abcdef0123456789abcdef")->status == 401);
+  auto with_token = client.Get(("/?token=" + server.token).c_str());
+  REQUIRE(with_token);
+  CHECK(with_token->status == 200);
+  // The page's script, style sheet and API calls carry no token: the cookie set here stands for it.
+  CHECK_THAT(with_token->get_header_value("Set-Cookie"),
+             Contains("ftrun_token=" + server.token) && Contains("HttpOnly") && Contains("SameSite=Strict"));
+  CHECK(client.Get("/static/app.js", {{"Cookie", "ftrun_token=" + server.token}})->status == 200);
+  CHECK(client.Get("/api/runs", {{"Authorization", "Bearer " + server.token}})->status == 200);
+}
+
+TEST_CASE("the pages, rendered by Chromium, show the runs as text and follow a running run", "[e2e][serve][browser]") {
+  if (std::system("command -v chromium >/dev/null 2>&1") != 0) {
+    WARN("not run: Debian's chromium is not installed (scripts/setup installs it)");
+    return;
+  }
+  TempDir dir;
+  const auto store = make_store(dir);
+  Server server(dir, "--store " + store);
+  INFO(server.output);
+  REQUIRE(server.port > 0);
+  auto rendered = [&](const std::string& path) {
+    // --virtual-time-budget lets the page's fetches finish before the DOM is printed.
+    const auto result =
+        run_command("timeout 120 chromium --headless --no-sandbox --disable-gpu --user-data-dir=" + (dir / "chromium") +
+                    " --virtual-time-budget=5000 --dump-dom http://127.0.0.1:" + std::to_string(server.port) + path +
+                    " 2>/dev/null");
+    return result.output;
+  };
+  const std::string runs = rendered("/");
+  // Both rows, the hostile name as text: had it been parsed, the <img> and <script> would be elements.
+  CHECK_THAT(runs, Contains("data-run=\"1\"") && Contains("data-run=\"2\""));
+  CHECK_THAT(runs, Contains("&lt;img src=x onerror=alert(1)&gt;&lt;script&gt;alert(2)&lt;/script&gt;"));
+  CHECK_THAT(runs, !Contains("<img src=\"x\""));
+  CHECK_THAT(runs, Contains("<span class=\"status completed\">completed</span>"));
+  const std::string one = rendered("/runs/1");
+  CHECK_THAT(one, Contains("data-epoch=\"2\"") && Contains("curves.svg?epochs=2"));
+  CHECK_THAT(one, Contains("ft_sgd.so"));
+
+  // A run that trains while the page is open: the API answers every new epoch at once (the page asks every 1.5 s).
+  const auto experiment = write(dir, "long.toml", long_tiny(30, 300));
+  std::fflush(nullptr);
+  const pid_t training = fork();
+  if (training == 0) {
+    std::freopen("/dev/null", "w", stdout);
+    std::freopen("/dev/null", "w", stderr);
+    execl(kFtrun.c_str(), kFtrun.c_str(), experiment.c_str(), "--store", store.c_str(), nullptr);
+    _exit(127);
+  }
+  REQUIRE(wait_until(store, "SELECT COUNT(*) FROM epoch_metrics WHERE run_id = 3 AND epoch >= 2"));
+  auto client = server.client();
+  auto count = [&] { return nlohmann::json::parse(client.Get("/api/runs/3/epochs")->body)["epochs"].size(); };
+  const auto before = count();
+  REQUIRE(wait_until(store,
+                     "SELECT COUNT(*) FROM epoch_metrics WHERE run_id = 3 AND epoch >= " + std::to_string(before + 1)));
+  CHECK(count() > before);
+  CHECK_THAT(rendered("/runs/3"), Contains("<span class=\"status running\">running</span>"));
+  kill(training, SIGINT);
+  int status = 0;
+  waitpid(training, &status, 0);
+}
