@@ -126,6 +126,21 @@ TEST_CASE("ftrun serve answers runs, one run and its curves as JSON and SVG, rea
   CHECK(curves->get_header_value("Content-Type") == "image/svg+xml");
   CHECK_THAT(curves->body, Contains("&lt;script&gt;") && !Contains("<script>"));
 
+  // Compare: runs grouped by a parameter, as `ftrun compare --json`; several runs' curves overlaid.
+  auto comparison = client.Get("/api/compare?key=optimizer.lr");
+  REQUIRE(comparison);
+  const auto stages = nlohmann::json::parse(comparison->body);
+  REQUIRE(stages.size() == 1);
+  CHECK(stages[0]["values"].size() == 2);
+  CHECK(stages[0]["metric"] == "accuracy");
+  CHECK(client.Get("/api/compare.svg?key=optimizer.lr")->get_header_value("Content-Type") == "image/svg+xml");
+  auto overlaid = client.Get("/api/curves.svg?runs=1,2");
+  REQUIRE(overlaid);
+  CHECK_THAT(overlaid->body, Contains("run 1: tiny") && Contains("run 2: &lt;img"));
+  CHECK(client.Get("/api/curves.svg?runs=1,x")->status == 400);
+  CHECK(client.Get("/api/curves.svg?runs=1,99")->status == 404);
+  CHECK(client.Get("/api/compare")->status == 400);
+
   // Pages: static, one script from the server, a policy that forbids inline scripts and handlers.
   auto page = client.Get("/");
   REQUIRE(page);
@@ -189,8 +204,8 @@ TEST_CASE("the pages, rendered by Chromium, show the runs as text and follow a r
     // --virtual-time-budget lets the page's fetches finish before the DOM is printed.
     const auto result =
         run_command("timeout 120 chromium --headless --no-sandbox --disable-gpu --user-data-dir=" + (dir / "chromium") +
-                    " --virtual-time-budget=5000 --dump-dom http://127.0.0.1:" + std::to_string(server.port) + path +
-                    " 2>/dev/null");
+                    " --virtual-time-budget=5000 --dump-dom 'http://127.0.0.1:" + std::to_string(server.port) + path +
+                    "' 2>/dev/null");
     return result.output;
   };
   const std::string runs = rendered("/");
@@ -199,6 +214,9 @@ TEST_CASE("the pages, rendered by Chromium, show the runs as text and follow a r
   CHECK_THAT(runs, Contains("&lt;img src=x onerror=alert(1)&gt;&lt;script&gt;alert(2)&lt;/script&gt;"));
   CHECK_THAT(runs, !Contains("<img src=\"x\""));
   CHECK_THAT(runs, Contains("<span class=\"status completed\">completed</span>"));
+  const std::string compared = rendered("/compare?key=optimizer.lr&runs=1,2");
+  CHECK_THAT(compared, Contains("data-value=\"0.05\"") && Contains("data-value=\"0.01\""));
+  CHECK_THAT(compared, Contains("api/curves.svg?runs=1,2"));
   const std::string one = rendered("/runs/1");
   CHECK_THAT(one, Contains("data-epoch=\"2\"") && Contains("curves.svg?epochs=2"));
   CHECK_THAT(one, Contains("ft_sgd.so"));

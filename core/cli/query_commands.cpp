@@ -107,39 +107,52 @@ int command_show(std::int64_t run_id, const std::string& store_path) {
   return kExitOk;
 }
 
+namespace {
+
 // Runs grouped by one parameter, stage by stage: which learning rate (or anything else) won.
+auto compared_stages(const ResultsStore& store, const CompareOptions& options) {
+  return compare_by_stage(
+      store.outcomes_by(options.key, given(options.name), given(options.stage),
+                        options.sweep ? std::optional<std::string>(sweep_group(*options.sweep)) : std::nullopt));
+}
+
+}  // namespace
+
+nlohmann::json comparison_json(const ResultsStore& store, const CompareOptions& options) {
+  const auto stages = compared_stages(store, options);
+  auto out = nlohmann::json::array();
+  for (const auto& comparison : stages) {
+    auto values = nlohmann::json::array();
+    for (const auto& group : comparison.values) {
+      values.push_back({{"value", group.value},
+                        {"completed", group.completed},
+                        {"failed", group.failed},
+                        {"diverged", group.diverged},
+                        {"pruned", group.pruned},
+                        {"other", group.other},
+                        {"best_val_" + comparison.metric,
+                         {{"mean", json_number(group.mean_best)}, {"std", json_number(group.std_best)}}},
+                        {"final_val_" + comparison.metric,
+                         {{"mean", json_number(group.mean_final)}, {"std", json_number(group.std_final)}}},
+                        {"best", group.best}});
+    }
+    out.push_back({{"stage", comparison.stage},
+                   {"key", options.key},
+                   {"metric", comparison.metric},
+                   {"higher_is_better", comparison.higher_is_better},
+                   {"values", values}});
+  }
+  return out;
+}
+
 int command_compare(const CompareOptions& options) {
   const OutputFormat format = output_format(options.json, options.csv);
   ResultsStore store(resolve_store_path(options.store, ""), store_options_from_environment());
-  const auto stages = compare_by_stage(
-      store.outcomes_by(options.key, given(options.name), given(options.stage),
-                        options.sweep ? std::optional<std::string>(sweep_group(*options.sweep)) : std::nullopt));
   if (format == OutputFormat::json) {
-    auto out = nlohmann::json::array();
-    for (const auto& comparison : stages) {
-      auto values = nlohmann::json::array();
-      for (const auto& group : comparison.values) {
-        values.push_back({{"value", group.value},
-                          {"completed", group.completed},
-                          {"failed", group.failed},
-                          {"diverged", group.diverged},
-                          {"pruned", group.pruned},
-                          {"other", group.other},
-                          {"best_val_" + comparison.metric,
-                           {{"mean", json_number(group.mean_best)}, {"std", json_number(group.std_best)}}},
-                          {"final_val_" + comparison.metric,
-                           {{"mean", json_number(group.mean_final)}, {"std", json_number(group.std_final)}}},
-                          {"best", group.best}});
-      }
-      out.push_back({{"stage", comparison.stage},
-                     {"key", options.key},
-                     {"metric", comparison.metric},
-                     {"higher_is_better", comparison.higher_is_better},
-                     {"values", values}});
-    }
-    std::printf("%s\n", out.dump(2).c_str());
+    std::printf("%s\n", comparison_json(store, options).dump(2).c_str());
     return kExitOk;
   }
+  const auto stages = compared_stages(store, options);
   if (format == OutputFormat::csv) {
     // Named after the compared runs' primary metric (best_val_accuracy_mean for classification), or "primary"
     // when the stages' metrics differ.

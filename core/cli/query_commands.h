@@ -3,6 +3,8 @@
 
 #include "store/results_store.h"
 
+#include <nlohmann/json.hpp>
+
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -44,6 +46,8 @@ void print_runs(const std::vector<RunSummary>& runs);
 int command_runs(const RunsOptions& options);
 int command_show(std::int64_t run_id, const std::string& store_path);
 int command_compare(const CompareOptions& options);
+/// What `ftrun compare --json` prints: stage by stage, each value's runs by outcome and its mean and spread.
+nlohmann::json comparison_json(const ResultsStore& store, const CompareOptions& options);
 int command_overfit(const OverfitOptions& options);
 int command_export(const std::vector<std::int64_t>& ids, const std::string& format, const std::string& store_path);
 

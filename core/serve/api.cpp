@@ -1,6 +1,7 @@
 #include "serve/api.h"
 
 #include "cli/plot_command.h"
+#include "cli/query_commands.h"
 #include "cli/run_json.h"
 #include "plot/svg_chart.h"
 #include "store/results_store.h"
@@ -9,6 +10,8 @@
 #include <ftsdk/error.h>
 
 #include <algorithm>
+#include <functional>
+#include <sstream>
 
 namespace ft {
 namespace {
@@ -32,6 +35,20 @@ nlohmann::json epochs_json(const ResultsStore& store, std::int64_t run_id) {
                       {"lr", json_number(row.lr)}});
   }
   return epochs;
+}
+
+// The chart as SVG; a chart with nothing to draw yet is a picture that says so, which the page replaces later.
+ApiAnswer svg_answer(const std::function<Chart()>& make) {
+  try {
+    return {200, render_svg(make()), "image/svg+xml"};
+  } catch (const ConfigError& e) {
+    return error_answer(400, e.what());
+  } catch (const std::invalid_argument&) {
+    return {200,
+            "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"640\" height=\"60\"><text x=\"10\" y=\"35\" "
+            "font-family=\"sans-serif\" font-size=\"14\">Nothing recorded to draw yet.</text></svg>",
+            "image/svg+xml"};
+  }
 }
 
 }  // namespace
@@ -86,15 +103,42 @@ ApiAnswer curves_answer(const ResultsStore& store, std::int64_t run_id) {
   if (!store.status_of(run_id)) return error_answer(404, "no run " + std::to_string(run_id) + " in this store");
   PlotOptions options;
   options.runs = {run_id};
-  try {
-    return {200, render_svg(curves_chart(store, options)), "image/svg+xml"};
-  } catch (const std::exception&) {
-    // No epoch yet: an empty picture that says so, which the page replaces once the first epoch is recorded.
-    return {200,
-            "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"640\" height=\"60\"><text x=\"10\" y=\"35\" "
-            "font-family=\"sans-serif\" font-size=\"14\">No epoch recorded yet.</text></svg>",
-            "image/svg+xml"};
+  return svg_answer([&] { return curves_chart(store, options); });
+}
+
+ApiAnswer runs_curves_answer(const ResultsStore& store, const std::string& runs) {
+  PlotOptions options;
+  std::stringstream list(runs);
+  for (std::string id; std::getline(list, id, ',');) {
+    try {
+      options.runs.push_back(std::stoll(id));
+    } catch (const std::exception&) {
+      return error_answer(400, "runs: expected run ids separated by commas, e.g. 1,2,3");
+    }
+    if (!store.status_of(options.runs.back())) return error_answer(404, "no run " + id + " in this store");
   }
+  if (options.runs.empty() || options.runs.size() > 20) return error_answer(400, "runs: give 1 to 20 run ids");
+  return svg_answer([&] { return curves_chart(store, options); });
+}
+
+ApiAnswer comparison_answer(const ResultsStore& store, const std::string& key, const std::string& name,
+                            const std::string& stage) {
+  if (key.empty()) return error_answer(400, "key: give the parameter to compare by, e.g. optimizer.lr");
+  CompareOptions options;
+  options.key = key;
+  options.name = name;
+  options.stage = stage;
+  return json_answer(comparison_json(store, options));
+}
+
+ApiAnswer comparison_chart_answer(const ResultsStore& store, const std::string& key, const std::string& name,
+                                  const std::string& stage) {
+  if (key.empty()) return error_answer(400, "key: give the parameter to compare by, e.g. optimizer.lr");
+  PlotOptions options;
+  options.compare = key;
+  options.name = name;
+  options.stage = stage;
+  return svg_answer([&] { return compare_chart(store, options); });
 }
 
 }  // namespace ft

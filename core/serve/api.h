@@ -30,4 +30,15 @@ ApiAnswer epochs_answer(const ResultsStore& store, std::int64_t run_id);
 /// best epoch and the overfitting onset marked).
 ApiAnswer curves_answer(const ResultsStore& store, std::int64_t run_id);
 
+/// GET /api/curves.svg?runs=1,2,3: the learning curves of several runs overlaid (at most 20).
+ApiAnswer runs_curves_answer(const ResultsStore& store, const std::string& runs);
+
+/// GET /api/compare?key=optimizer.lr[&name=][&stage=]: `ftrun compare --json`, stage by stage.
+ApiAnswer comparison_answer(const ResultsStore& store, const std::string& key, const std::string& name,
+                            const std::string& stage);
+
+/// GET /api/compare.svg?key=...: `ftrun plot --compare`'s chart, the best validation value against the key.
+ApiAnswer comparison_chart_answer(const ResultsStore& store, const std::string& key, const std::string& name,
+                                  const std::string& stage);
+
 }  // namespace ft

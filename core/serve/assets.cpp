@@ -34,10 +34,12 @@ const std::string kRunsPage = page("runs", R"(
 <input id="where" name="where" size="60" placeholder="where: optimizer.lr &lt; 1e-3 and status = completed">
 <input id="order_by" name="order_by" size="30" placeholder="order by: val_accuracy.max desc">
 <button type="submit">Search</button>
+<a id="compare-link" href="/compare">Compare by a parameter</a>
+<button id="compare-selected" type="button" disabled>Overlay the selected runs</button>
 </form>
 <p class="error" id="error" hidden></p>
 <table id="runs">
-<thead><tr><th>id</th><th>name</th><th>stage</th><th>status</th><th>seed</th><th>epochs</th><th>metric</th>
+<thead><tr><th></th><th>id</th><th>name</th><th>stage</th><th>status</th><th>seed</th><th>epochs</th><th>metric</th>
 <th>best val</th><th>best val loss</th><th>test</th><th>parameters</th></tr></thead>
 <tbody></tbody>
 </table>
@@ -59,6 +61,24 @@ const std::string kRunPage = page("run", R"(
 <section><h2>Resolved experiment</h2><pre id="toml"></pre></section>
 </main>
 )");
+
+const std::string kComparePage =
+    page("compare", R"html(<header><a class="home" id="home" href="/">ftrun</a> compare</header>
+<main>
+<form id="compare-form">
+<input id="key" name="key" size="30" placeholder="parameter: optimizer.lr, backbone.lr_mult, lr/backbone">
+<input id="name" name="name" size="20" placeholder="experiment name, optional">
+<input id="stage" name="stage" size="14" placeholder="stage, optional">
+<button type="submit">Compare</button>
+</form>
+<p class="error" id="error" hidden></p>
+<section id="overlay" hidden><h2>Learning curves, overlaid</h2>
+<img id="overlay-curves" alt="training (dashed) and validation (solid) loss of the chosen runs"></section>
+<section id="by-value" hidden><h2>Best validation value against the parameter</h2>
+<img id="compare-chart" alt="each run's best validation value against the parameter, the mean per value joined">
+<div id="stages"></div></section>
+</main>
+)html");
 
 const char* const kAppScript =
     R"(// ftrun serve: every value from the store is set as text (textContent), never parsed as HTML.
@@ -115,6 +135,12 @@ function runsPage() {
   orderBy.value = query.get('order_by') || '';
   let offset = Number(query.get('offset') || 0);
   const limit = 50;
+  const selected = new Set();
+  const compareSelected = document.getElementById('compare-selected');
+  document.getElementById('compare-link').href = withToken('/compare');
+  compareSelected.addEventListener('click', () => {
+    location.href = withToken('/compare?runs=' + [...selected].join(','));
+  });
   async function refresh() {
     const params = new URLSearchParams({where: where.value, order_by: orderBy.value, limit, offset});
     try {
@@ -123,6 +149,14 @@ function runsPage() {
       const rows = answer.runs.map(run => {
         const tr = document.createElement('tr');
         tr.dataset.run = run.id;
+        const box = document.createElement('input');
+        box.type = 'checkbox';
+        box.checked = selected.has(run.id);
+        box.addEventListener('change', () => {
+          if (box.checked) selected.add(run.id); else selected.delete(run.id);
+          compareSelected.disabled = selected.size < 2;
+        });
+        cell(tr, '').appendChild(box);
         const link = document.createElement('a');
         link.href = withToken('/runs/' + Number(run.id));
         link.textContent = run.id;
@@ -222,7 +256,84 @@ function runPage() {
   setInterval(follow, 1500);
 }
 
+// Compare: runs overlaid (?runs=1,2,3), or every run grouped by one parameter (?key=optimizer.lr), stage by
+// stage, the mean and spread over seeds per value, as `ftrun compare` and `ftrun plot --compare` answer.
+function comparePage() {
+  const query = new URLSearchParams(location.search);
+  document.getElementById('home').href = withToken('/');
+  for (const field of ['key', 'name', 'stage']) document.getElementById(field).value = query.get(field) || '';
+  const runs = (query.get('runs') || '').split(',').filter(id => /^\d+$/.test(id));
+  let version = 0;
+  function heading(text) {
+    const title = document.createElement('h3');
+    title.textContent = text;
+    return title;
+  }
+  function stageTable(stage) {
+    const table = document.createElement('table');
+    table.className = 'comparison';
+    const head = document.createElement('tr');
+    for (const name of ['value', 'completed', 'failed', 'diverged', 'pruned', 'best val: mean ± std',
+                        'final val: mean ± std', '']) {
+      const th = document.createElement('th');
+      th.textContent = name;
+      head.appendChild(th);
+    }
+    table.appendChild(head);
+    for (const value of stage.values) {
+      const tr = document.createElement('tr');
+      tr.dataset.value = value.value;
+      const best = value['best_val_' + stage.metric], last = value['final_val_' + stage.metric];
+      for (const text of [value.value, value.completed, value.failed, value.diverged, value.pruned,
+                          number(best.mean) + ' ± ' + number(best.std), number(last.mean) + ' ± ' + number(last.std)]) {
+        cell(tr, text);
+      }
+      cell(tr, value.best ? 'best' : '').className = value.best ? 'best' : '';
+      table.appendChild(tr);
+    }
+    return table;
+  }
+  async function refresh() {
+    version += 1;
+    if (runs.length > 0) {
+      document.getElementById('overlay').hidden = false;
+      document.getElementById('overlay-curves').src = withToken('/api/curves.svg?runs=' + runs.join(',') + '&v=' + version);
+    }
+    const key = query.get('key');
+    if (!key) return;
+    const params = new URLSearchParams({key, name: query.get('name') || '', stage: query.get('stage') || ''});
+    try {
+      const stages = await getJson('/api/compare?' + params.toString());
+      showError('');
+      document.getElementById('by-value').hidden = false;
+      document.getElementById('compare-chart').src = withToken('/api/compare.svg?' + params.toString() + '&v=' + version);
+      replaceRows(document.getElementById('stages'), stages.map(stage => {
+        const section = document.createElement('div');
+        section.appendChild(heading((stage.stage ? 'stage ' + stage.stage : 'runs') + ': ' + stage.key +
+            ' by best validation ' + stage.metric + (stage.higher_is_better ? ', higher is better' : ', lower is better')));
+        section.appendChild(stageTable(stage));
+        return section;
+      }));
+    } catch (error) {
+      showError(error.message);
+    }
+  }
+  document.getElementById('compare-form').addEventListener('submit', event => {
+    event.preventDefault();
+    const next = new URLSearchParams();
+    for (const field of ['key', 'name', 'stage']) {
+      const value = document.getElementById(field).value;
+      if (value) next.set(field, value);
+    }
+    if (runs.length > 0) next.set('runs', runs.join(','));
+    location.href = withToken('/compare?' + next.toString());
+  });
+  refresh();
+  setInterval(refresh, 3000);
+}
+
 if (document.body.dataset.page === 'runs') runsPage();
+if (document.body.dataset.page === 'compare') comparePage();
 if (document.body.dataset.page === 'run') runPage();
 )";
 
@@ -234,7 +345,8 @@ table { border-collapse: collapse; margin: 0.5em 0; }
 th, td { border-bottom: 1px solid #ddd; padding: 0.25em 0.6em; text-align: left; font-size: 0.9em; }
 th { background: #f3f3f3; }
 pre { background: #f7f7f7; padding: 0.8em; overflow: auto; }
-img#curves { max-width: 100%; }
+img#curves, img#overlay-curves, img#compare-chart { max-width: 100%; }
+td.best { color: #2e7d32; font-weight: bold; }
 .error { color: #b00020; white-space: pre-wrap; font-family: monospace; }
 .status { border-radius: 0.8em; padding: 0.1em 0.6em; font-size: 0.85em; color: #fff; background: #777; }
 .status.running { background: #1565c0; }

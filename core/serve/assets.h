@@ -10,6 +10,8 @@ namespace ft {
 extern const std::string kRunsPage;
 /// GET /runs/ID: one run.
 extern const std::string kRunPage;
+/// GET /compare: runs overlaid (?runs=1,2), or grouped by a parameter (?key=optimizer.lr), stage by stage.
+extern const std::string kComparePage;
 /// GET /static/app.js: fetches the JSON API and fills the pages with text nodes (never innerHTML).
 extern const char* const kAppScript;
 /// GET /static/style.css.

@@ -117,6 +117,7 @@ int command_serve(const ServeOptions& options) {
   };
   serve_text("/", kRunsPage, "text/html; charset=utf-8");
   serve_text(R"(/runs/\d{1,18})", kRunPage, "text/html; charset=utf-8");
+  serve_text("/compare", kComparePage, "text/html; charset=utf-8");
   serve_text("/static/app.js", kAppScript, "text/javascript; charset=utf-8");
   serve_text("/static/style.css", kStyleSheet, "text/css; charset=utf-8");
   auto serve_api = [&](const char* pattern, std::function<ApiAnswer(const httplib::Request&)> make) {
@@ -141,6 +142,17 @@ int command_serve(const ServeOptions& options) {
             [&](const httplib::Request& request) { return run_answer(store, run_id(request)); });
   serve_api(R"(/api/runs/(\d{1,18})/epochs)",
             [&](const httplib::Request& request) { return epochs_answer(store, run_id(request)); });
+  serve_api("/api/curves.svg", [&](const httplib::Request& request) {
+    return runs_curves_answer(store, request.get_param_value("runs"));
+  });
+  serve_api("/api/compare", [&](const httplib::Request& request) {
+    return comparison_answer(store, request.get_param_value("key"), request.get_param_value("name"),
+                             request.get_param_value("stage"));
+  });
+  serve_api("/api/compare.svg", [&](const httplib::Request& request) {
+    return comparison_chart_answer(store, request.get_param_value("key"), request.get_param_value("name"),
+                                   request.get_param_value("stage"));
+  });
   serve_api(R"(/api/runs/(\d{1,18})/curves\.svg)",
             [&](const httplib::Request& request) { return curves_answer(store, run_id(request)); });
 
