@@ -77,6 +77,15 @@ std::string make_store(const TempDir& dir) {
   return store;
 }
 
+// The DOM of `path` once Chromium (headless) ran the page's script; --virtual-time-budget lets its fetches finish.
+std::string rendered_by_chromium(const TempDir& dir, int port, const std::string& path) {
+  return run_command(
+             "timeout 120 chromium --headless --no-sandbox --disable-gpu --user-data-dir=" + (dir / "chromium") +
+             " --virtual-time-budget=5000 --dump-dom 'http://127.0.0.1:" + std::to_string(port) + path +
+             "' 2>/dev/null")
+      .output;
+}
+
 }  // namespace
 
 TEST_CASE("ftrun serve answers runs, one run and its curves as JSON and SVG, read-only", "[e2e][serve]") {
@@ -200,14 +209,7 @@ TEST_CASE("the pages, rendered by Chromium, show the runs as text and follow a r
   Server server(dir, "--store " + store);
   INFO(server.output);
   REQUIRE(server.port > 0);
-  auto rendered = [&](const std::string& path) {
-    // --virtual-time-budget lets the page's fetches finish before the DOM is printed.
-    const auto result =
-        run_command("timeout 120 chromium --headless --no-sandbox --disable-gpu --user-data-dir=" + (dir / "chromium") +
-                    " --virtual-time-budget=5000 --dump-dom 'http://127.0.0.1:" + std::to_string(server.port) + path +
-                    "' 2>/dev/null");
-    return result.output;
-  };
+  auto rendered = [&](const std::string& path) { return rendered_by_chromium(dir, server.port, path); };
   const std::string runs = rendered("/");
   // Both rows, the hostile name as text: had it been parsed, the <img> and <script> would be elements.
   CHECK_THAT(runs, Contains("data-run=\"1\"") && Contains("data-run=\"2\""));
@@ -242,4 +244,49 @@ TEST_CASE("the pages, rendered by Chromium, show the runs as text and follow a r
   kill(training, SIGINT);
   int status = 0;
   waitpid(training, &status, 0);
+}
+
+TEST_CASE("ftrun serve shows a sweep's trials and the overfitting report, in the API and in Chromium",
+          "[e2e][serve][browser]") {
+  TempDir dir;
+  const auto store = dir / "ftrun.db";
+  const auto experiment = write(dir, "sweep.toml", kTiny + R"(
+[sweep]
+method = "grid"
+metric = "val_loss"
+[sweep.params]
+"optimizer.lr" = [0.01, 0.05]
+)");
+  REQUIRE(run("sweep " + experiment + " --store " + store).code == 0);
+  Server server(dir, "--store " + store);
+  INFO(server.output);
+  REQUIRE(server.port > 0);
+  auto client = server.client();
+  const auto sweeps = nlohmann::json::parse(client.Get("/api/sweeps")->body);
+  REQUIRE(sweeps.size() == 1);
+  CHECK(sweeps[0]["trials"]["completed"] == 2);
+  CHECK(sweeps[0]["direction"] == "min");
+  const auto sweep = nlohmann::json::parse(client.Get("/api/sweeps/1")->body);
+  CHECK(sweep["keys"] == nlohmann::json::array({"optimizer.lr"}));
+  REQUIRE(sweep["trials"].size() == 2);
+  CHECK(sweep["trials"][0]["values"]["optimizer.lr"] == "0.01");
+  CHECK(sweep["trials"][1]["best_so_far"].get<double>() <= sweep["trials"][0]["best_so_far"].get<double>());
+  CHECK(client.Get("/api/sweeps/7")->status == 404);
+  CHECK(client.Get("/api/compare.svg?key=optimizer.lr&sweep=1")->status == 200);
+  const auto report = nlohmann::json::parse(client.Get("/api/overfit")->body);
+  CHECK(report["runs"].size() == 2);
+  CHECK_THAT(report["rule"].get<std::string>(), Contains("overfitting onset"));
+  CHECK(client.Get("/api/overfit?where=nonsense%20%3C")->status == 400);
+
+  if (std::system("command -v chromium >/dev/null 2>&1") != 0) {
+    WARN("pages not rendered: Debian's chromium is not installed (scripts/setup installs it)");
+    return;
+  }
+  auto rendered = [&](const std::string& path) { return rendered_by_chromium(dir, server.port, path); };
+  CHECK_THAT(rendered("/sweeps"), Contains("data-sweep=\"1\""));
+  const std::string trials = rendered("/sweeps/1");
+  CHECK_THAT(trials, Contains("data-trial=\"0\"") && Contains("data-trial=\"1\"") && Contains("optimizer.lr = 0.05"));
+  CHECK_THAT(trials, Contains("data-key=\"optimizer.lr\""));
+  const std::string overfitting = rendered("/overfit");
+  CHECK_THAT(overfitting, Contains("data-run=\"1\"") && Contains("data-run=\"2\"") && Contains("class=\"thumbnail\""));
 }

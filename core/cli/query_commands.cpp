@@ -207,56 +207,77 @@ int command_compare(const CompareOptions& options) {
 }
 
 // Per run: best epoch, epochs after it, the generalisation gap, and the onset of sustained overfitting.
-int command_overfit(const OverfitOptions& options) {
-  const OutputFormat format = output_format(options.json, options.csv);
+namespace {
+
+struct OverfitRows {
+  std::vector<RunSummary> runs;
+  std::vector<OverfitReport> reports;
+};
+
+// The runs `ftrun overfit` reports on (the given ids, or those of --name/--where/--sweep, oldest first), each with
+// its report.
+OverfitRows overfit_rows(const ResultsStore& store, const OverfitOptions& options) {
   if (options.patience < 1) throw ConfigError("--patience must be at least 1");
   if (!options.runs.empty() && (!options.where.empty() || !options.name.empty() || options.sweep)) {
     throw ConfigError("give run ids or --name/--where/--sweep, not both");
   }
-  ResultsStore store(resolve_store_path(options.store, ""), store_options_from_environment());
-  std::vector<RunSummary> runs;
+  OverfitRows rows;
   if (options.runs.empty()) {
     RunFilter filter;
     filter.name = given(options.name);
     if (options.sweep) filter.group_id = sweep_group(*options.sweep);
     if (!options.where.empty()) filter.where = compile_where(options.where);
     filter.limit = options.limit;
-    runs = store.list_runs(filter);
-    std::reverse(runs.begin(), runs.end());
+    rows.runs = store.list_runs(filter);
+    std::reverse(rows.runs.begin(), rows.runs.end());
   } else {
-    for (const auto id : options.runs) runs.push_back(run_summary_of(store, id));
+    for (const auto id : options.runs) rows.runs.push_back(run_summary_of(store, id));
   }
-  std::vector<OverfitReport> reports;
-  for (const auto& run : runs) reports.push_back(overfit_of(store, run.id, store.epochs_of(run.id), options.patience));
-  auto after_best = [](const OverfitReport& report) -> std::optional<std::int64_t> {
-    if (!report.best_epoch) return std::nullopt;
-    return report.last_epoch - *report.best_epoch;
-  };
+  for (const auto& run : rows.runs) {
+    rows.reports.push_back(overfit_of(store, run.id, store.epochs_of(run.id), options.patience));
+  }
+  return rows;
+}
+
+std::optional<std::int64_t> after_best(const OverfitReport& report) {
+  if (!report.best_epoch) return std::nullopt;
+  return report.last_epoch - *report.best_epoch;
+}
+
+}  // namespace
+
+nlohmann::json overfit_json(const ResultsStore& store, const OverfitOptions& options) {
+  const OverfitRows rows = overfit_rows(store, options);
+  auto out = nlohmann::json::array();
+  for (std::size_t i = 0; i < rows.runs.size(); ++i) {
+    const auto& run = rows.runs[i];
+    const auto& report = rows.reports[i];
+    out.push_back({{"id", run.id},
+                   {"name", run.name},
+                   {"stage", run.stage},
+                   {"status", run.status},
+                   {"monitor", report.monitor},
+                   {"best_epoch", json_epoch(report.best_epoch)},
+                   {"last_epoch", report.last_epoch},
+                   {"epochs_after_best", json_epoch(after_best(report))},
+                   {"gap_at_best", json_number(report.gap_at_best)},
+                   {"gap_at_last", json_number(report.gap_at_last)},
+                   {"onset_epoch", json_epoch(report.onset_epoch)},
+                   {"recovered_rises", report.recovered_rises}});
+  }
+  return {{"patience", options.patience}, {"rule", overfitting_rule(options.patience)}, {"runs", out}};
+}
+
+int command_overfit(const OverfitOptions& options) {
+  const OutputFormat format = output_format(options.json, options.csv);
+  ResultsStore store(resolve_store_path(options.store, ""), store_options_from_environment());
   if (format == OutputFormat::json) {
-    auto out = nlohmann::json::array();
-    for (std::size_t i = 0; i < runs.size(); ++i) {
-      const auto& run = runs[i];
-      const auto& report = reports[i];
-      out.push_back({{"id", run.id},
-                     {"name", run.name},
-                     {"stage", run.stage},
-                     {"status", run.status},
-                     {"monitor", report.monitor},
-                     {"best_epoch", json_epoch(report.best_epoch)},
-                     {"last_epoch", report.last_epoch},
-                     {"epochs_after_best", json_epoch(after_best(report))},
-                     {"gap_at_best", json_number(report.gap_at_best)},
-                     {"gap_at_last", json_number(report.gap_at_last)},
-                     {"onset_epoch", json_epoch(report.onset_epoch)},
-                     {"recovered_rises", report.recovered_rises}});
-    }
-    std::printf(
-        "%s\n",
-        nlohmann::json{{"patience", options.patience}, {"rule", overfitting_rule(options.patience)}, {"runs", out}}
-            .dump(2)
-            .c_str());
+    std::printf("%s\n", overfit_json(store, options).dump(2).c_str());
     return kExitOk;
   }
+  const OverfitRows rows = overfit_rows(store, options);
+  const auto& runs = rows.runs;
+  const auto& reports = rows.reports;
   if (format == OutputFormat::csv) {
     std::printf(
         "id,name,stage,status,monitor,best_epoch,last_epoch,epochs_after_best,gap_at_best,gap_at_last,"

@@ -49,6 +49,8 @@ int command_compare(const CompareOptions& options);
 /// What `ftrun compare --json` prints: stage by stage, each value's runs by outcome and its mean and spread.
 nlohmann::json comparison_json(const ResultsStore& store, const CompareOptions& options);
 int command_overfit(const OverfitOptions& options);
+/// What `ftrun overfit --json` prints: per run, its best epoch, generalisation gap and onset of overfitting.
+nlohmann::json overfit_json(const ResultsStore& store, const OverfitOptions& options);
 int command_export(const std::vector<std::int64_t>& ids, const std::string& format, const std::string& store_path);
 
 }  // namespace ft

@@ -11,6 +11,7 @@
 
 #include <algorithm>
 #include <functional>
+#include <optional>
 #include <sstream>
 
 namespace ft {
@@ -121,24 +122,122 @@ ApiAnswer runs_curves_answer(const ResultsStore& store, const std::string& runs)
   return svg_answer([&] { return curves_chart(store, options); });
 }
 
+namespace {
+
+// `sweep` as a sweep id ("" for none); false when it is not a number.
+bool sweep_option(const std::string& sweep, std::optional<std::int64_t>& out) {
+  if (sweep.empty()) return true;
+  try {
+    out = std::stoll(sweep);
+    return true;
+  } catch (const std::exception&) {
+    return false;
+  }
+}
+
+}  // namespace
+
 ApiAnswer comparison_answer(const ResultsStore& store, const std::string& key, const std::string& name,
-                            const std::string& stage) {
+                            const std::string& stage, const std::string& sweep) {
   if (key.empty()) return error_answer(400, "key: give the parameter to compare by, e.g. optimizer.lr");
   CompareOptions options;
   options.key = key;
   options.name = name;
   options.stage = stage;
+  if (!sweep_option(sweep, options.sweep)) return error_answer(400, "sweep: expected a sweep id");
   return json_answer(comparison_json(store, options));
 }
 
 ApiAnswer comparison_chart_answer(const ResultsStore& store, const std::string& key, const std::string& name,
-                                  const std::string& stage) {
+                                  const std::string& stage, const std::string& sweep) {
   if (key.empty()) return error_answer(400, "key: give the parameter to compare by, e.g. optimizer.lr");
   PlotOptions options;
   options.compare = key;
   options.name = name;
   options.stage = stage;
+  if (!sweep_option(sweep, options.sweep)) return error_answer(400, "sweep: expected a sweep id");
   return svg_answer([&] { return compare_chart(store, options); });
+}
+
+ApiAnswer overfit_answer(const ResultsStore& store, const std::string& where, const std::string& name) {
+  OverfitOptions options;
+  options.where = where;
+  options.name = name;
+  options.limit = 200;
+  try {
+    return json_answer(overfit_json(store, options));
+  } catch (const ConfigError& e) {
+    return error_answer(400, e.what());
+  }
+}
+
+ApiAnswer sweeps_answer(const ResultsStore& store) {
+  auto out = nlohmann::json::array();
+  for (const auto& sweep : store.list_sweeps()) {
+    nlohmann::json states = nlohmann::json::object();
+    for (const auto& trial : store.trials_of(sweep.id)) {
+      states[trial.state] = states.value(trial.state, 0) + 1;
+    }
+    out.push_back({{"id", sweep.id},
+                   {"name", sweep.name},
+                   {"experiment_file", sweep.experiment_file},
+                   {"method", sweep.method},
+                   {"metric", sweep.metric},
+                   {"direction", sweep.direction},
+                   {"created_at", sweep.created_at},
+                   {"trials", states}});
+  }
+  return json_answer(out);
+}
+
+ApiAnswer sweep_answer(const ResultsStore& store, std::int64_t sweep_id) {
+  const auto sweep = store.find_sweep(sweep_id);
+  if (!sweep) return error_answer(404, "no sweep " + std::to_string(sweep_id) + " in this store");
+  const bool minimize = sweep->direction == "min";
+  std::optional<double> best;
+  std::vector<std::string> keys;
+  auto trials = nlohmann::json::array();
+  for (const auto& trial : store.trials_of(sweep_id)) {
+    // A trial's values are `key = value` lines; the keys of the first name the swept parameters.
+    nlohmann::json values = nlohmann::json::object();
+    std::stringstream lines(trial.params);
+    for (std::string line; std::getline(lines, line);) {
+      const auto equals = line.find(" = ");
+      if (equals == std::string::npos) continue;
+      const std::string key = line.substr(0, equals);
+      values[key] = line.substr(equals + 3);
+      if (std::find(keys.begin(), keys.end(), key) == keys.end()) keys.push_back(key);
+    }
+    if (trial.objective && (!best || (minimize ? *trial.objective < *best : *trial.objective > *best))) {
+      best = trial.objective;
+    }
+    std::int64_t epochs = 0;
+    if (trial.run_id) {
+      RunFilter filter;
+      filter.id = *trial.run_id;
+      const auto runs = store.list_runs(filter);
+      if (!runs.empty()) epochs = runs.front().epochs;
+    }
+    trials.push_back({{"number", trial.number},
+                      {"values", values},
+                      {"state", trial.state},
+                      {"error", trial.error},
+                      {"host", trial.host},
+                      {"attempts", trial.attempts},
+                      {"run_id", trial.run_id ? nlohmann::json(*trial.run_id) : nlohmann::json(nullptr)},
+                      {"epochs", epochs},
+                      {"objective", json_number(trial.objective)},
+                      {"best_so_far", json_number(best)}});
+  }
+  return json_answer({{"id", sweep->id},
+                      {"name", sweep->name},
+                      {"experiment_file", sweep->experiment_file},
+                      {"method", sweep->method},
+                      {"metric", sweep->metric},
+                      {"direction", sweep->direction},
+                      {"created_at", sweep->created_at},
+                      {"keys", keys},
+                      {"trials", trials}});
 }
 
 }  // namespace ft

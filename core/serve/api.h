@@ -35,10 +35,20 @@ ApiAnswer runs_curves_answer(const ResultsStore& store, const std::string& runs)
 
 /// GET /api/compare?key=optimizer.lr[&name=][&stage=]: `ftrun compare --json`, stage by stage.
 ApiAnswer comparison_answer(const ResultsStore& store, const std::string& key, const std::string& name,
-                            const std::string& stage);
+                            const std::string& stage, const std::string& sweep = {});
 
 /// GET /api/compare.svg?key=...: `ftrun plot --compare`'s chart, the best validation value against the key.
 ApiAnswer comparison_chart_answer(const ResultsStore& store, const std::string& key, const std::string& name,
-                                  const std::string& stage);
+                                  const std::string& stage, const std::string& sweep = {});
+
+/// GET /api/overfit?where=&name=: `ftrun overfit --json` (the newest 200 runs that match).
+ApiAnswer overfit_answer(const ResultsStore& store, const std::string& where, const std::string& name);
+
+/// GET /api/sweeps: every sweep, newest first, with its trials counted by state.
+ApiAnswer sweeps_answer(const ResultsStore& store);
+
+/// GET /api/sweeps/ID: one sweep's trials (values, state, objective, where pruned ones stopped), the best so far
+/// after each trial, and the swept keys.
+ApiAnswer sweep_answer(const ResultsStore& store, std::int64_t sweep_id);
 
 }  // namespace ft

@@ -19,6 +19,9 @@ std::string page(const std::string& name, const std::string& body) {
 </head>
 <body data-page=")" +
          name + R"(">
+<header><a class="home" href="/">ftrun</a>
+<nav class="pages"><a href="/">Runs</a> <a href="/compare">Compare</a> <a href="/overfit">Overfitting</a>
+<a href="/sweeps">Sweeps</a></nav> <span id="title"></span> <span id="status"></span></header>
 )" + body +
          R"(</body>
 </html>
@@ -28,7 +31,6 @@ std::string page(const std::string& name, const std::string& body) {
 }  // namespace
 
 const std::string kRunsPage = page("runs", R"(
-<header><a class="home" href="/">ftrun</a> <span class="store" id="store"></span></header>
 <main>
 <form id="search">
 <input id="where" name="where" size="60" placeholder="where: optimizer.lr &lt; 1e-3 and status = completed">
@@ -48,7 +50,6 @@ const std::string kRunsPage = page("runs", R"(
 )");
 
 const std::string kRunPage = page("run", R"(
-<header><a class="home" id="home" href="/">ftrun</a> <span id="title"></span> <span id="status"></span></header>
 <main>
 <p class="error" id="error" hidden></p>
 <section><h2>Learning curves</h2><img id="curves" alt="training (dashed) and validation (solid) loss"></section>
@@ -62,9 +63,7 @@ const std::string kRunPage = page("run", R"(
 </main>
 )");
 
-const std::string kComparePage =
-    page("compare", R"html(<header><a class="home" id="home" href="/">ftrun</a> compare</header>
-<main>
+const std::string kComparePage = page("compare", R"html(<main>
 <form id="compare-form">
 <input id="key" name="key" size="30" placeholder="parameter: optimizer.lr, backbone.lr_mult, lr/backbone">
 <input id="name" name="name" size="20" placeholder="experiment name, optional">
@@ -79,6 +78,36 @@ const std::string kComparePage =
 <div id="stages"></div></section>
 </main>
 )html");
+
+const std::string kOverfitPage = page("overfit", R"(<main>
+<form id="overfit-form">
+<input id="where" name="where" size="60" placeholder="where: the runs to report, as on the runs page">
+<input id="name" name="name" size="20" placeholder="experiment name, optional">
+<button type="submit">Report</button>
+</form>
+<p class="error" id="error" hidden></p>
+<p id="rule"></p>
+<table id="overfit"><thead><tr><th>run</th><th>name</th><th>stage</th><th>status</th><th>monitor</th><th>best epoch</th>
+<th>epochs after best</th><th>gap at best</th><th>gap at last</th><th>onset</th><th>recovered rises</th><th>curves</th>
+</tr></thead><tbody></tbody></table>
+</main>
+)");
+
+const std::string kSweepsPage = page("sweeps", R"(<main>
+<p class="error" id="error" hidden></p>
+<table id="sweeps"><thead><tr><th>sweep</th><th>name</th><th>method</th><th>objective</th><th>created</th>
+<th>trials by state</th></tr></thead><tbody></tbody></table>
+</main>
+)");
+
+const std::string kSweepPage = page("sweep", R"(<main>
+<p class="error" id="error" hidden></p>
+<p id="summary"></p>
+<section><h2>Trials</h2><table id="trials"><thead><tr><th>trial</th><th>state</th><th>values</th><th>objective</th>
+<th>best so far</th><th>epochs</th><th>run</th><th>host</th><th>note</th></tr></thead><tbody></tbody></table></section>
+<section><h2>Objective against each parameter</h2><div id="charts"></div></section>
+</main>
+)");
 
 const char* const kAppScript =
     R"(// ftrun serve: every value from the store is set as text (textContent), never parsed as HTML.
@@ -119,6 +148,8 @@ function showError(message) {
   error.textContent = message || '';
   error.hidden = !message;
 }
+
+for (const link of document.querySelectorAll('header a')) link.href = withToken(link.getAttribute('href'));
 
 function replaceRows(tbody, rows) {
   while (tbody.firstChild) tbody.removeChild(tbody.firstChild);
@@ -197,7 +228,6 @@ function runsPage() {
 // One run: its curves, epochs, parameters, plugins and resolved TOML; while it runs, new epochs appear within 2 s.
 function runPage() {
   const id = Number(location.pathname.split('/').pop());
-  document.getElementById('home').href = withToken('/');
   let seen = -1;
   let status = '';
   async function load() {
@@ -260,7 +290,6 @@ function runPage() {
 // stage, the mean and spread over seeds per value, as `ftrun compare` and `ftrun plot --compare` answer.
 function comparePage() {
   const query = new URLSearchParams(location.search);
-  document.getElementById('home').href = withToken('/');
   for (const field of ['key', 'name', 'stage']) document.getElementById(field).value = query.get(field) || '';
   const runs = (query.get('runs') || '').split(',').filter(id => /^\d+$/.test(id));
   let version = 0;
@@ -332,7 +361,144 @@ function comparePage() {
   setInterval(refresh, 3000);
 }
 
+function runLink(id) {
+  const link = document.createElement('a');
+  link.href = withToken('/runs/' + Number(id));
+  link.textContent = id;
+  return link;
+}
+
+// Overfitting: `ftrun overfit` per run, with each run's curves small beside its row.
+function overfitPage() {
+  const query = new URLSearchParams(location.search);
+  for (const field of ['where', 'name']) document.getElementById(field).value = query.get(field) || '';
+  async function refresh() {
+    const params = new URLSearchParams({where: query.get('where') || '', name: query.get('name') || ''});
+    try {
+      const report = await getJson('/api/overfit?' + params.toString());
+      showError('');
+      document.getElementById('rule').textContent = report.rule;
+      replaceRows(document.querySelector('#overfit tbody'), report.runs.map(run => {
+        const tr = document.createElement('tr');
+        tr.dataset.run = run.id;
+        cell(tr, '').appendChild(runLink(run.id));
+        cell(tr, run.name);
+        cell(tr, run.stage || '-');
+        cell(tr, '').appendChild(badge(run.status));
+        for (const value of [run.monitor, run.best_epoch, run.epochs_after_best, number(run.gap_at_best),
+                             number(run.gap_at_last), run.onset_epoch, run.recovered_rises]) {
+          cell(tr, value);
+        }
+        const image = document.createElement('img');
+        image.className = 'thumbnail';
+        image.alt = 'curves of run ' + run.id;
+        image.src = withToken('/api/runs/' + Number(run.id) + '/curves.svg?epochs=' + run.last_epoch);
+        cell(tr, '').appendChild(image);
+        return tr;
+      }));
+    } catch (error) {
+      showError(error.message);
+    }
+  }
+  document.getElementById('overfit-form').addEventListener('submit', event => {
+    event.preventDefault();
+    const next = new URLSearchParams();
+    for (const field of ['where', 'name']) {
+      const value = document.getElementById(field).value;
+      if (value) next.set(field, value);
+    }
+    location.href = withToken('/overfit?' + next.toString());
+  });
+  refresh();
+  setInterval(refresh, 5000);
+}
+
+// Sweeps: each with its trials counted by state.
+function sweepsPage() {
+  async function refresh() {
+    try {
+      const sweeps = await getJson('/api/sweeps');
+      showError('');
+      replaceRows(document.querySelector('#sweeps tbody'), sweeps.map(sweep => {
+        const tr = document.createElement('tr');
+        tr.dataset.sweep = sweep.id;
+        const link = document.createElement('a');
+        link.href = withToken('/sweeps/' + Number(sweep.id));
+        link.textContent = sweep.id;
+        cell(tr, '').appendChild(link);
+        cell(tr, sweep.name);
+        cell(tr, sweep.method);
+        cell(tr, (sweep.direction === 'min' ? 'lowest ' : 'highest ') + sweep.metric);
+        cell(tr, sweep.created_at);
+        cell(tr, Object.entries(sweep.trials).map(([state, count]) => count + ' ' + state).join(', '));
+        return tr;
+      }));
+    } catch (error) {
+      showError(error.message);
+    }
+  }
+  refresh();
+  setInterval(refresh, 2000);
+}
+
+// One sweep: its trials by state with the best so far, where pruned trials stopped, and the objective against
+// each swept parameter (plot --compare's chart over the sweep's runs).
+function sweepPage() {
+  const id = Number(location.pathname.split('/').pop());
+  let shownKeys = '';
+  let version = 0;
+  async function refresh() {
+    version += 1;
+    try {
+      const sweep = await getJson('/api/sweeps/' + id);
+      showError('');
+      document.getElementById('title').textContent = 'sweep ' + id + ': ' + sweep.name;
+      const counts = {};
+      for (const trial of sweep.trials) counts[trial.state] = (counts[trial.state] || 0) + 1;
+      document.getElementById('summary').textContent = sweep.method + ' sweep of ' + sweep.experiment_file +
+          ', objective ' + (sweep.direction === 'min' ? 'lowest ' : 'highest ') + sweep.metric + ': ' +
+          Object.entries(counts).map(([state, count]) => count + ' ' + state).join(', ');
+      replaceRows(document.querySelector('#trials tbody'), sweep.trials.map(trial => {
+        const tr = document.createElement('tr');
+        tr.dataset.trial = trial.number;
+        cell(tr, trial.number);
+        cell(tr, '').appendChild(badge(trial.state));
+        cell(tr, Object.entries(trial.values).map(([key, value]) => key + ' = ' + value).join(', '));
+        cell(tr, number(trial.objective));
+        cell(tr, number(trial.best_so_far));
+        cell(tr, trial.state === 'pruned' ? 'stopped after ' + trial.epochs : trial.epochs);
+        const runCell = cell(tr, trial.run_id === null ? '-' : '');
+        if (trial.run_id !== null) runCell.appendChild(runLink(trial.run_id));
+        cell(tr, trial.host || '-');
+        cell(tr, trial.error || '');
+        return tr;
+      }));
+      const charts = document.getElementById('charts');
+      if (shownKeys !== sweep.keys.join(',')) {
+        shownKeys = sweep.keys.join(',');
+        replaceRows(charts, sweep.keys.map(key => {
+          const image = document.createElement('img');
+          image.dataset.key = key;
+          image.alt = sweep.metric + ' against ' + key;
+          return image;
+        }));
+      }
+      for (const image of charts.querySelectorAll('img')) {
+        const params = new URLSearchParams({key: image.dataset.key, sweep: id, v: version});
+        image.src = withToken('/api/compare.svg?' + params.toString());
+      }
+    } catch (error) {
+      showError(error.message);
+    }
+  }
+  refresh();
+  setInterval(refresh, 2000);
+}
+
 if (document.body.dataset.page === 'runs') runsPage();
+if (document.body.dataset.page === 'overfit') overfitPage();
+if (document.body.dataset.page === 'sweeps') sweepsPage();
+if (document.body.dataset.page === 'sweep') sweepPage();
 if (document.body.dataset.page === 'compare') comparePage();
 if (document.body.dataset.page === 'run') runPage();
 )";
@@ -347,6 +513,10 @@ th { background: #f3f3f3; }
 pre { background: #f7f7f7; padding: 0.8em; overflow: auto; }
 img#curves, img#overlay-curves, img#compare-chart { max-width: 100%; }
 td.best { color: #2e7d32; font-weight: bold; }
+img.thumbnail { width: 240px; }
+#charts img { max-width: 48%; margin: 0.5em; }
+header nav.pages { display: inline; margin-right: 1em; }
+header nav.pages a { color: #cfd8dc; margin-right: 0.6em; }
 .error { color: #b00020; white-space: pre-wrap; font-family: monospace; }
 .status { border-radius: 0.8em; padding: 0.1em 0.6em; font-size: 0.85em; color: #fff; background: #777; }
 .status.running { background: #1565c0; }

@@ -118,6 +118,9 @@ int command_serve(const ServeOptions& options) {
   serve_text("/", kRunsPage, "text/html; charset=utf-8");
   serve_text(R"(/runs/\d{1,18})", kRunPage, "text/html; charset=utf-8");
   serve_text("/compare", kComparePage, "text/html; charset=utf-8");
+  serve_text("/overfit", kOverfitPage, "text/html; charset=utf-8");
+  serve_text("/sweeps", kSweepsPage, "text/html; charset=utf-8");
+  serve_text(R"(/sweeps/\d{1,18})", kSweepPage, "text/html; charset=utf-8");
   serve_text("/static/app.js", kAppScript, "text/javascript; charset=utf-8");
   serve_text("/static/style.css", kStyleSheet, "text/css; charset=utf-8");
   auto serve_api = [&](const char* pattern, std::function<ApiAnswer(const httplib::Request&)> make) {
@@ -133,28 +136,34 @@ int command_serve(const ServeOptions& options) {
       response.set_content(answer.body, answer.content_type);
     });
   };
-  auto run_id = [](const httplib::Request& request) { return std::stoll(request.matches[1].str()); };
+  auto id_of = [](const httplib::Request& request) { return std::stoll(request.matches[1].str()); };
   serve_api("/api/runs", [&](const httplib::Request& request) {
     return runs_answer(store, request.get_param_value("where"), request.get_param_value("order_by"),
                        integer_param(request, "limit", 50), integer_param(request, "offset", 0));
   });
   serve_api(R"(/api/runs/(\d{1,18}))",
-            [&](const httplib::Request& request) { return run_answer(store, run_id(request)); });
+            [&](const httplib::Request& request) { return run_answer(store, id_of(request)); });
   serve_api(R"(/api/runs/(\d{1,18})/epochs)",
-            [&](const httplib::Request& request) { return epochs_answer(store, run_id(request)); });
+            [&](const httplib::Request& request) { return epochs_answer(store, id_of(request)); });
   serve_api("/api/curves.svg", [&](const httplib::Request& request) {
     return runs_curves_answer(store, request.get_param_value("runs"));
   });
   serve_api("/api/compare", [&](const httplib::Request& request) {
     return comparison_answer(store, request.get_param_value("key"), request.get_param_value("name"),
-                             request.get_param_value("stage"));
+                             request.get_param_value("stage"), request.get_param_value("sweep"));
   });
   serve_api("/api/compare.svg", [&](const httplib::Request& request) {
     return comparison_chart_answer(store, request.get_param_value("key"), request.get_param_value("name"),
-                                   request.get_param_value("stage"));
+                                   request.get_param_value("stage"), request.get_param_value("sweep"));
   });
+  serve_api("/api/overfit", [&](const httplib::Request& request) {
+    return overfit_answer(store, request.get_param_value("where"), request.get_param_value("name"));
+  });
+  serve_api("/api/sweeps", [&](const httplib::Request&) { return sweeps_answer(store); });
+  serve_api(R"(/api/sweeps/(\d{1,18}))",
+            [&](const httplib::Request& request) { return sweep_answer(store, id_of(request)); });
   serve_api(R"(/api/runs/(\d{1,18})/curves\.svg)",
-            [&](const httplib::Request& request) { return curves_answer(store, run_id(request)); });
+            [&](const httplib::Request& request) { return curves_answer(store, id_of(request)); });
 
   const int port = options.port == 0 ? server.bind_to_any_port(options.host) : options.port;
   if (port < 0 || (options.port != 0 && !server.bind_to_port(options.host, options.port))) {
