@@ -71,9 +71,9 @@ std::string make_store(const TempDir& dir) {
   const auto store = dir / "ftrun.db";
   const auto experiment = write(dir, "tiny.toml", kTiny);
   REQUIRE(run(experiment + " --store " + store).code == 0);
-  REQUIRE(
-      run(experiment + " --store " + store + " --set 'experiment.name=" + kHostileName + "' --set optimizer.lr=0.01")
-          .code == 0);
+  REQUIRE(run(experiment + " --store " + store + " --set 'experiment.name=" + kHostileName +
+              "' --set optimizer.lr=0.01 --set train.test=true")
+              .code == 0);
   return store;
 }
 
@@ -124,6 +124,10 @@ TEST_CASE("ftrun serve answers runs, one run and its curves as JSON and SVG, rea
   CHECK_THAT(run_json["config_toml"].get<std::string>(), Contains("samples_per_class = 30"));
   CHECK(run_json["epochs"].size() == 2);
   CHECK(run_json["plugins"].size() == 6);
+  CHECK_THAT(run_json["checkpoint"].get<std::string>(), Contains("run-1"));
+  CHECK_FALSE(run_json["final"].contains("test_accuracy"));  // trained without a test split
+  const auto tested = nlohmann::json::parse(client.Get("/api/runs/2")->body);
+  CHECK(tested["final"]["test_accuracy"].is_number());
   auto epochs = client.Get("/api/runs/2/epochs");
   REQUIRE(epochs);
   CHECK(nlohmann::json::parse(epochs->body)["status"] == "completed");

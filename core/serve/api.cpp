@@ -90,6 +90,18 @@ ApiAnswer run_answer(const ResultsStore& store, std::int64_t run_id) {
   nlohmann::json run = summaries.empty() ? nlohmann::json{{"id", run_id}} : run_summary_json(store, summaries.front());
   run["config_toml"] = stored->config_toml;
   run["plugins"] = plugins;
+  // The test split's results (the run's closing rows), and where its best checkpoint is.
+  nlohmann::json final_metrics = nlohmann::json::object();
+  for (const auto& row : store.metrics_of(run_id)) {
+    if (row.scope == "final") final_metrics[row.name] = json_number(row.value);
+  }
+  run["final"] = final_metrics;
+  try {
+    const auto checkpoint = store.checkpoint_of(run_id);
+    run["checkpoint"] = checkpoint ? nlohmann::json(*checkpoint) : nlohmann::json(nullptr);
+  } catch (const DataError& missing) {
+    run["checkpoint"] = std::string("missing: ") + missing.what();
+  }
   run["epochs"] = epochs_json(store, run_id);
   return json_answer(run);
 }

@@ -56,6 +56,8 @@ const std::string kRunPage = page("run", R"(
 <section><h2>Epochs</h2>
 <table id="epochs"><thead><tr><th>epoch</th><th>train loss</th><th>val loss</th><th>train acc</th>
 <th>val acc</th><th>lr</th></tr></thead><tbody></tbody></table></section>
+<section><h2>Results</h2><table id="final"><tbody></tbody></table><p>checkpoint: <code id="checkpoint"></code></p>
+</section>
 <section><h2>Parameters</h2><table id="params"><tbody></tbody></table></section>
 <section><h2>Plugins</h2><table id="plugins"><thead><tr><th>kind</th><th>component</th><th>library</th>
 <th>version</th></tr></thead><tbody></tbody></table></section>
@@ -239,6 +241,13 @@ function runPage() {
       const statusElement = document.getElementById('status');
       replaceRows(statusElement, [badge(run.status)]);
       document.getElementById('toml').textContent = run.config_toml;
+      document.getElementById('checkpoint').textContent = run.checkpoint || 'none yet';
+      replaceRows(document.querySelector('#final tbody'), Object.entries(run.final).map(([key, value]) => {
+        const tr = document.createElement('tr');
+        cell(tr, key);
+        cell(tr, number(value));
+        return tr;
+      }));
       replaceRows(document.querySelector('#params tbody'), Object.entries(run.params).map(([key, value]) => {
         const tr = document.createElement('tr');
         cell(tr, key);
