@@ -356,18 +356,22 @@ function comparePage() {
       showError(error.message);
     }
   }
-  document.getElementById('compare-form').addEventListener('submit', event => {
+  submitAsQuery('compare-form', '/compare', ['key', 'name', 'stage'], runs.length > 0 ? {runs: runs.join(',')} : {});
+  refresh();
+  setInterval(refresh, 3000);
+}
+
+// A form that reloads `path` with its filled fields (and `extra`) as the query, so the address can be shared.
+function submitAsQuery(formId, path, fields, extra) {
+  document.getElementById(formId).addEventListener('submit', event => {
     event.preventDefault();
-    const next = new URLSearchParams();
-    for (const field of ['key', 'name', 'stage']) {
+    const next = new URLSearchParams(extra);
+    for (const field of fields) {
       const value = document.getElementById(field).value;
       if (value) next.set(field, value);
     }
-    if (runs.length > 0) next.set('runs', runs.join(','));
-    location.href = withToken('/compare?' + next.toString());
+    location.href = withToken(path + '?' + next.toString());
   });
-  refresh();
-  setInterval(refresh, 3000);
 }
 
 function runLink(id) {
@@ -409,15 +413,7 @@ function overfitPage() {
       showError(error.message);
     }
   }
-  document.getElementById('overfit-form').addEventListener('submit', event => {
-    event.preventDefault();
-    const next = new URLSearchParams();
-    for (const field of ['where', 'name']) {
-      const value = document.getElementById(field).value;
-      if (value) next.set(field, value);
-    }
-    location.href = withToken('/overfit?' + next.toString());
-  });
+  submitAsQuery('overfit-form', '/overfit', ['where', 'name'], {});
   refresh();
   setInterval(refresh, 5000);
 }
