@@ -138,6 +138,10 @@ TEST_CASE("ftrun serve answers runs, one run and its curves as JSON and SVG, rea
   REQUIRE(curves);
   CHECK(curves->get_header_value("Content-Type") == "image/svg+xml");
   CHECK_THAT(curves->body, Contains("&lt;script&gt;") && !Contains("<script>"));
+  auto learning_rate = client.Get("/api/runs/1/lr.svg");
+  REQUIRE(learning_rate);
+  CHECK(learning_rate->get_header_value("Content-Type") == "image/svg+xml");
+  CHECK_THAT(learning_rate->body, Contains("Learning rate per step") && Contains(">backbone<") && Contains(">head<"));
 
   // Compare: runs grouped by a parameter, as `ftrun compare --json`; several runs' curves overlaid.
   auto comparison = client.Get("/api/compare?key=optimizer.lr");
@@ -224,7 +228,7 @@ TEST_CASE("the pages, rendered by Chromium, show the runs as text and follow a r
   CHECK_THAT(compared, Contains("data-value=\"0.05\"") && Contains("data-value=\"0.01\""));
   CHECK_THAT(compared, Contains("api/curves.svg?runs=1,2"));
   const std::string one = rendered("/runs/1");
-  CHECK_THAT(one, Contains("data-epoch=\"2\"") && Contains("curves.svg?epochs=2"));
+  CHECK_THAT(one, Contains("data-epoch=\"2\"") && Contains("curves.svg?epochs=2") && Contains("lr.svg?epochs=2"));
   CHECK_THAT(one, Contains("ft_sgd.so"));
 
   // A run that trains while the page is open: the API answers every new epoch at once (the page asks every 1.5 s).

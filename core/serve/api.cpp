@@ -10,6 +10,7 @@
 #include <ftsdk/error.h>
 
 #include <algorithm>
+#include <cmath>
 #include <functional>
 #include <optional>
 #include <sstream>
@@ -117,6 +118,30 @@ ApiAnswer curves_answer(const ResultsStore& store, std::int64_t run_id) {
   PlotOptions options;
   options.runs = {run_id};
   return svg_answer([&] { return curves_chart(store, options); });
+}
+
+ApiAnswer learning_rate_answer(const ResultsStore& store, std::int64_t run_id) {
+  if (!store.status_of(run_id)) return error_answer(404, "no run " + std::to_string(run_id) + " in this store");
+  Chart chart;
+  chart.title = "Learning rate per step";
+  chart.x_label = "step";
+  chart.y_label = "learning rate";
+  chart.height = 320;
+  bool positive = true;
+  for (const auto& row : store.metrics_of(run_id)) {
+    if (row.scope != "step" || row.name.rfind("lr/", 0) != 0 || std::isnan(row.value)) continue;
+    const std::string group = row.name.substr(3);
+    auto series =
+        std::find_if(chart.series.begin(), chart.series.end(), [&](const ChartSeries& s) { return s.label == group; });
+    if (series == chart.series.end()) {
+      chart.series.push_back({group, palette_color(chart.series.size()), {}, false, false});
+      series = chart.series.end() - 1;
+    }
+    series->points.push_back({static_cast<double>(row.step), row.value});
+    positive = positive && row.value > 0;
+  }
+  chart.log_y = positive;  // lr_mult and schedules span decades
+  return svg_answer([&] { return chart; });
 }
 
 ApiAnswer runs_curves_answer(const ResultsStore& store, const std::string& runs) {

@@ -30,6 +30,9 @@ ApiAnswer epochs_answer(const ResultsStore& store, std::int64_t run_id);
 /// best epoch and the overfitting onset marked).
 ApiAnswer curves_answer(const ResultsStore& store, std::int64_t run_id);
 
+/// GET /api/runs/ID/lr.svg: the learning rate of each parameter group at every step (warm-up, schedule, lr_mult).
+ApiAnswer learning_rate_answer(const ResultsStore& store, std::int64_t run_id);
+
 /// GET /api/curves.svg?runs=1,2,3: the learning curves of several runs overlaid (at most 20).
 ApiAnswer runs_curves_answer(const ResultsStore& store, const std::string& runs);
 

@@ -52,7 +52,8 @@ const std::string kRunsPage = page("runs", R"(
 const std::string kRunPage = page("run", R"(
 <main>
 <p class="error" id="error" hidden></p>
-<section><h2>Learning curves</h2><img id="curves" alt="training (dashed) and validation (solid) loss"></section>
+<section><h2>Learning curves</h2><img id="curves" alt="training (dashed) and validation (solid) loss">
+<img id="learning-rate" alt="the learning rate of each parameter group at every step"></section>
 <section><h2>Epochs</h2>
 <table id="epochs"><thead><tr><th>epoch</th><th>train loss</th><th>val loss</th><th>train acc</th>
 <th>val acc</th><th>lr</th></tr></thead><tbody></tbody></table></section>
@@ -282,6 +283,7 @@ function runPage() {
       return tr;
     }));
     document.getElementById('curves').src = withToken('/api/runs/' + id + '/curves.svg?epochs=' + epochs.length);
+    document.getElementById('learning-rate').src = withToken('/api/runs/' + id + '/lr.svg?epochs=' + epochs.length);
   }
   async function follow() {
     try {
@@ -516,7 +518,7 @@ table { border-collapse: collapse; margin: 0.5em 0; }
 th, td { border-bottom: 1px solid #ddd; padding: 0.25em 0.6em; text-align: left; font-size: 0.9em; }
 th { background: #f3f3f3; }
 pre { background: #f7f7f7; padding: 0.8em; overflow: auto; }
-img#curves, img#overlay-curves, img#compare-chart { max-width: 100%; }
+img#curves, img#learning-rate, img#overlay-curves, img#compare-chart { max-width: 100%; }
 td.best { color: #2e7d32; font-weight: bold; }
 img.thumbnail { width: 240px; }
 #charts img { max-width: 48%; margin: 0.5em; }

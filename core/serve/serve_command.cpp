@@ -145,6 +145,8 @@ int command_serve(const ServeOptions& options) {
             [&](const httplib::Request& request) { return run_answer(store, id_of(request)); });
   serve_api(R"(/api/runs/(\d{1,18})/epochs)",
             [&](const httplib::Request& request) { return epochs_answer(store, id_of(request)); });
+  serve_api(R"(/api/runs/(\d{1,18})/lr\.svg)",
+            [&](const httplib::Request& request) { return learning_rate_answer(store, id_of(request)); });
   serve_api("/api/curves.svg", [&](const httplib::Request& request) {
     return runs_curves_answer(store, request.get_param_value("runs"));
   });
