@@ -20,8 +20,6 @@
 
 namespace ft {
 
-class ResultsStore;
-
 /// Everything one run needs, built before the run is recorded.
 struct BuiltRun {
   std::shared_ptr<Dataset> dataset;

@@ -86,6 +86,12 @@ std::optional<std::string> train_recorded_run(ResultsStore& store, std::int64_t 
                                    store_error.what()));
     }
   };
+  // Out of memory: the run is closed with what was asked for and the batch size that failed.
+  auto closed_out_of_memory = [&](const std::exception& e) {
+    const std::string message = out_of_memory_message(run, device, e);
+    close(RunStatus::failed, message);
+    return ResourceError(fmt::format("run {} failed: {}", run_id, message));
+  };
   try {
     Trainer(std::move(setup)).fit();
   } catch (const Pruned& e) {
@@ -115,22 +121,14 @@ std::optional<std::string> train_recorded_run(ResultsStore& store, std::int64_t 
     log::error(fmt::format("run {} failed", run_id));
     throw;
   } catch (const c10::Error& e) {
-    if (is_allocation_failure(e)) {
-      const std::string message = out_of_memory_message(run, device, e);
-      close(RunStatus::failed, message);
-      throw ResourceError(fmt::format("run {} failed: {}", run_id, message));
-    }
+    if (is_allocation_failure(e)) throw closed_out_of_memory(e);
     // LibTorch's own message carries a C++ backtrace: the store keeps the message alone.
     const std::string message = e.what_without_backtrace();
     close(RunStatus::failed, message);
     log::error(fmt::format("run {} failed", run_id));
     throw Error("LibTorch: " + message);
   } catch (const std::exception& e) {
-    if (is_allocation_failure(e)) {
-      const std::string message = out_of_memory_message(run, device, e);
-      close(RunStatus::failed, message);
-      throw ResourceError(fmt::format("run {} failed: {}", run_id, message));
-    }
+    if (is_allocation_failure(e)) throw closed_out_of_memory(e);
     close(RunStatus::failed, e.what());
     log::error(fmt::format("run {} failed", run_id));
     throw;

@@ -1,6 +1,5 @@
 #include "runner/runner.h"
 
-#include "config/config_tree.h"
 #include "distributed/process_group.h"
 #include "distributed/share_tensors.h"
 #include "loader/plugin_catalog.h"
@@ -8,11 +7,8 @@
 #include "model/checkpoint.h"
 #include "model/device.h"
 #include "model/model.h"
-#include "model/precision.h"
 #include "model/training_state.h"
-#include "runner/optimizer_probe.h"
 #include "runner/run_builder.h"
-#include "runner/run_checks.h"
 #include "runner/run_training.h"
 #include "store/results_store.h"
 
@@ -27,11 +23,7 @@
 
 #include <algorithm>
 #include <chrono>
-#include <cmath>
-#include <filesystem>
 #include <map>
-
-namespace fs = std::filesystem;
 
 namespace ft {
 namespace {

@@ -12,6 +12,8 @@
 #include <algorithm>
 #include <cmath>
 #include <functional>
+#include <limits>
+#include <map>
 #include <optional>
 #include <sstream>
 
@@ -208,6 +210,21 @@ ApiAnswer overfit_answer(const ResultsStore& store, const std::string& where, co
   }
 }
 
+namespace {
+
+// A sweep's own fields, as both sweep answers give them.
+nlohmann::json sweep_json(const StoredSweep& sweep) {
+  return {{"id", sweep.id},
+          {"name", sweep.name},
+          {"experiment_file", sweep.experiment_file},
+          {"method", sweep.method},
+          {"metric", sweep.metric},
+          {"direction", sweep.direction},
+          {"created_at", sweep.created_at}};
+}
+
+}  // namespace
+
 ApiAnswer sweeps_answer(const ResultsStore& store) {
   auto out = nlohmann::json::array();
   for (const auto& sweep : store.list_sweeps()) {
@@ -215,14 +232,9 @@ ApiAnswer sweeps_answer(const ResultsStore& store) {
     for (const auto& trial : store.trials_of(sweep.id)) {
       states[trial.state] = states.value(trial.state, 0) + 1;
     }
-    out.push_back({{"id", sweep.id},
-                   {"name", sweep.name},
-                   {"experiment_file", sweep.experiment_file},
-                   {"method", sweep.method},
-                   {"metric", sweep.metric},
-                   {"direction", sweep.direction},
-                   {"created_at", sweep.created_at},
-                   {"trials", states}});
+    auto row = sweep_json(sweep);
+    row["trials"] = states;
+    out.push_back(row);
   }
   return json_answer(out);
 }
@@ -231,11 +243,17 @@ ApiAnswer sweep_answer(const ResultsStore& store, std::int64_t sweep_id) {
   const auto sweep = store.find_sweep(sweep_id);
   if (!sweep) return error_answer(404, "no sweep " + std::to_string(sweep_id) + " in this store");
   const bool minimize = sweep->direction == "min";
+  // The epochs each trial's run trained (where a pruned one stopped), read for the whole sweep at once.
+  RunFilter filter;
+  filter.group_id = sweep_group(sweep_id);
+  filter.limit = std::numeric_limits<std::int32_t>::max();
+  std::map<std::int64_t, std::int64_t> epochs_of_run;
+  for (const auto& run : store.list_runs(filter)) epochs_of_run[run.id] = run.epochs;
   std::optional<double> best;
   std::vector<std::string> keys;
   auto trials = nlohmann::json::array();
   for (const auto& trial : store.trials_of(sweep_id)) {
-    // A trial's values are `key = value` lines; the keys of the first name the swept parameters.
+    // A trial's values are `key = value` lines; their keys, over all trials, are the swept parameters.
     nlohmann::json values = nlohmann::json::object();
     std::stringstream lines(trial.params);
     for (std::string line; std::getline(lines, line);) {
@@ -248,13 +266,8 @@ ApiAnswer sweep_answer(const ResultsStore& store, std::int64_t sweep_id) {
     if (trial.objective && (!best || (minimize ? *trial.objective < *best : *trial.objective > *best))) {
       best = trial.objective;
     }
-    std::int64_t epochs = 0;
-    if (trial.run_id) {
-      RunFilter filter;
-      filter.id = *trial.run_id;
-      const auto runs = store.list_runs(filter);
-      if (!runs.empty()) epochs = runs.front().epochs;
-    }
+    const auto run = trial.run_id ? epochs_of_run.find(*trial.run_id) : epochs_of_run.end();
+    const std::int64_t epochs = run == epochs_of_run.end() ? 0 : run->second;
     trials.push_back({{"number", trial.number},
                       {"values", values},
                       {"state", trial.state},
@@ -266,15 +279,10 @@ ApiAnswer sweep_answer(const ResultsStore& store, std::int64_t sweep_id) {
                       {"objective", json_number(trial.objective)},
                       {"best_so_far", json_number(best)}});
   }
-  return json_answer({{"id", sweep->id},
-                      {"name", sweep->name},
-                      {"experiment_file", sweep->experiment_file},
-                      {"method", sweep->method},
-                      {"metric", sweep->metric},
-                      {"direction", sweep->direction},
-                      {"created_at", sweep->created_at},
-                      {"keys", keys},
-                      {"trials", trials}});
+  auto out = sweep_json(*sweep);
+  out["keys"] = keys;
+  out["trials"] = trials;
+  return json_answer(out);
 }
 
 }  // namespace ft
