@@ -83,6 +83,22 @@ TEST_CASE("a valid experiment becomes one typed run with defaults filled in", "[
   CHECK(param<double>(run, "optimizer.lr") == 0.1);
   CHECK(param<double>(run, "regularization.label_smoothing.epsilon") == 0.1);
   CHECK(param<std::int64_t>(run, "train.batch_size") == 64);
+  // What the experiment wrote is not a default; what ftrun filled in is, and so is an override's absence.
+  CHECK(run.default_keys.count("optimizer.lr") == 0);
+  CHECK(run.default_keys.count("train.epochs") == 0);
+  CHECK(run.default_keys.count("train.batch_size") == 1);
+  CHECK(run.default_keys.count("train.patience") == 1);
+  CHECK(run.default_keys.count("schedule.type") == 1);
+  const auto overridden = parse(kBase, {"train.patience=3"});
+  CHECK(overridden.runs[0].default_keys.count("train.patience") == 0);
+  // A stage's keys and the base's are written; a plugin's defaults are added when the run is recorded.
+  auto staged = parse(kBase + "\n[[stage]]\nname = \"a\"\n[stage.train]\npatience = 2\n").runs.at(0);
+  CHECK(staged.default_keys.count("train.patience") == 0);
+  CHECK(staged.default_keys.count("optimizer.lr") == 0);
+  staged.optimizer.params.get<double>("weight_decay", 0.0);  // a plugin reads a key it was not given
+  ft::record_plugin_defaults(staged);
+  CHECK(staged.default_keys.count("optimizer.weight_decay") == 1);
+  CHECK(param<double>(staged, "optimizer.weight_decay") == 0.0);
 }
 
 TEST_CASE("TOML syntax errors carry file:line:col", "[config]") {

@@ -209,5 +209,17 @@ TEST_CASE("runs are filtered and ordered by parameters, run fields and metric su
   REQUIRE(store.list_runs(filter).size() == 1);
   CHECK(store.list_runs(filter)[0].status == "diverged");
   CHECK(store.params_of(1).at(0).first == "optimizer.lr");
+  // Chosen columns: a parameter (its text), a metric summary (a number), and nothing where a run has none.
+  filter.where.reset();
+  filter.columns = ft::compile_columns("optimizer.lr, val_loss.min, backbone.width");
+  CHECK(filter.columns->names == std::vector<std::string>{"optimizer.lr", "val_loss.min", "backbone.width"});
+  const auto with_columns = store.list_runs(filter);
+  REQUIRE(with_columns.size() == 3);
+  REQUIRE(with_columns[2].columns.size() == 3);  // run 1, lr 0.1
+  CHECK(std::get<double>(with_columns[2].columns[0]) == 0.1);
+  CHECK(std::get<double>(with_columns[2].columns[1]) == Approx(0.5));
+  CHECK(std::holds_alternative<std::monostate>(with_columns[2].columns[2]));
+  CHECK_THROWS_WITH(ft::compile_columns("val_loss.min desc"), Catch::Matchers::Contains("column 14: unexpected"));
+  CHECK_THROWS_WITH(ft::compile_columns("lr"), Catch::Matchers::Contains("unknown field 'lr'"));
   CHECK(store.metrics_of(1).size() == 6);
 }

@@ -12,6 +12,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <fstream>
@@ -114,6 +115,14 @@ TEST_CASE("ftrun serve answers runs, one run and its curves as JSON and SVG, rea
   REQUIRE(injected);
   CHECK(injected->status == 400);
   CHECK_THAT(injected->body, Contains("column"));
+  // Columns chosen by the user: parameters and metric summaries, in the order asked.
+  auto chosen = client.Get("/api/runs?columns=optimizer.lr,%20val_loss.min,%20train.patience");
+  REQUIRE(chosen);
+  const auto with_columns = nlohmann::json::parse(chosen->body);
+  CHECK(with_columns["columns"] == nlohmann::json::array({"optimizer.lr", "val_loss.min", "train.patience"}));
+  CHECK(with_columns["runs"][1]["columns"][0] == 0.05);
+  CHECK(with_columns["runs"][1]["columns"][1].is_number());
+  CHECK(client.Get("/api/runs?columns=val_loss.median")->status == 400);
   auto paged = client.Get("/api/runs?limit=1&offset=1");
   REQUIRE(paged);
   CHECK(nlohmann::json::parse(paged->body)["runs"][0]["id"] == 1);
@@ -124,6 +133,11 @@ TEST_CASE("ftrun serve answers runs, one run and its curves as JSON and SVG, rea
   CHECK_THAT(run_json["config_toml"].get<std::string>(), Contains("samples_per_class = 30"));
   CHECK(run_json["epochs"].size() == 2);
   CHECK(run_json["plugins"].size() == 6);
+  // Defaults marked: what tiny.toml wrote is not one; what ftrun and the plugins filled in is.
+  const auto defaults = run_json["defaults"].get<std::vector<std::string>>();
+  CHECK(std::count(defaults.begin(), defaults.end(), "optimizer.lr") == 0);
+  CHECK(std::count(defaults.begin(), defaults.end(), "train.patience") == 1);
+  CHECK(std::count(defaults.begin(), defaults.end(), "optimizer.weight_decay") == 1);
   CHECK_THAT(run_json["checkpoint"].get<std::string>(), Contains("run-1"));
   CHECK_FALSE(run_json["final"].contains("test_accuracy"));  // trained without a test split
   const auto tested = nlohmann::json::parse(client.Get("/api/runs/2")->body);
@@ -281,6 +295,13 @@ metric = "val_loss"
   CHECK(sweep["trials"][1]["best_so_far"].get<double>() <= sweep["trials"][0]["best_so_far"].get<double>());
   CHECK(client.Get("/api/sweeps/7")->status == 404);
   CHECK(client.Get("/api/compare.svg?key=optimizer.lr&sweep=1")->status == 200);
+  // The sweep's charts draw its own objective (val_loss, lower is better), not the runs' primary metric.
+  auto chart = client.Get("/api/sweeps/1/chart.svg?key=optimizer.lr");
+  REQUIRE(chart);
+  CHECK(chart->get_header_value("Content-Type") == "image/svg+xml");
+  CHECK_THAT(chart->body, Contains("Lowest val_loss of each trial by optimizer.lr") && Contains("the best trial"));
+  CHECK(client.Get("/api/sweeps/1/chart.svg")->status == 400);
+  CHECK(client.Get("/api/sweeps/9/chart.svg?key=optimizer.lr")->status == 404);
   const auto report = nlohmann::json::parse(client.Get("/api/overfit")->body);
   CHECK(report["runs"].size() == 2);
   CHECK_THAT(report["rule"].get<std::string>(), Contains("overfitting onset"));

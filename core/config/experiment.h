@@ -6,6 +6,7 @@
 #include <ftsdk/params.h>
 
 #include <cstdint>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -142,6 +143,8 @@ struct RunConfig {
   std::string resolved_toml;
   /// Flattened scalar parameters, `optimizer.lr` → value, for the store.
   std::vector<std::pair<std::string, ParamValue>> flat_params;
+  /// The keys of flat_params that the experiment did not write: filled in by ftrun or by a plugin's default.
+  std::set<std::string> default_keys;
 };
 
 /// The component of the plugin kind `kind` (ftsdk/kind_list.h) that a run configures, or nullptr for a kind it lists

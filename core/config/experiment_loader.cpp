@@ -233,6 +233,18 @@ void flatten(const ConfigTable& table, const std::string& prefix,
   }
 }
 
+// Flattens the resolved run into its parameters, and marks those the experiment (`written`) did not set.
+void record_flat_params(RunConfig& run, const ConfigTable& resolved, const ConfigTable& written) {
+  flatten(resolved, "", run.flat_params);
+  std::vector<std::pair<std::string, ParamValue>> written_params;
+  flatten(written, "", written_params);
+  std::set<std::string> written_keys;
+  for (const auto& entry : written_params) written_keys.insert(entry.first);
+  for (const auto& entry : run.flat_params) {
+    if (!written_keys.count(entry.first)) run.default_keys.insert(entry.first);
+  }
+}
+
 ConfigTable parse_override_value(const std::string& key, const std::string& text, const std::string& origin) {
   try {
     ConfigTable parsed = parse_toml("value = " + text, origin);
@@ -340,7 +352,7 @@ std::vector<RunConfig> resolve_runs(const ConfigTable& root, const std::string& 
     RunConfig run = read_run(root, file, "");
     const ConfigTable resolved = resolved_tree(run, root);
     run.resolved_toml = to_toml_text(resolved);
-    flatten(resolved, "", run.flat_params);
+    record_flat_params(run, resolved, root);
     return {run};
   }
   std::vector<RunConfig> runs;
@@ -373,7 +385,7 @@ std::vector<RunConfig> resolve_runs(const ConfigTable& root, const std::string& 
     RunConfig run = read_run(merged, file, name);
     const ConfigTable resolved = resolved_tree(run, merged);
     run.resolved_toml = to_toml_text(resolved);
-    flatten(resolved, "", run.flat_params);
+    record_flat_params(run, resolved, merged);
     const std::string& weights = run.backbone.weights;
     if (weights.rfind("stage:", 0) == 0) {
       const std::string source = weights.substr(6);
@@ -425,6 +437,11 @@ void record_plugin_defaults(RunConfig& run) {
   const auto before = std::move(run.flat_params);
   run.flat_params.clear();
   flatten(resolved, "", run.flat_params);
+  std::set<std::string> known;
+  for (const auto& entry : before) known.insert(entry.first);
+  for (const auto& entry : run.flat_params) {
+    if (!known.count(entry.first)) run.default_keys.insert(entry.first);  // a plugin's default
+  }
   for (const auto& entry : before) {
     const bool there = std::any_of(run.flat_params.begin(), run.flat_params.end(),
                                    [&](const auto& existing) { return existing.first == entry.first; });

@@ -200,6 +200,7 @@ PlanResult Runner::run(const ExperimentPlan& plan, const RunHooks& hooks) {
         run.name, run.stage,    result.group_id, built.parent_run_id, plan.source_file,     recorded.resolved_toml,
         run.seed, device.str(), threads,         TORCH_VERSION,       recorded.flat_params, built.plugins};
     const MetricSpec primary = built.task->metrics().front();
+    record.default_keys = recorded.default_keys;
     record.task = run.task.type;
     record.primary_metric = primary.name;
     record.primary_direction = primary.higher_is_better ? "max" : "min";

@@ -4,6 +4,7 @@
 #include "cli/query_commands.h"
 #include "cli/run_json.h"
 #include "plot/svg_chart.h"
+#include "serve/sweep_chart.h"
 #include "store/results_store.h"
 #include "store/run_query.h"
 
@@ -16,6 +17,7 @@
 #include <map>
 #include <optional>
 #include <sstream>
+#include <variant>
 
 namespace ft {
 namespace {
@@ -57,23 +59,37 @@ ApiAnswer svg_answer(const std::function<Chart()>& make) {
 
 }  // namespace
 
-ApiAnswer runs_answer(const ResultsStore& store, const std::string& where, const std::string& order_by,
-                      std::int64_t limit, std::int64_t offset) {
+ApiAnswer runs_answer(const ResultsStore& store, const RunsQuery& query) {
   RunFilter filter;
   try {
-    if (!where.empty()) filter.where = compile_where(where);
-    if (!order_by.empty()) filter.order_by = compile_order_by(order_by);
+    if (!query.where.empty()) filter.where = compile_where(query.where);
+    if (!query.order_by.empty()) filter.order_by = compile_order_by(query.order_by);
+    if (!query.columns.empty()) filter.columns = compile_columns(query.columns);
   } catch (const ConfigError& e) {
     return error_answer(400, e.what());
   }
-  filter.limit = std::clamp<std::int64_t>(limit, 1, 500) + 1;  // one more: is there another page?
-  filter.offset = std::max<std::int64_t>(offset, 0);
+  filter.limit = std::clamp<std::int64_t>(query.limit, 1, 500) + 1;  // one more: is there another page?
+  filter.offset = std::max<std::int64_t>(query.offset, 0);
   auto runs = store.list_runs(filter);
   const bool more = static_cast<std::int64_t>(runs.size()) == filter.limit;
   if (more) runs.pop_back();
   auto out = nlohmann::json::array();
-  for (const auto& run : runs) out.push_back(run_summary_json(store, run));
-  return json_answer({{"runs", out}, {"offset", filter.offset}, {"more", more}});
+  for (const auto& run : runs) {
+    auto row = run_summary_json(store, run);
+    auto columns = nlohmann::json::array();
+    for (const auto& value : run.columns) {
+      if (const auto* number = std::get_if<double>(&value))
+        columns.push_back(json_number(*number));
+      else if (const auto* text = std::get_if<std::string>(&value))
+        columns.push_back(*text);
+      else
+        columns.push_back(nullptr);
+    }
+    row["columns"] = columns;
+    out.push_back(row);
+  }
+  nlohmann::json names = filter.columns ? nlohmann::json(filter.columns->names) : nlohmann::json::array();
+  return json_answer({{"runs", out}, {"columns", names}, {"offset", filter.offset}, {"more", more}});
 }
 
 ApiAnswer run_answer(const ResultsStore& store, std::int64_t run_id) {
@@ -93,6 +109,7 @@ ApiAnswer run_answer(const ResultsStore& store, std::int64_t run_id) {
   nlohmann::json run = summaries.empty() ? nlohmann::json{{"id", run_id}} : run_summary_json(store, summaries.front());
   run["config_toml"] = stored->config_toml;
   run["plugins"] = plugins;
+  run["defaults"] = store.default_params_of(run_id);
   // The test split's results (the run's closing rows), and where its best checkpoint is.
   nlohmann::json final_metrics = nlohmann::json::object();
   for (const auto& row : store.metrics_of(run_id)) {
@@ -255,12 +272,8 @@ ApiAnswer sweep_answer(const ResultsStore& store, std::int64_t sweep_id) {
   for (const auto& trial : store.trials_of(sweep_id)) {
     // A trial's values are `key = value` lines; their keys, over all trials, are the swept parameters.
     nlohmann::json values = nlohmann::json::object();
-    std::stringstream lines(trial.params);
-    for (std::string line; std::getline(lines, line);) {
-      const auto equals = line.find(" = ");
-      if (equals == std::string::npos) continue;
-      const std::string key = line.substr(0, equals);
-      values[key] = line.substr(equals + 3);
+    for (const auto& [key, value] : trial_values(trial.params)) {
+      values[key] = value;
       if (std::find(keys.begin(), keys.end(), key) == keys.end()) keys.push_back(key);
     }
     if (trial.objective && (!best || (minimize ? *trial.objective < *best : *trial.objective > *best))) {
@@ -283,6 +296,13 @@ ApiAnswer sweep_answer(const ResultsStore& store, std::int64_t sweep_id) {
   out["keys"] = keys;
   out["trials"] = trials;
   return json_answer(out);
+}
+
+ApiAnswer sweep_chart_answer(const ResultsStore& store, std::int64_t sweep_id, const std::string& key) {
+  const auto sweep = store.find_sweep(sweep_id);
+  if (!sweep) return error_answer(404, "no sweep " + std::to_string(sweep_id) + " in this store");
+  if (key.empty()) return error_answer(400, "key: give a swept parameter, e.g. optimizer.lr");
+  return svg_answer([&] { return sweep_chart(*sweep, store.trials_of(sweep_id), key); });
 }
 
 }  // namespace ft

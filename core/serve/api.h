@@ -15,10 +15,16 @@ struct ApiAnswer {
   std::string content_type = "application/json";
 };
 
-/// GET /api/runs: runs matching `where` and ordered by `order_by` (ftrun runs' language; a mistake is a 400 with
-/// its column), `limit` (1 to 500) at a time from `offset`; `more` says whether another page follows.
-ApiAnswer runs_answer(const ResultsStore& store, const std::string& where, const std::string& order_by,
-                      std::int64_t limit, std::int64_t offset);
+/// What GET /api/runs asks for: runs matching `where`, ordered by `order_by`, with the extra `columns` (ftrun
+/// runs' language: parameter keys and metric summaries), `limit` (1 to 500) at a time from `offset`.
+struct RunsQuery {
+  std::string where, order_by, columns;
+  std::int64_t limit = 50, offset = 0;
+};
+
+/// GET /api/runs: a page of runs (a mistake in the query is a 400 with its column); each run's `columns` holds
+/// the chosen columns' values in order, and `more` says whether another page follows.
+ApiAnswer runs_answer(const ResultsStore& store, const RunsQuery& query);
 
 /// GET /api/runs/ID: one run's summary, resolved TOML, parameters, plugins and epochs (404 when there is none).
 ApiAnswer run_answer(const ResultsStore& store, std::int64_t run_id);
@@ -53,5 +59,9 @@ ApiAnswer sweeps_answer(const ResultsStore& store);
 /// GET /api/sweeps/ID: one sweep's trials (values, state, objective, where pruned ones stopped), the best so far
 /// after each trial, and the swept keys.
 ApiAnswer sweep_answer(const ResultsStore& store, std::int64_t sweep_id);
+
+/// GET /api/sweeps/ID/chart.svg?key=K: the sweep's objective (its metric and direction) against parameter K, one
+/// point per trial.
+ApiAnswer sweep_chart_answer(const ResultsStore& store, std::int64_t sweep_id, const std::string& key);
 
 }  // namespace ft

@@ -35,6 +35,7 @@ const std::string kRunsPage = page("runs", R"(
 <form id="search">
 <input id="where" name="where" size="60" placeholder="where: optimizer.lr &lt; 1e-3 and status = completed">
 <input id="order_by" name="order_by" size="30" placeholder="order by: val_accuracy.max desc">
+<input id="columns" name="columns" size="40" placeholder="columns: optimizer.lr, val_loss.min, train_loss.last">
 <button type="submit">Search</button>
 <a id="compare-link" href="/compare">Compare by a parameter</a>
 <button id="compare-selected" type="button" disabled>Overlay the selected runs</button>
@@ -42,7 +43,7 @@ const std::string kRunsPage = page("runs", R"(
 <p class="error" id="error" hidden></p>
 <table id="runs">
 <thead><tr><th></th><th>id</th><th>name</th><th>stage</th><th>status</th><th>seed</th><th>epochs</th><th>metric</th>
-<th>best val</th><th>best val loss</th><th>test</th><th>parameters</th></tr></thead>
+<th>best val</th><th>best val loss</th><th>test</th><th id="parameters">parameters</th></tr></thead>
 <tbody></tbody>
 </table>
 <nav><button id="previous" type="button">Newer</button> <button id="next" type="button">Older</button></nav>
@@ -59,7 +60,8 @@ const std::string kRunPage = page("run", R"(
 <th>val acc</th><th>lr</th></tr></thead><tbody></tbody></table></section>
 <section><h2>Results</h2><table id="final"><tbody></tbody></table><p>checkpoint: <code id="checkpoint"></code></p>
 </section>
-<section><h2>Parameters</h2><table id="params"><tbody></tbody></table></section>
+<section><h2>Parameters</h2><p class="note">Marked <span class="default">default</span>: not written in the
+experiment, filled in by ftrun or its plugin.</p><table id="params"><tbody></tbody></table></section>
 <section><h2>Plugins</h2><table id="plugins"><thead><tr><th>kind</th><th>component</th><th>library</th>
 <th>version</th></tr></thead><tbody></tbody></table></section>
 <section><h2>Resolved experiment</h2><pre id="toml"></pre></section>
@@ -164,9 +166,12 @@ function runsPage() {
   const form = document.getElementById('search');
   const where = document.getElementById('where');
   const orderBy = document.getElementById('order_by');
+  const columns = document.getElementById('columns');
   const query = new URLSearchParams(location.search);
   where.value = query.get('where') || '';
   orderBy.value = query.get('order_by') || '';
+  columns.value = query.get('columns') || '';
+  let shownColumns = null;
   let offset = Number(query.get('offset') || 0);
   const limit = 50;
   const selected = new Set();
@@ -176,10 +181,12 @@ function runsPage() {
     location.href = withToken('/compare?runs=' + [...selected].join(','));
   });
   async function refresh() {
-    const params = new URLSearchParams({where: where.value, order_by: orderBy.value, limit, offset});
+    const params = new URLSearchParams({where: where.value, order_by: orderBy.value, columns: columns.value, limit,
+                                        offset});
     try {
       const answer = await getJson('/api/runs?' + params.toString());
       showError('');
+      showColumnHeads(answer.columns);
       const rows = answer.runs.map(run => {
         const tr = document.createElement('tr');
         tr.dataset.run = run.id;
@@ -204,6 +211,7 @@ function runsPage() {
         cell(tr, number(run.best_val_primary));
         cell(tr, number(run.best_val_loss));
         cell(tr, number(run.test_primary));
+        for (const value of run.columns) cell(tr, typeof value === 'number' ? String(Number(value.toPrecision(6))) : value);
         cell(tr, Object.entries(run.params).filter(([key]) => /^(optimizer\.(type|lr|weight_decay)|backbone\.(lr_mult|weights))$/.test(key)).map(([key, value]) => key + '=' + value).join(' '));
         return tr;
       });
@@ -214,10 +222,29 @@ function runsPage() {
       showError(error.message);
     }
   }
+  // The chosen columns' heads, before `parameters`; a click orders the runs by that column (again: the other way).
+  function showColumnHeads(names) {
+    if (shownColumns === names.join(',')) return;
+    shownColumns = names.join(',');
+    for (const head of document.querySelectorAll('#runs th.chosen')) head.remove();
+    const parameters = document.getElementById('parameters');
+    for (const name of names) {
+      const head = document.createElement('th');
+      head.className = 'chosen';
+      head.dataset.column = name;
+      head.textContent = name;
+      head.title = 'order by ' + name;
+      head.addEventListener('click', () => {
+        orderBy.value = orderBy.value === name + ' desc' ? name + ' asc' : name + ' desc';
+        form.requestSubmit();
+      });
+      parameters.before(head);
+    }
+  }
   form.addEventListener('submit', event => {
     event.preventDefault();
     offset = 0;
-    const params = new URLSearchParams({where: where.value, order_by: orderBy.value});
+    const params = new URLSearchParams({where: where.value, order_by: orderBy.value, columns: columns.value});
     if (token) params.set('token', token);
     history.replaceState(null, '', '/?' + params.toString());
     refresh();
@@ -249,10 +276,14 @@ function runPage() {
         cell(tr, number(value));
         return tr;
       }));
+      const defaults = new Set(run.defaults);
       replaceRows(document.querySelector('#params tbody'), Object.entries(run.params).map(([key, value]) => {
         const tr = document.createElement('tr');
+        tr.dataset.key = key;
         cell(tr, key);
         cell(tr, value);
+        cell(tr, defaults.has(key) ? 'default' : '').className = defaults.has(key) ? 'default' : '';
+        if (defaults.has(key)) tr.classList.add('default');
         return tr;
       }));
       replaceRows(document.querySelector('#plugins tbody'), run.plugins.map(plugin => {
@@ -449,7 +480,7 @@ function sweepsPage() {
 }
 
 // One sweep: its trials by state with the best so far, where pruned trials stopped, and the objective against
-// each swept parameter (plot --compare's chart over the sweep's runs).
+// each swept parameter (the sweep's own metric and direction).
 function sweepPage() {
   const id = Number(location.pathname.split('/').pop());
   let shownKeys = '';
@@ -491,8 +522,8 @@ function sweepPage() {
         }));
       }
       for (const image of charts.querySelectorAll('img')) {
-        const params = new URLSearchParams({key: image.dataset.key, sweep: id, v: version});
-        image.src = withToken('/api/compare.svg?' + params.toString());
+        const params = new URLSearchParams({key: image.dataset.key, v: version});
+        image.src = withToken('/api/sweeps/' + id + '/chart.svg?' + params.toString());
       }
     } catch (error) {
       showError(error.message);
@@ -520,6 +551,10 @@ th { background: #f3f3f3; }
 pre { background: #f7f7f7; padding: 0.8em; overflow: auto; }
 img#curves, img#learning-rate, img#overlay-curves, img#compare-chart { max-width: 100%; }
 td.best { color: #2e7d32; font-weight: bold; }
+tr.default td { color: #777; }
+span.default, td.default { font-size: 0.8em; color: #555; background: #eceff1; border-radius: 0.6em; padding: 0 0.5em; }
+th.chosen { cursor: pointer; text-decoration: underline dotted; }
+p.note { color: #555; font-size: 0.9em; }
 img.thumbnail { width: 240px; }
 #charts img { max-width: 48%; margin: 0.5em; }
 header nav.pages { display: inline; margin-right: 1em; }

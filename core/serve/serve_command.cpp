@@ -138,8 +138,9 @@ int command_serve(const ServeOptions& options) {
   };
   auto id_of = [](const httplib::Request& request) { return std::stoll(request.matches[1].str()); };
   serve_api("/api/runs", [&](const httplib::Request& request) {
-    return runs_answer(store, request.get_param_value("where"), request.get_param_value("order_by"),
-                       integer_param(request, "limit", 50), integer_param(request, "offset", 0));
+    return runs_answer(store, {request.get_param_value("where"), request.get_param_value("order_by"),
+                               request.get_param_value("columns"), integer_param(request, "limit", 50),
+                               integer_param(request, "offset", 0)});
   });
   serve_api(R"(/api/runs/(\d{1,18}))",
             [&](const httplib::Request& request) { return run_answer(store, id_of(request)); });
@@ -164,6 +165,9 @@ int command_serve(const ServeOptions& options) {
   serve_api("/api/sweeps", [&](const httplib::Request&) { return sweeps_answer(store); });
   serve_api(R"(/api/sweeps/(\d{1,18}))",
             [&](const httplib::Request& request) { return sweep_answer(store, id_of(request)); });
+  serve_api(R"(/api/sweeps/(\d{1,18})/chart\.svg)", [&](const httplib::Request& request) {
+    return sweep_chart_answer(store, id_of(request), request.get_param_value("key"));
+  });
   serve_api(R"(/api/runs/(\d{1,18})/curves\.svg)",
             [&](const httplib::Request& request) { return curves_answer(store, id_of(request)); });
 

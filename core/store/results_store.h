@@ -12,7 +12,9 @@
 #include <map>
 #include <memory>
 #include <optional>
+#include <set>
 #include <string>
+#include <variant>
 #include <vector>
 
 namespace SQLite {
@@ -58,6 +60,8 @@ struct NewRun {
   std::string torch_version;
   std::vector<std::pair<std::string, ParamValue>> params;
   std::vector<PluginUse> plugins;
+  /// The keys of `params` the experiment did not write (defaults of ftrun or of a plugin).
+  std::set<std::string> default_keys = {};
   /// The task plugin, and the metric that ranks the run with which way is better ("max" or "min").
   std::string task = "classification";
   std::string primary_metric = "accuracy";
@@ -91,6 +95,8 @@ struct RunSummary {
   std::string primary_direction = "max";
   std::optional<double> best_val_primary;
   std::optional<double> test_primary;
+  /// The values of RunFilter::columns, in order: a number, a text, or nothing (monostate) where the run has none.
+  std::vector<std::variant<std::monostate, double, std::string>> columns;
 };
 
 struct RunFilter {
@@ -100,6 +106,8 @@ struct RunFilter {
   std::optional<std::string> status;
   /// Compiled --where and --order-by (run_query.h); newest first when no order is given.
   std::optional<SqlFragment> where, order_by;
+  /// Extra columns chosen by the user (compile_columns), returned in RunSummary::columns.
+  std::optional<ColumnList> columns;
   std::int64_t limit = 50;
   /// Runs skipped before the first one returned (pages of a long list).
   std::int64_t offset = 0;
@@ -192,6 +200,9 @@ class ResultsStore {
   std::vector<ValidationRise> validation_rises_of(std::int64_t run_id) const;
   /// Every parameter of a run, key → value as text, in key order.
   std::vector<std::pair<std::string, std::string>> params_of(std::int64_t run_id) const;
+  /// The keys of a run's parameters that were defaults, not written in its experiment (none for runs recorded
+  /// before schema version 6, which did not keep this).
+  std::set<std::string> default_params_of(std::int64_t run_id) const;
   /// The plugins a run used, by kind, with their library files and versions.
   std::vector<PluginUse> plugins_of(std::int64_t run_id) const;
   /// Every metric row of a run, in the order written.

@@ -36,6 +36,20 @@ class Compiler {
     return out_;
   }
 
+  ColumnList columns() {
+    ColumnList list;
+    std::string sql;
+    do {
+      const Token& token = next();
+      sql += ", " + field(token);
+      list.names.push_back(token.value);
+    } while (peek().kind == Token::comma && (next(), true));
+    expect_end();
+    out_.sql = sql;
+    list.select = out_;
+    return list;
+  }
+
   SqlFragment order_by() {
     std::string sql;
     do {
@@ -201,6 +215,8 @@ class Compiler {
 }  // namespace
 
 SqlFragment compile_where(const std::string& expression) { return Compiler(expression, "--where", "w").where(); }
+
+ColumnList compile_columns(const std::string& expression) { return Compiler(expression, "--columns", "c").columns(); }
 
 SqlFragment compile_order_by(const std::string& expression) {
   return Compiler(expression, "--order-by", "o").order_by();

@@ -12,6 +12,7 @@
 //   op       := = != < <= > >=
 //   value    := number | 'text' | "text" | word
 //   order_by := field ["asc" | "desc"] ("," field ["asc" | "desc"])*
+//   columns  := field ("," field)*
 //
 // Example: --where "optimizer.lr < 1e-3 and status = completed" --order-by "val_accuracy.max desc"
 
@@ -31,6 +32,16 @@ struct SqlFragment {
 /// Compiles a --where expression. Throws ConfigError pointing at the offending column, e.g.
 /// "--where: column 17: expected a value after '<'" with the expression and a caret under it.
 SqlFragment compile_where(const std::string& expression);
+
+/// Extra columns of a runs table: fields as in --order-by (run fields, metric.summary, parameter keys), comma
+/// separated, without directions. `select` starts with ", " and goes after the other selected columns.
+struct ColumnList {
+  SqlFragment select;
+  std::vector<std::string> names;
+};
+
+/// Compiles a --columns list, e.g. "optimizer.lr, val_accuracy.max". Throws ConfigError like compile_where.
+ColumnList compile_columns(const std::string& expression);
 
 /// Compiles an --order-by list. Throws ConfigError like compile_where.
 SqlFragment compile_order_by(const std::string& expression);

@@ -33,8 +33,9 @@ std::vector<RunSummary> ResultsStore::list_runs(const RunFilter& filter) const {
         s.best_val_loss, s.test_accuracy, COALESCE(s.epochs, 0), s.seed,
         (SELECT group_concat(key || '=' || value, ' ') FROM run_params p WHERE p.run_id = s.id AND p.key IN
           ('optimizer.type', 'optimizer.lr', 'backbone.lr_mult', 'backbone.weights', 'optimizer.weight_decay')),
-        s.primary_metric, s.primary_direction, s.best_val_primary, s.test_primary
-        FROM run_summary s WHERE 1 = 1)";
+        s.primary_metric, s.primary_direction, s.best_val_primary, s.test_primary)";
+    if (filter.columns) sql += filter.columns->select.sql;
+    sql += " FROM run_summary s WHERE 1 = 1";
     if (filter.id) sql += " AND s.id = :id";
     if (filter.name) sql += " AND s.name = :name";
     if (filter.group_id) sql += " AND s.group_id = :group";
@@ -43,9 +44,11 @@ std::vector<RunSummary> ResultsStore::list_runs(const RunFilter& filter) const {
     sql += " ORDER BY " + (filter.order_by ? filter.order_by->sql + ", s.id DESC" : std::string("s.id DESC"));
     sql += " LIMIT :limit OFFSET :offset";
     SQLite::Statement query(*db_, sql);
-    for (const auto* fragment : {&filter.where, &filter.order_by}) {
+    const std::optional<SqlFragment> columns =
+        filter.columns ? std::optional<SqlFragment>(filter.columns->select) : std::nullopt;
+    for (const auto& [fragment, prefix] :
+         {std::pair{&filter.where, ":w"}, std::pair{&filter.order_by, ":o"}, std::pair{&columns, ":c"}}) {
       if (!*fragment) continue;
-      const std::string prefix = fragment == &filter.where ? ":w" : ":o";
       for (std::size_t i = 0; i < (*fragment)->values.size(); ++i) {
         const auto& value = (*fragment)->values[i];
         if (const auto* number = std::get_if<double>(&value))
@@ -79,6 +82,16 @@ std::vector<RunSummary> ResultsStore::list_runs(const RunFilter& filter) const {
       run.primary_direction = query.getColumn(13).getString();
       run.best_val_primary = optional_real(query, 14);
       run.test_primary = optional_real(query, 15);
+      const int chosen = filter.columns ? static_cast<int>(filter.columns->names.size()) : 0;
+      for (int i = 16; i < 16 + chosen; ++i) {
+        const auto column = query.getColumn(i);
+        if (column.isNull())
+          run.columns.emplace_back(std::monostate{});
+        else if (column.isInteger() || column.isFloat())
+          run.columns.emplace_back(column.getDouble());
+        else
+          run.columns.emplace_back(column.getString());
+      }
       runs.push_back(run);
     }
     return runs;
@@ -169,6 +182,16 @@ std::vector<std::pair<std::string, std::string>> ResultsStore::params_of(std::in
     std::vector<std::pair<std::string, std::string>> params;
     while (query.executeStep()) params.emplace_back(query.getColumn(0).getString(), query.getColumn(1).getString());
     return params;
+  });
+}
+
+std::set<std::string> ResultsStore::default_params_of(std::int64_t run_id) const {
+  return guarded(path_, "read a run's parameters", [&] {
+    SQLite::Statement query(*db_, "SELECT key FROM run_params WHERE run_id = ? AND is_default = 1");
+    query.bind(1, static_cast<std::int64_t>(run_id));
+    std::set<std::string> keys;
+    while (query.executeStep()) keys.insert(query.getColumn(0).getString());
+    return keys;
   });
 }
 

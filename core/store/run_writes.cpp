@@ -101,11 +101,13 @@ std::int64_t ResultsStore::begin_run(const NewRun& run) {
     insert.exec();
     id = db_->getLastInsertRowid();
 
-    SQLite::Statement param(*db_, "INSERT OR REPLACE INTO run_params (run_id, key, value) VALUES (?, ?, ?)");
+    SQLite::Statement param(*db_,
+                            "INSERT OR REPLACE INTO run_params (run_id, key, value, is_default) VALUES (?, ?, ?, ?)");
     for (const auto& [key, value] : run.params) {
       param.bind(1, static_cast<std::int64_t>(id));
       param.bind(2, key);
       bind_value(param, 3, value);
+      param.bind(4, run.default_keys.count(key) ? 1 : 0);
       param.exec();
       param.reset();
     }

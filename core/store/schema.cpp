@@ -166,6 +166,12 @@ ALTER TABLE epoch_metrics ADD COLUMN val_primary REAL;
 UPDATE epoch_metrics SET train_primary = train_accuracy, val_primary = val_accuracy;
 )sql";
 
+// Version 5 → 6: each parameter says whether the experiment wrote it or it was a default (ftrun's or a plugin's).
+// Runs recorded before did not keep this: their parameters all read as written.
+const char* const kMigrateV5ToV6 = R"sql(
+ALTER TABLE run_params ADD COLUMN is_default INTEGER NOT NULL DEFAULT 0 CHECK (is_default IN (0, 1));
+)sql";
+
 const char* const kTablesSql = R"sql(
 CREATE TABLE IF NOT EXISTS runs (
   id              INTEGER PRIMARY KEY,
@@ -201,6 +207,8 @@ CREATE TABLE IF NOT EXISTS run_params (
   run_id INTEGER NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
   key    TEXT NOT NULL,
   value,
+  -- 1 where the experiment did not write the key: ftrun or the plugin filled in its default.
+  is_default INTEGER NOT NULL DEFAULT 0 CHECK (is_default IN (0, 1)),
   PRIMARY KEY (run_id, key)
 ) WITHOUT ROWID;
 
@@ -394,6 +402,7 @@ const std::vector<StoreMigration>& store_migrations() {
       {2, "epoch_metrics becomes a table kept by triggers", kMigrateV2ToV3},
       {3, "sweeps and their trials, run status pruned", kMigrateV3ToV4},
       {4, "each run's task and primary metric", kMigrateV4ToV5},
+      {5, "parameters marked as written or defaults", kMigrateV5ToV6},
   };
   return migrations;
 }

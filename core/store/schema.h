@@ -9,7 +9,7 @@ namespace ft {
 /// Bump together with a new entry in store_migrations() whenever the schema changes, and commit a store written
 /// by the old version as tests/fixtures/store_vN.sql (`sqlite3 .dump`, then `PRAGMA user_version = N;`; the
 /// upgrade test builds and opens every one of them).
-inline constexpr int kStoreSchemaVersion = 5;
+inline constexpr int kStoreSchemaVersion = 6;
 
 /// The current schema; every statement is idempotent (IF NOT EXISTS), so it also completes an upgraded store with
 /// the views and indexes its migrations dropped or did not know.
