@@ -268,6 +268,85 @@ metric = "val_accuracy"
   CHECK_THAT(finished.output, Contains("found (continuing it)"));
 }
 
+// Each trial's stored values, sampler and result: what a resumed sweep must reproduce.
+std::map<int, std::string> trial_records(const std::string& store) {
+  SQLite::Database db(store);
+  SQLite::Statement query(db, R"(SELECT t.number, t.params || t.sampler || ' ' || t.state || ' ' ||
+      COALESCE((SELECT MAX(val_accuracy) FROM epoch_metrics e WHERE e.run_id = t.run_id), '') FROM trials t
+      ORDER BY t.number)");
+  std::map<int, std::string> records;
+  while (query.executeStep()) records[query.getColumn(0).getInt()] = query.getColumn(1).getString();
+  return records;
+}
+
+TEST_CASE("a TPE sweep proposes each trial from the results so far, and after kill -9 proposes the same trials",
+          "[e2e][sweep][tpe]") {
+  TempDir dir;
+  const std::string text = long_tiny(2, 150) + R"(
+[sweep]
+method = "tpe"
+trials = 5
+metric = "val_accuracy"
+[sweep.params]
+"optimizer.lr" = { log_uniform = [0.001, 0.1] }
+"head.dropout" = { choice = [0.0, 0.2] }
+[sweep.sampler]
+startup_trials = 2
+)";
+  const auto experiment = write(dir, "tpe.toml", text);
+  const std::string args = "sweep " + experiment + " --set experiment.threads=1 --store ";
+  const auto listed = run(args + (dir / "none.db") + " --dry-run");
+  CHECK(listed.code == 0);
+  CHECK_THAT(listed.output, Contains("tpe, 5 trial(s), each proposed by the sampler when a worker asks"));
+  const auto sharded = run(args + (dir / "none.db") + " --shard 0/2");
+  CHECK(sharded.code == 2);
+  CHECK_THAT(sharded.output, Contains("--shard: a tpe sweep proposes each trial from the results of all the others"));
+  const auto misspelt = write(dir, "typo.toml", replaced(text, "startup_trials", "startup_trails"));
+  const auto typo = run("sweep " + misspelt + " --store " + (dir / "none.db"));
+  CHECK(typo.code == 2);
+  CHECK_THAT(typo.output,
+             Contains("unknown key 'startup_trails' in [sweep.sampler]") && Contains("did you mean 'startup_trials'"));
+
+  const auto whole = run(args + (dir / "whole.db"));
+  INFO(whole.output);
+  REQUIRE(whole.code == 0);
+  const auto expected = trial_records(dir / "whole.db");
+  REQUIRE(expected.size() == 5);
+  {
+    SQLite::Database db(dir / "whole.db");
+    // The first two at random (the startup trials), the rest by TPE, each within the space.
+    CHECK(db.execAndGet("SELECT group_concat(sampler, ',') FROM (SELECT sampler FROM trials ORDER BY number)")
+              .getString() == "random,random,tpe,tpe,tpe");
+    CHECK(db.execAndGet("SELECT COUNT(*) FROM run_params WHERE key = 'optimizer.lr' AND value BETWEEN 0.001 AND 0.1")
+              .getInt() == 5);
+    CHECK(db.execAndGet("SELECT COUNT(DISTINCT params) FROM trials").getInt() == 5);
+  }
+  CHECK_THAT(whole.output, Contains("sampler") && Contains(" tpe ") && Contains("5 completed"));
+
+  // kill -9 while the first trial TPE proposed trains, then the same command again: the same five trials.
+  const std::string store = dir / "crashed.db";
+  const pid_t child = fork();
+  if (child == 0) {
+    std::freopen("/dev/null", "w", stdout);
+    std::freopen("/dev/null", "w", stderr);
+    execl(kFtrun.c_str(), kFtrun.c_str(), "sweep", experiment.c_str(), "--set", "experiment.threads=1", "--store",
+          store.c_str(), nullptr);
+    _exit(127);
+  }
+  const bool training = wait_until(store, R"(SELECT COUNT(*) FROM epoch_metrics e JOIN run_params p
+      ON p.run_id = e.run_id AND p.key = 'sweep.trial' AND p.value = 2)");
+  kill(child, SIGKILL);
+  int status = 0;
+  waitpid(child, &status, 0);
+  REQUIRE(training);
+  const auto again = run(args + store);
+  INFO(again.output);
+  CHECK(again.code == 0);
+  CHECK(trial_records(store) == expected);
+  SQLite::Database db(store);
+  CHECK(db.execAndGet("SELECT attempts FROM trials WHERE number = 2").getInt() == 2);
+}
+
 TEST_CASE("asha prunes losing trials: recorded as pruned, with the epochs they ran", "[e2e][sweep]") {
   TempDir dir;
   const auto experiment = write(dir, "prune.toml", replaced(kTiny, "epochs = 2", "epochs = 3") + R"(

@@ -292,3 +292,42 @@ TEST_CASE("the store's pruning decision reads the runs of the same sweep and sta
   CHECK_THROWS_AS(store.prune_decision(median, "sweep-1", "finetune", bad, 2, "val_loss; DROP TABLE runs", "min"),
                   ft::StoreError);
 }
+
+TEST_CASE("a TPE sweep, or a sampler plugin's, proposes its trials later and is checked with a random draw",
+          "[sweep][tpe]") {
+  const auto plan = sweep_of(R"(
+[sweep]
+method = "tpe"
+trials = 30
+[sweep.params]
+"optimizer.lr" = { log_uniform = [1e-4, 1e-1] }
+"train.epochs" = { int = [1, 5] }
+"optimizer.type" = ["sgd", "adam"]
+[sweep.sampler]
+startup_trials = 5
+)");
+  CHECK(plan.trials.empty());
+  CHECK(ft::proposes_as_it_goes(plan.config));
+  REQUIRE(plan.check_trial.values.size() == 3);
+  // The sampler sees each value in its own representation: numbers, and a list value's index.
+  const std::string text = ft::trial_values_text(plan.check_trial);
+  const auto values = ft::proposal_values(plan.config, text);
+  CHECK(ft::trial_values_text(ft::trial_from_proposal(plan.config, 0, values)) == text);
+  CHECK_THROWS_WITH(ft::trial_from_proposal(plan.config, 3, {1.0, 2.0, 0.0}),
+                    Contains("proposed 1.000000 for 'optimizer.lr' in trial 3, outside what sweep.toml:"));
+  CHECK_THROWS_WITH(ft::trial_from_proposal(plan.config, 3, {0.01, 2.5, 0.0}), Contains("'train.epochs'"));
+  CHECK_THROWS_WITH(ft::trial_from_proposal(plan.config, 3, {0.01, 2.0, 2.0}), Contains("'optimizer.type'"));
+  CHECK(ft::make_builtin_sweep_sampler(plan.config, true)->adaptive());
+
+  CHECK(!ft::proposes_as_it_goes(
+      sweep_of("[sweep]\nmethod = \"grid\"\n[sweep.params]\n\"optimizer.lr\" = [0.1]\n").config));
+  CHECK_THAT(error_of("[sweep]\nmethod = \"tpee\"\ntrials = 3\n[sweep.params]\n\"optimizer.lr\" = [0.1]\n"),
+             Contains("did you mean 'tpe'"));
+  CHECK_THAT(error_of("[sweep]\nmethod = \"tpe\"\n[sweep.params]\n\"optimizer.lr\" = [0.1]\n"), Contains("trials"));
+  // Another name is a sampler plugin's: known only once plugins are loaded (ftrun sweep checks it then).
+  const auto plugin = sweep_of("[sweep]\nmethod = \"halton\"\ntrials = 3\n[sweep.params]\n\"optimizer.lr\" = [0.1]\n");
+  CHECK(ft::make_builtin_sweep_sampler(plugin.config, true) == nullptr);
+  CHECK_THAT(
+      error_of("[sweep]\nmethod = \"grid\"\n[sweep.params]\n\"optimizer.lr\" = [0.1]\n[sweep.sampler]\nx = 1\n"),
+      Contains("sweep.toml:24:1: unknown key 'x' in [sweep.sampler] for method \"grid\" (it has no parameters)"));
+}

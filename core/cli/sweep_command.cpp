@@ -31,8 +31,12 @@ namespace ft {
 namespace {
 
 void print_trials(const SweepPlan& plan) {
-  std::printf("sweep of %s: %s, %zu trial(s), objective %s (%s)\n", plan.experiment_file.c_str(),
-              plan.config.method.c_str(), plan.trials.size(), plan.config.metric.c_str(),
+  const bool later = proposes_as_it_goes(plan.config);
+  std::printf("sweep of %s: %s, %lld trial(s)%s, objective %s (%s)\n", plan.experiment_file.c_str(),
+              plan.config.method.c_str(),
+              static_cast<long long>(later ? plan.config.trials : static_cast<std::int64_t>(plan.trials.size())),
+              later ? ", each proposed by the sampler when a worker asks, from the results so far" : "",
+              plan.config.metric.c_str(),
               plan.config.direction.empty() ? "the task's direction" : plan.config.direction.c_str());
   for (const auto& trial : plan.trials) {
     std::printf("  trial %3lld  seed %-10llu  %s\n", static_cast<long long>(trial.number),
@@ -167,7 +171,13 @@ int command_sweep(const SweepOptions& options) {
     return kExitOk;
   }
   if (!options.shard.empty()) parse_shard(options.shard);  // a mistake is said before anything runs
-  const ExperimentPlan first = trial_plan(plan, plan.trials.front());
+  if (!options.shard.empty() && proposes_as_it_goes(plan.config)) {
+    throw ConfigError("--shard: a " + plan.config.method +
+                      " sweep proposes each trial from the results of all the others, which a shard cannot see; run "
+                      "every worker against one store instead (--workers N, or several `ftrun sweep` on a shared "
+                      "store)");
+  }
+  const ExperimentPlan first = trial_plan(plan, plan.check_trial);
   // Built once, as its runs would be, before anything is recorded (plugin keys are known only to plugins).
   TrainingRequest check;
   check.command = TrainingRequest::Command::check_sweep;
@@ -187,9 +197,11 @@ int command_sweep(const SweepOptions& options) {
   const auto [shard, shards] =
       options.shard.empty() ? std::pair<std::int64_t, std::int64_t>{0, 1} : parse_shard(options.shard);
   for (const auto& trial : plan.trials) {
-    if (trial.number % shards == shard) trials.push_back({trial.number, trial_values_text(trial), trial.seed});
+    if (trial.number % shards == shard) {
+      trials.push_back({trial.number, trial_values_text(trial), trial.seed, plan.config.method});
+    }
   }
-  if (trials.empty()) {
+  if (trials.empty() && !proposes_as_it_goes(plan.config)) {
     std::printf("shard %lld/%lld of a sweep of %zu trial(s) has no trials\n", static_cast<long long>(shard),
                 static_cast<long long>(shards), plan.trials.size());
     return kExitOk;
@@ -197,7 +209,8 @@ int command_sweep(const SweepOptions& options) {
   bool created = false;
   const std::int64_t sweep_id = store.open_sweep(sweep, trials, &created);
   log::info(fmt::format("sweep {} {} in {}: {} trial(s){}; run the same command again to finish it after a crash",
-                        sweep_id, created ? "recorded" : "found (continuing it)", store.path(), trials.size(),
+                        sweep_id, created ? "recorded" : "found (continuing it)", store.path(),
+                        proposes_as_it_goes(plan.config) ? static_cast<std::size_t>(plan.config.trials) : trials.size(),
                         shards > 1 ? fmt::format(" (shard {}/{} of {})", shard, shards, plan.trials.size()) : ""));
   int code = kExitOk;
   if (options.workers == 1) {
@@ -239,10 +252,16 @@ int command_sweep_status(std::optional<std::int64_t> sweep_id, const std::string
                                                             : *trial.objective > *best->objective);
     if (better) best = &trial;
   }
+  // A sampler that proposes as workers ask has not recorded its later trials yet: they are waiting too.
+  std::int64_t unproposed = 0;
+  if (sweep->method != "grid" && sweep->method != "random") {
+    const SweepPlan plan = parse_sweep(sweep->definition, sweep->experiment_file, sweep->overrides);
+    unproposed = std::max<std::int64_t>(0, plan.config.trials - static_cast<std::int64_t>(trials.size()));
+  }
   const auto times = store.trial_seconds(*sweep_id);
   double mean = 0;
   for (const double t : times) mean += t / static_cast<double>(times.size());
-  const int running = counts["running"], waiting = counts["waiting"];
+  const int running = counts["running"], waiting = counts["waiting"] + static_cast<int>(unproposed);
   const double eta = times.empty() ? NAN : mean * (waiting + running * 0.5) / std::max(1, running);
   std::printf("sweep %lld: %s (%s), %s, objective %s %s, %zu trial(s)\n", static_cast<long long>(sweep->id),
               printable(sweep->name).c_str(), printable(sweep->experiment_file).c_str(), sweep->method.c_str(),
@@ -255,12 +274,18 @@ int command_sweep_status(std::optional<std::int64_t> sweep_id, const std::string
                 static_cast<long long>(best->run_id.value_or(0)), sweep->metric.c_str(), *best->objective,
                 one_line(best->params).c_str());
   }
-  std::printf("\n  %5s  %-9s %10s %6s %8s  %s\n", "trial", "state", sweep->metric.c_str(), "run", "attempts", "values");
+  std::printf("\n  %5s  %-9s %10s %6s %8s  %-8s %s\n", "trial", "state", sweep->metric.c_str(), "run", "attempts",
+              "sampler", "values");
   for (const auto& trial : trials) {
-    std::printf("  %5lld  %-9s %10s %6s %8lld  %s%s\n", static_cast<long long>(trial.number), trial.state.c_str(),
+    std::printf("  %5lld  %-9s %10s %6s %8lld  %-8s %s%s\n", static_cast<long long>(trial.number), trial.state.c_str(),
                 trial.objective ? fmt::format("{:.4f}", *trial.objective).c_str() : "-",
                 trial.run_id ? std::to_string(*trial.run_id).c_str() : "-", static_cast<long long>(trial.attempts),
-                one_line(trial.params).c_str(), trial.error.empty() ? "" : ("  (" + trial.error + ")").c_str());
+                trial.sampler.empty() ? "-" : printable(trial.sampler).c_str(), one_line(trial.params).c_str(),
+                trial.error.empty() ? "" : ("  (" + trial.error + ")").c_str());
+  }
+  if (unproposed > 0) {
+    std::printf("  (%lld more to be proposed by %s as workers ask)\n", static_cast<long long>(unproposed),
+                sweep->method.c_str());
   }
   return kExitOk;
 }

@@ -4,6 +4,7 @@
 #include "cli/errors.h"
 #include "cli/query_commands.h"
 #include "cli/training_request.h"
+#include "cli/trial_proposer.h"
 
 #include "config/experiment.h"
 #include "config/sweep.h"
@@ -289,14 +290,24 @@ class Heartbeat {
   std::thread thread_;
 };
 
+// The sweep's sampler: built in (grid, random, tpe), or a sampler plugin's by the name `method` gives.
+std::unique_ptr<Sampler> sweep_sampler(const SweepConfig& config, bool minimize, PluginCatalog& catalog) {
+  if (auto builtin = make_builtin_sweep_sampler(config, minimize)) return builtin;
+  const auto types = catalog.types("sampler");
+  throw ConfigError("[sweep] method = \"" + config.method + "\": no such sampler; built in: grid, random, tpe" +
+                    (types.empty() ? std::string() : "; from plugins: " + fmt::format("{}", fmt::join(types, ", "))));
+}
+
 // Checks a sweep before it is recorded: its first trial is built as a run would be (plugin keys included, so a
 // typo in a swept key is found with its position and the nearest key), and the rest are read.
 int command_check_sweep(const TrainingRequest& request, PluginCatalog& catalog) {
   const SweepPlan sweep = load_sweep(request.experiment, request.overrides);
-  const ExperimentPlan plan = trial_plan(sweep, sweep.trials.front());
+  const ExperimentPlan plan = trial_plan(sweep, sweep.check_trial);
   ResultsStore store(resolve_store_path(request.store, plan.store_path), store_options_from_environment());
   load_plugins(catalog, plan);
   const std::string direction = Runner(catalog, store).check(plan);
+  // The sampler too: its parameters and, for a plugin's, that it is loaded.
+  sweep_sampler(sweep.config, (sweep.config.direction.empty() ? direction : sweep.config.direction) == "min", catalog);
   if (request.primary_direction) *request.primary_direction = direction;
   return kExitOk;
 }
@@ -426,14 +437,16 @@ int command_sweep_worker(const TrainingRequest& request, PluginCatalog& catalog)
   // The trials are those the store recorded: the sweep is read from its stored text, not from the file, which may
   // have changed since.
   const SweepPlan sweep = parse_sweep(stored->definition, stored->experiment_file, stored->overrides);
-  load_plugins(catalog, trial_plan(sweep, sweep.trials.front()));
+  load_plugins(catalog, trial_plan(sweep, sweep.check_trial));
+  const auto sampler = sweep_sampler(sweep.config, stored->direction == "min", catalog);
+  const TrialProposer propose = proposes_as_it_goes(sweep.config) ? trial_proposer(sweep, *sampler) : TrialProposer();
   install_stop_handlers();
   Heartbeat heartbeat(store.path(), request.sweep_id, kHeartbeatPeriod);
   int ran = 0;
   while (!stop_requested()) {
-    const auto number = store.claim_trial(request.sweep_id, kStaleAfter);
+    const auto number = store.claim_trial(request.sweep_id, kStaleAfter, propose);
     if (!number) break;
-    const auto& trial = sweep.trials.at(static_cast<std::size_t>(*number));
+    const SweepTrial trial = stored_trial(sweep, store.trials_of(request.sweep_id), *number);
     ExperimentPlan plan = trial_plan(sweep, trial);
     plan.group_id = sweep_group(request.sweep_id);
     for (auto& run : plan.runs) {

@@ -4,6 +4,7 @@
 #include "config/fingerprint.h"
 #include "config/join.h"
 #include "config/nearest_key.h"
+#include "sampling/builtin_samplers.h"
 #include "store/reports.h"
 
 #include <algorithm>
@@ -14,8 +15,8 @@
 namespace ft {
 namespace {
 
-const std::vector<std::string> kSweepKeys = {"method",    "trials",      "seed",   "metric",
-                                             "direction", "max_retries", "params", "pruner"};
+const std::vector<std::string> kSweepKeys = {"method",      "trials", "seed",   "metric", "direction",
+                                             "max_retries", "params", "pruner", "sampler"};
 const std::vector<std::string> kDistributions = {"log_uniform", "uniform", "int", "choice"};
 
 // Two numbers [low, high] with low < high (and low > 0 on a log scale).
@@ -142,14 +143,23 @@ SweepConfig read_sweep_table(const ConfigTable& sweep) {
   const Params params = to_params(sweep, "sweep");
   SweepConfig config;
   config.method = params.required<std::string>("method");
-  if (config.method != "grid" && config.method != "random") {
-    params.fail("method", "expected \"grid\" or \"random\", got \"" + config.method + "\"");
+  // Another name is a sampler plugin's, known once plugins are loaded; a near miss of a built-in is a typo.
+  const std::vector<std::string> builtins = {"grid", "random", "tpe"};
+  if (!is_builtin_sampler(config.method) && !did_you_mean(config.method, builtins).empty()) {
+    params.fail("method", "expected \"grid\", \"random\", \"tpe\" or a sampler plugin's name, got \"" + config.method +
+                              "\"" + did_you_mean(config.method, builtins));
   }
-  if (config.method == "random") {
+  if (config.method != "grid") {
     config.trials = params.required<std::int64_t>("trials");
     if (config.trials < 1 || config.trials > 100000) params.fail("trials", "must be between 1 and 100000");
   } else if (params.contains("trials")) {
-    params.fail("trials", "a grid runs every combination of its lists; trials is for method = \"random\"");
+    params.fail("trials", "a grid runs every combination of its lists; trials is for the other methods");
+  }
+  if (auto sampler = sweep.tables.find("sampler"); sampler != sweep.tables.end()) {
+    config.sampler = to_params(sampler->second, "sweep.sampler");
+  } else if (sweep.values.count("sampler")) {
+    throw ConfigError(sweep.where_of("sampler").str() +
+                      ": write the sampler's parameters as a table: [sweep.sampler] startup_trials = 10");
   }
   const auto seed = params.get<std::int64_t>("seed", 0);
   if (seed < 0) params.fail("seed", "must not be negative");
@@ -191,7 +201,7 @@ SweepConfig read_sweep_table(const ConfigTable& sweep) {
     const bool list = param.kind == SweepParam::Kind::list || param.kind == SweepParam::Kind::choice;
     if (config.method == "grid" && !list) {
       throw ConfigError(param.where.str() + ": sweep parameter '" + param.key +
-                        "': a grid needs a list of values; distributions are for method = \"random\"");
+                        "': a grid needs a list of values; distributions are for the other methods");
     }
   }
   return config;
@@ -206,70 +216,35 @@ std::uint64_t mix(std::uint64_t seed, std::uint64_t trial) {
   return z ^ (z >> 31);
 }
 
-// A draw in [0, 1) from the 53 high bits: the same on every standard library (std::uniform_real_distribution
-// is not specified bit for bit).
-double unit(std::mt19937_64& random) { return static_cast<double>(random() >> 11) * 0x1.0p-53; }
-
-ParamValue draw(const SweepParam& param, std::mt19937_64& random) {
-  ParamValue value;
-  value.where = param.where;
-  const double u = unit(random);
+ParamValue value_of(const SweepParam& param, double value) {
+  ParamValue out;
   switch (param.kind) {
-    case SweepParam::Kind::uniform: value.data = param.low + u * (param.high - param.low); break;
-    case SweepParam::Kind::log_uniform:
-      value.data = std::exp(std::log(param.low) + u * (std::log(param.high) - std::log(param.low)));
-      break;
-    case SweepParam::Kind::integer:
-      value.data = static_cast<std::int64_t>(param.low) + static_cast<std::int64_t>(u * (param.high - param.low + 1));
-      break;
+    case SweepParam::Kind::uniform:
+    case SweepParam::Kind::log_uniform: out.data = value; break;
+    case SweepParam::Kind::integer: out.data = static_cast<std::int64_t>(value); break;
     case SweepParam::Kind::list:
-    case SweepParam::Kind::choice: {
-      value = param.values[static_cast<std::size_t>(u * static_cast<double>(param.values.size()))];
-      value.where = param.where;
-      break;
-    }
+    case SweepParam::Kind::choice: out = param.values.at(static_cast<std::size_t>(value)); break;
   }
-  return value;
+  out.where = param.where;
+  return out;
 }
 
+// Grid and random trials, all proposed now: there are no results to wait for.
 std::vector<SweepTrial> make_trials(const SweepConfig& config) {
-  std::vector<SweepTrial> trials;
-  const bool varies_seed = std::any_of(config.params.begin(), config.params.end(),
-                                       [](const SweepParam& p) { return p.key == "experiment.seed"; });
   if (config.method == "grid") {
     std::size_t count = 1;
     for (const auto& param : config.params) {
       count *= param.values.size();
       if (count > 100000) throw ConfigError(param.where.str() + ": the grid has more than 100000 trials");
     }
-    for (std::size_t n = 0; n < count; ++n) {
-      SweepTrial trial;
-      trial.number = static_cast<std::int64_t>(n);
-      // The last parameter varies fastest, as nested loops in the order the parameters are listed.
-      std::size_t rest = n;
-      std::vector<KeyValue> values(config.params.size());
-      for (std::size_t p = config.params.size(); p-- > 0;) {
-        const auto& param = config.params[p];
-        ParamValue value = param.values[rest % param.values.size()];
-        value.where = param.where;
-        values[p] = {param.key, value};
-        rest /= param.values.size();
-      }
-      trial.values = std::move(values);
-      trials.push_back(std::move(trial));
-    }
-  } else {
-    for (std::int64_t n = 0; n < config.trials; ++n) {
-      SweepTrial trial;
-      trial.number = n;
-      std::mt19937_64 random(mix(config.seed, static_cast<std::uint64_t>(n)));
-      for (const auto& param : config.params) trial.values.push_back({param.key, draw(param, random)});
-      trials.push_back(std::move(trial));
-    }
   }
-  for (auto& trial : trials) {
-    // Below 100000, so that seeds read well in tables; distinct per trial in practice, and fixed by (seed, number).
-    trial.seed = varies_seed ? 0 : mix(config.seed ^ 0x5EEDULL, static_cast<std::uint64_t>(trial.number)) % 100000;
+  std::vector<SweepTrial> trials;
+  if (proposes_as_it_goes(config)) return trials;
+  const auto sampler = make_builtin_sweep_sampler(config, true);
+  for (std::int64_t n = 0;; ++n) {
+    const auto proposal = sampler->propose(n, {}, proposal_seed(config, n));
+    if (!proposal) break;
+    trials.push_back(trial_from_proposal(config, n, proposal->values));
   }
   return trials;
 }
@@ -295,6 +270,17 @@ SweepPlan parse_sweep(const std::string& text, const std::string& source_name,
   SweepPlan plan;
   plan.config = read_sweep_table(found->second);
   plan.trials = make_trials(plan.config);
+  // A sampler that proposes as it goes is checked with a random draw: any point of the space must make a valid
+  // experiment.
+  if (plan.trials.empty()) {
+    SweepConfig random = plan.config;
+    random.method = "random";
+    random.sampler = Params("sweep.sampler");
+    const auto draw = make_builtin_sweep_sampler(random, true)->propose(0, {}, proposal_seed(random, 0));
+    plan.check_trial = trial_from_proposal(plan.config, 0, draw->values);
+  } else {
+    plan.check_trial = plan.trials.front();
+  }
   plan.experiment_file = source_name;
   plan.text = text;
   plan.overrides = overrides;
@@ -302,7 +288,7 @@ SweepPlan parse_sweep(const std::string& text, const std::string& source_name,
   // Every value must make a valid experiment. Checking each value once, in the first trial, finds what checking
   // every trial would (values do not depend on each other), without reading a large grid's experiment thousands
   // of times.
-  const SweepTrial& first = plan.trials.front();
+  const SweepTrial& first = plan.check_trial;
   trial_plan(plan, first);
   for (std::size_t p = 0; p < plan.config.params.size(); ++p) {
     const SweepParam& param = plan.config.params[p];
@@ -342,6 +328,113 @@ std::string trial_values_text(const SweepTrial& trial) {
   std::string text;
   for (const auto& [key, value] : trial.values) text += key + " = " + to_toml_value(value) + "\n";
   return text;
+}
+
+bool proposes_as_it_goes(const SweepConfig& config) { return config.method != "grid" && config.method != "random"; }
+
+SamplerContext sampler_context(const SweepConfig& config, bool minimize) {
+  SamplerContext context;
+  context.minimize = minimize;
+  context.trials = config.trials;
+  context.seed = config.seed;
+  for (const auto& param : config.params) {
+    SearchDimension dimension;
+    dimension.key = param.key;
+    dimension.low = param.low;
+    dimension.high = param.high;
+    switch (param.kind) {
+      case SweepParam::Kind::uniform: dimension.kind = SearchDimension::Kind::uniform; break;
+      case SweepParam::Kind::log_uniform: dimension.kind = SearchDimension::Kind::log_uniform; break;
+      case SweepParam::Kind::integer: dimension.kind = SearchDimension::Kind::integer; break;
+      case SweepParam::Kind::list:
+      case SweepParam::Kind::choice:
+        dimension.kind = SearchDimension::Kind::list;
+        for (const auto& value : param.values) dimension.values.push_back(to_toml_value(value));
+        break;
+    }
+    context.space.push_back(std::move(dimension));
+  }
+  return context;
+}
+
+std::unique_ptr<Sampler> make_builtin_sweep_sampler(const SweepConfig& config, bool minimize) {
+  auto sampler = make_builtin_sampler(config.method, config.sampler, sampler_context(config, minimize));
+  if (!sampler) return nullptr;
+  for (const auto& key : config.sampler.keys()) {
+    if (!config.sampler.read_keys().count(key)) {
+      const std::vector<std::string> known(config.sampler.read_keys().begin(), config.sampler.read_keys().end());
+      const auto* value = config.sampler.find(key);
+      throw ConfigError(value->where.str() + ": unknown key '" + key + "' in [sweep.sampler] for method \"" +
+                        config.method + "\"" + did_you_mean(key, known) +
+                        (known.empty() ? " (it has no parameters)" : " (known: " + join(known) + ")"));
+    }
+  }
+  return sampler;
+}
+
+std::uint64_t proposal_seed(const SweepConfig& config, std::int64_t number) {
+  return mix(config.seed, static_cast<std::uint64_t>(number));
+}
+
+std::uint64_t trial_seed(const SweepConfig& config, std::int64_t number) {
+  const bool varies_seed = std::any_of(config.params.begin(), config.params.end(),
+                                       [](const SweepParam& p) { return p.key == "experiment.seed"; });
+  // Below 100000, so that seeds read well in tables; distinct per trial in practice, and fixed by (seed, number).
+  return varies_seed ? 0 : mix(config.seed ^ 0x5EEDULL, static_cast<std::uint64_t>(number)) % 100000;
+}
+
+SweepTrial trial_from_proposal(const SweepConfig& config, std::int64_t number, const std::vector<double>& values) {
+  if (values.size() != config.params.size()) {
+    throw ConfigError("sampler \"" + config.method + "\" proposed " + std::to_string(values.size()) +
+                      " value(s) for trial " + std::to_string(number) + "; the sweep has " +
+                      std::to_string(config.params.size()) + " parameter(s)");
+  }
+  SweepTrial trial;
+  trial.number = number;
+  for (std::size_t p = 0; p < values.size(); ++p) {
+    const SweepParam& param = config.params[p];
+    const bool list = param.kind == SweepParam::Kind::list || param.kind == SweepParam::Kind::choice;
+    const double v = values[p];
+    const bool inside = list ? v >= 0 && v < static_cast<double>(param.values.size()) && v == std::floor(v)
+                             : std::isfinite(v) && v >= param.low && v <= param.high &&
+                                   (param.kind != SweepParam::Kind::integer || v == std::floor(v));
+    if (!inside) {
+      throw ConfigError("sampler \"" + config.method + "\" proposed " + std::to_string(v) + " for '" + param.key +
+                        "' in trial " + std::to_string(number) + ", outside what " + param.where.str() + " allows");
+    }
+    trial.values.push_back({param.key, value_of(param, v)});
+  }
+  trial.seed = trial_seed(config, number);
+  return trial;
+}
+
+std::vector<double> proposal_values(const SweepConfig& config, const std::string& params_text) {
+  std::map<std::string, std::string> written;
+  std::size_t start = 0;
+  while (start < params_text.size()) {
+    auto end = params_text.find('\n', start);
+    if (end == std::string::npos) end = params_text.size();
+    const std::string line = params_text.substr(start, end - start);
+    const auto equals = line.find(" = ");
+    if (equals != std::string::npos) written[line.substr(0, equals)] = line.substr(equals + 3);
+    start = end + 1;
+  }
+  std::vector<double> values;
+  for (const auto& param : config.params) {
+    const auto found = written.find(param.key);
+    if (found == written.end()) throw ConfigError("a stored trial has no value for '" + param.key + "'");
+    if (param.kind == SweepParam::Kind::list || param.kind == SweepParam::Kind::choice) {
+      std::size_t index = 0;
+      while (index < param.values.size() && to_toml_value(param.values[index]) != found->second) ++index;
+      if (index == param.values.size()) {
+        throw ConfigError("a stored trial's " + param.key + " = " + found->second + " is not one of its values");
+      }
+      values.push_back(static_cast<double>(index));
+    } else {
+      values.push_back(std::strtod(found->second.c_str(), nullptr));
+    }
+  }
+  return values;
 }
 
 }  // namespace ft

@@ -1,11 +1,13 @@
 #pragma once
-// A sweep: the [sweep] table of an experiment file, and the trials it defines. Every trial is fixed when the
-// sweep is defined (grid order, or random draws from (sweep seed, trial number)), so a sweep started again after a
-// crash runs exactly the trials it would have run, never a fresh draw (Optuna #3255).
+// A sweep: the [sweep] table of an experiment file, and the trials its sampler (ftsdk/sampler.h) proposes. A grid's
+// and a random sweep's trials are all fixed when the sweep is defined (grid order, or draws from (sweep seed, trial
+// number)); a TPE sweep's, or a sampler plugin's, are proposed one at a time as workers ask, from the trials so
+// far, each from a generator seeded by (sweep seed, trial number). Either way a sweep started again after a crash
+// runs exactly the trials it would have run, never a fresh draw (Optuna #3255).
 //
 //   [sweep]
-//   method = "random"            # grid | random
-//   trials = 20                  # random only
+//   method = "random"            # grid | random | tpe | a sampler plugin's name
+//   trials = 20                  # all but grid
 //   seed = 0
 //   metric = "val_accuracy"      # the objective: val_loss, val_accuracy, train_loss, train_accuracy
 //   direction = "max"            # min | max (default: min for losses, max for accuracies, the task's for *_primary)
@@ -15,11 +17,15 @@
 //   "backbone.lr_mult" = [0.1, 0.3, 1.0]
 //   [sweep.pruner]               # optional
 //   type = "asha"                # median (startup_trials, warmup_epochs) | asha (grace_period, reduction_factor)
+//   [sweep.sampler]              # optional: the sampler's parameters (tpe: startup_trials, candidates)
 
 #include "config/experiment.h"
 #include "store/pruning.h"
 
+#include <ftsdk/sampler.h>
+
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -35,8 +41,8 @@ struct SweepParam {
 };
 
 struct SweepConfig {
-  std::string method;  // "grid" or "random"
-  std::int64_t trials = 0;
+  std::string method;       // "grid", "random", "tpe" or a sampler plugin's name
+  std::int64_t trials = 0;  // all methods but grid
   std::uint64_t seed = 0;
   std::string metric = "val_loss";
   std::string direction;  // "min" or "max"; empty: the direction of the task's primary metric (val_primary)
@@ -44,6 +50,8 @@ struct SweepConfig {
   std::vector<SweepParam> params;
   /// [sweep.pruner]: stop trials early that are not going to win (type = "median" or "asha").
   PrunerConfig pruner;
+  /// [sweep.sampler]: the sampler's own parameters.
+  Params sampler{"sweep.sampler"};
 };
 
 struct SweepTrial {
@@ -58,7 +66,10 @@ struct SweepTrial {
 /// typo in a key gets the sweep key's file:line:col and the nearest valid key).
 struct SweepPlan {
   SweepConfig config;
+  /// Every trial of a grid or random sweep; empty for a sampler that proposes trials as workers ask.
   std::vector<SweepTrial> trials;
+  /// The trial the sweep is checked with before anything is recorded: the first, or a random draw.
+  SweepTrial check_trial;
   std::string experiment_file;
   /// The file's text and the command line's overrides, as the sweep runs them: what the store keeps.
   std::string text;
@@ -79,5 +90,27 @@ ExperimentPlan trial_plan(const SweepPlan& sweep, const SweepTrial& trial);
 
 /// A trial's values as text, `key = value` per line, for the store and for people.
 std::string trial_values_text(const SweepTrial& trial);
+
+/// Whether the sweep's trials are proposed one at a time as workers ask (any method but grid and random).
+bool proposes_as_it_goes(const SweepConfig& config);
+
+/// The sweep's parameters as a sampler sees them (list values as TOML text).
+SamplerContext sampler_context(const SweepConfig& config, bool minimize);
+
+/// The sweep's sampler if it is built in (grid, random, tpe), else nullptr (a plugin's: the caller's catalog
+/// makes it). Unknown keys in [sweep.sampler] are refused with their file:line:col.
+std::unique_ptr<Sampler> make_builtin_sweep_sampler(const SweepConfig& config, bool minimize);
+
+/// The generator seed of trial `number`'s proposal, and the trial's experiment.seed: both from (sweep seed,
+/// number) alone.
+std::uint64_t proposal_seed(const SweepConfig& config, std::int64_t number);
+std::uint64_t trial_seed(const SweepConfig& config, std::int64_t number);
+
+/// The trial a sampler's proposal makes (values in TrialSoFar's representation).
+SweepTrial trial_from_proposal(const SweepConfig& config, std::int64_t number, const std::vector<double>& values);
+
+/// A stored trial's `key = value` text back in TrialSoFar's representation: numbers, or a list value's index.
+/// Throws ConfigError naming the key when a value is not one the sweep defines.
+std::vector<double> proposal_values(const SweepConfig& config, const std::string& params_text);
 
 }  // namespace ft

@@ -144,7 +144,7 @@ MergeReport ResultsStore::merge_from(const std::string& input) {
 
     // Trials: a finished trial replaces one this store only has waiting or running (another shard's).
     SQLite::Statement source_trials(*db_, R"(SELECT sweep_id, number, params, seed, state, run_id, attempts, host, pid,
-        heartbeat_at, error FROM source.trials ORDER BY sweep_id, number)");
+        heartbeat_at, error, sampler FROM source.trials ORDER BY sweep_id, number)");
     while (source_trials.executeStep()) {
       const std::int64_t sweep = sweeps.at(source_trials.getColumn(0).getInt64());
       const std::int64_t number = source_trials.getColumn(1).getInt64();
@@ -157,10 +157,10 @@ MergeReport ResultsStore::merge_from(const std::string& input) {
       const bool finished = state == "completed" || state == "pruned" || state == "failed";
       if (present && (!finished || (here != "waiting" && here != "running"))) continue;
       SQLite::Statement put(*db_, R"(INSERT OR REPLACE INTO main.trials (sweep_id, number, params, seed, state, run_id,
-          attempts, host, pid, heartbeat_at, error) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?))");
+          attempts, host, pid, heartbeat_at, error, sampler) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?))");
       put.bind(1, sweep);
       put.bind(2, number);
-      for (int i = 2; i <= 10; ++i) bind_column(put, i + 1, source_trials.getColumn(i));
+      for (int i = 2; i <= 11; ++i) bind_column(put, i + 1, source_trials.getColumn(i));
       const auto run = source_trials.getColumn(5);
       if (!run.isNull() && runs.count(run.getInt64()))
         put.bind(6, runs[run.getInt64()]);

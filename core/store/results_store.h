@@ -9,6 +9,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
 #include <optional>
@@ -128,6 +129,8 @@ struct NewTrial {
   std::int64_t number = 0;
   std::string params;  // `key = value` lines
   std::uint64_t seed = 0;
+  /// Which sampler proposed it ("grid", "random", "tpe", a plugin's name).
+  std::string sampler;
 };
 
 struct StoredSweep {
@@ -145,7 +148,17 @@ struct TrialRow {
   std::int64_t attempts = 0;
   /// The objective of the trial's run (the sweep's metric, best over its epochs), when it has one.
   std::optional<double> objective;
+  /// The last epoch at which the run evaluated the sweep's metric, and its value there (where a pruned trial
+  /// stopped); 0 and nothing before its first evaluation.
+  std::int64_t last_epoch = 0;
+  std::optional<double> last_value;
+  /// Which sampler proposed it; empty for trials recorded before store schema 6.
+  std::string sampler;
 };
+
+/// Proposes the next trial from every trial so far (running ones included), under the write lock of
+/// ResultsStore::claim_trial; nothing when the sweep has no more trials.
+using TrialProposer = std::function<std::optional<NewTrial>(const std::vector<TrialRow>&)>;
 
 /// What `ResultsStore::merge_from` brought in.
 struct MergeReport {
@@ -222,8 +235,10 @@ class ResultsStore {
   /// Takes the lowest-numbered waiting trial for this process, in one write transaction, so no two workers take
   /// the same one. First puts back the trials whose worker is gone: on this host, its process has ended; on
   /// another, it sent no heartbeat for `stale`. A trial put back more than max_retries times is failed with the
-  /// reason instead. Nothing when no trial is waiting.
-  std::optional<std::int64_t> claim_trial(std::int64_t sweep_id, std::chrono::seconds stale);
+  /// reason instead. When no trial is waiting, `propose` (a sampler that proposes as workers ask) is asked for
+  /// one, which is recorded as taken in the same transaction. Nothing when no trial is waiting or proposed.
+  std::optional<std::int64_t> claim_trial(std::int64_t sweep_id, std::chrono::seconds stale,
+                                          const TrialProposer& propose = {});
   /// Says this process still works on the trial.
   void heartbeat_trial(std::int64_t sweep_id, std::int64_t number);
   /// Ends a trial this process holds: completed, pruned or failed, with its run and the reason of a failure.

@@ -166,10 +166,30 @@ ALTER TABLE epoch_metrics ADD COLUMN val_primary REAL;
 UPDATE epoch_metrics SET train_primary = train_accuracy, val_primary = val_accuracy;
 )sql";
 
-// Version 5 → 6: each parameter says whether the experiment wrote it or it was a default (ftrun's or a plugin's).
-// Runs recorded before did not keep this: their parameters all read as written.
+// Version 5 → 6: each parameter says whether the experiment wrote it or it was a default (ftrun's or a plugin's),
+// and each trial which sampler proposed it. Rows recorded before did not keep these: their parameters all read as
+// written, their trials' sampler is empty.
+// A sweep's method, which was grid or random, may now name any sampler: SQLite cannot alter a CHECK, so the table
+// is rebuilt (as in version 1 → 2).
 const char* const kMigrateV5ToV6 = R"sql(
 ALTER TABLE run_params ADD COLUMN is_default INTEGER NOT NULL DEFAULT 0 CHECK (is_default IN (0, 1));
+ALTER TABLE trials ADD COLUMN sampler TEXT NOT NULL DEFAULT '';
+CREATE TABLE sweeps_v6 (
+  id              INTEGER PRIMARY KEY,
+  name            TEXT NOT NULL,
+  experiment_file TEXT NOT NULL,
+  fingerprint     TEXT NOT NULL UNIQUE,
+  definition      TEXT NOT NULL,
+  overrides       TEXT NOT NULL,
+  method          TEXT NOT NULL CHECK (method <> ''),
+  metric          TEXT NOT NULL,
+  direction       TEXT NOT NULL CHECK (direction IN ('min', 'max')),
+  max_retries     INTEGER NOT NULL,
+  created_at      TEXT NOT NULL
+);
+INSERT INTO sweeps_v6 SELECT * FROM sweeps;
+DROP TABLE sweeps;
+ALTER TABLE sweeps_v6 RENAME TO sweeps;
 )sql";
 
 const char* const kTablesSql = R"sql(
@@ -239,7 +259,7 @@ CREATE TABLE IF NOT EXISTS sweeps (
   fingerprint     TEXT NOT NULL UNIQUE,
   definition      TEXT NOT NULL,
   overrides       TEXT NOT NULL,
-  method          TEXT NOT NULL CHECK (method IN ('grid', 'random')),
+  method          TEXT NOT NULL CHECK (method <> ''),  -- the sampler: grid, random, tpe, a plugin's name
   metric          TEXT NOT NULL,
   direction       TEXT NOT NULL CHECK (direction IN ('min', 'max')),
   max_retries     INTEGER NOT NULL,
@@ -258,6 +278,8 @@ CREATE TABLE IF NOT EXISTS trials (
   pid          INTEGER,
   heartbeat_at TEXT,
   error        TEXT,
+  -- Which sampler proposed it: grid, random, tpe (random while TPE waits for its startup trials), a plugin's name.
+  sampler      TEXT NOT NULL DEFAULT '',
   PRIMARY KEY (sweep_id, number)
 ) WITHOUT ROWID;
 
@@ -402,7 +424,7 @@ const std::vector<StoreMigration>& store_migrations() {
       {2, "epoch_metrics becomes a table kept by triggers", kMigrateV2ToV3},
       {3, "sweeps and their trials, run status pruned", kMigrateV3ToV4},
       {4, "each run's task and primary metric", kMigrateV4ToV5},
-      {5, "parameters marked as written or defaults", kMigrateV5ToV6},
+      {5, "parameters marked as written or defaults, trials' samplers", kMigrateV5ToV6},
   };
   return migrations;
 }

@@ -82,13 +82,14 @@ std::int64_t ResultsStore::open_sweep(const NewSweep& sweep, const std::vector<N
     }
     // Trials already recorded keep their state (a sweep run again continues where it stopped); another shard of
     // the same sweep may bring trials this store has not seen.
-    SQLite::Statement trial(*db_, R"(INSERT OR IGNORE INTO trials (sweep_id, number, params, seed, state)
-        VALUES (?, ?, ?, ?, 'waiting'))");
+    SQLite::Statement trial(*db_, R"(INSERT OR IGNORE INTO trials (sweep_id, number, params, seed, state, sampler)
+        VALUES (?, ?, ?, ?, 'waiting', ?))");
     for (const auto& t : trials) {
       trial.bind(1, id);
       trial.bind(2, static_cast<std::int64_t>(t.number));
       trial.bind(3, t.params);
       trial.bind(4, static_cast<std::int64_t>(t.seed));
+      trial.bind(5, t.sampler);
       trial.exec();
       trial.reset();
     }
@@ -115,7 +116,8 @@ std::vector<StoredSweep> ResultsStore::list_sweeps() const {
   });
 }
 
-std::optional<std::int64_t> ResultsStore::claim_trial(std::int64_t sweep_id, std::chrono::seconds stale) {
+std::optional<std::int64_t> ResultsStore::claim_trial(std::int64_t sweep_id, std::chrono::seconds stale,
+                                                      const TrialProposer& propose) {
   std::optional<std::int64_t> claimed;
   const std::string host = host_name();
   write("take a trial of sweep " + std::to_string(sweep_id), options_.write_attempts, [&] {
@@ -161,7 +163,27 @@ std::optional<std::int64_t> ResultsStore::claim_trial(std::int64_t sweep_id, std
 
     SQLite::Statement next(*db_, "SELECT MIN(number) FROM trials WHERE sweep_id = ? AND state = 'waiting'");
     next.bind(1, sweep_id);
-    if (!next.executeStep() || next.getColumn(0).isNull()) return;
+    if (!next.executeStep() || next.getColumn(0).isNull()) {
+      next.reset();
+      // None waiting: a sampler that proposes as workers ask sees every trial so far, under this lock, so two
+      // workers never propose the same trial number.
+      if (!propose) return;
+      const auto proposal = propose(trials_of(sweep_id));
+      if (!proposal) return;
+      SQLite::Statement insert(*db_, R"(INSERT INTO trials (sweep_id, number, params, seed, state, sampler, host, pid,
+          heartbeat_at, attempts) VALUES (?, ?, ?, ?, 'running', ?, ?, ?, ?, 1))");
+      insert.bind(1, sweep_id);
+      insert.bind(2, static_cast<std::int64_t>(proposal->number));
+      insert.bind(3, proposal->params);
+      insert.bind(4, static_cast<std::int64_t>(proposal->seed));
+      insert.bind(5, proposal->sampler);
+      insert.bind(6, host);
+      insert.bind(7, static_cast<std::int64_t>(::getpid()));
+      insert.bind(8, now_utc());
+      insert.exec();
+      claimed = proposal->number;
+      return;
+    }
     const std::int64_t number = next.getColumn(0).getInt64();
     next.reset();
     SQLite::Statement take(*db_, R"(UPDATE trials SET state = 'running', host = ?, pid = ?, heartbeat_at = ?,
@@ -301,8 +323,11 @@ std::vector<TrialRow> ResultsStore::trials_of(std::int64_t sweep_id) const {
                             "SELECT t.number, t.params, t.state, COALESCE(t.error, ''), COALESCE(t.host, ''), "
                             "t.seed, t.run_id, t.attempts, (SELECT " +
                                 best + "(e." + sweep->metric +
-                                ") FROM epoch_metrics e WHERE e.run_id = t.run_id) FROM trials t "
-                                "WHERE t.sweep_id = ? ORDER BY t.number");
+                                ") FROM epoch_metrics e WHERE e.run_id = t.run_id), t.sampler, last.epoch, last." +
+                                sweep->metric +
+                                " FROM trials t LEFT JOIN epoch_metrics last ON last.run_id = t.run_id AND last.epoch "
+                                "= (SELECT MAX(e.epoch) FROM epoch_metrics e WHERE e.run_id = t.run_id AND e." +
+                                sweep->metric + " IS NOT NULL) WHERE t.sweep_id = ? ORDER BY t.number");
     query.bind(1, sweep_id);
     std::vector<TrialRow> rows;
     while (query.executeStep()) {
@@ -316,6 +341,9 @@ std::vector<TrialRow> ResultsStore::trials_of(std::int64_t sweep_id) const {
       if (!query.getColumn(6).isNull()) row.run_id = query.getColumn(6).getInt64();
       row.attempts = query.getColumn(7).getInt64();
       row.objective = optional_real(query, 8);
+      row.sampler = query.getColumn(9).getString();
+      if (!query.getColumn(10).isNull()) row.last_epoch = query.getColumn(10).getInt64();
+      row.last_value = optional_real(query, 11);
       rows.push_back(std::move(row));
     }
     return rows;
