@@ -71,13 +71,21 @@ TEST_CASE("files that are not plugins are refused with what was expected and fou
   unsetenv("FT_FIXTURE_MARKER");
   CHECK_FALSE(std::filesystem::exists(marker));
   CHECK_THAT(load_error(catalog, kFixtures + "/fixture_wrong_abi.so"),
-             Contains("fixture_wrong_abi.so: wrong plugin ABI version: expected " +
-                      std::to_string(ft::kPluginAbiVersion) + " (ftsdk 2), found 999"));
+             Contains("fixture_wrong_abi.so: built against a newer ftsdk (plugin ABI 999); this ftrun 0.1.0 loads "
+                      "ABI 5 to " +
+                      std::to_string(ft::kPluginAbiVersion) + ": upgrade ftrun"));
   CHECK_THAT(load_error(catalog, kFixtures + "/fixture_sdk1.so"),
              Contains("found 4 (ftsdk 1); rebuild against ftsdk 2 (find_package(ftsdk 2)"));
   CHECK_THAT(load_error(catalog, kFixtures + "/fixture_wrong_torch.so"),
              Contains("built against LibTorch 1.13.1, but ftrun runs LibTorch 2.11.0"));
   CHECK(catalog.types("optimizer").empty());
+}
+
+TEST_CASE("a plugin built against ftsdk 2.1 (ABI 5, before the sampler kind) still loads and registers", "[loader]") {
+  ft::PluginCatalog catalog;
+  catalog.load_file(kFixtures + "/fixture_sdk21_plugin.so");
+  CHECK(catalog.types("regularization") == std::vector<std::string>{"sdk21_zero"});
+  CHECK(catalog.make_regularization("sdk21_zero", ft::Params("regularization"), {}) != nullptr);
 }
 
 TEST_CASE("a component name registered twice is refused and the first stays", "[loader]") {

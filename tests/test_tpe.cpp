@@ -64,7 +64,10 @@ std::vector<std::int64_t> numbers(const std::vector<const ft::tpe::Observation*>
 
 }  // namespace
 
-TEST_CASE("TPE's split, densities and choice equal Optuna's on the same histories and candidates", "[tpe]") {
+TEST_CASE(
+    "TPE's split, densities and choice equal Optuna's on the same histories and candidates, per dimension and "
+    "over the whole space",
+    "[tpe]") {
   const auto cases = optuna_reference();
   if (cases.is_null()) {
     WARN("not run: Optuna is not installed in " FT_PYTHON " (scripts/setup installs it)");
@@ -96,6 +99,18 @@ TEST_CASE("TPE's split, densities and choice equal Optuna's on the same historie
       }
       CHECK(ft::tpe::choose(below, above, candidates).best == expected["best"].get<std::size_t>());
     }
+    // Multivariate: one estimator over the four dimensions (continuous, log, integer, categorical) at once.
+    std::vector<ft::tpe::Dimension> space;
+    for (const auto& d : reference["dimensions"]) space.push_back(dimension_of(d["dimension"]));
+    const ft::tpe::JointParzenEstimator below(parts.below, space, 1.0), above(parts.above, space, 1.0);
+    const auto& joint = reference["joint"];
+    const auto candidates = joint["candidates"].get<std::vector<std::vector<double>>>();
+    const auto log_l = below.log_pdf(candidates), log_g = above.log_pdf(candidates);
+    for (std::size_t i = 0; i < candidates.size(); ++i) {
+      CHECK(log_l[i] == Approx(joint["log_l"][i].get<double>()).margin(1e-6).epsilon(1e-9));
+      CHECK(log_g[i] == Approx(joint["log_g"][i].get<double>()).margin(1e-6).epsilon(1e-9));
+    }
+    CHECK(ft::tpe::choose(below, above, candidates).best == joint["best"].get<std::size_t>());
   }
 }
 
@@ -129,11 +144,15 @@ TEST_CASE("TPE proposes near the good trials once enough have finished, the same
     trials.push_back(trial);
   }
   ft::tpe::Settings settings;
-  std::mt19937_64 first(42), second(42);
-  const auto proposed = ft::tpe::propose(space, trials, settings, true, first);
-  REQUIRE(proposed);
-  CHECK(std::fabs((*proposed)[0] - 7.0) < 1.5);
-  CHECK(ft::tpe::propose(space, trials, settings, true, second) == proposed);
+  for (const bool multivariate : {true, false}) {
+    settings.multivariate = multivariate;
+    std::mt19937_64 first(42), second(42);
+    const auto proposed = ft::tpe::propose(space, trials, settings, true, first);
+    REQUIRE(proposed);
+    CHECK(std::fabs((*proposed)[0] - 7.0) < 1.5);
+    CHECK(ft::tpe::propose(space, trials, settings, true, second) == proposed);
+  }
+  std::mt19937_64 first(42);
   // Before startup_trials have finished, the caller draws at random.
   trials.resize(9);
   CHECK_FALSE(ft::tpe::propose(space, trials, settings, true, first));

@@ -291,11 +291,18 @@ class Heartbeat {
 };
 
 // The sweep's sampler: built in (grid, random, tpe), or a sampler plugin's by the name `method` gives.
-std::unique_ptr<Sampler> sweep_sampler(const SweepConfig& config, bool minimize, PluginCatalog& catalog) {
+std::shared_ptr<Sampler> sweep_sampler(const SweepConfig& config, bool minimize, PluginCatalog& catalog) {
   if (auto builtin = make_builtin_sweep_sampler(config, minimize)) return builtin;
   const auto types = catalog.types("sampler");
-  throw ConfigError("[sweep] method = \"" + config.method + "\": no such sampler; built in: grid, random, tpe" +
-                    (types.empty() ? std::string() : "; from plugins: " + fmt::format("{}", fmt::join(types, ", "))));
+  if (std::find(types.begin(), types.end(), config.method) == types.end()) {
+    std::string message = config.method_where.str() + ": [sweep] method = \"" + config.method +
+                          "\": no such sampler; built in: grid, random, tpe; from plugins: " +
+                          (types.empty() ? std::string("none") : fmt::format("{}", fmt::join(types, ", "))) +
+                          " (a sampler plugin is loaded like any other: docs/plugins.md)";
+    for (const auto& failure : catalog.failures()) message += "\n  not loaded, may provide it: " + failure;
+    throw ConfigError(message);
+  }
+  return catalog.make_sampler(config.method, config.sampler, sampler_context(config, minimize));
 }
 
 // Checks a sweep before it is recorded: its first trial is built as a run would be (plugin keys included, so a

@@ -18,7 +18,7 @@ namespace {
 std::vector<std::string> kind_sections(bool many) {
   std::vector<std::string> names;
   for (const auto& kind : plugin_kinds()) {
-    if (kind.many == many) names.push_back(kind.name);
+    if (kind.many == many && !kind.per_sweep) names.push_back(kind.name);
   }
   return names;
 }
@@ -35,7 +35,7 @@ const std::vector<std::string> kStageKeys =
 const std::vector<std::string> kRequiredSections = [] {
   std::vector<std::string> names = {"experiment"};
   for (const auto& kind : plugin_kinds()) {
-    if (!kind.many && kind.default_type.empty()) names.push_back(kind.name);
+    if (!kind.many && !kind.per_sweep && kind.default_type.empty()) names.push_back(kind.name);
   }
   return names;
 }();

@@ -11,6 +11,8 @@ struct PluginKind {
   std::string name;
   /// An experiment lists several, as `[[name]]` tables applied in order (regularizations).
   bool many = false;
+  /// One per sweep, not part of an experiment's runs: the sampler, named by `[sweep] method`.
+  bool per_sweep = false;
   /// The type used when the section is absent; empty when the section is required.
   std::string default_type;
 };

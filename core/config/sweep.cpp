@@ -143,6 +143,7 @@ SweepConfig read_sweep_table(const ConfigTable& sweep) {
   const Params params = to_params(sweep, "sweep");
   SweepConfig config;
   config.method = params.required<std::string>("method");
+  config.method_where = params.find("method")->where;
   // Another name is a sampler plugin's, known once plugins are loaded; a near miss of a built-in is a typo.
   const std::vector<std::string> builtins = {"grid", "random", "tpe"};
   if (!is_builtin_sampler(config.method) && !did_you_mean(config.method, builtins).empty()) {
@@ -357,7 +358,7 @@ SamplerContext sampler_context(const SweepConfig& config, bool minimize) {
   return context;
 }
 
-std::unique_ptr<Sampler> make_builtin_sweep_sampler(const SweepConfig& config, bool minimize) {
+std::shared_ptr<Sampler> make_builtin_sweep_sampler(const SweepConfig& config, bool minimize) {
   auto sampler = make_builtin_sampler(config.method, config.sampler, sampler_context(config, minimize));
   if (!sampler) return nullptr;
   for (const auto& key : config.sampler.keys()) {

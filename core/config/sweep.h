@@ -41,7 +41,8 @@ struct SweepParam {
 };
 
 struct SweepConfig {
-  std::string method;       // "grid", "random", "tpe" or a sampler plugin's name
+  std::string method;  // "grid", "random", "tpe" or a sampler plugin's name
+  SourceLocation method_where;
   std::int64_t trials = 0;  // all methods but grid
   std::uint64_t seed = 0;
   std::string metric = "val_loss";
@@ -99,7 +100,7 @@ SamplerContext sampler_context(const SweepConfig& config, bool minimize);
 
 /// The sweep's sampler if it is built in (grid, random, tpe), else nullptr (a plugin's: the caller's catalog
 /// makes it). Unknown keys in [sweep.sampler] are refused with their file:line:col.
-std::unique_ptr<Sampler> make_builtin_sweep_sampler(const SweepConfig& config, bool minimize);
+std::shared_ptr<Sampler> make_builtin_sweep_sampler(const SweepConfig& config, bool minimize);
 
 /// The generator seed of trial `number`'s proposal, and the trial's experiment.seed: both from (sweep seed,
 /// number) alone.

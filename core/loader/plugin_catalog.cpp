@@ -126,7 +126,13 @@ void PluginCatalog::load_file(const std::string& given_path) {
     throw PluginError("plugin " + path + ": its entry '" + kEntryName + "' threw; it must only return its information");
   }
   if (info == nullptr) throw PluginError("plugin " + path + ": its entry returned no plugin information");
-  if (info->abi_version != kPluginAbiVersion) {
+  if (info->abi_version > kPluginAbiVersion) {
+    throw PluginError("plugin " + path + ": built against a newer ftsdk (plugin ABI " +
+                      std::to_string(info->abi_version) + "); this ftrun " + kFtrunVersion + " loads ABI " +
+                      std::to_string(kOldestLoadableAbiVersion) + " to " + std::to_string(kPluginAbiVersion) +
+                      ": upgrade ftrun, or rebuild the plugin against this ftrun's SDK");
+  }
+  if (info->abi_version < kOldestLoadableAbiVersion) {
     const std::uint32_t found_sdk = sdk_major_of_abi(info->abi_version);
     throw PluginError("plugin " + path + ": wrong plugin ABI version: expected " + std::to_string(kPluginAbiVersion) +
                       " (ftsdk " + std::to_string(kSdkMajorVersion) + "), found " + std::to_string(info->abi_version) +

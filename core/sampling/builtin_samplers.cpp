@@ -21,7 +21,6 @@ class GridSampler : public Sampler {
       count_ *= static_cast<std::int64_t>(dimension.values.size());
     }
   }
-  bool adaptive() const override { return false; }
   std::optional<TrialProposal> propose(std::int64_t number, const std::vector<TrialSoFar>&, std::uint64_t) override {
     if (number >= count_) return std::nullopt;
     // The last parameter varies fastest, as nested loops in the order the parameters are listed.
@@ -67,7 +66,6 @@ std::vector<double> random_values(const std::vector<SearchDimension>& space, std
 class RandomSampler : public Sampler {
  public:
   explicit RandomSampler(SamplerContext context) : context_(std::move(context)) {}
-  bool adaptive() const override { return false; }
   std::optional<TrialProposal> propose(std::int64_t number, const std::vector<TrialSoFar>&,
                                        std::uint64_t trial_seed) override {
     if (number >= context_.trials) return std::nullopt;
@@ -83,6 +81,7 @@ class TpeSampler : public Sampler {
   TpeSampler(const Params& params, SamplerContext context) : context_(std::move(context)) {
     settings_.startup_trials = params.get<std::int64_t>("startup_trials", settings_.startup_trials);
     settings_.candidates = params.get<std::int64_t>("candidates", settings_.candidates);
+    settings_.multivariate = params.get<bool>("multivariate", settings_.multivariate);
     if (settings_.startup_trials < 1) params.fail("startup_trials", "must be at least 1");
     if (settings_.candidates < 1) params.fail("candidates", "must be at least 1");
     for (const auto& dimension : context_.space) {
@@ -103,7 +102,6 @@ class TpeSampler : public Sampler {
       space_.push_back(d);
     }
   }
-  bool adaptive() const override { return true; }
   std::optional<TrialProposal> propose(std::int64_t number, const std::vector<TrialSoFar>& trials,
                                        std::uint64_t trial_seed) override {
     if (number >= context_.trials) return std::nullopt;
@@ -146,11 +144,11 @@ class TpeSampler : public Sampler {
 
 bool is_builtin_sampler(const std::string& method) { return method == "grid" || method == "random" || method == "tpe"; }
 
-std::unique_ptr<Sampler> make_builtin_sampler(const std::string& method, const Params& params,
+std::shared_ptr<Sampler> make_builtin_sampler(const std::string& method, const Params& params,
                                               const SamplerContext& context) {
-  if (method == "grid") return std::make_unique<GridSampler>(context);
-  if (method == "random") return std::make_unique<RandomSampler>(context);
-  if (method == "tpe") return std::make_unique<TpeSampler>(params, context);
+  if (method == "grid") return std::make_shared<GridSampler>(context);
+  if (method == "random") return std::make_shared<RandomSampler>(context);
+  if (method == "tpe") return std::make_shared<TpeSampler>(params, context);
   return nullptr;
 }
 

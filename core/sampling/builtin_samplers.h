@@ -12,8 +12,8 @@
 namespace ft {
 
 /// The built-in sampler called `method` ("grid", "random", "tpe"), or nullptr for another name (a plugin's).
-/// `params` is the [sweep.sampler] table: tpe reads startup_trials (10) and candidates (24).
-std::unique_ptr<Sampler> make_builtin_sampler(const std::string& method, const Params& params,
+/// `params` is the [sweep.sampler] table: tpe reads startup_trials (10), candidates (24) and multivariate (true).
+std::shared_ptr<Sampler> make_builtin_sampler(const std::string& method, const Params& params,
                                               const SamplerContext& context);
 
 /// Whether `method` is a built-in sampler.

@@ -183,38 +183,84 @@ std::vector<double> ParzenEstimator::log_pdf(const std::vector<double>& xs) cons
   return out;
 }
 
+double ParzenEstimator::sample_kernel(std::size_t k, std::mt19937_64& random) const {
+  if (dimension_.kind == Dimension::Kind::categorical) {
+    return static_cast<double>(draw_index(categorical_[k], unit(random)));
+  }
+  const double mu = mus_[k], sigma = sigmas_[k];
+  double x = truncated_normal::ppf(unit(random), (low_ - mu) / sigma, (high_ - mu) / sigma) * sigma + mu;
+  if (dimension_.log) x = std::exp(x);
+  if (dimension_.step != 0) {
+    // numpy.round: halves to even, as nearbyint in the default rounding mode.
+    return std::clamp(dimension_.low + std::nearbyint((x - dimension_.low) / dimension_.step) * dimension_.step,
+                      dimension_.low, dimension_.high);
+  }
+  return std::clamp(x, dimension_.low, dimension_.high);  // exp(log(high)) may overshoot by an ulp
+}
+
 std::vector<double> ParzenEstimator::sample(std::mt19937_64& random, std::size_t count) const {
   std::vector<double> out;
-  for (std::size_t i = 0; i < count; ++i) {
-    const std::size_t k = draw_index(weights_, unit(random));
-    if (dimension_.kind == Dimension::Kind::categorical) {
-      out.push_back(static_cast<double>(draw_index(categorical_[k], unit(random))));
-      continue;
+  for (std::size_t i = 0; i < count; ++i) out.push_back(sample_kernel(draw_index(weights_, unit(random)), random));
+  return out;
+}
+
+JointParzenEstimator::JointParzenEstimator(const std::vector<const Observation*>& observations,
+                                           const std::vector<Dimension>& space, double prior_weight) {
+  for (std::size_t d = 0; d < space.size(); ++d) {
+    std::vector<double> column;
+    for (const auto* observation : observations) column.push_back(observation->values.at(d));
+    dimensions_.emplace_back(column, space[d], prior_weight);
+  }
+}
+
+std::vector<double> JointParzenEstimator::log_pdf(const std::vector<std::vector<double>>& points) const {
+  std::vector<double> out;
+  if (dimensions_.empty()) return std::vector<double>(points.size(), 0.0);
+  const auto& weights = dimensions_.front().weights();  // the same in every dimension
+  std::vector<double> terms(weights.size());
+  for (const auto& point : points) {
+    for (std::size_t k = 0; k < weights.size(); ++k) {
+      terms[k] = std::log(weights[k]);
+      for (std::size_t d = 0; d < dimensions_.size(); ++d) terms[k] += dimensions_[d].kernel_log_pdf(k, point.at(d));
     }
-    const double mu = mus_[k], sigma = sigmas_[k];
-    double x = truncated_normal::ppf(unit(random), (low_ - mu) / sigma, (high_ - mu) / sigma) * sigma + mu;
-    if (dimension_.log) x = std::exp(x);
-    if (dimension_.step != 0) {
-      // numpy.round: halves to even, as nearbyint in the default rounding mode.
-      x = std::clamp(dimension_.low + std::nearbyint((x - dimension_.low) / dimension_.step) * dimension_.step,
-                     dimension_.low, dimension_.high);
-    } else {
-      x = std::clamp(x, dimension_.low, dimension_.high);  // exp(log(high)) may overshoot by an ulp
-    }
-    out.push_back(x);
+    out.push_back(log_sum_exp(terms));
   }
   return out;
 }
 
-Choice choose(const ParzenEstimator& below, const ParzenEstimator& above, const std::vector<double>& candidates) {
-  if (candidates.empty()) throw std::invalid_argument("TPE: no candidates to choose from");
-  const auto good = below.log_pdf(candidates), bad = above.log_pdf(candidates);
+std::vector<std::vector<double>> JointParzenEstimator::sample(std::mt19937_64& random, std::size_t count) const {
+  std::vector<std::vector<double>> out;
+  if (dimensions_.empty()) return std::vector<std::vector<double>>(count);
+  for (std::size_t i = 0; i < count; ++i) {
+    const std::size_t k = draw_index(dimensions_.front().weights(), unit(random));
+    std::vector<double> point;
+    for (const auto& dimension : dimensions_) point.push_back(dimension.sample_kernel(k, random));
+    out.push_back(std::move(point));
+  }
+  return out;
+}
+
+namespace {
+
+Choice best_of(const std::vector<double>& good, const std::vector<double>& bad) {
+  if (good.empty()) throw std::invalid_argument("TPE: no candidates to choose from");
   Choice choice;
-  for (std::size_t i = 0; i < candidates.size(); ++i) {
+  for (std::size_t i = 0; i < good.size(); ++i) {
     choice.scores.push_back(good[i] - bad[i]);
     if (choice.scores[i] > choice.scores[choice.best]) choice.best = i;
   }
   return choice;
+}
+
+}  // namespace
+
+Choice choose(const ParzenEstimator& below, const ParzenEstimator& above, const std::vector<double>& candidates) {
+  return best_of(below.log_pdf(candidates), above.log_pdf(candidates));
+}
+
+Choice choose(const JointParzenEstimator& below, const JointParzenEstimator& above,
+              const std::vector<std::vector<double>>& candidates) {
+  return best_of(below.log_pdf(candidates), above.log_pdf(candidates));
 }
 
 std::optional<std::vector<double>> propose(const std::vector<Dimension>& space, const std::vector<Observation>& trials,
@@ -224,6 +270,12 @@ std::optional<std::vector<double>> propose(const std::vector<Dimension>& space, 
   });
   if (finished < settings.startup_trials) return std::nullopt;
   const Split parts = split(trials, minimize);
+  if (settings.multivariate) {
+    const JointParzenEstimator below(parts.below, space, settings.prior_weight);
+    const JointParzenEstimator above(parts.above, space, settings.prior_weight);
+    const auto candidates = below.sample(random, static_cast<std::size_t>(settings.candidates));
+    return candidates[choose(below, above, candidates).best];
+  }
   std::vector<double> values;
   for (std::size_t d = 0; d < space.size(); ++d) {
     auto column = [&](const std::vector<const Observation*>& list) {

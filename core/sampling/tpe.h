@@ -1,8 +1,9 @@
 #pragma once
-// The tree-structured Parzen estimator (Bergstra et al., 2011) as Optuna's TPESampler computes it with its
-// defaults (univariate, constant liar, prior weight 1, magic clip, endpoints not considered, gamma(n) =
-// min(ceil(n / 10), 25), weights ramping down the oldest trials beyond 25), so that the same history and
-// candidates give the same densities and the same choice (tested against Optuna itself).
+// The tree-structured Parzen estimator (Bergstra et al., 2011) as Optuna's TPESampler (5.x) computes it with its
+// defaults (multivariate, constant liar, prior weight 1, magic clip, endpoints not considered, gamma(n) =
+// min(ceil(n / 10), 25), weights ramping down the oldest trials beyond 25), or univariate as Optuna did by default
+// before, so that the same history and candidates give the same densities and the same choice (tested against
+// Optuna itself).
 //
 // Each swept parameter is a Dimension; trials so far are Observations in the parameters' internal
 // representation (the value, its log for log-uniform, a list's index). propose() gives the next trial's values.
@@ -30,6 +31,10 @@ struct Settings {
   /// Candidates drawn from the good trials' density, of which the one with the best ratio is chosen.
   std::int64_t candidates = 24;
   double prior_weight = 1.0;
+  /// One density over every parameter at once (each kernel a product over the parameters, so that values which
+  /// were good together are proposed together), as Optuna does by default for one objective; false: one density
+  /// per parameter, each chosen on its own (Bergstra et al.'s original TPE, Optuna's default before 4.?).
+  bool multivariate = true;
 };
 
 struct Observation {
@@ -64,17 +69,33 @@ class ParzenEstimator {
   std::vector<double> log_pdf(const std::vector<double>& xs) const;
   std::vector<double> sample(std::mt19937_64& random, std::size_t count) const;
 
+  /// One kernel's log density at x (the last kernel is the prior), and a draw from it.
+  double kernel_log_pdf(std::size_t kernel, double x) const;
+  double sample_kernel(std::size_t kernel, std::mt19937_64& random) const;
+
   const std::vector<double>& weights() const { return weights_; }
   const std::vector<double>& mus() const { return mus_; }
   const std::vector<double>& sigmas() const { return sigmas_; }
 
  private:
-  double kernel_log_pdf(std::size_t kernel, double x) const;
-
   Dimension dimension_;
   double low_ = 0, high_ = 0;  // the range the kernels live in: widened by half a step, in log space if log
   std::vector<double> weights_, mus_, sigmas_;
   std::vector<std::vector<double>> categorical_;  // per kernel, the probability of each choice
+};
+
+/// A mixture over every dimension at once (Optuna's _MixtureOfProductDistribution): kernel k is the product of
+/// each dimension's kernel k, all dimensions share the kernels' weights, and a draw takes every value of a point
+/// from one kernel. Points are one value per dimension, in the internal representation.
+class JointParzenEstimator {
+ public:
+  JointParzenEstimator(const std::vector<const Observation*>& observations, const std::vector<Dimension>& space,
+                       double prior_weight);
+  std::vector<double> log_pdf(const std::vector<std::vector<double>>& points) const;
+  std::vector<std::vector<double>> sample(std::mt19937_64& random, std::size_t count) const;
+
+ private:
+  std::vector<ParzenEstimator> dimensions_;
 };
 
 /// The candidate with the highest log l(x) - log g(x) (the first on a tie), and every score.
@@ -83,9 +104,12 @@ struct Choice {
   std::vector<double> scores;
 };
 Choice choose(const ParzenEstimator& below, const ParzenEstimator& above, const std::vector<double>& candidates);
+Choice choose(const JointParzenEstimator& below, const JointParzenEstimator& above,
+              const std::vector<std::vector<double>>& candidates);
 
-/// The next trial's values by TPE, each dimension on its own, or nothing while fewer than startup_trials trials
-/// are completed or pruned (the caller draws at random then, as Optuna does). `random` draws the candidates.
+/// The next trial's values by TPE (multivariate or each dimension on its own, as `settings` says), or nothing while
+/// fewer than startup_trials trials are completed or pruned (the caller draws at random then, as Optuna does). `random`
+/// draws the candidates.
 std::optional<std::vector<double>> propose(const std::vector<Dimension>& space, const std::vector<Observation>& trials,
                                            const Settings& settings, bool minimize, std::mt19937_64& random);
 

@@ -1,6 +1,6 @@
 """Optuna's TPE on fixed trial histories, for tests/test_tpe.cpp: for each case, the good/bad split, and per
-dimension the log densities l(x) and g(x) of Optuna's Parzen estimators at given candidates and the candidate TPE
-chooses. Prints JSON. Uses Optuna's own internals (optuna.samplers._tpe), with TPESampler's default parameters.
+dimension (univariate TPE) and over the whole space (multivariate TPE, Optuna's default) the log densities l(x)
+and g(x) of Optuna's Parzen estimators at given candidates and the candidate TPE chooses. Prints JSON. Uses Optuna's own internals (optuna.samplers._tpe), with TPESampler's default parameters.
 """
 
 import json
@@ -102,6 +102,13 @@ def case(seed, completed, pruned, running, direction):
         out["dimensions"].append({"name": name, "dimension": dimension(distribution),
                                   "candidates": candidates[name].tolist(), "log_l": log_l.tolist(),
                                   "log_g": log_g.tolist(), "best": int(np.argmax(log_l - log_g))})
+    # Multivariate, Optuna's default: one estimator over the whole space, candidates drawn jointly.
+    mpe_below = sampler._build_parzen_estimator(study, SPACE, below, handle_below=True)
+    mpe_above = sampler._build_parzen_estimator(study, SPACE, above, handle_below=False)
+    candidates = mpe_below.sample(np.random.RandomState(seed + 2), 24)
+    log_l, log_g = mpe_below.log_pdf(candidates), mpe_above.log_pdf(candidates)
+    out["joint"] = {"candidates": np.array([candidates[name] for name in SPACE]).T.tolist(), "log_l": log_l.tolist(),
+                    "log_g": log_g.tolist(), "best": int(np.argmax(log_l - log_g))}
     return out
 
 

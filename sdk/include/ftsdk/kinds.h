@@ -8,4 +8,5 @@
 #include <ftsdk/kind_list.h>
 #include <ftsdk/optimizer.h>
 #include <ftsdk/regularization.h>
+#include <ftsdk/sampler.h>
 #include <ftsdk/task.h>

@@ -53,13 +53,13 @@ struct TrialProposal {
   std::string proposed_by;
 };
 
+/// Made by a factory registered with `Registry::add_sampler` and chosen by `[sweep] method = "NAME"`. ftrun asks
+/// it for each trial when a worker needs one, under the store's write lock, with every trial so far: running ones
+/// too, so that several workers do not pile onto one point. (grid and random, whose values do not depend on
+/// results, are asked for every trial when the sweep is created; that is what lets a sweep of theirs be sharded.)
 class Sampler {
  public:
   virtual ~Sampler() = default;
-  /// Whether proposals depend on results. An adaptive sampler is asked for each trial when a worker needs one,
-  /// under the store's write lock, with every trial so far (running ones too: several workers must not pile onto
-  /// one point). A sampler that is not adaptive is asked for every trial when the sweep is created, with none.
-  virtual bool adaptive() const = 0;
   /// The values of trial `number`, or nothing when the sweep has no more trials. `trial_seed` comes from the
   /// sweep's seed and `number` only: draw from it, and a sweep resumed after a crash proposes what an
   /// uninterrupted one would have. Throw `ft::ConfigError` for a space the sampler cannot search.

@@ -14,7 +14,13 @@ namespace ft {
 /// 3: `Backbone::forward_stages` (a backbone split at its stages, for the feature cache).
 /// 4: `Split::get_for_training` and `Split::draws_random` (augmentation while decoding).
 /// 5 (ftsdk 2): the task kind, named-tensor examples and batches, one list of kinds (ftsdk/kinds.h).
-inline constexpr std::uint32_t kPluginAbiVersion = 5;
+/// 6 (ftsdk 2.2): the sampler kind (ftsdk/sampler.h), its `Registry::add_sampler` appended after every other
+///   virtual function, so plugins of ABI 5 still load (kOldestLoadableAbiVersion); ftrun builds before 2.2 refuse
+///   plugins of ABI 6, which may call add_sampler.
+inline constexpr std::uint32_t kPluginAbiVersion = 6;
+
+/// The oldest ABI whose plugins this ftrun still loads: every change since only appended to it.
+inline constexpr std::uint32_t kOldestLoadableAbiVersion = 5;
 
 /// The SDK's major version, the `ftsdk` CMake package's: plugins built against another major version are refused
 /// with "rebuild against ftsdk 2".
