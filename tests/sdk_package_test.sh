@@ -70,7 +70,7 @@ skip = 0
 TOML
 "$work/prefix/bin/ftrun" sweep "$work/sweep.toml" --store "$work/sweep.db" 2>&1 | tee "$work/sweep.txt"
 grep -q "halton" "$work/sweep.txt"
-trials=$(sqlite3 "$work/sweep.db" "SELECT group_concat(state || ' ' || sampler || ' ' || replace(params, char(10), ' '), '; ')
+trials=$(sqlite3 "$work/sweep.db" "SELECT group_concat(state || ' ' || sampler || ' ' || replace(rtrim(params, char(10)), char(10), ' '), '; ')
   FROM (SELECT * FROM trials ORDER BY number)")
 echo "halton's trials: $trials"
 [ "$trials" = "completed halton optimizer.lr = 0.001 regularization.l1.lambda = 0.0; completed halton optimizer.lr = 0.000316228 regularization.l1.lambda = 0.001; completed halton optimizer.lr = 0.00316228 regularization.l1.lambda = 0.0" ]
