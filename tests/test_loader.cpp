@@ -85,7 +85,7 @@ TEST_CASE("a plugin built against ftsdk 2.1 (ABI 5, before the sampler kind) sti
   ft::PluginCatalog catalog;
   catalog.load_file(kFixtures + "/fixture_sdk21_plugin.so");
   CHECK(catalog.types("regularization") == std::vector<std::string>{"sdk21_zero"});
-  CHECK(catalog.make_regularization("sdk21_zero", ft::Params("regularization"), {}) != nullptr);
+  CHECK(catalog.origin("regularization", "sdk21_zero").plugin->version == "2.1.0");
 }
 
 TEST_CASE("a component name registered twice is refused and the first stays", "[loader]") {
