@@ -18,6 +18,7 @@
 #include "runner/input_speed.h"
 #include "runner/runner.h"
 #include "runner/trainer.h"
+#include "sampling/builtin_samplers.h"
 #include "store/results_store.h"
 #include "training/launch_environment.h"
 #include "training/lr_range.h"
@@ -295,10 +296,11 @@ std::shared_ptr<Sampler> sweep_sampler(const SweepConfig& config, bool minimize,
   if (auto builtin = make_builtin_sweep_sampler(config, minimize)) return builtin;
   const auto types = catalog.types("sampler");
   if (std::find(types.begin(), types.end(), config.method) == types.end()) {
-    std::string message = config.method_where.str() + ": [sweep] method = \"" + config.method +
-                          "\": no such sampler; built in: grid, random, tpe; from plugins: " +
-                          (types.empty() ? std::string("none") : fmt::format("{}", fmt::join(types, ", "))) +
-                          " (a sampler plugin is loaded like any other: docs/plugins.md)";
+    std::string message =
+        config.method_where.str() + ": [sweep] method = \"" + config.method +
+        "\": no such sampler; built in: " + fmt::format("{}", fmt::join(builtin_sampler_names(), ", ")) +
+        "; from plugins: " + (types.empty() ? std::string("none") : fmt::format("{}", fmt::join(types, ", "))) +
+        " (a sampler plugin is loaded like any other: docs/plugins.md)";
     for (const auto& failure : catalog.failures()) message += "\n  not loaded, may provide it: " + failure;
     throw ConfigError(message);
   }

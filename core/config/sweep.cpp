@@ -145,7 +145,7 @@ SweepConfig read_sweep_table(const ConfigTable& sweep) {
   config.method = params.required<std::string>("method");
   config.method_where = params.find("method")->where;
   // Another name is a sampler plugin's, known once plugins are loaded; a near miss of a built-in is a typo.
-  const std::vector<std::string> builtins = {"grid", "random", "tpe"};
+  const auto& builtins = builtin_sampler_names();
   if (!is_builtin_sampler(config.method) && !did_you_mean(config.method, builtins).empty()) {
     params.fail("method", "expected \"grid\", \"random\", \"tpe\" or a sampler plugin's name, got \"" + config.method +
                               "\"" + did_you_mean(config.method, builtins));

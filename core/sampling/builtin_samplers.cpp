@@ -4,6 +4,7 @@
 
 #include <ftsdk/error.h>
 
+#include <algorithm>
 #include <cmath>
 #include <random>
 
@@ -142,7 +143,15 @@ class TpeSampler : public Sampler {
 
 }  // namespace
 
-bool is_builtin_sampler(const std::string& method) { return method == "grid" || method == "random" || method == "tpe"; }
+const std::vector<std::string>& builtin_sampler_names() {
+  static const std::vector<std::string> names = {"grid", "random", "tpe"};
+  return names;
+}
+
+bool is_builtin_sampler(const std::string& method) {
+  const auto& names = builtin_sampler_names();
+  return std::find(names.begin(), names.end(), method) != names.end();
+}
 
 std::shared_ptr<Sampler> make_builtin_sampler(const std::string& method, const Params& params,
                                               const SamplerContext& context) {

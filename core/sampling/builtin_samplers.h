@@ -8,6 +8,7 @@
 
 #include <memory>
 #include <string>
+#include <vector>
 
 namespace ft {
 
@@ -15,6 +16,9 @@ namespace ft {
 /// `params` is the [sweep.sampler] table: tpe reads startup_trials (10), candidates (24) and multivariate (true).
 std::shared_ptr<Sampler> make_builtin_sampler(const std::string& method, const Params& params,
                                               const SamplerContext& context);
+
+/// The built-in samplers' names: grid, random, tpe.
+const std::vector<std::string>& builtin_sampler_names();
 
 /// Whether `method` is a built-in sampler.
 bool is_builtin_sampler(const std::string& method);
