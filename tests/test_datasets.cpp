@@ -2,6 +2,7 @@
 #include "cifar_files.h"
 #include "data/augment.h"
 #include "data/auto_augment.h"
+#include "data/batch_source.h"
 #include "image_folder_files.h"
 #include "image_transforms.h"
 #include "loader/plugin_catalog.h"
@@ -14,6 +15,7 @@
 #include <catch2/catch.hpp>
 #include <cmath>
 #include <fstream>
+#include <nlohmann/json.hpp>
 #include <random>
 
 using Catch::Matchers::Contains;
@@ -548,4 +550,146 @@ TEST_CASE("TrivialAugment and RandAugment transform each image on its own, repro
     CHECK(unchanged < (rand ? 0.1 : 0.2));
     CHECK(unchanged > (rand ? 0.0 : 0.03));
   }
+}
+
+namespace {
+
+// Examples with boxes: example i has i % 3 objects; `images_of_other_size` makes example 5's image larger.
+class BoxSplit final : public ft::Split {
+ public:
+  explicit BoxSplit(bool images_of_other_size = false) : other_size_(images_of_other_size) {}
+  std::int64_t size() const override { return 8; }
+  ft::Example get(std::int64_t index) const override {
+    const std::int64_t objects = index % 3, side = other_size_ && index == 5 ? 6 : 4;
+    return {{ft::tensor_names::kImages, torch::full({1, side, side}, index, torch::kUInt8)},
+            {ft::tensor_names::kBoxes, torch::full({objects, 4}, static_cast<float>(index + 1))},
+            {ft::tensor_names::kBoxLabels, torch::full({objects}, index + 1, torch::kInt64)}};
+  }
+
+ private:
+  bool other_size_;
+};
+
+}  // namespace
+
+TEST_CASE("Examples with different numbers of boxes are collated padded, with each example's count", "[data]") {
+  ft::DatasetInfo info;
+  info.input = {1, 4, 4};
+  const ft::BatchSource source(std::make_shared<BoxSplit>(), info, c10::Device(c10::kCPU));
+  const auto batch = source.batch(torch::tensor({0, 1, 2, 4, 3}, torch::kInt64));
+  CHECK(batch.at("images").sizes() == torch::IntArrayRef({5, 1, 4, 4}));
+  REQUIRE(batch.at("boxes").sizes() == torch::IntArrayRef({5, 2, 4}));
+  CHECK(torch::equal(batch.at("boxes_count"), torch::tensor({0, 1, 2, 1, 0}, torch::kInt64)));
+  CHECK(torch::equal(batch.at("box_labels_count"), batch.at("boxes_count")));
+  const auto boxes = batch.at("boxes"), labels = batch.at("box_labels");
+  CHECK(torch::equal(boxes[2], torch::full({2, 4}, 3.0f)));  // both real rows
+  CHECK(torch::equal(boxes[1][0], torch::full({4}, 2.0f)));  // the real row
+  CHECK(torch::equal(boxes[1][1], torch::zeros({4})));       // padding
+  CHECK(torch::equal(boxes[0], torch::zeros({2, 4})));       // no objects: all padding
+  CHECK(torch::equal(labels[3], torch::tensor({5, 0}, torch::kInt64)));
+
+  const ft::BatchSource mismatched(std::make_shared<BoxSplit>(true), info, c10::Device(c10::kCPU));
+  CHECK_NOTHROW(mismatched.batch(torch::tensor({0, 1}, torch::kInt64)));
+  CHECK_THROWS_WITH(mismatched.batch(torch::tensor({4, 5}, torch::kInt64)),
+                    Catch::Contains("examples differ in the shape of 'images' ([1, 4, 4] and [1, 6, 6])"));
+}
+
+namespace {
+
+// The boxes and categories of the first image of a COCO file, read with nlohmann::json, not with ftrun's reader.
+std::vector<std::pair<std::vector<double>, std::int64_t>> first_image_objects(const std::string& path) {
+  std::ifstream file(path);
+  const auto json = nlohmann::json::parse(file);
+  const auto first = json["images"][0]["id"].get<std::int64_t>();
+  std::vector<std::pair<std::vector<double>, std::int64_t>> out;
+  for (const auto& annotation : json["annotations"]) {
+    if (annotation["image_id"] == first) {
+      out.emplace_back(annotation["bbox"].get<std::vector<double>>(), annotation["category_id"].get<std::int64_t>());
+    }
+  }
+  return out;
+}
+
+ft::ParamValue strings(const std::vector<std::string>& texts) {
+  std::vector<ft::ParamValue> list;
+  for (const auto& text : texts) list.push_back(value_of(text));
+  return value_of(list);
+}
+
+// The Fashion-MNIST detection set (scripts/fashion_mnist_detection.py), small, in `folder`.
+bool make_detection_set(const std::string& folder) {
+  if (!std::ifstream("/usr/share/datasets/fashion-mnist/t10k-images-idx3-ubyte.gz")) return false;
+  const std::string command = std::string(FT_PYTHON) + " " + FT_REFERENCE_DIR +
+                              "/../../scripts/fashion_mnist_detection.py " + folder +
+                              " --train 40 --val 10 --test 10 > /dev/null";
+  REQUIRE(std::system(command.c_str()) == 0);
+  return true;
+}
+
+}  // namespace
+
+TEST_CASE("coco reads a COCO folder: images, boxes in pixels, labels by category, subsets, letterboxing",
+          "[datasets][coco]") {
+  TempDir dir;
+  if (!make_detection_set(dir / "set")) {
+    WARN("not run: Debian's dataset-fashion-mnist is not installed");
+    return;
+  }
+  Fixture f;
+  f.catalog.load_file(std::string(FT_PLUGIN_DIR) + "/ft_coco.so");
+  auto make = [&](std::vector<std::pair<std::string, ft::ParamValue>> extra) {
+    ft::Params params("dataset");
+    params.set("root", value_of(dir / "set"));
+    params.set("test_split", value_of(std::string("test")));
+    for (auto& [key, value] : extra) params.set(key, value);
+    return f.catalog.make_dataset("coco", params, {0, f.log});
+  };
+  const auto dataset = make({});
+  CHECK(dataset->info().num_classes == 10);
+  CHECK(dataset->info().class_names.at(9) == "Ankle boot");
+  CHECK(dataset->info().input.height == 128);
+  CHECK(dataset->train()->size() == 40);
+  CHECK(dataset->validation()->size() == 10);
+  CHECK(dataset->test()->size() == 10);
+  // The first training canvas against its annotations: COCO's [x, y, w, h] become [x1, y1, x2, y2].
+  const auto annotations = first_image_objects(dir / "set/annotations/instances_train.json");
+  const auto example = dataset->train()->get(0);
+  CHECK(example.at("images").sizes() == torch::IntArrayRef({3, 128, 128}));
+  const auto boxes = example.at("boxes");
+  REQUIRE(boxes.size(0) == static_cast<std::int64_t>(annotations.size()));
+  for (std::int64_t k = 0; k < boxes.size(0); ++k) {
+    const auto& [bbox, category] = annotations[static_cast<std::size_t>(k)];
+    CHECK(boxes[k][0].item<float>() == Approx(bbox[0]));
+    CHECK(boxes[k][3].item<float>() == Approx(bbox[1] + bbox[3]));
+    CHECK(example.at("box_labels")[k].item<std::int64_t>() == category - 1);
+    // The box holds the item: its pixels are bright inside, and the image is black outside every box.
+    const auto inside = example.at("images")[0]
+                            .slice(0, static_cast<std::int64_t>(bbox[1]), static_cast<std::int64_t>(bbox[1] + bbox[3]))
+                            .slice(1, static_cast<std::int64_t>(bbox[0]), static_cast<std::int64_t>(bbox[0] + bbox[2]));
+    CHECK(inside.max().item<std::uint8_t>() > 24);
+  }
+
+  // Five categories: labels 0-4 in category-id order, the other items' boxes gone.
+  const auto names = strings({"Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot"});
+  const auto five = make({{"categories", names}});
+  CHECK(five->info().num_classes == 5);
+  CHECK(five->info().class_names.front() == "Sandal");
+  for (std::int64_t i = 0; i < five->train()->size(); ++i) {
+    const auto labels = five->train()->get(i).at("box_labels");
+    if (labels.numel() > 0) CHECK(labels.max().item<std::int64_t>() < 5);
+  }
+  // Two images per category at most what is needed; letterboxed to 64: boxes halved.
+  CHECK(make({{"categories", names}, {"shots", value_of(std::int64_t{2})}})->train()->size() < 10);
+  const auto small = make({{"image_size", value_of(std::int64_t{64})}});
+  CHECK(small->info().input.width == 64);
+  const auto halved = small->train()->get(0).at("boxes");
+  CHECK(torch::allclose(halved, boxes / 2));
+
+  // Mistakes: a missing image, an unknown category, a missing split.
+  std::filesystem::remove(dir / "set/val/000003.png");
+  CHECK_THROWS_WITH(make({}),
+                    Contains("names images that are missing from " + (dir / "set/val")) && Contains("000003.png"));
+  CHECK_THROWS_WITH(make({{"categories", strings({"Sandals"})}}), Contains("has no category 'Sandals'"));
+  CHECK_THROWS_WITH(make({{"train_split", value_of(std::string("train2017"))}}),
+                    Contains("instances_train2017.json not found"));
 }

@@ -5,6 +5,7 @@
 
 #include <torch/torch.h>
 
+#include <algorithm>
 #include <map>
 #include <string>
 #include <vector>
@@ -31,6 +32,40 @@ BatchSource::BatchSource(torch::Tensor inputs, torch::Tensor labels, c10::Device
   tensors_[tensor_names::kLabels] = std::move(labels);
 }
 
+torch::Tensor collate(const std::string& name, const std::vector<torch::Tensor>& tensors, NamedTensors& batch) {
+  const auto first = tensors.front().sizes();
+  bool same = true, ragged = first.size() > 0;
+  for (const auto& tensor : tensors) {
+    const auto sizes = tensor.sizes();
+    same = same && sizes == first;
+    ragged = ragged && sizes.size() == first.size() && sizes.slice(1) == first.slice(1);
+  }
+  if (same) return torch::stack(tensors);
+  if (!ragged) {
+    const auto shape = [](const torch::Tensor& tensor) { return c10::str(tensor.sizes()); };
+    const auto other = std::find_if(tensors.begin(), tensors.end(),
+                                    [&](const torch::Tensor& tensor) { return tensor.sizes() != first; });
+    throw DataError("the dataset's examples differ in the shape of '" + name + "' (" + shape(tensors.front()) +
+                    " and " + shape(*other) +
+                    "): examples may differ only in the first dimension (a ragged "
+                    "tensor, such as an image's boxes), or not at all");
+  }
+  // A ragged tensor: padded with zeros to the longest example, with each example's count beside it.
+  std::int64_t longest = 0;
+  std::vector<std::int64_t> counts;
+  for (const auto& tensor : tensors) {
+    counts.push_back(tensor.size(0));
+    longest = std::max(longest, tensor.size(0));
+  }
+  std::vector<std::int64_t> shape{static_cast<std::int64_t>(tensors.size()), longest};
+  for (std::size_t d = 1; d < first.size(); ++d) shape.push_back(first[d]);
+  auto padded = torch::zeros(shape, tensors.front().options());
+  for (std::size_t i = 0; i < tensors.size(); ++i)
+    padded[static_cast<std::int64_t>(i)].narrow(0, 0, counts[i]).copy_(tensors[i]);
+  batch[name + tensor_names::kCountSuffix] = torch::tensor(counts, torch::kInt64);
+  return padded;
+}
+
 NamedTensors BatchSource::gather(const torch::Tensor& indices, std::optional<std::uint64_t> draw) const {
   std::map<std::string, std::vector<torch::Tensor>> parts;
   const auto* index = indices.data_ptr<std::int64_t>();
@@ -40,10 +75,9 @@ NamedTensors BatchSource::gather(const torch::Tensor& indices, std::optional<std
     for (const auto& [name, tensor] : example) parts[name].push_back(tensor);
   }
   NamedTensors out;
-  for (auto& [name, tensors] : parts) {
-    auto stacked = torch::stack(tensors);
-    if (device_.is_cuda()) stacked = stacked.pin_memory();
-    out[name] = std::move(stacked);
+  for (auto& [name, tensors] : parts) out[name] = collate(name, tensors, out);
+  if (device_.is_cuda()) {
+    for (auto& [name, tensor] : out) tensor = tensor.pin_memory();
   }
   return out;
 }

@@ -15,9 +15,16 @@
 
 #include <memory>
 #include <optional>
+#include <string>
 #include <utility>
+#include <vector>
 
 namespace ft {
+
+/// Stacks one name's example tensors into a batch tensor. Examples that differ only in their first dimension (a
+/// ragged tensor: an image's boxes) are padded with zeros to the longest, and `<name>_count` is added to `batch`
+/// (ftsdk/tensors.h, kCountSuffix). Throws DataError naming the tensor when examples differ otherwise.
+torch::Tensor collate(const std::string& name, const std::vector<torch::Tensor>& tensors, NamedTensors& batch);
 
 class BatchSource {
  public:

@@ -28,6 +28,14 @@ inline constexpr const char* kAttentionMask = "attention_mask";
 /// What the loss compares the model's outputs with, set by the task (Task::prepare): class indices, class
 /// probabilities once mixup mixed them, or token ids with -100 where no prediction is scored.
 inline constexpr const char* kTargets = "targets";
+/// Objects' boxes, `float [K, 4]` per example ([x1, y1, x2, y2] in pixels), K from 0: a ragged tensor (below).
+inline constexpr const char* kBoxes = "boxes";
+/// The objects' classes, `int64 [K]` per example.
+inline constexpr const char* kBoxLabels = "box_labels";
+/// Appended to a name whose examples differ in their first dimension (a ragged tensor: an image's boxes): the
+/// batch holds them padded with zeros to the longest, `[N, K_max, ...]`, and `<name>_count`, `int64 [N]`, says
+/// how many rows of each example are real. A split held in memory hands over the same two tensors.
+inline constexpr const char* kCountSuffix = "_count";
 }  // namespace tensor_names
 
 /// A set of tensors by name: one example (no batch dimension) or a batch (every tensor's first dimension is

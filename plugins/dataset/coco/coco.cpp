@@ -1,0 +1,217 @@
+// coco: object-detection data in COCO's layout (https://cocodataset.org/#format-data), read and checked by
+// coco_annotations.h; images decoded with libjpeg-turbo and libspng as image_folder does.
+//
+//   root              folder holding annotations/instances_<split>.json and one image folder per split,
+//                     root/<split>/ (required)
+//   train_split       "train" (COCO's own: "train2017")
+//   validation_split  "val" ("val2017")
+//   test_split        "" (no test split: COCO's test images have no public annotations); "test" for the
+//                     Fashion-MNIST set of scripts/fashion_mnist_detection.py
+//   categories        names of the categories to detect, all by default; labels are their order by category id
+//   shots             N > 0: a few-shot training set, N images per category (coco_annotations.h, few_shot), drawn
+//                     with the experiment's seed
+//   image_size        0: keep the images' size (every image of the set must have the same); S: each image
+//                     letterboxed into S x S (scaled so that its longer side is S, padded below and right)
+//   mean, std         per-channel normalisation (ImageNet's by default)
+//
+// Each example: `images` uint8 [3, S, S]; `boxes` float [K, 4] ([x1, y1, x2, y2] in the example's pixels),
+// `box_labels` int64 [K], `box_crowd` uint8 [K] (crowd regions: training ignores them, COCO's evaluation counts
+// detections on them as neither right nor wrong) and `box_areas` float [K] (the annotation's area, scaled as the
+// image: COCO's size ranges use it). K varies per example: the core collates these ragged tensors padded, with
+// `<name>_count` (ftsdk/tensors.h).
+#include <ftsdk/plugin.h>
+
+#include "../common/stored_dataset.h"
+#include "../image_folder/image_decode.h"
+#include "coco_annotations.h"
+
+#include <torch/torch.h>
+
+#include <algorithm>
+#include <cmath>
+#include <filesystem>
+#include <map>
+
+namespace {
+
+namespace fs = std::filesystem;
+
+// One image's objects, in the example's pixels.
+struct ImageObjects {
+  std::string path;
+  std::int64_t width = 0, height = 0;
+  std::vector<ft_plugins::CocoObject> objects;
+};
+
+class CocoSplit final : public ft::Split {
+ public:
+  CocoSplit(std::vector<ImageObjects> images, std::map<std::int64_t, std::int64_t> labels, std::int64_t image_size)
+      : images_(std::move(images)), labels_(std::move(labels)), image_size_(image_size) {}
+  std::int64_t size() const override { return static_cast<std::int64_t>(images_.size()); }
+
+  ft::Example get(std::int64_t index) const override {
+    const ImageObjects& image = images_.at(static_cast<std::size_t>(index));
+    const auto rgb = ft_plugins::decode(ft_plugins::read_image_file(image.path));
+    if (rgb.width != image.width || rgb.height != image.height) {
+      throw ft::DataError(image.path + " is " + std::to_string(rgb.width) + "x" + std::to_string(rgb.height) +
+                          ", but its annotation file says " + std::to_string(image.width) + "x" +
+                          std::to_string(image.height));
+    }
+    auto pixels =
+        torch::from_blob(const_cast<std::uint8_t*>(rgb.pixels.data()), {rgb.height, rgb.width, 3}, torch::kUInt8)
+            .permute({2, 0, 1});
+    double scale_x = 1, scale_y = 1;
+    if (image_size_ > 0) {
+      const double scale = static_cast<double>(image_size_) / std::max(rgb.width, rgb.height);
+      const auto width = std::max<std::int64_t>(1, std::llround(rgb.width * scale));
+      const auto height = std::max<std::int64_t>(1, std::llround(rgb.height * scale));
+      const auto resized = torch::nn::functional::interpolate(pixels.unsqueeze(0).to(torch::kFloat32),
+                                                              torch::nn::functional::InterpolateFuncOptions()
+                                                                  .size(std::vector<std::int64_t>{height, width})
+                                                                  .mode(torch::kBilinear)
+                                                                  .align_corners(false)
+                                                                  .antialias(true));
+      auto canvas = torch::zeros({3, image_size_, image_size_}, torch::kUInt8);
+      canvas.narrow(1, 0, height).narrow(2, 0, width).copy_(resized[0].round().clamp(0, 255).to(torch::kUInt8));
+      pixels = canvas;
+      scale_x = static_cast<double>(width) / rgb.width;
+      scale_y = static_cast<double>(height) / rgb.height;
+    } else {
+      pixels = pixels.clone(at::MemoryFormat::Contiguous);  // own the pixels: `rgb` goes when this returns
+    }
+    const auto count = static_cast<std::int64_t>(image.objects.size());
+    auto boxes = torch::empty({count, 4}, torch::kFloat32);
+    auto labels = torch::empty({count}, torch::kInt64);
+    auto crowd = torch::empty({count}, torch::kUInt8);
+    auto areas = torch::empty({count}, torch::kFloat32);
+    for (std::int64_t k = 0; k < count; ++k) {
+      const auto& object = image.objects[static_cast<std::size_t>(k)];
+      const auto [x, y, w, h] = object.bbox;
+      boxes[k][0] = x * scale_x;
+      boxes[k][1] = y * scale_y;
+      boxes[k][2] = (x + w) * scale_x;
+      boxes[k][3] = (y + h) * scale_y;
+      labels[k] = labels_.at(object.category_id);
+      crowd[k] = object.crowd ? 1 : 0;
+      areas[k] = object.area * scale_x * scale_y;
+    }
+    return {{ft::tensor_names::kImages, pixels},
+            {ft::tensor_names::kBoxes, boxes},
+            {ft::tensor_names::kBoxLabels, labels},
+            {"box_crowd", crowd},
+            {"box_areas", areas}};
+  }
+
+ private:
+  std::vector<ImageObjects> images_;
+  std::map<std::int64_t, std::int64_t> labels_;  // category id -> label
+  std::int64_t image_size_ = 0;                  // 0: keep the images' size
+};
+
+class Coco final : public ft_plugins::StoredDataset {
+ public:
+  Coco(const ft::Params& params, const ft::DatasetContext& ctx) {
+    const auto root = params.required<std::string>("root");
+    const auto train_split = params.get<std::string>("train_split", "train");
+    const auto validation_split = params.get<std::string>("validation_split", "val");
+    const auto test_split = params.get<std::string>("test_split", "");
+    const auto categories = params.get<std::vector<std::string>>("categories", {});
+    const auto shots = params.get<std::int64_t>("shots", 0);
+    image_size_ = params.get<std::int64_t>("image_size", 0);
+    info_.mean = params.get<std::vector<double>>("mean", {0.485, 0.456, 0.406});
+    info_.std = params.get<std::vector<double>>("std", {0.229, 0.224, 0.225});
+    if (shots < 0) params.fail("shots", "must be 0 (every image) or the number of images per category");
+    if (image_size_ != 0 && image_size_ < 32) params.fail("image_size", "must be 0 (keep) or at least 32");
+    if (info_.mean.size() != 3 || info_.std.size() != 3) params.fail("mean", "mean and std need 3 values (RGB)");
+    if (!fs::is_directory(root)) {
+      throw ft::DataError("COCO folder " + root + " not found: expected annotations/instances_<split>.json and a " +
+                          "folder of images per split (build one from Fashion-MNIST with " +
+                          "scripts/fashion_mnist_detection.py " + root + ")");
+    }
+
+    auto train = read(root, train_split, categories);
+    if (shots > 0) train = ft_plugins::few_shot(train, shots, ctx.seed);
+    for (std::size_t i = 0; i < train.categories.size(); ++i) {
+      labels_[train.categories[i].id] = static_cast<std::int64_t>(i);
+      info_.class_names.push_back(train.categories[i].name);
+    }
+    info_.num_classes = static_cast<std::int64_t>(info_.class_names.size());
+    if (info_.num_classes == 0) throw ft::DataError(annotation_file(root, train_split) + " has no categories");
+    train_ = split_of(root, train_split, train);
+    validation_ = split_of(root, validation_split, read(root, validation_split, categories));
+    if (!test_split.empty()) test_ = split_of(root, test_split, read(root, test_split, categories));
+    ctx.log.info("COCO " + root + ": " + std::to_string(train_->size()) + " train, " +
+                 std::to_string(validation_->size()) + " validation" +
+                 (test_ ? ", " + std::to_string(test_->size()) + " test" : std::string()) + " images, " +
+                 std::to_string(info_.num_classes) + " categories, " + std::to_string(info_.input.width) + "x" +
+                 std::to_string(info_.input.height));
+  }
+
+ private:
+  static std::string annotation_file(const std::string& root, const std::string& split) {
+    return (fs::path(root) / "annotations" / ("instances_" + split + ".json")).string();
+  }
+
+  ft_plugins::CocoAnnotations read(const std::string& root, const std::string& split,
+                                   const std::vector<std::string>& categories) {
+    const auto file = annotation_file(root, split);
+    auto annotations = ft_plugins::read_coco_annotations(file);
+    if (!categories.empty()) annotations = ft_plugins::keep_categories(annotations, categories, file);
+    if (!train_categories_.empty()) {
+      std::vector<std::int64_t> ids;
+      for (const auto& category : annotations.categories) ids.push_back(category.id);
+      if (ids != train_categories_) {
+        throw ft::DataError(file + " has other categories than " + train_file_ +
+                            " (every split must have the same category ids)");
+      }
+    } else {
+      for (const auto& category : annotations.categories) train_categories_.push_back(category.id);
+      train_file_ = file;
+    }
+    const auto folder = (fs::path(root) / split).string();
+    const auto missing = ft_plugins::missing_image_files(annotations, folder);
+    if (!missing.empty()) {
+      std::string list;
+      for (const auto& path : missing) list += "\n  " + path;
+      throw ft::DataError(file + " names images that are missing from " + folder + ":" + list);
+    }
+    return annotations;
+  }
+
+  std::shared_ptr<CocoSplit> split_of(const std::string& root, const std::string& split,
+                                      const ft_plugins::CocoAnnotations& annotations) {
+    std::map<std::int64_t, std::size_t> position;
+    std::vector<ImageObjects> images;
+    for (const auto& image : annotations.images) {
+      position[image.id] = images.size();
+      images.push_back({(fs::path(root) / split / image.file_name).string(), image.width, image.height, {}});
+      if (image_size_ == 0) {
+        if (info_.input.width == 0) info_.input = {3, image.height, image.width};
+        if (image.width != info_.input.width || image.height != info_.input.height) {
+          throw ft::DataError(annotation_file(root, split) + ": image " + std::to_string(image.id) + " is " +
+                              std::to_string(image.width) + "x" + std::to_string(image.height) + ", others " +
+                              std::to_string(info_.input.width) + "x" + std::to_string(info_.input.height) +
+                              "; set [dataset] image_size to letterbox every image into one size");
+        }
+      }
+    }
+    if (image_size_ > 0) info_.input = {3, image_size_, image_size_};
+    for (const auto& object : annotations.objects) images[position.at(object.image_id)].objects.push_back(object);
+    return std::make_shared<CocoSplit>(std::move(images), labels_, image_size_);
+  }
+
+  std::int64_t image_size_ = 0;  // 0: keep the images' size
+  std::map<std::int64_t, std::int64_t> labels_;
+  std::vector<std::int64_t> train_categories_;
+  std::string train_file_;
+};
+
+void register_components(ft::Registry& registry) {
+  registry.add_dataset("coco", [](const ft::Params& params, const ft::DatasetContext& ctx) {
+    return std::make_shared<Coco>(params, ctx);
+  });
+}
+
+}  // namespace
+
+FT_PLUGIN("coco", "1.0.0", register_components)
