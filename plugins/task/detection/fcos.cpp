@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <cmath>
 #include <limits>
+#include <map>
 
 namespace ft_plugins::fcos {
 namespace nn = torch::nn;
@@ -248,31 +249,56 @@ Losses losses(const HeadOutputs& outputs, const torch::Tensor& anchors, const st
   return {classification / foreground_count, box_loss / foreground_count, centerness / foreground_count};
 }
 
-torch::Tensor nms(const torch::Tensor& boxes_in, const torch::Tensor& scores_in, double iou_threshold) {
-  // torchvision's CPU kernel, in the boxes' own precision.
-  const auto boxes = boxes_in.to(torch::kCPU, torch::kFloat32).contiguous();
-  const auto scores = scores_in.to(torch::kCPU, torch::kFloat32);
-  const auto count = boxes.size(0);
-  if (count == 0) return torch::empty({0}, torch::kInt64);
-  const auto order = std::get<1>(scores.sort(/*stable=*/true, /*dim=*/0, /*descending=*/true)).contiguous();
-  const auto b = boxes.accessor<float, 2>();
-  const auto o = order.accessor<std::int64_t, 1>();
-  std::vector<float> areas(count);
-  for (std::int64_t i = 0; i < count; ++i) areas[i] = (b[i][2] - b[i][0]) * (b[i][3] - b[i][1]);
-  std::vector<char> suppressed(count, 0);
-  std::vector<std::int64_t> keep;
-  for (std::int64_t a = 0; a < count; ++a) {
-    const auto i = o[a];
-    if (suppressed[i]) continue;
-    keep.push_back(i);
-    for (std::int64_t c = a + 1; c < count; ++c) {
-      const auto j = o[c];
-      if (suppressed[j]) continue;
+namespace {
+
+// torchvision's CPU NMS kernel on boxes taken in `order` (best first): marks each box kept or suppressed, in the
+// boxes' own precision (float), comparing IoU > threshold as it does.
+struct BoxArray {
+  explicit BoxArray(const torch::Tensor& boxes)
+      : tensor(boxes.to(torch::kCPU, torch::kFloat32).contiguous()), b(tensor.accessor<float, 2>()) {
+    for (std::int64_t i = 0; i < tensor.size(0); ++i) areas.push_back((b[i][2] - b[i][0]) * (b[i][3] - b[i][1]));
+  }
+  torch::Tensor tensor;
+  torch::TensorAccessor<float, 2> b;
+  std::vector<float> areas;
+};
+
+void suppress(const BoxArray& boxes, const std::vector<std::int64_t>& order, double threshold,
+              std::vector<char>& kept) {
+  const auto& b = boxes.b;
+  std::vector<char> suppressed(order.size(), 0);
+  for (std::size_t a = 0; a < order.size(); ++a) {
+    if (suppressed[a]) continue;
+    const auto i = order[a];
+    kept[i] = 1;
+    for (std::size_t c = a + 1; c < order.size(); ++c) {
+      if (suppressed[c]) continue;
+      const auto j = order[c];
       const float width = std::max(0.0f, std::min(b[i][2], b[j][2]) - std::max(b[i][0], b[j][0]));
       const float height = std::max(0.0f, std::min(b[i][3], b[j][3]) - std::max(b[i][1], b[j][1]));
       const float intersection = width * height;
-      if (intersection / (areas[i] + areas[j] - intersection) > iou_threshold) suppressed[j] = 1;
+      if (intersection / (boxes.areas[i] + boxes.areas[j] - intersection) > threshold) suppressed[c] = 1;
     }
+  }
+}
+
+// Indices of `scores` best first, equal scores in index order (torchvision sorts stably).
+std::vector<std::int64_t> best_first(const torch::Tensor& scores) {
+  const auto order = std::get<1>(scores.sort(/*stable=*/true, /*dim=*/0, /*descending=*/true)).contiguous();
+  return {order.data_ptr<std::int64_t>(), order.data_ptr<std::int64_t>() + order.numel()};
+}
+
+}  // namespace
+
+torch::Tensor nms(const torch::Tensor& boxes_in, const torch::Tensor& scores_in, double iou_threshold) {
+  if (boxes_in.size(0) == 0) return torch::empty({0}, boxes_in.options().dtype(torch::kInt64));
+  const BoxArray boxes(boxes_in);
+  const auto order = best_first(scores_in.to(torch::kCPU, torch::kFloat32));
+  std::vector<char> kept(order.size(), 0);
+  suppress(boxes, order, iou_threshold, kept);
+  std::vector<std::int64_t> keep;
+  for (const auto i : order) {
+    if (kept[i]) keep.push_back(i);
   }
   return torch::tensor(keep, torch::kInt64).to(boxes_in.device());
 }
@@ -280,19 +306,25 @@ torch::Tensor nms(const torch::Tensor& boxes_in, const torch::Tensor& scores_in,
 torch::Tensor batched_nms(const torch::Tensor& boxes, const torch::Tensor& scores, const torch::Tensor& labels,
                           double iou_threshold) {
   if (boxes.numel() == 0) return torch::empty({0}, boxes.options().dtype(torch::kInt64));
-  // torchvision's choice: one NMS per class for many boxes, else one NMS with each class's boxes moved apart.
-  if (boxes.numel() > (boxes.is_cpu() ? 4000 : 20000)) {
-    auto kept = torch::zeros_like(scores, torch::kBool);
-    const auto classes = std::get<0>(at::_unique(labels));
-    for (std::int64_t c = 0; c < classes.size(0); ++c) {
-      const auto indices = torch::where(labels == classes[c])[0];
-      kept.index_put_({indices.index({nms(boxes.index({indices}), scores.index({indices}), iou_threshold)})}, true);
-    }
-    const auto indices = torch::where(kept)[0];
-    return indices.index({std::get<1>(scores.index({indices}).sort(/*dim=*/0, /*descending=*/true))});
+  // torchvision's choice: one NMS per class for many boxes, else one NMS with each class's boxes moved apart (whose
+  // rounding differs, so it is kept as it is for the same results).
+  if (boxes.numel() <= (boxes.is_cpu() ? 4000 : 20000)) {
+    const auto offsets = labels.to(boxes.dtype()) * (boxes.max() + torch::tensor(1).to(boxes.options()));
+    return nms(boxes + offsets.unsqueeze(1), scores, iou_threshold);
   }
-  const auto offsets = labels.to(boxes.dtype()) * (boxes.max() + torch::tensor(1).to(boxes.options()));
-  return nms(boxes + offsets.unsqueeze(1), scores, iou_threshold);
+  // One NMS per class, in one pass over the boxes best first: each class's boxes keep the order torchvision's
+  // per-class call gives them, without a tensor per class.
+  const BoxArray cpu_boxes(boxes);
+  const auto cpu_labels = labels.to(torch::kCPU, torch::kInt64).contiguous();
+  const auto* label = cpu_labels.data_ptr<std::int64_t>();
+  std::map<std::int64_t, std::vector<std::int64_t>> by_class;
+  for (const auto i : best_first(scores.to(torch::kCPU, torch::kFloat32))) by_class[label[i]].push_back(i);
+  std::vector<char> kept(static_cast<std::size_t>(boxes.size(0)), 0);
+  for (const auto& entry : by_class) suppress(cpu_boxes, entry.second, iou_threshold, kept);
+  const auto indices = torch::nonzero(torch::from_blob(kept.data(), {boxes.size(0)}, torch::kInt8)).squeeze(1);
+  // As torchvision: the kept indices in index order, then sorted by score (not stably).
+  return indices.index({std::get<1>(scores.cpu().index({indices}).sort(/*dim=*/0, /*descending=*/true))})
+      .to(boxes.device());
 }
 
 std::vector<Detections> detect(const HeadOutputs& outputs, const torch::Tensor& anchors,
@@ -310,10 +342,9 @@ std::vector<Detections> detect(const HeadOutputs& outputs, const torch::Tensor& 
       const auto centerness = outputs.centerness[i].slice(0, start, start + count);
       const auto level_anchors = anchors.slice(0, start, start + count);
       start += count;
-      auto level_scores = torch::sqrt(torch::sigmoid(logits) * torch::sigmoid(centerness)).flatten();
-      const auto keep = level_scores > settings.score_threshold;
-      level_scores = level_scores.index({keep});
-      auto candidates = torch::where(keep)[0];
+      const auto all_scores = torch::sqrt(torch::sigmoid(logits) * torch::sigmoid(centerness)).flatten();
+      auto candidates = (all_scores > settings.score_threshold).nonzero().squeeze(1);
+      const auto level_scores = all_scores.index_select(0, candidates);
       const auto k = std::min<std::int64_t>(settings.candidates_per_level, candidates.size(0));
       auto [top_scores, top] = level_scores.topk(k);
       candidates = candidates.index({top});
