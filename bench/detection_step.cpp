@@ -1,11 +1,12 @@
 // ftrun's FCOS detector part (feature pyramid, heads, losses) and its evaluation (post-processing and COCO mAP) on
 // the inputs and weights bench/detection_speed.py writes, timed; that script times torchvision and pycocotools on
 // the same and prints the ratios. Prints one JSON line.
-//   ftrun_detection_bench DIR ITERATIONS THREADS
+//   ftrun_detection_bench DIR ITERATIONS THREADS [DEVICE]     DEVICE: cpu (default) or cuda
 #include "coco_evaluation.h"
 #include "fcos.h"
 #include "model/checkpoint.h"
 
+#include <torch/cuda.h>
 #include <torch/torch.h>
 
 #include <chrono>
@@ -16,7 +17,11 @@
 
 namespace {
 
+c10::Device device = c10::kCPU;
+
+// Milliseconds since `start`, once the device has finished what was queued.
 double milliseconds_since(std::chrono::steady_clock::time_point start) {
+  if (device.is_cuda()) torch::cuda::synchronize();
   return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
 }
 
@@ -28,10 +33,11 @@ void load_into(torch::nn::Module& module, const std::string& prefix, const ft::T
 }  // namespace
 
 int main(int argc, char** argv) {
-  if (argc != 4) {
-    std::fprintf(stderr, "usage: ftrun_detection_bench DIR ITERATIONS THREADS\n");
+  if (argc != 4 && argc != 5) {
+    std::fprintf(stderr, "usage: ftrun_detection_bench DIR ITERATIONS THREADS [cpu|cuda]\n");
     return 2;
   }
+  if (argc == 5) device = c10::Device(argv[4]);
   const std::string dir = argv[1];
   const int iterations = std::atoi(argv[2]);
   at::set_num_threads(std::atoi(argv[3]));
@@ -44,7 +50,10 @@ int main(int argc, char** argv) {
   ft_plugins::fcos::Head head(256, classes);
   load_into(pyramid_network, "fpn.", weights);
   load_into(head, "head.", weights);
-  const std::vector<torch::Tensor> features{inputs.at("features.0"), inputs.at("features.1"), inputs.at("features.2")};
+  pyramid_network.to(device);
+  head.to(device);
+  const std::vector<torch::Tensor> features{inputs.at("features.0").to(device), inputs.at("features.1").to(device),
+                                            inputs.at("features.2").to(device)};
   const auto images = features[0].size(0);
   std::vector<ft_plugins::fcos::Targets> targets;
   for (std::int64_t i = 0; i < images; ++i) {
@@ -74,13 +83,14 @@ int main(int argc, char** argv) {
   std::vector<ft_plugins::GroundTruthBox> objects;
   for (std::int64_t i = 0; i < images; ++i) {
     image_ids.push_back(i + 1);
-    const auto boxes = targets[i].boxes;
+    const auto boxes = targets[i].boxes.cpu();
+    const auto labels = targets[i].labels.cpu();
     for (std::int64_t k = 0; k < boxes.size(0); ++k) {
       const double x1 = boxes[k][0].item<double>(), y1 = boxes[k][1].item<double>();
       const double w = boxes[k][2].item<double>() - x1, h = boxes[k][3].item<double>() - y1;
       objects.push_back({static_cast<std::int64_t>(objects.size() + 1),
                          i + 1,
-                         targets[i].labels[k].item<std::int64_t>() + 1,
+                         labels[k].item<std::int64_t>() + 1,
                          {x1, y1, w, h},
                          w * h,
                          false});
@@ -103,10 +113,11 @@ int main(int argc, char** argv) {
     start = std::chrono::steady_clock::now();
     std::vector<ft_plugins::Detection> results;
     for (std::int64_t i = 0; i < images; ++i) {
-      const auto boxes = detections[i].boxes.contiguous();
+      const auto boxes = detections[i].boxes.cpu().contiguous(), scores = detections[i].scores.cpu();
+      const auto labels = detections[i].labels.cpu();
       const auto b = boxes.accessor<float, 2>();
-      const auto s = detections[i].scores.accessor<float, 1>();
-      const auto l = detections[i].labels.accessor<std::int64_t, 1>();
+      const auto s = scores.accessor<float, 1>();
+      const auto l = labels.accessor<std::int64_t, 1>();
       for (std::int64_t k = 0; k < boxes.size(0); ++k) {
         results.push_back({i + 1, l[k] + 1, {b[k][0], b[k][1], b[k][2] - b[k][0], b[k][3] - b[k][1]}, s[k]});
       }

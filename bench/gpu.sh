@@ -19,4 +19,8 @@ FTRUN_BUILD=build-gpu python3 bench/compare.py --preset gpu --set train.cuda_gra
 # One process under torchrun: NCCL's process group, broadcast and bucketed all-reduce on the GPU.
 torchrun --nproc-per-node 1 --no-python build-gpu/ftrun experiments/quickstart.toml --store "$out/nccl.db" \
   --set experiment.device=cuda 2>&1 | tail -20 | tee "$out/nccl.txt" || true
+# FCOS's detector part against torchvision's on CUDA: the training step, the forward, the post-processing (ftrun's
+# NMS runs on the host, torchvision's on the GPU) and, where pycocotools is installed, COCO mAP.
+python3 bench/detection_speed.py build-gpu/ftrun_detection_bench --device cuda --images 16 --iterations 10 2>&1 |
+  tee "$out/bench-detection-gpu.txt" || true
 nvidia-smi --query-gpu=name,driver_version --format=csv | tee -a "$out/bench-gpu.txt"
