@@ -685,6 +685,33 @@ TEST_CASE("coco reads a COCO folder: images, boxes in pixels, labels by category
   const auto halved = small->train()->get(0).at("boxes");
   CHECK(torch::allclose(halved, boxes / 2));
 
+  // Training augmentation: each draw flips (or not) and shrinks the image, and the boxes follow it exactly.
+  const auto augmented = make({{"hflip", value_of(true)},
+                               {"scale_range", value_of(std::vector<ft::ParamValue>{value_of(0.5), value_of(1.0)})}});
+  CHECK(augmented->train()->draws_random());
+  int flips = 0;
+  for (std::uint64_t draw = 0; draw < 12; ++draw) {
+    INFO("draw " << draw);
+    const auto drawn = augmented->train()->get_for_training(0, draw);
+    CHECK(torch::equal(drawn.at("images"), augmented->train()->get_for_training(0, draw).at("images")));
+    const auto b = drawn.at("boxes");
+    const double shrink = ((b[0][3] - b[0][1]) / (boxes[0][3] - boxes[0][1])).item<double>();
+    CHECK((shrink >= 0.49 && shrink <= 1.0));
+    const bool flipped = !torch::allclose(b.select(1, 0), boxes.select(1, 0) * shrink, 1e-4, 1e-3);
+    flips += flipped ? 1 : 0;
+    const auto x1 = flipped ? 128 * shrink - boxes.select(1, 2) * shrink : boxes.select(1, 0) * shrink;
+    CHECK(torch::allclose(b.select(1, 0), x1, 1e-4, 1e-3));
+    CHECK(torch::allclose(b.select(1, 3), boxes.select(1, 3) * shrink, 1e-4, 1e-3));
+    for (std::int64_t k = 0; k < b.size(0); ++k) {  // each item still inside its box
+      const auto inside = drawn.at("images")[0]
+                              .slice(0, b[k][1].item<std::int64_t>(), b[k][3].item<std::int64_t>() + 1)
+                              .slice(1, b[k][0].item<std::int64_t>(), b[k][2].item<std::int64_t>() + 1);
+      CHECK(inside.max().item<std::uint8_t>() > 24);
+    }
+  }
+  CHECK(flips > 0);
+  CHECK(flips < 12);
+
   // Mistakes: a missing image, an unknown category, a missing split.
   std::filesystem::remove(dir / "set/val/000003.png");
   CHECK_THROWS_WITH(make({}),

@@ -12,6 +12,9 @@
 //                     with the experiment's seed
 //   image_size        0: keep the images' size (every image of the set must have the same); S: each image
 //                     letterboxed into S x S (scaled so that its longer side is S, padded below and right)
+//   hflip             training images flipped left to right with probability 1/2, boxes with them (false)
+//   scale_range       [low, high]: training images shrunk by a factor drawn in it inside their canvas ([1, 1]:
+//                     never), so that the detector sees objects smaller than the set has them
 //   mean, std         per-channel normalisation (ImageNet's by default)
 //
 // Each example: `images` uint8 [3, S, S]; `boxes` float [K, 4] ([x1, y1, x2, y2] in the example's pixels),
@@ -31,6 +34,7 @@
 #include <cmath>
 #include <filesystem>
 #include <map>
+#include <random>
 
 namespace {
 
@@ -43,13 +47,38 @@ struct ImageObjects {
   std::vector<ft_plugins::CocoObject> objects;
 };
 
+// Box-aware augmentation of training images.
+struct Augment {
+  bool hflip = false;
+  double scale_low = 1, scale_high = 1;
+};
+
 class CocoSplit final : public ft::Split {
  public:
-  CocoSplit(std::vector<ImageObjects> images, std::map<std::int64_t, std::int64_t> labels, std::int64_t image_size)
-      : images_(std::move(images)), labels_(std::move(labels)), image_size_(image_size) {}
+  CocoSplit(std::vector<ImageObjects> images, std::map<std::int64_t, std::int64_t> labels, std::int64_t image_size,
+            Augment augment)
+      : images_(std::move(images)), labels_(std::move(labels)), image_size_(image_size), augment_(augment) {}
   std::int64_t size() const override { return static_cast<std::int64_t>(images_.size()); }
 
-  ft::Example get(std::int64_t index) const override {
+  ft::Example get(std::int64_t index) const override { return example(index, false, 1.0); }
+
+  // Training images drawn per example from the run's seed, epoch and index (resume stays exact): flipped left to
+  // right with probability 1/2 (`hflip`), and shrunk by a factor in `scale_range` inside their canvas; boxes follow.
+  ft::Example get_for_training(std::int64_t index, std::uint64_t draw) const override {
+    if (!draws_random()) return get(index);
+    std::mt19937_64 random(draw);
+    // Uniform draws from the engine's bits, the same on every standard library (its distributions are not).
+    const auto uniform = [&] { return static_cast<double>(random() >> 11) * 0x1.0p-53; };
+    const bool flip = augment_.hflip && uniform() < 0.5;
+    const double shrink = augment_.scale_low + (augment_.scale_high - augment_.scale_low) * uniform();
+    return example(index, flip, shrink);
+  }
+  bool draws_random() const override { return augment_.hflip || augment_.scale_low < 1; }
+
+ private:
+  // The image, scaled into its canvas (image_size x image_size, or its own size) by the letterbox scale times
+  // `shrink` and placed at the top left, flipped when `flip`; its objects with it.
+  ft::Example example(std::int64_t index, bool flip, double shrink) const {
     const ImageObjects& image = images_.at(static_cast<std::size_t>(index));
     const auto rgb = ft_plugins::decode(ft_plugins::read_image_file(image.path));
     if (rgb.width != image.width || rgb.height != image.height) {
@@ -60,25 +89,30 @@ class CocoSplit final : public ft::Split {
     auto pixels =
         torch::from_blob(const_cast<std::uint8_t*>(rgb.pixels.data()), {rgb.height, rgb.width, 3}, torch::kUInt8)
             .permute({2, 0, 1});
-    double scale_x = 1, scale_y = 1;
-    if (image_size_ > 0) {
-      const double scale = static_cast<double>(image_size_) / std::max(rgb.width, rgb.height);
-      const auto width = std::max<std::int64_t>(1, std::llround(rgb.width * scale));
-      const auto height = std::max<std::int64_t>(1, std::llround(rgb.height * scale));
-      const auto resized = torch::nn::functional::interpolate(pixels.unsqueeze(0).to(torch::kFloat32),
-                                                              torch::nn::functional::InterpolateFuncOptions()
-                                                                  .size(std::vector<std::int64_t>{height, width})
-                                                                  .mode(torch::kBilinear)
-                                                                  .align_corners(false)
-                                                                  .antialias(true));
-      auto canvas = torch::zeros({3, image_size_, image_size_}, torch::kUInt8);
-      canvas.narrow(1, 0, height).narrow(2, 0, width).copy_(resized[0].round().clamp(0, 255).to(torch::kUInt8));
-      pixels = canvas;
-      scale_x = static_cast<double>(width) / rgb.width;
-      scale_y = static_cast<double>(height) / rgb.height;
-    } else {
-      pixels = pixels.clone(at::MemoryFormat::Contiguous);  // own the pixels: `rgb` goes when this returns
+    const std::int64_t canvas_width = image_size_ > 0 ? image_size_ : rgb.width;
+    const std::int64_t canvas_height = image_size_ > 0 ? image_size_ : rgb.height;
+    const double scale =
+        (image_size_ > 0 ? static_cast<double>(image_size_) / std::max(rgb.width, rgb.height) : 1.0) * shrink;
+    std::int64_t width = rgb.width, height = rgb.height;
+    if (scale != 1.0) {
+      width = std::max<std::int64_t>(1, std::llround(rgb.width * scale));
+      height = std::max<std::int64_t>(1, std::llround(rgb.height * scale));
+      pixels = torch::nn::functional::interpolate(pixels.unsqueeze(0).to(torch::kFloat32),
+                                                  torch::nn::functional::InterpolateFuncOptions()
+                                                      .size(std::vector<std::int64_t>{height, width})
+                                                      .mode(torch::kBilinear)
+                                                      .align_corners(false)
+                                                      .antialias(true))[0]
+                   .round()
+                   .clamp(0, 255)
+                   .to(torch::kUInt8);
     }
+    if (flip) pixels = pixels.flip({2});
+    // A new tensor in every case: `rgb`'s pixels go when this returns.
+    auto canvas = torch::zeros({3, canvas_height, canvas_width}, torch::kUInt8);
+    canvas.narrow(1, 0, height).narrow(2, 0, width).copy_(pixels);
+    const double scale_x = static_cast<double>(width) / rgb.width, scale_y = static_cast<double>(height) / rgb.height;
+
     const auto count = static_cast<std::int64_t>(image.objects.size());
     auto boxes = torch::empty({count, 4}, torch::kFloat32);
     auto labels = torch::empty({count}, torch::kInt64);
@@ -87,25 +121,26 @@ class CocoSplit final : public ft::Split {
     for (std::int64_t k = 0; k < count; ++k) {
       const auto& object = image.objects[static_cast<std::size_t>(k)];
       const auto [x, y, w, h] = object.bbox;
-      boxes[k][0] = x * scale_x;
+      const double x1 = x * scale_x, x2 = (x + w) * scale_x;
+      boxes[k][0] = flip ? width - x2 : x1;
       boxes[k][1] = y * scale_y;
-      boxes[k][2] = (x + w) * scale_x;
+      boxes[k][2] = flip ? width - x1 : x2;
       boxes[k][3] = (y + h) * scale_y;
       labels[k] = labels_.at(object.category_id);
       crowd[k] = object.crowd ? 1 : 0;
       areas[k] = object.area * scale_x * scale_y;
     }
-    return {{ft::tensor_names::kImages, pixels},
+    return {{ft::tensor_names::kImages, canvas},
             {ft::tensor_names::kBoxes, boxes},
             {ft::tensor_names::kBoxLabels, labels},
             {"box_crowd", crowd},
             {"box_areas", areas}};
   }
 
- private:
   std::vector<ImageObjects> images_;
   std::map<std::int64_t, std::int64_t> labels_;  // category id -> label
   std::int64_t image_size_ = 0;                  // 0: keep the images' size
+  Augment augment_;
 };
 
 class Coco final : public ft_plugins::StoredDataset {
@@ -118,10 +153,17 @@ class Coco final : public ft_plugins::StoredDataset {
     const auto categories = params.get<std::vector<std::string>>("categories", {});
     const auto shots = params.get<std::int64_t>("shots", 0);
     image_size_ = params.get<std::int64_t>("image_size", 0);
+    augment_.hflip = params.get<bool>("hflip", false);
+    const auto scale_range = params.get<std::vector<double>>("scale_range", {1.0, 1.0});
     info_.mean = params.get<std::vector<double>>("mean", {0.485, 0.456, 0.406});
     info_.std = params.get<std::vector<double>>("std", {0.229, 0.224, 0.225});
     if (shots < 0) params.fail("shots", "must be 0 (every image) or the number of images per category");
     if (image_size_ != 0 && image_size_ < 32) params.fail("image_size", "must be 0 (keep) or at least 32");
+    if (scale_range.size() != 2 || !(scale_range[0] > 0) || scale_range[0] > scale_range[1] || scale_range[1] > 1) {
+      params.fail("scale_range", "expected [low, high] with 0 < low <= high <= 1 (training images are only shrunk)");
+    }
+    augment_.scale_low = scale_range[0];
+    augment_.scale_high = scale_range[1];
     if (info_.mean.size() != 3 || info_.std.size() != 3) params.fail("mean", "mean and std need 3 values (RGB)");
     if (!fs::is_directory(root)) {
       throw ft::DataError("COCO folder " + root + " not found: expected annotations/instances_<split>.json and a " +
@@ -137,9 +179,9 @@ class Coco final : public ft_plugins::StoredDataset {
     }
     info_.num_classes = static_cast<std::int64_t>(info_.class_names.size());
     if (info_.num_classes == 0) throw ft::DataError(annotation_file(root, train_split) + " has no categories");
-    train_ = split_of(root, train_split, train);
-    validation_ = split_of(root, validation_split, read(root, validation_split, categories));
-    if (!test_split.empty()) test_ = split_of(root, test_split, read(root, test_split, categories));
+    train_ = split_of(root, train_split, train, augment_);
+    validation_ = split_of(root, validation_split, read(root, validation_split, categories), {});
+    if (!test_split.empty()) test_ = split_of(root, test_split, read(root, test_split, categories), {});
     ctx.log.info("COCO " + root + ": " + std::to_string(train_->size()) + " train, " +
                  std::to_string(validation_->size()) + " validation" +
                  (test_ ? ", " + std::to_string(test_->size()) + " test" : std::string()) + " images, " +
@@ -179,7 +221,7 @@ class Coco final : public ft_plugins::StoredDataset {
   }
 
   std::shared_ptr<CocoSplit> split_of(const std::string& root, const std::string& split,
-                                      const ft_plugins::CocoAnnotations& annotations) {
+                                      const ft_plugins::CocoAnnotations& annotations, Augment augment) {
     std::map<std::int64_t, std::size_t> position;
     std::vector<ImageObjects> images;
     for (const auto& image : annotations.images) {
@@ -197,10 +239,11 @@ class Coco final : public ft_plugins::StoredDataset {
     }
     if (image_size_ > 0) info_.input = {3, image_size_, image_size_};
     for (const auto& object : annotations.objects) images[position.at(object.image_id)].objects.push_back(object);
-    return std::make_shared<CocoSplit>(std::move(images), labels_, image_size_);
+    return std::make_shared<CocoSplit>(std::move(images), labels_, image_size_, augment);
   }
 
   std::int64_t image_size_ = 0;  // 0: keep the images' size
+  Augment augment_;
   std::map<std::int64_t, std::int64_t> labels_;
   std::vector<std::int64_t> train_categories_;
   std::string train_file_;
