@@ -588,6 +588,11 @@ TEST_CASE("Examples with different numbers of boxes are collated padded, with ea
   CHECK(torch::equal(boxes[0], torch::zeros({2, 4})));       // no objects: all padding
   CHECK(torch::equal(labels[3], torch::tensor({5, 0}, torch::kInt64)));
 
+  // Examples with one number of boxes stack as they are: no count, every row real.
+  const auto even = source.batch(torch::tensor({1, 4, 7}, torch::kInt64));
+  CHECK(even.at("boxes").sizes() == torch::IntArrayRef({3, 1, 4}));
+  CHECK_FALSE(even.contains("boxes_count"));
+
   const ft::BatchSource mismatched(std::make_shared<BoxSplit>(true), info, c10::Device(c10::kCPU));
   CHECK_NOTHROW(mismatched.batch(torch::tensor({0, 1}, torch::kInt64)));
   CHECK_THROWS_WITH(mismatched.batch(torch::tensor({4, 5}, torch::kInt64)),

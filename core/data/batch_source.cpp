@@ -47,8 +47,8 @@ torch::Tensor collate(const std::string& name, const std::vector<torch::Tensor>&
                                     [&](const torch::Tensor& tensor) { return tensor.sizes() != first; });
     throw DataError("the dataset's examples differ in the shape of '" + name + "' (" + shape(tensors.front()) +
                     " and " + shape(*other) +
-                    "): examples may differ only in the first dimension (a ragged "
-                    "tensor, such as an image's boxes), or not at all");
+                    "): examples may differ only in the first dimension (a ragged tensor, such as an image's "
+                    "boxes), or not at all");
   }
   // A ragged tensor: padded with zeros to the longest example, with each example's count beside it.
   std::int64_t longest = 0;
@@ -60,8 +60,9 @@ torch::Tensor collate(const std::string& name, const std::vector<torch::Tensor>&
   std::vector<std::int64_t> shape{static_cast<std::int64_t>(tensors.size()), longest};
   for (std::size_t d = 1; d < first.size(); ++d) shape.push_back(first[d]);
   auto padded = torch::zeros(shape, tensors.front().options());
-  for (std::size_t i = 0; i < tensors.size(); ++i)
+  for (std::size_t i = 0; i < tensors.size(); ++i) {
     padded[static_cast<std::int64_t>(i)].narrow(0, 0, counts[i]).copy_(tensors[i]);
+  }
   batch[name + tensor_names::kCountSuffix] = torch::tensor(counts, torch::kInt64);
   return padded;
 }

@@ -34,7 +34,9 @@ inline constexpr const char* kBoxes = "boxes";
 inline constexpr const char* kBoxLabels = "box_labels";
 /// Appended to a name whose examples differ in their first dimension (a ragged tensor: an image's boxes): the
 /// batch holds them padded with zeros to the longest, `[N, K_max, ...]`, and `<name>_count`, `int64 [N]`, says
-/// how many rows of each example are real. A split held in memory hands over the same two tensors.
+/// how many rows of each example are real. A batch whose examples happen to have the same number of rows is
+/// stacked as it is, without `<name>_count`: read its absence as "every row is real". A split held in memory hands
+/// over the same tensors.
 inline constexpr const char* kCountSuffix = "_count";
 }  // namespace tensor_names
 
