@@ -146,6 +146,8 @@ TEST_CASE("set overrides any key, parsing TOML values and falling back to string
   CHECK(run.train.epochs == 7);
   CHECK(run.dataset.params.required<std::string>("root") == "/data/fm");
   CHECK_THAT(error_of(kBase, {"optimizer.lr"}), Contains("expected key=value"));
+  CHECK_THAT(error_of(kBase, {"optimizer={ lr = 0.1 }"}),
+             Contains("--set optimizer={ lr = 0.1 }: the value must be a number, a string, a boolean or an array"));
   CHECK_THAT(error_of(kBase, {"train.epoch=3"}), Contains("--set train.epoch=3: unknown key 'epoch' in [train]"));
 }
 

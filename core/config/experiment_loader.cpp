@@ -329,7 +329,13 @@ void apply_override(ConfigTable& root, const std::string& assignment) {
     throw ConfigError(origin + ": expected key=value, e.g. --set optimizer.lr=0.01");
   }
   const std::string key = assignment.substr(0, equals);
-  ParamValue value = parse_override_value(key, assignment.substr(equals + 1), origin).values.at("value");
+  const ConfigTable parsed = parse_override_value(key, assignment.substr(equals + 1), origin);
+  const auto found = parsed.values.find("value");
+  if (found == parsed.values.end()) {  // an inline table ({ a = 1 }): found by the fuzzer
+    throw ConfigError(origin + ": the value must be a number, a string, a boolean or an array; set a table's keys " +
+                      "one by one (--set " + key + ".KEY=VALUE)");
+  }
+  ParamValue value = found->second;
   value.where = {origin};
   set_dotted_key(root, key, std::move(value), origin);
 }
