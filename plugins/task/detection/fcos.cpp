@@ -157,27 +157,36 @@ torch::Tensor anchors(const std::vector<torch::Tensor>& pyramid, std::int64_t ba
   return torch::cat(levels, 0);
 }
 
-torch::Tensor decode_boxes(const torch::Tensor& regression, const torch::Tensor& anchors_in) {
-  const auto anchors = anchors_in.to(regression.dtype());
-  const auto center_x = 0.5 * (anchors.select(-1, 0) + anchors.select(-1, 2));
-  const auto center_y = 0.5 * (anchors.select(-1, 1) + anchors.select(-1, 3));
-  const auto width = anchors.select(-1, 2) - anchors.select(-1, 0);
-  const auto height = anchors.select(-1, 3) - anchors.select(-1, 1);
-  const auto codes = regression * torch::stack({width, height, width, height}, -1);
-  return torch::stack({center_x - codes.select(-1, 0), center_y - codes.select(-1, 1), center_x + codes.select(-1, 2),
-                       center_y + codes.select(-1, 3)},
+namespace {
+
+// What FCOS's box coding reads of its anchors: their centres, and their sizes as [w, h, w, h].
+struct AnchorGeometry {
+  explicit AnchorGeometry(const torch::Tensor& anchors)
+      : center_x(0.5 * (anchors.select(-1, 0) + anchors.select(-1, 2))),
+        center_y(0.5 * (anchors.select(-1, 1) + anchors.select(-1, 3))) {
+    const auto width = anchors.select(-1, 2) - anchors.select(-1, 0);
+    const auto height = anchors.select(-1, 3) - anchors.select(-1, 1);
+    sizes = torch::stack({width, height, width, height}, -1);
+  }
+  torch::Tensor center_x, center_y, sizes;
+};
+
+}  // namespace
+
+torch::Tensor decode_boxes(const torch::Tensor& regression, const torch::Tensor& anchors) {
+  const AnchorGeometry anchor(anchors.to(regression.dtype()));
+  const auto codes = regression * anchor.sizes;
+  return torch::stack({anchor.center_x - codes.select(-1, 0), anchor.center_y - codes.select(-1, 1),
+                       anchor.center_x + codes.select(-1, 2), anchor.center_y + codes.select(-1, 3)},
                       -1);
 }
 
 torch::Tensor encode_boxes(const torch::Tensor& anchors, const torch::Tensor& boxes) {
-  const auto center_x = 0.5 * (anchors.select(-1, 0) + anchors.select(-1, 2));
-  const auto center_y = 0.5 * (anchors.select(-1, 1) + anchors.select(-1, 3));
-  const auto distances = torch::stack({center_x - boxes.select(-1, 0), center_y - boxes.select(-1, 1),
-                                       boxes.select(-1, 2) - center_x, boxes.select(-1, 3) - center_y},
+  const AnchorGeometry anchor(anchors);
+  const auto distances = torch::stack({anchor.center_x - boxes.select(-1, 0), anchor.center_y - boxes.select(-1, 1),
+                                       boxes.select(-1, 2) - anchor.center_x, boxes.select(-1, 3) - anchor.center_y},
                                       -1);
-  const auto width = anchors.select(-1, 2) - anchors.select(-1, 0);
-  const auto height = anchors.select(-1, 3) - anchors.select(-1, 1);
-  return distances / torch::stack({width, height, width, height}, -1);
+  return distances / anchor.sizes;
 }
 
 torch::Tensor match_anchors(const torch::Tensor& anchors, const torch::Tensor& boxes,
