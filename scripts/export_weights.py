@@ -7,6 +7,12 @@ unchanged.
     .venv/bin/python scripts/export_weights.py resnet50 out.safetensors --timm resnet50.a1_in1k --pretrained
     .venv/bin/python scripts/export_weights.py bert weights/bert.safetensors --hf bert-base-uncased --pretrained
     .venv/bin/python scripts/export_weights.py bert weights/minilm.safetensors --hf sentence-transformers/all-MiniLM-L6-v2 --pretrained
+    .venv/bin/python scripts/export_weights.py fcos_resnet50_fpn weights/fcos.safetensors --pretrained   # COCO
+
+fcos_resnet50_fpn (torchvision's COCO detector) is written under ftrun's names: its ResNet (`backbone.body.*`) as
+`backbone.*`, which `[backbone] weights` loads into `resnet50`; its feature pyramid (`backbone.fpn.*`) as
+`head.fpn.*` and its heads (`head.*`) as `head.fcos.*`, the names of ftrun's `fcos` head. torchvision's detection
+ResNet uses frozen BatchNorm, which has no batch counter: a zero `num_batches_tracked` is written for each.
 
 --hf NAME takes a HuggingFace BERT-family checkpoint (BERT, MiniLM, ...) through transformers' BertModel: the
 encoder and pooler under BertModel's names (a "bert." prefix of a task model's checkpoint is dropped, its task head
@@ -36,6 +42,9 @@ def build(args):
         return timm.create_model(args.timm, pretrained=args.pretrained)
     import torchvision
     weights = (args.weights or DEFAULT_WEIGHTS.get(args.model, "DEFAULT")) if args.pretrained else None
+    if args.model.startswith("fcos_") and not args.pretrained:
+        # A detector's backbone would otherwise fetch ImageNet weights of its own.
+        return torchvision.models.get_model(args.model, weights=None, weights_backbone=None)
     return torchvision.models.get_model(args.model, weights=weights)
 
 
@@ -56,6 +65,25 @@ def export_huggingface(args):
     save_file(state, args.output, metadata={"source": f"transformers.{args.hf}", "pretrained": str(args.pretrained)})
     print(f"wrote {len(state)} tensors to {args.output}, its config to {stem}.config.json"
           + (f" and its vocabulary to {stem}.vocab.txt" if args.pretrained else ""))
+
+
+def fcos_names(state):
+    """torchvision's FCOS names → ftrun's: backbone.body.* → backbone.*, backbone.fpn.* → head.fpn.*,
+    head.* → head.fcos.*; frozen BatchNorm gets the num_batches_tracked ftrun's BatchNorm has."""
+    renamed = {}
+    for name, tensor in state.items():
+        if name.startswith("backbone.body."):
+            renamed["backbone." + name.removeprefix("backbone.body.")] = tensor
+            if name.endswith(".running_var"):
+                stem = "backbone." + name.removeprefix("backbone.body.").removesuffix("running_var")
+                renamed[stem + "num_batches_tracked"] = torch.zeros((), dtype=torch.int64)
+        elif name.startswith("backbone.fpn."):
+            renamed["head.fpn." + name.removeprefix("backbone.fpn.")] = tensor
+        elif name.startswith("head."):
+            renamed["head.fcos." + name.removeprefix("head.")] = tensor
+        else:
+            sys.exit(f"export_weights: unexpected tensor {name} in torchvision's FCOS")
+    return renamed
 
 
 def main():
@@ -88,6 +116,8 @@ def main():
         sys.exit(f"export_weights: cannot build {args.model}: {error}\n"
                  "(--pretrained needs internet access; copy a .safetensors file from a machine that has it)")
     state = {name: tensor.detach().contiguous() for name, tensor in model.state_dict().items()}
+    if args.model.startswith("fcos_"):
+        state = fcos_names(state)
     os.makedirs(os.path.dirname(os.path.abspath(args.output)), exist_ok=True)
     save_file(state, args.output, metadata={"source": args.timm or f"torchvision.{args.model}",
                                             "pretrained": str(args.pretrained)})

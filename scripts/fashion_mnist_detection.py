@@ -8,6 +8,10 @@ Fashion-MNIST's 60,000 training images, validation and test canvases from the 10
 second half), so no item is seen in two splits. The same seed writes the same set on every machine.
 
     scripts/fashion_mnist_detection.py OUT [--seed 0] [--train 600] [--val 150] [--test 150] [--canvas 128]
+                                           [--classes 5 6 7 8 9]
+
+--classes draws the items from those Fashion-MNIST classes only (0-9; all by default); the annotation files still
+list all ten categories, so category ids mean the same in every set.
 
 writes OUT/{train,val,test}/NNNNNN.png and OUT/annotations/instances_{train,val,test}.json, the layout COCO and
 ftrun's `coco` dataset read (docs/experiments.md, Detection). Needs numpy and Pillow (the project's virtualenv).
@@ -100,6 +104,8 @@ def main():
     parser.add_argument("--test", type=int, default=150)
     parser.add_argument("--canvas", type=int, default=128)
     parser.add_argument("--fashion-mnist", type=pathlib.Path, default=FASHION_MNIST)
+    parser.add_argument("--classes", type=int, nargs="+", choices=range(10), default=list(range(10)),
+                        help="draw items from these classes only (0-9)")
     args = parser.parse_args()
     if args.canvas < MAX_SIZE:
         sys.exit(f"--canvas {args.canvas}: a canvas must be at least {MAX_SIZE} pixels, the largest item")
@@ -108,12 +114,16 @@ def main():
     test_images = read_idx(args.fashion_mnist / "t10k-images-idx3-ubyte.gz")
     test_labels = read_idx(args.fashion_mnist / "t10k-labels-idx1-ubyte.gz")
     half = len(test_images) // 2
+    kept = np.isin(train_labels, args.classes)
+    train_images, train_labels = train_images[kept], train_labels[kept]
+    # Halved before filtering, so that validation and test items stay apart as without --classes.
+    val_kept, test_kept = np.isin(test_labels[:half], args.classes), np.isin(test_labels[half:], args.classes)
     # One stream per split, so that a split's canvases do not change when another split's count does.
     streams = np.random.SeedSequence(args.seed).spawn(3)
     for split, count, images, labels, stream in [
             ("train", args.train, train_images, train_labels, streams[0]),
-            ("val", args.val, test_images[:half], test_labels[:half], streams[1]),
-            ("test", args.test, test_images[half:], test_labels[half:], streams[2])]:
+            ("val", args.val, test_images[:half][val_kept], test_labels[:half][val_kept], streams[1]),
+            ("test", args.test, test_images[half:][test_kept], test_labels[half:][test_kept], streams[2])]:
         write_split(args.out, split, count, images, labels, np.random.default_rng(stream), args.canvas)
     print(f"wrote {args.train} + {args.val} + {args.test} canvases and their COCO annotations to {args.out}")
 

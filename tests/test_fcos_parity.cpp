@@ -2,7 +2,10 @@
 // pyramid, the heads' outputs, the anchors, the three losses and their gradients for images with no, one and
 // many objects, and the detections after NMS. The reference is tests/reference/fcos_parity.py.
 #include "fcos.h"
+#include "loader/plugin_catalog.h"
+#include "log/log.h"
 #include "model/checkpoint.h"
+#include "model/model.h"
 #include "temp_dir.h"
 
 #include <torch/torch.h>
@@ -98,4 +101,49 @@ TEST_CASE("FCOS equals torchvision's: pyramid, heads, anchors, losses, gradients
       CHECK(torch::equal(detections[i].labels, reference.at(key + "labels")));
     }
   }
+}
+
+// The plugins as a run builds them (resnet50 and the fcos head), loaded with torchvision's fcos_resnet50_fpn weights
+// as scripts/export_weights.py writes them: every tensor has its place, and the outputs are torchvision's.
+TEST_CASE("torchvision's fcos_resnet50_fpn weights load into resnet50 + fcos unchanged and give its outputs",
+          "[detection]") {
+  TempDir dir;
+  const std::string command = std::string(FT_PYTHON) + " " + FT_REFERENCE_DIR + "/fcos_model.py " + dir.path().string();
+  REQUIRE(std::system(command.c_str()) == 0);
+  const auto reference = ft::load_tensors(dir / "reference.safetensors");
+  const auto weights = ft::load_tensors(dir / "weights.safetensors");
+
+  at::set_num_threads(1);
+  ft::PluginCatalog catalog;
+  catalog.load_file(std::string(FT_PLUGIN_DIR) + "/ft_resnet.so");
+  catalog.load_file(std::string(FT_PLUGIN_DIR) + "/ft_detection.so");
+  ft::log::ComponentLogger log("fcos");
+  auto backbone = catalog.make_backbone("resnet50", ft::Params("backbone"), {{3, 96, 128}, log});
+  auto head =
+      catalog.make_head("fcos", ft::Params("head"), {backbone->feature_size(), 91, log, backbone->pyramid_channels()});
+  ft::Classifier model(backbone, head);
+  // As a run loads them: `[backbone] weights` and `[head] weights` on the same file.
+  ft::load_backbone_weights(model, weights, "torchvision", log);
+  ft::load_head_weights(model, weights, "torchvision", log);
+  CHECK(model.state().size() == weights.size());  // every tensor of torchvision's has its place
+
+  // For other classes, only the class logits start new.
+  auto few =
+      catalog.make_head("fcos", ft::Params("head"), {backbone->feature_size(), 5, log, backbone->pyramid_channels()});
+  ft::Classifier fine_tuned(backbone, few);
+  ft::load_head_weights(fine_tuned, weights, "torchvision", log);
+  for (const auto& item : few->named_parameters()) {
+    INFO(item.key());
+    const bool logits = item.key().find("cls_logits") != std::string::npos;
+    CHECK(torch::equal(item.value(), weights.at("head." + item.key())) != logits);
+  }
+  model.set_training(false);
+  torch::NoGradGuard no_grad;
+  const auto input = reference.at("input");
+  const auto packed = model.head().forward_pyramid(model.backbone().forward_pyramid(input), 96, 128);
+  const auto outputs = ft_plugins::fcos::unpack(packed, 91);
+  CHECK(relative_error(outputs.outputs.class_logits, reference.at("class_logits")) <= 1e-4);
+  CHECK(relative_error(outputs.outputs.box_regression, reference.at("box_regression")) <= 1e-4);
+  CHECK(relative_error(outputs.outputs.centerness, reference.at("centerness")) <= 1e-4);
+  CHECK(relative_error(outputs.anchors, reference.at("anchors")) == 0);
 }

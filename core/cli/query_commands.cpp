@@ -202,7 +202,7 @@ int command_compare(const CompareOptions& options) {
   }
   std::printf(
       "\nbest_val and final_val: the runs' primary metric (acc: accuracy, higher is better; ppl: perplexity, lower is "
-      "better), mean ± standard deviation over the completed runs (seeds) of a value\n");
+      "better; ap: COCO's box mAP, higher is better), mean ± standard deviation over the completed runs (seeds) of a value\n");
   return kExitOk;
 }
 

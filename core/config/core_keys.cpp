@@ -280,11 +280,24 @@ std::vector<CoreKey> make_core_keys() {
 
       component_type(
           "task", [](auto& run) -> auto& { return run.task; },
-          "a registered task type: `classification` (cross-entropy, accuracy) or `masked_lm` (BERT's masked "
-          "language model, perplexity); any other key goes to the plugin"),
+          "a registered task type: `classification` (cross-entropy, accuracy), `masked_lm` (BERT's masked "
+          "language model, perplexity) or `detection` (boxes, COCO's mAP); any other key goes to the plugin"),
       component_type(
           "head", [](auto& run) -> auto& { return run.head; },
           "a registered head type; any other key goes to the plugin"),
+      custom(
+          "head", "weights", "string", "none",
+          "initial weights of the head: a `.safetensors` file or an ftrun checkpoint whose `head.*` tensors it starts "
+          "from; a tensor of another shape (the class logits of another set of classes) starts new",
+          [](const Params& params, RunConfig& run) {
+            run.head.weights = params.get<std::string>("weights", "");
+            const ParamValue* written = params.find("weights");
+            run.head.weights_where = written ? written->where : params.where();
+          },
+          [](const RunConfig& run) -> std::optional<ParamValue> {
+            if (run.head.weights.empty()) return std::nullopt;
+            return to_param_value(run.head.weights);
+          }),
       component_type(
           "optimizer", [](auto& run) -> auto& { return run.optimizer; },
           "a registered optimizer type; any other key (`lr`, `weight_decay`, ...) goes to the plugin"),

@@ -31,6 +31,13 @@ struct BackboneConfig : ComponentConfig {
   double layer_decay = 1.0;
 };
 
+struct HeadConfig : ComponentConfig {
+  /// Initial weights of the head: empty (new), or a `.safetensors` file or ftrun checkpoint whose `head.*` tensors
+  /// it starts from (a COCO detector's pyramid and heads, exported by scripts/export_weights.py).
+  std::string weights;
+  SourceLocation weights_where;
+};
+
 /// Augmentation of training batches, done by the core on the device for in-memory datasets
 /// (`[dataset] augment = ["random_crop", "hflip"]`).
 struct AugmentConfig {
@@ -132,7 +139,7 @@ struct RunConfig {
   AugmentConfig augment;
   /// What the model is trained to do; `classification` when the experiment has no [task].
   ComponentConfig task{"classification", Params("task"), {}};
-  ComponentConfig head;
+  HeadConfig head;
   ComponentConfig optimizer;
   std::vector<ComponentConfig> regularizations;
   TrainConfig train;

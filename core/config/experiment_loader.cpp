@@ -493,6 +493,7 @@ ExperimentPlan parse_experiment(const std::string& text, const std::string& sour
 ExperimentPlan parse_resolved_run(const std::string& text, const std::string& source_name) {
   ConfigTable root = parse_toml(text, source_name);
   if (auto backbone = root.tables.find("backbone"); backbone != root.tables.end()) backbone->second.erase("weights");
+  if (auto head = root.tables.find("head"); head != root.tables.end()) head->second.erase("weights");
   std::string stage;
   if (auto experiment = root.tables.find("experiment"); experiment != root.tables.end()) {
     stage = to_params(experiment->second, "experiment").get<std::string>("stage", "");

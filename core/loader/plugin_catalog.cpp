@@ -56,6 +56,8 @@ void reject_unread_keys(const Params& params, const std::string& kind, const std
 
 LoadedPlugin::~LoadedPlugin() = default;
 
+std::uint32_t ComponentOrigin::abi_version() const { return plugin ? plugin->abi_version : kPluginAbiVersion; }
+
 PluginCatalog::PluginCatalog() = default;
 PluginCatalog::~PluginCatalog() {
   // Factories (code inside the libraries) go before the libraries themselves.
@@ -147,6 +149,7 @@ void PluginCatalog::load_file(const std::string& given_path) {
   }
   plugin->name = info->name ? info->name : "";
   plugin->version = info->version ? info->version : "";
+  plugin->abi_version = info->abi_version;
   if (info->register_components == nullptr) {
     throw PluginError("plugin " + path + ": its entry has no registration function");
   }

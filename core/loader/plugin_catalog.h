@@ -5,6 +5,7 @@
 
 #include <ftsdk/registry.h>
 
+#include <cstdint>
 #include <functional>
 #include <map>
 #include <memory>
@@ -23,6 +24,9 @@ struct LoadedPlugin {
   std::string path;
   std::string name;
   std::string version;
+  /// The plugin ABI it was built against (ftsdk/version.h): the core calls a virtual function appended in a later
+  /// ABI only on plugins of that ABI or newer.
+  std::uint32_t abi_version = 0;
   std::shared_ptr<boost::dll::shared_library> library;
   ~LoadedPlugin();
 };
@@ -32,6 +36,8 @@ struct ComponentOrigin {
   std::string kind;
   std::string type;
   std::shared_ptr<const LoadedPlugin> plugin;
+  /// The plugin ABI of the library that provides it; a component registered in-process is of this ftrun's ABI.
+  std::uint32_t abi_version() const;
 };
 
 /// A library refused because a component name it registers is already taken by a library loaded before it.

@@ -29,6 +29,8 @@ struct EvaluationSetup {
   std::int64_t batch_size = 256;
   std::int64_t loader_threads = 2;
   std::string precision = "fp32";
+  /// The task is of ABI 7 or newer and may keep tables of every batch (Task::evaluation_tables).
+  bool task_keeps_tables = false;
 };
 
 /// Evaluates `model` on `source`; the sums stay on the device until the end (one read-back per evaluation).

@@ -136,7 +136,8 @@ void TrainingLoop::finish_epoch(double seconds) {
   const auto metrics = task.metrics();
   const auto values = task.metric_values(totals.sums, record.metrics["train_loss"]);
   for (std::size_t i = 0; i < metrics.size() && i < values.size(); ++i) {
-    record.metrics["train_" + metrics[i].name] = values[i];
+    // NaN: a metric the task computes only in evaluation (COCO's mAP needs the split's every detection).
+    if (!std::isnan(values[i])) record.metrics["train_" + metrics[i].name] = values[i];
   }
   record.evaluated = s_.validation && (state_.epoch % s_.config.eval_every == 0 || state_.epoch == state_.epochs);
   {

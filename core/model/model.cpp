@@ -34,6 +34,11 @@ Classifier::Classifier(std::shared_ptr<Backbone> backbone, std::shared_ptr<Head>
     : backbone_(register_module("backbone", std::move(backbone))), head_(register_module("head", std::move(head))) {}
 
 torch::Tensor Classifier::forward(const Batch& batch, const Task& task) {
+  if (task.feature_shape() == FeatureShape::pyramid) {
+    // Detection: the head reads the backbone's maps whole (run_builder checked both are of ABI 7 or newer).
+    const torch::Tensor& images = batch.at(tensor_names::kImages);
+    return head_->forward_pyramid(backbone_->forward_pyramid(images), images.size(2), images.size(3));
+  }
   if (inputs_after_ == 0) return head_->forward(task.select(backbone_->encode(batch), batch));
   return forward(batch);  // cached activations: image classification, whose task selects everything
 }
@@ -149,6 +154,37 @@ void load_backbone_weights(Classifier& model, const TensorMap& tensors, const st
   if (!dropped.empty()) {
     log.info(fmt::format("dropped {} tensor(s) that are not part of the backbone (the old head): {}", dropped.size(),
                          first_names(dropped)));
+  }
+}
+
+void load_head_weights(Classifier& model, const TensorMap& tensors, const std::string& origin, Logger& log) {
+  TensorMap targets;
+  for (const auto& item : model.head().named_parameters()) targets[item.key()] = item.value();
+  for (const auto& item : model.head().named_buffers()) targets[item.key()] = item.value();
+  std::vector<std::string> missing, kept_new;
+  std::size_t loaded = 0;
+  torch::NoGradGuard no_grad;
+  for (auto& [name, target] : targets) {
+    auto found = tensors.find("head." + name);
+    if (found == tensors.end()) {
+      missing.push_back(name);
+    } else if (found->second.sizes() != target.sizes()) {
+      kept_new.push_back(
+          fmt::format("{} ({} here, {} in the file)", name, shape_text(target), shape_text(found->second)));
+    } else {
+      target.copy_(found->second);
+      ++loaded;
+    }
+  }
+  if (!missing.empty()) {
+    throw DataError(
+        fmt::format("head weights {}: {} head tensor(s) missing: {} (is it a file of the same head type "
+                    "and size? its head tensors are named head.*)",
+                    origin, missing.size(), first_names(missing)));
+  }
+  log.info(fmt::format("loaded {} head tensors from {}", loaded, origin));
+  if (!kept_new.empty()) {
+    log.info(fmt::format("{} head tensor(s) of another shape start new: {}", kept_new.size(), first_names(kept_new)));
   }
 }
 

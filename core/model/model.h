@@ -87,4 +87,9 @@ class EvalScope {
 /// dropped with a log line. `origin` names the source in messages.
 void load_backbone_weights(Classifier& model, const TensorMap& tensors, const std::string& origin, Logger& log);
 
+/// Loads the head's weights from `tensors`' "head.*" entries (a checkpoint, or a detector's file written by
+/// scripts/export_weights.py). A tensor whose shape differs (the class logits of another set of classes) keeps its
+/// new initial values, said in the log; a missing one is an error naming it, as is a file without head tensors.
+void load_head_weights(Classifier& model, const TensorMap& tensors, const std::string& origin, Logger& log);
+
 }  // namespace ft

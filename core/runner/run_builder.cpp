@@ -74,17 +74,25 @@ BuiltRun RunBuilder::build_components(const RunConfig& run, c10::Device device, 
   built.info = built.dataset->info();
   log::ComponentLogger task_log("task:" + run.task.type);
   built.task = catalog_.make_task(run.task.type, run.task.params, {built.info, task_log});
+  built.task_keeps_tables = catalog_.origin("task", run.task.type).abi_version() >= 7;
   check_dataset_info(built.info, *built.task, run);
   check_monitor(*built.task, run);
+  check_pyramid_run(*built.task, run);
 
   log::ComponentLogger backbone_log("backbone:" + run.backbone.type);
   const bool per_token = built.task->feature_shape() == FeatureShape::per_token;
   auto backbone = catalog_.make_backbone(run.backbone.type, run.backbone.params,
                                          {built.info.input, backbone_log, built.info.text, per_token});
   check_tensor_names(built.info, *backbone, *built.task, run);
+  const bool pyramid = built.task->feature_shape() == FeatureShape::pyramid;
+  if (pyramid) {
+    check_pyramid_components(*backbone, catalog_.origin("backbone", run.backbone.type).abi_version(),
+                             catalog_.origin("head", run.head.type).abi_version(), run);
+  }
   log::ComponentLogger head_log("head:" + run.head.type);
   auto head = catalog_.make_head(run.head.type, run.head.params,
-                                 {backbone->feature_size(), built.task->num_outputs(), head_log});
+                                 {backbone->feature_size(), built.task->num_outputs(), head_log,
+                                  pyramid ? backbone->pyramid_channels() : std::vector<std::int64_t>{}});
   built.model = std::make_shared<Classifier>(backbone, head);
 
   if (check) check_outputs(*built.model, *built.dataset->train(), *built.task, run);
@@ -93,6 +101,16 @@ BuiltRun RunBuilder::build_components(const RunConfig& run, c10::Device device, 
     const Resolved weights = resolve_weights(run);
     built.parent_run_id = weights.run_id;
     if (load_weights) load_backbone_weights(*built.model, load_tensors(weights.path), weights.path, backbone_log);
+  }
+  if (!run.head.weights.empty() && store_) {
+    if (!fs::exists(run.head.weights)) {
+      throw DataError(
+          fmt::format("{}: head weights file {} not found. Expected a .safetensors file with head.* "
+                      "tensors (`.venv/bin/python scripts/export_weights.py fcos_resnet50_fpn {} "
+                      "--pretrained` writes a COCO detector's) or an ftrun checkpoint",
+                      run.head.weights_where.str(), run.head.weights, run.head.weights));
+    }
+    if (load_weights) load_head_weights(*built.model, load_tensors(run.head.weights), run.head.weights, head_log);
   }
   // lr_mult = 0 is freeze = ["*"]: the whole backbone fixed and in eval mode, BatchNorm statistics included, so
   // the linear probe a user means is what runs (and the feature cache may serve it). A backbone stepped at a

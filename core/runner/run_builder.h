@@ -25,6 +25,8 @@ struct BuiltRun {
   std::shared_ptr<Dataset> dataset;
   DatasetInfo info;
   std::shared_ptr<Task> task;
+  /// The task's plugin is of ABI 7 or newer: evaluation may ask it for tables (Task::evaluation_tables).
+  bool task_keeps_tables = false;
   std::shared_ptr<Classifier> model;
   std::shared_ptr<torch::optim::Optimizer> optimizer;
   std::vector<std::string> group_names;

@@ -63,6 +63,7 @@ void check_outputs(Classifier& model, const Split& train, const Task& task, cons
     batch[name] = two;
   }
   const bool per_token = task.feature_shape() == FeatureShape::per_token;
+  const bool pyramid = task.feature_shape() == FeatureShape::pyramid;
   torch::Tensor outputs;
   try {
     EvalScope eval(model);
@@ -75,8 +76,18 @@ void check_outputs(Classifier& model, const Split& train, const Task& task, cons
                                   e.what_without_backtrace()));
   }
   // Per token, the task may have selected some positions (masked_lm: the masked ones): only the width is known.
+  // Per anchor point, a detection head's rows hold the classes' scores and what the task adds (boxes).
   const bool shape_ok = per_token ? outputs.size(-1) == task.num_outputs()
+                        : pyramid ? outputs.defined() && outputs.dim() == 3 && outputs.size(0) == 2 &&
+                                        outputs.size(2) > task.num_outputs()
                                   : outputs.dim() == 2 && outputs.size(0) == 2 && outputs.size(1) == task.num_outputs();
+  if (pyramid && !shape_ok) {
+    throw PluginError(fmt::format(
+        "head '{}' produced outputs of shape [{}] for a batch of 2 from the backbone's feature pyramid, expected [2, "
+        "anchors, {} classes + box values] for task '{}'",
+        run.head.type, outputs.defined() ? fmt::format("{}", fmt::join(outputs.sizes(), ", ")) : "none",
+        task.num_outputs(), run.task.type));
+  }
   if (!shape_ok) {
     throw PluginError(fmt::format(
         "head '{}' produced outputs of shape [{}] for a batch of 2, expected [2, {}{}] (one {} per {} for task '{}' "
@@ -84,6 +95,62 @@ void check_outputs(Classifier& model, const Split& train, const Task& task, cons
         run.head.type, fmt::join(outputs.sizes(), ", "), per_token ? "T, " : "", task.num_outputs(),
         per_token ? "score" : "logit", per_token ? "token and vocabulary entry" : "class", run.task.type,
         run.dataset.type));
+  }
+}
+
+void check_pyramid_run(const Task& task, const RunConfig& run) {
+  if (task.feature_shape() != FeatureShape::pyramid) return;
+  const AugmentConfig& augment = run.augment;
+  std::vector<std::string> geometric;
+  if (augment.random_crop) geometric.push_back("random_crop");
+  if (augment.hflip) geometric.push_back("hflip");
+  if (augment.random_resized_crop) geometric.push_back("random_resized_crop");
+  if (augment.trivial_augment) geometric.push_back("trivial_augment");
+  if (augment.rand_augment) geometric.push_back("rand_augment");
+  if (!geometric.empty()) {
+    throw ConfigError(fmt::format(
+        "dataset.augment: {} would move the images without their boxes, which task '{}' reads; use the dataset's "
+        "box-aware augmentation instead (the coco dataset's hflip and scale_range; color_jitter and random_erasing "
+        "are fine)",
+        fmt::join(geometric, ", "), run.task.type));
+  }
+  for (const auto& regularization : run.regularizations) {
+    if (regularization.type == "mixup" || regularization.type == "label_smoothing") {
+      throw ConfigError(fmt::format(
+          "{}: regularization '{}' works on class labels, and task '{}' predicts boxes; a detection run takes "
+          "regularizations of the weights (l2sp, the optimizer's weight_decay)",
+          regularization.where.str(), regularization.type, run.task.type));
+    }
+  }
+  if (run.train.cuda_graph) {
+    throw ConfigError(
+        fmt::format("train.cuda_graph: task '{}' matches a different number of objects in every batch, "
+                    "which a captured graph cannot replay; set it to false",
+                    run.task.type));
+  }
+  if (run.train.feature_cache == "memory" || run.train.feature_cache == "disk") {
+    throw ConfigError(
+        fmt::format("train.feature_cache = \"{}\": task '{}' reads the backbone's feature pyramid, "
+                    "which the cache does not hold; leave it \"auto\" or \"off\"",
+                    run.train.feature_cache, run.task.type));
+  }
+}
+
+void check_pyramid_components(const Backbone& backbone, std::uint32_t backbone_abi, std::uint32_t head_abi,
+                              const RunConfig& run) {
+  auto too_old = [&](const ComponentConfig& component, const char* kind, std::uint32_t abi) {
+    return PluginError(fmt::format(
+        "{} '{}' is built against plugin ABI {}, before feature pyramids (ABI 7, ftsdk 2.3): task '{}' cannot "
+        "use it; rebuild it against ftsdk 2.3 and implement {}::forward_pyramid",
+        kind, component.type, abi, run.task.type, kind[0] == 'b' ? "Backbone" : "Head"));
+  };
+  if (backbone_abi < 7) throw too_old(run.backbone, "backbone", backbone_abi);
+  if (head_abi < 7) throw too_old(run.head, "head", head_abi);
+  if (backbone.pyramid_channels().empty()) {
+    throw ConfigError(
+        fmt::format("{}: task '{}' reads a feature pyramid, which backbone '{}' does not make (resnet "
+                    "does)",
+                    run.backbone.where.str(), run.task.type, run.backbone.type));
   }
 }
 

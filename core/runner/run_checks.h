@@ -23,6 +23,17 @@ void check_tensor_names(const DatasetInfo& info, const Backbone& backbone, const
 /// deep inside LibTorch.
 void check_outputs(Classifier& model, const Split& train, const Task& task, const RunConfig& run);
 
+/// For a task that reads a feature pyramid (detection), what would move the images without their boxes or mix
+/// two images' objects is refused before anything is recorded: the geometric `dataset.augment` entries (the
+/// dataset's own box-aware flip and resize serve instead), mixup and cutmix, label smoothing (a classification
+/// loss), and a forced feature cache.
+void check_pyramid_run(const Task& task, const RunConfig& run);
+
+/// For a task that reads a feature pyramid: the backbone and head plugins are built against ABI 7 or newer (the
+/// first with Backbone::forward_pyramid and Head::forward_pyramid), and the backbone has a pyramid.
+void check_pyramid_components(const Backbone& backbone, std::uint32_t backbone_abi, std::uint32_t head_abi,
+                              const RunConfig& run);
+
 /// `train.monitor` names the loss or one of the task's metrics.
 void check_monitor(const Task& task, const RunConfig& run);
 

@@ -22,6 +22,7 @@ TrainerSetup trainer_setup(const RunConfig& run, BuiltRun& built, c10::Device de
   TrainerSetup setup;
   setup.model = built.model.get();
   setup.task = built.task.get();
+  setup.task_keeps_tables = built.task_keeps_tables;
   setup.optimizer = built.optimizer.get();
   setup.group_names = built.group_names;
   setup.regularizations = built.regularizations;

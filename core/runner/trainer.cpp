@@ -69,7 +69,8 @@ class Trainer::Impl {
     if (s_.after_step) loop.config.log_every = 1;
     loop.augment = s_.augment;
     loop.seed = s_.seed;
-    loop.evaluation = {s_.task, s_.config.eval_batch_size, s_.config.loader_threads, s_.precision};
+    loop.evaluation = {s_.task, s_.config.eval_batch_size, s_.config.loader_threads, s_.precision,
+                       s_.task_keeps_tables};
     loop.group = s_.group;
 
     LoopState state;
@@ -119,6 +120,8 @@ class Trainer::Impl {
 
   // Replaces the splits' images by the frozen stages' activations when the plan allows it (loop/feature_cache.h).
   void use_feature_cache(BatchSource& train, BatchSource* validation, BatchSource* test, bool leader) {
+    // The cache holds one activation per image; a detection head reads the backbone's whole pyramid.
+    if (s_.task->feature_shape() == FeatureShape::pyramid) return;
     std::string folder = s_.feature_cache_dir;
     if (s_.group) folder = s_.group->share_text("feature_cache_dir", folder);
     const std::int64_t examples = train.size() + (validation ? validation->size() : 0) + (test ? test->size() : 0);

@@ -27,6 +27,8 @@ struct TrainerSetup {
   Classifier* model = nullptr;
   /// What the model is trained to do: targets, loss, metrics.
   const Task* task = nullptr;
+  /// The task is of ABI 7 or newer: evaluation asks it for tables (Task::evaluation_tables).
+  bool task_keeps_tables = false;
   torch::optim::Optimizer* optimizer = nullptr;
   /// Names of the optimizer's parameter groups, in order (recorded as lr/<name>).
   std::vector<std::string> group_names;

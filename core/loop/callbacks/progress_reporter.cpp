@@ -28,7 +28,10 @@ void ProgressReporter::on_epoch_end(LoopState& state, EpochRecord& epoch) {
   auto split = [&](const std::string& prefix) {
     std::string text = fmt::format("{} loss {:.4f}", prefix, epoch.metrics[prefix + "_loss"]);
     for (const auto& name : state.metrics) {
-      text += fmt::format(" {} {:.4f}", name == "accuracy" ? "acc" : name, epoch.metrics[prefix + "_" + name]);
+      // Looked up, not inserted: a metric the task computes only in evaluation (COCO's mAP) is absent in training.
+      const auto found = epoch.metrics.find(prefix + "_" + name);
+      if (found != epoch.metrics.end())
+        text += fmt::format(" {} {:.4f}", name == "accuracy" ? "acc" : name, found->second);
     }
     return text;
   };

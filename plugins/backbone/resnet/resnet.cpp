@@ -162,6 +162,25 @@ class ResNet final : public ft::Backbone {
     return {{"conv1", "bn1"}, {"layer1"}, {"layer2"}, {"layer3"}, {"layer4"}};
   }
 
+  // C3-C5, the outputs of layer2 to layer4 (strides 8, 16, 32), as torchvision's resnet_fpn_backbone returns them
+  // for FCOS (returned_layers [2, 3, 4]).
+  std::vector<std::int64_t> pyramid_channels() const override { return {features_ / 4, features_ / 2, features_}; }
+  std::vector<torch::Tensor> forward_pyramid(torch::Tensor x) override {
+    if (options_.input_size > 0) {
+      // Boxes are in the images' pixels: a resized input would place every detection wrongly.
+      throw ft::ConfigError(
+          "resnet: input_size resizes the images, which a detection task cannot take (its boxes "
+          "are in the images' pixels); set the dataset's image_size instead");
+    }
+    x = layers_[0]->forward(stem(x));
+    std::vector<torch::Tensor> levels;
+    for (std::size_t stage = 1; stage < layers_.size(); ++stage) {
+      x = layers_[stage]->forward(x);
+      levels.push_back(x);
+    }
+    return levels;
+  }
+
  private:
   torch::Tensor stem(torch::Tensor x) {
     if (options_.input_size > 0 && (x.size(2) != options_.input_size || x.size(3) != options_.input_size)) {

@@ -15,12 +15,14 @@
 //   hflip             training images flipped left to right with probability 1/2, boxes with them (false)
 //   scale_range       [low, high]: training images shrunk by a factor drawn in it inside their canvas ([1, 1]:
 //                     never), so that the detector sees objects smaller than the set has them
-//   mean, std         per-channel normalisation (ImageNet's by default)
+//   channels          3 (RGB, the default) or 1 (grey: luminance, as Pillow's convert("L"))
+//   mean, std         per-channel normalisation (ImageNet's by default; their averages for grey images)
 //
-// Each example: `images` uint8 [3, S, S]; `boxes` float [K, 4] ([x1, y1, x2, y2] in the example's pixels),
+// Each example: `images` uint8 [C, S, S]; `boxes` float [K, 4] ([x1, y1, x2, y2] in the example's pixels),
 // `box_labels` int64 [K], `box_crowd` uint8 [K] (crowd regions: training ignores them, COCO's evaluation counts
 // detections on them as neither right nor wrong) and `box_areas` float [K] (the annotation's area, scaled as the
-// image: COCO's size ranges use it). K varies per example: the core collates these ragged tensors padded, with
+// image: COCO's size ranges use it), and `image_ids` int64 (COCO's image id, which tells the split's images
+// apart in its mAP). K varies per example: the core collates these ragged tensors padded, with
 // `<name>_count` (ftsdk/tensors.h).
 #include <ftsdk/plugin.h>
 
@@ -42,6 +44,7 @@ namespace fs = std::filesystem;
 
 // One image's objects, in the example's pixels.
 struct ImageObjects {
+  std::int64_t id = 0;  // COCO's image id
   std::string path;
   std::int64_t width = 0, height = 0;
   std::vector<ft_plugins::CocoObject> objects;
@@ -56,8 +59,12 @@ struct Augment {
 class CocoSplit final : public ft::Split {
  public:
   CocoSplit(std::vector<ImageObjects> images, std::map<std::int64_t, std::int64_t> labels, std::int64_t image_size,
-            Augment augment)
-      : images_(std::move(images)), labels_(std::move(labels)), image_size_(image_size), augment_(augment) {}
+            std::int64_t channels, Augment augment)
+      : images_(std::move(images)),
+        labels_(std::move(labels)),
+        image_size_(image_size),
+        channels_(channels),
+        augment_(augment) {}
   std::int64_t size() const override { return static_cast<std::int64_t>(images_.size()); }
 
   ft::Example get(std::int64_t index) const override { return example(index, false, 1.0); }
@@ -89,6 +96,12 @@ class CocoSplit final : public ft::Split {
     auto pixels =
         torch::from_blob(const_cast<std::uint8_t*>(rgb.pixels.data()), {rgb.height, rgb.width, 3}, torch::kUInt8)
             .permute({2, 0, 1});
+    if (channels_ == 1) {
+      // Luminance as Pillow's convert("L") computes it (ITU-R 601-2); a grey image's three channels are equal.
+      const auto rgb_float = pixels.to(torch::kFloat32);
+      pixels =
+          (rgb_float[0] * 0.299 + rgb_float[1] * 0.587 + rgb_float[2] * 0.114).round().to(torch::kUInt8).unsqueeze(0);
+    }
     const std::int64_t canvas_width = image_size_ > 0 ? image_size_ : rgb.width;
     const std::int64_t canvas_height = image_size_ > 0 ? image_size_ : rgb.height;
     const double scale =
@@ -109,7 +122,7 @@ class CocoSplit final : public ft::Split {
     }
     if (flip) pixels = pixels.flip({2});
     // A new tensor in every case: `rgb`'s pixels go when this returns.
-    auto canvas = torch::zeros({3, canvas_height, canvas_width}, torch::kUInt8);
+    auto canvas = torch::zeros({channels_, canvas_height, canvas_width}, torch::kUInt8);
     canvas.narrow(1, 0, height).narrow(2, 0, width).copy_(pixels);
     const double scale_x = static_cast<double>(width) / rgb.width, scale_y = static_cast<double>(height) / rgb.height;
 
@@ -134,12 +147,14 @@ class CocoSplit final : public ft::Split {
             {ft::tensor_names::kBoxes, boxes},
             {ft::tensor_names::kBoxLabels, labels},
             {"box_crowd", crowd},
-            {"box_areas", areas}};
+            {"box_areas", areas},
+            {ft::tensor_names::kImageIds, torch::tensor(image.id, torch::kInt64)}};
   }
 
   std::vector<ImageObjects> images_;
   std::map<std::int64_t, std::int64_t> labels_;  // category id -> label
   std::int64_t image_size_ = 0;                  // 0: keep the images' size
+  std::int64_t channels_ = 3;
   Augment augment_;
 };
 
@@ -155,8 +170,16 @@ class Coco final : public ft_plugins::StoredDataset {
     image_size_ = params.get<std::int64_t>("image_size", 0);
     augment_.hflip = params.get<bool>("hflip", false);
     const auto scale_range = params.get<std::vector<double>>("scale_range", {1.0, 1.0});
-    info_.mean = params.get<std::vector<double>>("mean", {0.485, 0.456, 0.406});
-    info_.std = params.get<std::vector<double>>("std", {0.229, 0.224, 0.225});
+    info_.tensors = {
+        ft::tensor_names::kImages,  ft::tensor_names::kBoxes, ft::tensor_names::kBoxLabels, "box_crowd", "box_areas",
+        ft::tensor_names::kImageIds};
+    channels_ = params.get<std::int64_t>("channels", 3);
+    if (channels_ != 1 && channels_ != 3) params.fail("channels", "must be 3 (RGB) or 1 (grey)");
+    // ImageNet's statistics; for grey images their channels' averages.
+    info_.mean = params.get<std::vector<double>>(
+        "mean", channels_ == 3 ? std::vector<double>{0.485, 0.456, 0.406} : std::vector<double>{0.449});
+    info_.std = params.get<std::vector<double>>(
+        "std", channels_ == 3 ? std::vector<double>{0.229, 0.224, 0.225} : std::vector<double>{0.226});
     if (shots < 0) params.fail("shots", "must be 0 (every image) or the number of images per category");
     if (image_size_ != 0 && image_size_ < 32) params.fail("image_size", "must be 0 (keep) or at least 32");
     if (scale_range.size() != 2 || !(scale_range[0] > 0) || scale_range[0] > scale_range[1] || scale_range[1] > 1) {
@@ -164,7 +187,9 @@ class Coco final : public ft_plugins::StoredDataset {
     }
     augment_.scale_low = scale_range[0];
     augment_.scale_high = scale_range[1];
-    if (info_.mean.size() != 3 || info_.std.size() != 3) params.fail("mean", "mean and std need 3 values (RGB)");
+    if (info_.mean.size() != static_cast<std::size_t>(channels_) || info_.std.size() != info_.mean.size()) {
+      params.fail("mean", "mean and std need one value per channel (" + std::to_string(channels_) + ")");
+    }
     if (!fs::is_directory(root)) {
       throw ft::DataError("COCO folder " + root + " not found: expected annotations/instances_<split>.json and a " +
                           "folder of images per split (build one from Fashion-MNIST with " +
@@ -226,9 +251,9 @@ class Coco final : public ft_plugins::StoredDataset {
     std::vector<ImageObjects> images;
     for (const auto& image : annotations.images) {
       position[image.id] = images.size();
-      images.push_back({(fs::path(root) / split / image.file_name).string(), image.width, image.height, {}});
+      images.push_back({image.id, (fs::path(root) / split / image.file_name).string(), image.width, image.height, {}});
       if (image_size_ == 0) {
-        if (info_.input.width == 0) info_.input = {3, image.height, image.width};
+        if (info_.input.width == 0) info_.input = {channels_, image.height, image.width};
         if (image.width != info_.input.width || image.height != info_.input.height) {
           throw ft::DataError(annotation_file(root, split) + ": image " + std::to_string(image.id) + " is " +
                               std::to_string(image.width) + "x" + std::to_string(image.height) + ", others " +
@@ -237,12 +262,13 @@ class Coco final : public ft_plugins::StoredDataset {
         }
       }
     }
-    if (image_size_ > 0) info_.input = {3, image_size_, image_size_};
+    if (image_size_ > 0) info_.input = {channels_, image_size_, image_size_};
     for (const auto& object : annotations.objects) images[position.at(object.image_id)].objects.push_back(object);
-    return std::make_shared<CocoSplit>(std::move(images), labels_, image_size_, augment);
+    return std::make_shared<CocoSplit>(std::move(images), labels_, image_size_, channels_, augment);
   }
 
   std::int64_t image_size_ = 0;  // 0: keep the images' size
+  std::int64_t channels_ = 3;
   Augment augment_;
   std::map<std::int64_t, std::int64_t> labels_;
   std::vector<std::int64_t> train_categories_;

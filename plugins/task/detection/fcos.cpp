@@ -189,8 +189,7 @@ torch::Tensor encode_boxes(const torch::Tensor& anchors, const torch::Tensor& bo
   return distances / anchor.sizes;
 }
 
-torch::Tensor match_anchors(const torch::Tensor& anchors, const torch::Tensor& boxes,
-                            const std::vector<std::int64_t>& anchors_per_level, double center_sampling_radius) {
+torch::Tensor match_anchors(const torch::Tensor& anchors, const torch::Tensor& boxes, double center_sampling_radius) {
   if (boxes.size(0) == 0) return torch::full({anchors.size(0)}, -1, anchors.options().dtype(torch::kInt64));
   const auto box_centers = (boxes.slice(1, 0, 2) + boxes.slice(1, 2, 4)) / 2;
   const auto anchor_centers = (anchors.slice(1, 0, 2) + anchors.slice(1, 2, 4)) / 2;
@@ -204,10 +203,13 @@ torch::Tensor match_anchors(const torch::Tensor& anchors, const torch::Tensor& b
   const auto distances = torch::stack({x - b[0], y - b[1], b[2] - x, b[3] - y}, 2);
   match = match & (std::get<0>(distances.min(2)) > 0);
   // ... and at the level for its size: the largest distance to a side in (4, 8] anchor sizes, open-ended at the
-  // first and last level.
-  auto lower = anchor_sizes * 4, upper = anchor_sizes * 8;
-  lower.slice(0, 0, anchors_per_level.front()).fill_(0);
-  upper.slice(0, upper.size(0) - anchors_per_level.back()).fill_(std::numeric_limits<double>::infinity());
+  // first and last level (each level's anchors have their own size, the first the smallest: found on the device,
+  // where torchvision slices by the levels' anchor counts).
+  const auto lower =
+      torch::where(anchor_sizes == anchor_sizes.min(), torch::zeros_like(anchor_sizes), anchor_sizes * 4);
+  const auto upper =
+      torch::where(anchor_sizes == anchor_sizes.max(),
+                   torch::full_like(anchor_sizes, std::numeric_limits<double>::infinity()), anchor_sizes * 8);
   const auto farthest = std::get<0>(distances.max(2));
   match = match & (farthest > lower.unsqueeze(1)) & (farthest < upper.unsqueeze(1));
   // The smallest object among those that match.
@@ -221,7 +223,7 @@ Losses losses(const HeadOutputs& outputs, const torch::Tensor& anchors, const st
               double center_sampling_radius) {
   std::vector<torch::Tensor> classes, boxes;
   for (const auto& image : targets) {
-    const auto matched = match_anchors(anchors, image.boxes, outputs.anchors_per_level, center_sampling_radius);
+    const auto matched = match_anchors(anchors, image.boxes, center_sampling_radius);
     if (image.boxes.size(0) == 0) {
       classes.push_back(torch::full_like(matched, -1));
       boxes.push_back(torch::zeros({anchors.size(0), 4}, anchors.options()));
@@ -374,6 +376,29 @@ std::vector<Detections> detect(const HeadOutputs& outputs, const torch::Tensor& 
     detections.push_back({all_boxes.index({kept}), all_scores.index({kept}), all_labels.index({kept})});
   }
   return detections;
+}
+
+torch::Tensor pack(const HeadOutputs& outputs, const torch::Tensor& anchors) {
+  const auto n = outputs.class_logits.size(0);
+  const auto float32 = [](const torch::Tensor& t) { return t.to(torch::kFloat32); };
+  return torch::cat({float32(outputs.class_logits), float32(outputs.box_regression), float32(outputs.centerness),
+                     float32(anchors).unsqueeze(0).expand({n, anchors.size(0), 4})},
+                    2);
+}
+
+Packed unpack(const torch::Tensor& packed, std::int64_t classes) {
+  Packed out;
+  out.outputs.class_logits = packed.slice(2, 0, classes);
+  out.outputs.box_regression = packed.slice(2, classes, classes + 4);
+  out.outputs.centerness = packed.slice(2, classes + 4, classes + 5);
+  out.anchors = packed[0].slice(1, classes + 5, classes + 9);
+  return out;
+}
+
+std::vector<std::int64_t> anchors_per_level(const torch::Tensor& anchors) {
+  const auto sizes = (anchors.select(1, 2) - anchors.select(1, 0)).cpu();
+  const auto counts = std::get<2>(torch::unique_consecutive(sizes, /*return_inverse=*/false, /*return_counts=*/true));
+  return std::vector<std::int64_t>(counts.data_ptr<std::int64_t>(), counts.data_ptr<std::int64_t>() + counts.numel());
 }
 
 }  // namespace ft_plugins::fcos

@@ -79,8 +79,9 @@ struct Losses {
 
 /// For each anchor of one image, the index of the object it is responsible for, or -1: inside the object's box,
 /// within `center_sampling_radius` anchor sizes of its centre, at the level for its size, the smallest such object.
+/// A box of zero size matches no anchor, so zero rows padding a batch's boxes change nothing.
 torch::Tensor match_anchors(const torch::Tensor& anchors, const torch::Tensor& boxes,
-                            const std::vector<std::int64_t>& anchors_per_level, double center_sampling_radius = 1.5);
+                            double center_sampling_radius = 1.5);
 
 /// The training losses for `outputs` (sigmoid focal loss, GIoU loss, centerness cross-entropy). Computed without
 /// reading values back to the host.
@@ -104,6 +105,20 @@ struct Detections {
 std::vector<Detections> detect(const HeadOutputs& outputs, const torch::Tensor& anchors,
                                const std::vector<std::pair<std::int64_t, std::int64_t>>& image_sizes,
                                const DetectionSettings& settings = {});
+
+/// The FCOS head's outputs and anchors as one float32 tensor `[N, A, classes + 9]`, one row per anchor point:
+/// the class logits, the 4 box-regression values, the centerness logit, and the anchor's box. This is what the
+/// `fcos` head returns and the `detection` task reads (Head::forward_pyramid returns one tensor).
+torch::Tensor pack(const HeadOutputs& outputs, const torch::Tensor& anchors);
+
+struct Packed {
+  HeadOutputs outputs;    // anchors_per_level left empty: anchors_per_level() below reads it back when needed
+  torch::Tensor anchors;  // [A, 4]
+};
+/// The inverse of pack (views, no copy).
+Packed unpack(const torch::Tensor& packed, std::int64_t classes);
+/// Each level's number of anchors, from the anchors' sizes (one per level, growing): a read back to the host.
+std::vector<std::int64_t> anchors_per_level(const torch::Tensor& anchors);
 
 /// torchvision.ops.nms and batched_nms: indices of the kept boxes, by decreasing score.
 torch::Tensor nms(const torch::Tensor& boxes, const torch::Tensor& scores, double iou_threshold);

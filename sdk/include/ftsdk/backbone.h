@@ -72,6 +72,16 @@ class Backbone : public torch::nn::Module {
   }
   /// True when `forward_stages` is implemented.
   virtual bool splits_at_stages() const { return false; }
+  /// (ABI 7) The channels of each map `forward_pyramid` returns, finest first; empty (the default) for a backbone
+  /// without a pyramid. ResNet-50: {512, 1024, 2048}, its layer2 to layer4.
+  virtual std::vector<std::int64_t> pyramid_channels() const { return {}; }
+  /// (ABI 7) Feature maps `[N, C_i, H_i, W_i]` of a batch of normalised images, finest first, each stage halving
+  /// the size of the one before (strides 8, 16, 32 for ResNet): what a detection head (a feature pyramid network)
+  /// reads when the task asks for FeatureShape::pyramid.
+  virtual std::vector<torch::Tensor> forward_pyramid(torch::Tensor images) {
+    (void)images;
+    return {};
+  }
 };
 
 /// What a backbone factory is given besides its parameters.

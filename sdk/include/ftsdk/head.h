@@ -8,6 +8,7 @@
 #include <torch/types.h>
 
 #include <cstdint>
+#include <vector>
 
 namespace ft {
 
@@ -18,6 +19,17 @@ class Head : public torch::nn::Module {
  public:
   /// Logits for a batch of features.
   virtual torch::Tensor forward(torch::Tensor features) = 0;
+  /// (ABI 7) Outputs for a backbone's feature pyramid (Backbone::forward_pyramid, finest map first), for a task
+  /// that asks for FeatureShape::pyramid; `image_height` and `image_width` are the batch's image size, which
+  /// places the maps' cells on the image. A detection head returns `[N, A, ...]`, one row per anchor point, as the
+  /// task defines it (the `detection` task: docs/plugins.md). The default refuses: the head has no pyramid input.
+  virtual torch::Tensor forward_pyramid(const std::vector<torch::Tensor>& levels, std::int64_t image_height,
+                                        std::int64_t image_width) {
+    (void)levels;
+    (void)image_height;
+    (void)image_width;
+    return {};
+  }
 };
 
 /// What a head factory is given besides its parameters.
@@ -28,6 +40,9 @@ struct HeadContext {
   std::int64_t num_classes = 0;
   /// Where to write messages.
   Logger& log;
+  /// (ABI 7) For a task that asks for FeatureShape::pyramid: the channels of the backbone's maps, finest first
+  /// (Backbone::pyramid_channels); empty otherwise. Read it only in a head built against ABI 7 or newer.
+  std::vector<std::int64_t> pyramid_channels = {};
 };
 
 }  // namespace ft

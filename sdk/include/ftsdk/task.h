@@ -31,6 +31,9 @@ enum class FeatureShape {
   pooled,
   /// One vector per token, `[N, T, F]` (masked language modelling, token classification).
   per_token,
+  /// (ABI 7) Feature maps at several scales (Backbone::forward_pyramid), which the head reads whole
+  /// (Head::forward_pyramid): object detection. The backbone and head must be built against ABI 7 or newer.
+  pyramid,
 };
 
 /// A task. Every function runs inside the training step or evaluation: keep them on the device, without reading
@@ -71,6 +74,23 @@ class Task {
     std::vector<double> values;
     for (std::size_t i = 1; i < sums.size(); ++i) values.push_back(sums[0] > 0 ? sums[i] / sums[0] : 0.0);
     return values;
+  }
+  /// (ABI 7) For a metric that is no sum over batches (COCO's mAP ranks every prediction of the split): the rows
+  /// to keep of one evaluation batch, as float64 CPU tables `[rows, columns]`, each position of the list one table
+  /// with a fixed number of columns (the `detection` task keeps its detections and its objects). Evaluation reads
+  /// them back once per batch. Empty (the default) keeps nothing.
+  virtual std::vector<torch::Tensor> evaluation_tables(const torch::Tensor& outputs, const Batch& batch) const {
+    (void)outputs;
+    (void)batch;
+    return {};
+  }
+  /// (ABI 7) The metrics' values of an evaluated split: as `metric_values`, with each table position's rows from
+  /// every batch and process in one table (the evaluation_tables above). The default ignores the tables. Training
+  /// epochs keep no tables and call `metric_values`.
+  virtual std::vector<double> split_metric_values(const std::vector<double>& sums, double mean_loss,
+                                                  const std::vector<torch::Tensor>& tables) const {
+    (void)tables;
+    return metric_values(sums, mean_loss);
   }
 };
 

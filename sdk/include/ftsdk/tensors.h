@@ -32,6 +32,9 @@ inline constexpr const char* kTargets = "targets";
 inline constexpr const char* kBoxes = "boxes";
 /// The objects' classes, `int64 [K]` per example.
 inline constexpr const char* kBoxLabels = "box_labels";
+/// Which image an example is, `int64` scalar per example: unique within a split (a COCO image id), so that a
+/// metric over the whole split (COCO's mAP) tells images apart whichever batch or process held them.
+inline constexpr const char* kImageIds = "image_ids";
 /// Appended to a name whose examples differ in their first dimension (a ragged tensor: an image's boxes): the
 /// batch holds them padded with zeros to the longest, `[N, K_max, ...]`, and `<name>_count`, `int64 [N]`, says
 /// how many rows of each example are real. A batch whose examples happen to have the same number of rows is

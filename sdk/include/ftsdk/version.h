@@ -17,7 +17,12 @@ namespace ft {
 /// 6 (ftsdk 2.2): the sampler kind (ftsdk/sampler.h), its `Registry::add_sampler` appended after every other
 ///   virtual function, so plugins of ABI 5 still load (kOldestLoadableAbiVersion); ftrun builds before 2.2 refuse
 ///   plugins of ABI 6, which may call add_sampler.
-inline constexpr std::uint32_t kPluginAbiVersion = 6;
+/// 7 (ftsdk 2.3): feature pyramids for detection, appended after every other virtual function so plugins of ABI 5
+///   and 6 still load: `Backbone::pyramid_channels` and `forward_pyramid`, `Head::forward_pyramid`,
+///   `HeadContext::pyramid_channels`, `FeatureShape::pyramid`, `Task::evaluation_tables` and
+///   `split_metric_values`. The core calls them only on plugins of ABI 7 or newer (a detection run refuses an older
+///   backbone or head by name).
+inline constexpr std::uint32_t kPluginAbiVersion = 7;
 
 /// The oldest ABI whose plugins this ftrun still loads: every change since only appended to it.
 inline constexpr std::uint32_t kOldestLoadableAbiVersion = 5;
