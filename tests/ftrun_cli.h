@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <cmath>
 #include <cstdio>
 #include <cstdlib>
 #include <fstream>
@@ -173,6 +174,58 @@ inline bool checkpoints_agree(const std::string& a, const std::string& b, const 
       "else 1)\" " +
       a + " " + b;
   return std::system(command.c_str()) == 0;
+}
+
+/// The last value of metric `name` (an epoch's, or a test split's) of the run of `stage`; NaN where it is NULL.
+inline double last_metric(SQLite::Database& db, const std::string& stage, const std::string& name) {
+  SQLite::Statement query(db,
+                          "SELECT m.value FROM metrics m JOIN runs r ON r.id = m.run_id WHERE r.stage = ? AND "
+                          "m.name = ? AND m.scope != 'step' ORDER BY m.epoch DESC LIMIT 1");
+  query.bind(1, stage);
+  query.bind(2, name);
+  REQUIRE(query.executeStep());
+  return query.getColumn(0).isNull() ? std::nan("") : query.getColumn(0).getDouble();
+}
+
+/// A small Fashion-MNIST detection set in COCO's layout (scripts/fashion_mnist_detection.py with `arguments`) in
+/// `dir`/fmd; returns its folder.
+inline std::string detection_set(const TempDir& dir, const std::string& arguments) {
+  const std::string out = dir / "fmd";
+  const auto made = run_command(std::string(FT_PYTHON) + " " + FT_SOURCE_DIR + "/scripts/fashion_mnist_detection.py " +
+                                out + " " + arguments);
+  INFO(made.output);
+  REQUIRE(made.code == 0);
+  return out;
+}
+
+/// A tiny detection experiment on the set in `set`: a ResNet-18 and a narrow FCOS head from random weights, on
+/// the CPU, two epochs; `extra` is appended (more sections, or keys of [train]).
+inline std::string tiny_detection(const std::string& set, const std::string& extra = "") {
+  return R"([experiment]
+name = "tiny_detection"
+seed = 2
+device = "cpu"
+[backbone]
+type = "resnet18"
+[dataset]
+type = "coco"
+root = ")" +
+         set + R"("
+channels = 1
+[task]
+type = "detection"
+[head]
+type = "fcos"
+channels = 32
+convolutions = 1
+[optimizer]
+type = "adamw"
+lr = 0.001
+[train]
+epochs = 2
+batch_size = 4
+test = false
+)" + extra;
 }
 
 }  // namespace ftrun_test

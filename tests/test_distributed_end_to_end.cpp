@@ -50,6 +50,17 @@ std::string read_file(const std::string& path) {
   return std::string(std::istreambuf_iterator<char>(in), {});
 }
 
+// Runs `ftrun ARGS` as ranks 0 and 1 of two, logging to DIR/rank0.log and rank1.log; both must succeed.
+void run_two_ranks(const std::string& args, const TempDir& dir) {
+  const int port = next_port();
+  const pid_t rank0 = start_rank(0, 2, port, args, dir / "rank0.log");
+  const pid_t rank1 = start_rank(1, 2, port, args, dir / "rank1.log");
+  const int code1 = wait_for(rank1), code0 = wait_for(rank0);
+  INFO(read_file(dir / "rank0.log") + read_file(dir / "rank1.log"));
+  REQUIRE(code0 == 0);
+  REQUIRE(code1 == 0);
+}
+
 // BatchNorm-free, so each example is computed on its own and two processes can match one exactly.
 std::string independent_examples(int per_class, int epochs) {
   return replaced(replaced(replaced(kTiny, "width = 4", "width = 4\nbatch_norm = false"), "samples_per_class = 30",
@@ -86,14 +97,7 @@ TEST_CASE("two processes with batch B end with the weights of one process with b
   INFO(single.output);
   REQUIRE(single.code == 0);
 
-  const int port = next_port();
-  const std::string args = experiment + " --store " + (dir / "two/ftrun.db") + " --set train.batch_size=10";
-  const pid_t rank0 = start_rank(0, 2, port, args, dir / "rank0.log");
-  const pid_t rank1 = start_rank(1, 2, port, args, dir / "rank1.log");
-  const int code1 = wait_for(rank1), code0 = wait_for(rank0);
-  INFO(read_file(dir / "rank0.log") + read_file(dir / "rank1.log"));
-  REQUIRE(code0 == 0);
-  REQUIRE(code1 == 0);
+  run_two_ranks(experiment + " --store " + (dir / "two/ftrun.db") + " --set train.batch_size=10", dir);
   CHECK_THAT(read_file(dir / "rank0.log"), Contains("joined 2 processes (torchrun, gloo)"));
 
   SQLite::Database one(dir / "one/ftrun.db"), two(dir / "two/ftrun.db");
@@ -255,58 +259,24 @@ TEST_CASE("under torchrun --max-restarts, a restarted group resumes its run by i
 TEST_CASE("a detection run on two processes computes the mAP of one process over the whole split",
           "[e2e][distributed][detection]") {
   TempDir dir;
-  const auto made =
-      ftrun_test::run_command(std::string(FT_PYTHON) + " " + FT_SOURCE_DIR + "/scripts/fashion_mnist_detection.py " +
-                              (dir / "fmd") + " --seed 7 --train 40 --val 21 --test 0");
-  INFO(made.output);
-  REQUIRE(made.code == 0);
-  const auto experiment = write(dir, "detection.toml", R"([experiment]
-name = "ddp_detection"
-seed = 4
-device = "cpu"
-[backbone]
-type = "resnet18"
-freeze = ["*"]
-[dataset]
-type = "coco"
-root = ")" + (dir / "fmd") + R"("
-channels = 1
-[task]
-type = "detection"
-score_threshold = 0.0
-[head]
-type = "fcos"
-channels = 32
-convolutions = 1
-[optimizer]
-type = "adamw"
-lr = 0.003
-[train]
-epochs = 3
-batch_size = 8
-test = false
-eval_batch_size = 4
-)");
-  const auto trained = run(experiment + " --store " + (dir / "trained.db"));
+  const auto set = ftrun_test::detection_set(dir, "--seed 7 --train 40 --val 21 --test 0");
+  const auto experiment = write(dir, "detection.toml", ftrun_test::tiny_detection(set));
+  const std::string settings =
+      " --set 'backbone.freeze=[\"*\"]' --set task.score_threshold=0.0 --set train.eval_batch_size=4";
+  const auto trained = run(experiment + " --store " + (dir / "trained.db") + settings +
+                           " --set optimizer.lr=0.003 --set train.epochs=3 --set train.batch_size=8");
   INFO(trained.output);
   REQUIRE(trained.code == 0);
   const std::string checkpoint =
       SQLite::Database(dir / "trained.db").execAndGet("SELECT checkpoint_path FROM runs").getString();
-  const std::string same_weights = " --set backbone.weights=" + checkpoint + " --set head.weights=" + checkpoint +
-                                   " --set optimizer.lr=1e-12 --set optimizer.weight_decay=0 --set train.epochs=1";
+  const std::string same_weights =
+      settings + " --set backbone.weights=" + checkpoint + " --set head.weights=" + checkpoint +
+      " --set optimizer.lr=1e-12 --set optimizer.weight_decay=0 --set train.epochs=1 --set train.batch_size=8";
 
   const auto single = run(experiment + " --store " + (dir / "one/ftrun.db") + same_weights);
   INFO(single.output);
   REQUIRE(single.code == 0);
-  const int port = next_port();
-  const std::string args =
-      experiment + " --store " + (dir / "two/ftrun.db") + same_weights + " --set train.batch_size=4";
-  const pid_t rank0 = start_rank(0, 2, port, args, dir / "rank0.log");
-  const pid_t rank1 = start_rank(1, 2, port, args, dir / "rank1.log");
-  const int code1 = wait_for(rank1), code0 = wait_for(rank0);
-  INFO(read_file(dir / "rank0.log") + read_file(dir / "rank1.log"));
-  REQUIRE(code0 == 0);
-  REQUIRE(code1 == 0);
+  run_two_ranks(experiment + " --store " + (dir / "two/ftrun.db") + same_weights + " --set train.batch_size=4", dir);
   SQLite::Database one(dir / "one/ftrun.db"), two(dir / "two/ftrun.db");
   const auto value = [](SQLite::Database& db, const std::string& name) {
     return db.execAndGet("SELECT value FROM metrics WHERE scope = 'epoch' AND name = '" + name + "'").getDouble();

@@ -46,11 +46,11 @@ TEST_CASE("the built-in plugins load from their folder and register their compon
         std::vector<std::string>{"adagrad", "adam", "adamw", "lamb", "lion", "rmsprop", "sgd"});
   CHECK(catalog.types("backbone") ==
         std::vector<std::string>{"bert", "convnet", "resnet101", "resnet152", "resnet18", "resnet34", "resnet50"});
-  CHECK(catalog.types("head") == std::vector<std::string>{"cosine", "linear", "mlp"});
+  CHECK(catalog.types("head") == std::vector<std::string>{"cosine", "fcos", "linear", "mlp"});
   CHECK(catalog.types("regularization") == std::vector<std::string>{"cutmix", "l2sp", "label_smoothing", "mixup"});
   CHECK(catalog.types("dataset") == std::vector<std::string>{"cifar10", "cifar100", "coco", "fashion_mnist", "fortunes",
                                                              "image_folder", "text_tsv"});
-  CHECK(catalog.types("task") == std::vector<std::string>{"classification", "masked_lm"});
+  CHECK(catalog.types("task") == std::vector<std::string>{"classification", "detection", "masked_lm"});
   const auto origin = catalog.origin("optimizer", "sgd");
   CHECK_THAT(origin.plugin->path, EndsWith("/ft_sgd.so"));
   CHECK(origin.plugin->name == "sgd");

@@ -21,20 +21,11 @@ std::string reduced(const TempDir& dir) {
          " --set stage.pretrain.train.epochs=2 --set stage.finetune.train.epochs=3 --set stage.scratch.train.epochs=3";
 }
 
-double metric(SQLite::Database& db, const std::string& stage, const std::string& name) {
-  SQLite::Statement query(db,
-                          "SELECT m.value FROM metrics m JOIN runs r ON r.id = m.run_id WHERE r.stage = ? AND "
-                          "m.name = ? ORDER BY m.epoch DESC LIMIT 1");
-  query.bind(1, stage);
-  query.bind(2, name);
-  REQUIRE(query.executeStep());
-  return query.getColumn(0).getDouble();
-}
-
 // A one-layer BERT pretrained as a masked language model on three fortune categories, for `epochs` epochs.
 std::string tiny_masked_lm(const std::string& name, int epochs) {
   return R"([experiment]
-name = ")" + name + R"("
+name = ")" +
+         name + R"("
 seed = 3
 device = "cpu"
 [backbone]
@@ -56,7 +47,8 @@ type = "linear"
 type = "adamw"
 lr = 0.001
 [train]
-epochs = )" + std::to_string(epochs) + R"(
+epochs = )" +
+         std::to_string(epochs) + R"(
 batch_size = 32
 test = false
 )";
@@ -82,17 +74,18 @@ TEST_CASE("the text quickstart pretrains with masked_lm, then fine-tunes and tra
                       "'finetune' AND p.kind = 'task'")
             .getString() == "classification");
   // Pretraining reports perplexity (exp of the masked tokens' loss) and the masked tokens' accuracy.
-  const double loss = metric(db, "pretrain", "val_loss"), perplexity = metric(db, "pretrain", "val_perplexity");
+  const double loss = last_metric(db, "pretrain", "val_loss"),
+               perplexity = last_metric(db, "pretrain", "val_perplexity");
   CHECK(perplexity == Approx(std::exp(loss)).epsilon(1e-9));
   CHECK(perplexity < 800);  // better than a uniform guess over the vocabulary
-  CHECK(metric(db, "pretrain", "train_perplexity") > 1);
-  CHECK(metric(db, "pretrain", "test_perplexity") > 1);
+  CHECK(last_metric(db, "pretrain", "train_perplexity") > 1);
+  CHECK(last_metric(db, "pretrain", "test_perplexity") > 1);
   for (const char* stage : {"finetune", "scratch"}) {
     INFO(stage);
-    const double accuracy = metric(db, stage, "val_accuracy");
+    const double accuracy = last_metric(db, stage, "val_accuracy");
     CHECK(accuracy >= 0);
     CHECK(accuracy <= 1);
-    CHECK(metric(db, stage, "test_accuracy") >= 0);
+    CHECK(last_metric(db, stage, "test_accuracy") >= 0);
   }
   // Classification stages saw 8 texts of each of 4 categories.
   CHECK(db.execAndGet("SELECT value FROM run_params p JOIN runs r ON r.id = p.run_id WHERE r.stage = 'finetune' AND "

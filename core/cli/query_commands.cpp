@@ -16,6 +16,8 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
+#include <map>
+#include <set>
 
 namespace ft {
 namespace {
@@ -79,7 +81,41 @@ void print_runs(const std::vector<RunSummary>& runs) {
   }
 }
 
-// A run's learning curves, marking its best epoch and the onset of overfitting.
+namespace {
+
+// The task's other per-epoch metrics (train_<name>, val_<name> beyond the loss and the primary metric: masked_lm's
+// accuracy, detection's AP50 and loss parts), one column each, for the epochs that have any.
+void print_other_metrics(const std::vector<MetricRow>& rows, const std::string& primary) {
+  const std::set<std::string> shown = {"train_loss", "val_loss", "train_" + primary, "val_" + primary};
+  std::vector<std::string> names;
+  std::map<std::int64_t, std::map<std::string, double>> by_epoch;
+  for (const auto& row : rows) {
+    const bool task_metric = row.name.rfind("train_", 0) == 0 || row.name.rfind("val_", 0) == 0;
+    if (row.scope != "epoch" || !task_metric || shown.count(row.name)) continue;
+    if (std::find(names.begin(), names.end(), row.name) == names.end()) names.push_back(row.name);
+    by_epoch[row.epoch][row.name] = row.value;
+  }
+  if (names.empty()) return;
+  // Training's columns first, then validation's, each in the order the task reports them.
+  std::stable_partition(names.begin(), names.end(), [](const std::string& n) { return n.rfind("train_", 0) == 0; });
+  std::printf("\n%6s", "epoch");
+  for (const auto& name : names)
+    std::printf(" %*s", static_cast<int>(std::max<std::size_t>(10, name.size())), name.c_str());
+  std::printf("\n");
+  for (const auto& [epoch, values] : by_epoch) {
+    std::printf("%6lld", static_cast<long long>(epoch));
+    for (const auto& name : names) {
+      const auto found = values.find(name);
+      std::printf(" %*s", static_cast<int>(std::max<std::size_t>(10, name.size())),
+                  found == values.end() ? "-" : number(found->second).c_str());
+    }
+    std::printf("\n");
+  }
+}
+
+}  // namespace
+
+// A run's learning curves, marking its best epoch and the onset of overfitting, then the task's other metrics.
 int command_show(std::int64_t run_id, const std::string& store_path) {
   ResultsStore store(resolve_store_path(store_path, ""), store_options_from_environment());
   const RunSummary summary = run_summary_of(store, run_id);
@@ -104,6 +140,7 @@ int command_show(std::int64_t run_id, const std::string& store_path) {
     std::printf("\noverfitting from epoch %lld: validation loss stayed above its minimum while training loss fell\n",
                 static_cast<long long>(*report.onset_epoch));
   }
+  print_other_metrics(store.metrics_of(run_id), summary.primary_metric);
   return kExitOk;
 }
 
@@ -202,7 +239,8 @@ int command_compare(const CompareOptions& options) {
   }
   std::printf(
       "\nbest_val and final_val: the runs' primary metric (acc: accuracy, higher is better; ppl: perplexity, lower is "
-      "better; ap: COCO's box mAP, higher is better), mean ± standard deviation over the completed runs (seeds) of a value\n");
+      "better; ap: COCO's box mAP, higher is better), mean ± standard deviation over the completed runs (seeds) of a "
+      "value\n");
   return kExitOk;
 }
 

@@ -81,12 +81,17 @@ void check_outputs(Classifier& model, const Split& train, const Task& task, cons
                         : pyramid ? outputs.defined() && outputs.dim() == 3 && outputs.size(0) == 2 &&
                                         outputs.size(2) > task.num_outputs()
                                   : outputs.dim() == 2 && outputs.size(0) == 2 && outputs.size(1) == task.num_outputs();
+  if (pyramid && !outputs.defined()) {
+    throw PluginError(
+        fmt::format("head '{}' does not read a feature pyramid (Head::forward_pyramid), which task '{}' "
+                    "gives it; use a detection head such as 'fcos'",
+                    run.head.type, run.task.type));
+  }
   if (pyramid && !shape_ok) {
     throw PluginError(fmt::format(
         "head '{}' produced outputs of shape [{}] for a batch of 2 from the backbone's feature pyramid, expected [2, "
         "anchors, {} classes + box values] for task '{}'",
-        run.head.type, outputs.defined() ? fmt::format("{}", fmt::join(outputs.sizes(), ", ")) : "none",
-        task.num_outputs(), run.task.type));
+        run.head.type, fmt::join(outputs.sizes(), ", "), task.num_outputs(), run.task.type));
   }
   if (!shape_ok) {
     throw PluginError(fmt::format(
