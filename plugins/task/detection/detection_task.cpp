@@ -61,6 +61,8 @@ class DetectionTask final : public ft::Task {
     return losses(outputs, batch).total();
   }
 
+  // The loss parts are computed again here, without gradients: the loss is a few percent of a step's time
+  // (bench/detection_speed.py), and a task keeps no state between loss() and metric_sums().
   torch::Tensor metric_sums(const torch::Tensor& outputs, const ft::Batch& batch) const override {
     torch::NoGradGuard no_grad;
     const auto parts = losses(outputs, batch);
@@ -139,8 +141,8 @@ class DetectionTask final : public ft::Task {
   fcos::Losses losses(const torch::Tensor& outputs, const ft::Batch& batch) const {
     const auto packed = fcos::unpack(outputs, classes_);
     const auto& boxes = batch.at(kBoxes);
-    // Crowd regions are zeroed: a zero box matches nothing, so they teach nothing (torchvision's FCOS has no
-    // crowd handling; COCO's evaluation ignores detections on them).
+    // Crowd regions are zeroed: a zero box matches nothing, so they teach nothing (torchvision's detection
+    // references drop them from the targets alike; COCO's evaluation ignores detections on them).
     const auto kept = boxes * (1 - batch.at("box_crowd").to(boxes.dtype())).unsqueeze(2);
     std::vector<fcos::Targets> targets;
     for (std::int64_t i = 0; i < boxes.size(0); ++i) targets.push_back({kept[i], batch.at(kBoxLabels)[i]});
