@@ -17,6 +17,14 @@ namespace {
 
 std::string shape_text(const torch::Tensor& tensor) { return fmt::format("[{}]", fmt::join(tensor.sizes(), ", ")); }
 
+// Every parameter and buffer of `module`, by name.
+TensorMap tensors_of(const torch::nn::Module& module) {
+  TensorMap out;
+  for (const auto& item : module.named_parameters()) out[item.key()] = item.value();
+  for (const auto& item : module.named_buffers()) out[item.key()] = item.value();
+  return out;
+}
+
 std::string first_names(const std::vector<std::string>& names, std::size_t limit = 5) {
   std::string out;
   for (std::size_t i = 0; i < names.size() && i < limit; ++i) out += (i ? ", " : "") + names[i];
@@ -102,12 +110,7 @@ void Classifier::set_training(bool training) {
   for (auto& module : frozen_modules_) module->eval();
 }
 
-TensorMap Classifier::state() const {
-  TensorMap out;
-  for (const auto& item : named_parameters()) out[item.key()] = item.value();
-  for (const auto& item : named_buffers()) out[item.key()] = item.value();
-  return out;
-}
+TensorMap Classifier::state() const { return tensors_of(*this); }
 
 void load_backbone_weights(Classifier& model, const TensorMap& tensors, const std::string& origin, Logger& log) {
   // An ftrun checkpoint prefixes the backbone's names with "backbone."; a bare backbone file does not.
@@ -115,9 +118,7 @@ void load_backbone_weights(Classifier& model, const TensorMap& tensors, const st
                                     [](const auto& entry) { return entry.first.rfind("backbone.", 0) == 0; });
   const std::string prefix = prefixed ? "backbone." : "";
 
-  TensorMap targets;
-  for (const auto& item : model.backbone().named_parameters()) targets[item.key()] = item.value();
-  for (const auto& item : model.backbone().named_buffers()) targets[item.key()] = item.value();
+  TensorMap targets = tensors_of(model.backbone());
 
   std::vector<std::string> missing, mismatched, dropped;
   torch::NoGradGuard no_grad;
@@ -158,9 +159,7 @@ void load_backbone_weights(Classifier& model, const TensorMap& tensors, const st
 }
 
 void load_head_weights(Classifier& model, const TensorMap& tensors, const std::string& origin, Logger& log) {
-  TensorMap targets;
-  for (const auto& item : model.head().named_parameters()) targets[item.key()] = item.value();
-  for (const auto& item : model.head().named_buffers()) targets[item.key()] = item.value();
+  TensorMap targets = tensors_of(model.head());
   std::vector<std::string> missing, kept_new;
   std::size_t loaded = 0;
   torch::NoGradGuard no_grad;
