@@ -10,6 +10,9 @@ second half), so no item is seen in two splits. The same seed writes the same se
     scripts/fashion_mnist_detection.py OUT [--seed 0] [--train 600] [--val 150] [--test 150] [--canvas 128]
                                            [--classes 5 6 7 8 9]
 
+--canvas LOW HIGH draws each canvas's width and height in [LOW, HIGH] instead: a set of images of several sizes,
+as real detection sets are (ftrun pads each batch to its largest image).
+
 --classes draws the items from those Fashion-MNIST classes only (0-9; all by default); the annotation files still
 list all ten categories, so category ids mean the same in every set.
 
@@ -53,14 +56,17 @@ def iou(a, b):
 
 def place(canvas, item, rng, boxes):
     """Pastes `item` (28x28) scaled at a random free spot of `canvas`; its tight box [x, y, w, h], or None."""
-    side = canvas.shape[0]
+    height, width = canvas.shape
     for _ in range(20):
         size = int(rng.integers(MIN_SIZE, MAX_SIZE + 1))
         scaled = np.asarray(Image.fromarray(item).resize((size, size), Image.BILINEAR))
         rows, cols = np.nonzero(scaled > VISIBLE)
         if len(rows) == 0:
             return None
-        x, y = (int(v) for v in rng.integers(0, side - size + 1, size=2))
+        if height == width:  # one draw for both, as sets of one canvas size were always drawn
+            x, y = (int(v) for v in rng.integers(0, width - size + 1, size=2))
+        else:
+            x, y = int(rng.integers(0, width - size + 1)), int(rng.integers(0, height - size + 1))
         box = [x + int(cols.min()), y + int(rows.min()), int(cols.max() - cols.min() + 1),
                int(rows.max() - rows.min() + 1)]
         if all(iou(box, other) <= MAX_OVERLAP for other in boxes):
@@ -70,7 +76,7 @@ def place(canvas, item, rng, boxes):
     return None
 
 
-def write_split(out, split, count, images, labels, rng, canvas_side):
+def write_split(out, split, count, images, labels, rng, canvas_sides):
     folder = out / split
     folder.mkdir(parents=True, exist_ok=True)
     coco = {"info": {"description": f"Fashion-MNIST detection canvases, {split} split (scripts/fashion_mnist_detection.py)"},
@@ -78,7 +84,9 @@ def write_split(out, split, count, images, labels, rng, canvas_side):
             "categories": [{"id": i + 1, "name": name, "supercategory": "fashion"} for i, name in enumerate(CLASS_NAMES)]}
     annotation_id = 1
     for index in range(count):
-        canvas = np.zeros((canvas_side, canvas_side), dtype=np.uint8)
+        low, high = canvas_sides[0], canvas_sides[-1]
+        height, width = (low, low) if low == high else (int(v) for v in rng.integers(low, high + 1, size=2))
+        canvas = np.zeros((height, width), dtype=np.uint8)
         boxes = []
         for source in rng.integers(0, len(images), size=int(rng.integers(1, 5))):
             box = place(canvas, images[source], rng, boxes)
@@ -90,7 +98,7 @@ def write_split(out, split, count, images, labels, rng, canvas_side):
             annotation_id += 1
         name = f"{index + 1:06d}.png"
         Image.fromarray(canvas).save(folder / name, optimize=False)
-        coco["images"].append({"id": index + 1, "file_name": name, "width": canvas_side, "height": canvas_side})
+        coco["images"].append({"id": index + 1, "file_name": name, "width": width, "height": height})
     (out / "annotations").mkdir(exist_ok=True)
     (out / "annotations" / f"instances_{split}.json").write_text(json.dumps(coco, indent=1) + "\n")
 
@@ -102,13 +110,16 @@ def main():
     parser.add_argument("--train", type=int, default=600)
     parser.add_argument("--val", type=int, default=150)
     parser.add_argument("--test", type=int, default=150)
-    parser.add_argument("--canvas", type=int, default=128)
+    parser.add_argument("--canvas", type=int, nargs="+", default=[128], metavar="SIDE",
+                        help="a canvas's side, or LOW HIGH: each canvas's width and height drawn in that range")
     parser.add_argument("--fashion-mnist", type=pathlib.Path, default=FASHION_MNIST)
     parser.add_argument("--classes", type=int, nargs="+", choices=range(10), default=list(range(10)),
                         help="draw items from these classes only (0-9)")
     args = parser.parse_args()
-    if args.canvas < MAX_SIZE:
-        sys.exit(f"--canvas {args.canvas}: a canvas must be at least {MAX_SIZE} pixels, the largest item")
+    if len(args.canvas) > 2 or args.canvas[0] > args.canvas[-1]:
+        sys.exit(f"--canvas {args.canvas}: expected one side or LOW HIGH")
+    if args.canvas[0] < MAX_SIZE:
+        sys.exit(f"--canvas {args.canvas[0]}: a canvas must be at least {MAX_SIZE} pixels, the largest item")
     train_images = read_idx(args.fashion_mnist / "train-images-idx3-ubyte.gz")
     train_labels = read_idx(args.fashion_mnist / "train-labels-idx1-ubyte.gz")
     test_images = read_idx(args.fashion_mnist / "t10k-images-idx3-ubyte.gz")

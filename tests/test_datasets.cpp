@@ -554,20 +554,31 @@ TEST_CASE("TrivialAugment and RandAugment transform each image on its own, repro
 
 namespace {
 
-// Examples with boxes: example i has i % 3 objects; `images_of_other_size` makes example 5's image larger.
+// Examples with boxes: example i has i % 3 objects. Example 5 is the odd one out: its image 40 x 6 pixels with its
+// size beside it (`other_size`), or its labels a matrix (`other_labels`).
+enum class OddExample { none, other_size, other_labels };
 class BoxSplit final : public ft::Split {
  public:
-  explicit BoxSplit(bool images_of_other_size = false) : other_size_(images_of_other_size) {}
+  explicit BoxSplit(OddExample odd = OddExample::none) : odd_(odd) {}
   std::int64_t size() const override { return 8; }
   ft::Example get(std::int64_t index) const override {
-    const std::int64_t objects = index % 3, side = other_size_ && index == 5 ? 6 : 4;
-    return {{ft::tensor_names::kImages, torch::full({1, side, side}, index, torch::kUInt8)},
-            {ft::tensor_names::kBoxes, torch::full({objects, 4}, static_cast<float>(index + 1))},
-            {ft::tensor_names::kBoxLabels, torch::full({objects}, index + 1, torch::kInt64)}};
+    const std::int64_t objects = index % 3;
+    const bool odd = index == 5;
+    const std::int64_t height = odd && odd_ == OddExample::other_size ? 40 : 4,
+                       width = odd && odd_ == OddExample::other_size ? 6 : 4;
+    ft::Example example = {{ft::tensor_names::kImages, torch::full({1, height, width}, 10 * index, torch::kUInt8)},
+                           {ft::tensor_names::kBoxes, torch::full({objects, 4}, static_cast<float>(index + 1))},
+                           {ft::tensor_names::kBoxLabels, odd && odd_ == OddExample::other_labels
+                                                              ? torch::full({objects, 2}, index + 1, torch::kInt64)
+                                                              : torch::full({objects}, index + 1, torch::kInt64)}};
+    if (odd_ == OddExample::other_size) {
+      example[ft::tensor_names::kImageSizes] = torch::tensor({height, width}, torch::kInt64);
+    }
+    return example;
   }
 
  private:
-  bool other_size_;
+  OddExample odd_;
 };
 
 }  // namespace
@@ -593,10 +604,34 @@ TEST_CASE("Examples with different numbers of boxes are collated padded, with ea
   CHECK(even.at("boxes").sizes() == torch::IntArrayRef({3, 1, 4}));
   CHECK_FALSE(even.contains("boxes_count"));
 
-  const ft::BatchSource mismatched(std::make_shared<BoxSplit>(true), info, c10::Device(c10::kCPU));
+  const ft::BatchSource mismatched(std::make_shared<BoxSplit>(OddExample::other_labels), info, c10::Device(c10::kCPU));
   CHECK_NOTHROW(mismatched.batch(torch::tensor({0, 1}, torch::kInt64)));
   CHECK_THROWS_WITH(mismatched.batch(torch::tensor({4, 5}, torch::kInt64)),
-                    Catch::Contains("examples differ in the shape of 'images' ([1, 4, 4] and [1, 6, 6])"));
+                    Catch::Contains("examples differ in the shape of 'box_labels' ([1] and [2, 2])"));
+}
+
+TEST_CASE("Images of several sizes are padded to the batch's largest, rounded up to 32, padding 0 once normalised",
+          "[data]") {
+  ft::DatasetInfo info;
+  info.input = {1, 40, 6};
+  info.mean = {0.5};
+  info.std = {0.25};
+  const ft::BatchSource source(std::make_shared<BoxSplit>(OddExample::other_size), info, c10::Device(c10::kCPU));
+  const auto batch = source.batch(torch::tensor({4, 5}, torch::kInt64));
+  // 40 x 6 and 4 x 4: 64 x 32, as torchvision's batch_images pads them.
+  const auto images = batch.at("images");
+  REQUIRE(images.sizes() == torch::IntArrayRef({2, 1, 64, 32}));
+  CHECK(torch::equal(batch.at("image_sizes"), torch::tensor({{4, 4}, {40, 6}}, torch::kInt64)));
+  // Each image's own pixels normalised, the padding 0 (the mean colour: torchvision pads after normalising).
+  const auto normalised = [](double pixel) { return static_cast<float>((pixel / 255.0 - 0.5) / 0.25); };
+  CHECK(torch::allclose(images[0][0].slice(0, 0, 4).slice(1, 0, 4), torch::full({4, 4}, normalised(40))));
+  CHECK(torch::allclose(images[1][0].slice(0, 0, 40).slice(1, 0, 6), torch::full({40, 6}, normalised(50))));
+  CHECK(images[0][0].slice(0, 4).abs().max().item<float>() == 0);
+  CHECK(images[0][0].slice(1, 4).abs().max().item<float>() == 0);
+  CHECK(images[1][0].slice(0, 40).abs().max().item<float>() == 0);
+  CHECK(images[1][0].slice(1, 6).abs().max().item<float>() == 0);
+  // Images of one size stack as they are, unpadded.
+  CHECK(source.batch(torch::tensor({1, 2}, torch::kInt64)).at("images").sizes() == torch::IntArrayRef({2, 1, 4, 4}));
 }
 
 namespace {
@@ -622,11 +657,10 @@ ft::ParamValue strings(const std::vector<std::string>& texts) {
 }
 
 // The Fashion-MNIST detection set (scripts/fashion_mnist_detection.py), small, in `folder`.
-bool make_detection_set(const std::string& folder) {
+bool make_detection_set(const std::string& folder, const std::string& arguments = "--train 40 --val 10 --test 10") {
   if (!std::ifstream("/usr/share/datasets/fashion-mnist/t10k-images-idx3-ubyte.gz")) return false;
   const std::string command = std::string(FT_PYTHON) + " " + FT_REFERENCE_DIR +
-                              "/../../scripts/fashion_mnist_detection.py " + folder +
-                              " --train 40 --val 10 --test 10 > /dev/null";
+                              "/../../scripts/fashion_mnist_detection.py " + folder + " " + arguments + " > /dev/null";
   REQUIRE(std::system(command.c_str()) == 0);
   return true;
 }
@@ -724,4 +758,75 @@ TEST_CASE("coco reads a COCO folder: images, boxes in pixels, labels by category
   CHECK_THROWS_WITH(make({{"categories", strings({"Sandals"})}}), Contains("has no category 'Sandals'"));
   CHECK_THROWS_WITH(make({{"train_split", value_of(std::string("train2017"))}}),
                     Contains("instances_train2017.json not found"));
+}
+
+TEST_CASE("coco resizes images of several sizes as torchvision's detectors do; boxes map back to the file's pixels",
+          "[datasets][coco]") {
+  TempDir dir;
+  if (!make_detection_set(dir / "set", "--train 12 --val 4 --test 4 --canvas 70 170")) {
+    WARN("not run: Debian's dataset-fashion-mnist is not installed");
+    return;
+  }
+  Fixture f;
+  f.catalog.load_file(std::string(FT_PLUGIN_DIR) + "/ft_coco.so");
+  ft::Params params("dataset");
+  params.set("root", value_of(dir / "set"));
+  params.set("min_size", value_of(std::int64_t{100}));
+  params.set("max_size", value_of(std::int64_t{150}));
+  const auto dataset = f.catalog.make_dataset("coco", params, {0, f.log});
+  const auto split = dataset->train();
+
+  // torchvision's GeneralizedRCNNTransform(100, 150) on each training image: its resized height and width.
+  std::ofstream(dir / "sizes.py") << R"(
+import json, sys, torch
+from torchvision.models.detection.transform import GeneralizedRCNNTransform
+transform = GeneralizedRCNNTransform(100, 150, [0.0], [1.0]).eval()
+with open(sys.argv[1] + "/set/annotations/instances_train.json") as f:
+    images = json.load(f)["images"]
+with open(sys.argv[1] + "/sizes.txt", "w") as out:
+    for image in images:
+        batch, _ = transform([torch.zeros(1, image["height"], image["width"])])
+        out.write("%d %d\n" % batch.image_sizes[0])
+)";
+  const std::string command = std::string(FT_PYTHON) + " " + dir / "sizes.py" + " " + dir.path().string();
+  REQUIRE(std::system(command.c_str()) == 0);
+  std::ifstream sizes(dir / "sizes.txt");
+  std::ifstream annotations_file(dir / "set/annotations/instances_train.json");
+  const auto annotations = nlohmann::json::parse(annotations_file);
+  std::int64_t boxes_checked = 0;
+  std::vector<torch::Tensor> images;
+  for (std::int64_t i = 0; i < split->size(); ++i) {
+    std::int64_t height = 0, width = 0;
+    REQUIRE(sizes >> height >> width);
+    INFO("image " << i << ": torchvision " << height << "x" << width);
+    const auto example = split->get(i);
+    CHECK(example.at("images").sizes() == torch::IntArrayRef({3, height, width}));
+    CHECK(torch::equal(example.at("image_sizes"), torch::tensor({height, width}, torch::kInt64)));
+    // Boxes divided by the scales are the annotation's, in the file's pixels; areas are the annotation's.
+    const auto original = example.at("boxes") / example.at("image_scales").repeat({2});
+    const auto id = example.at("image_ids").item<std::int64_t>();
+    std::int64_t k = 0;
+    for (const auto& annotation : annotations["annotations"]) {
+      if (annotation["image_id"] != id) continue;
+      const auto bbox = annotation["bbox"].get<std::vector<double>>();
+      CHECK(original[k][0].item<double>() == Approx(bbox[0]).margin(1e-3));
+      CHECK(original[k][3].item<double>() == Approx(bbox[1] + bbox[3]).margin(1e-3));
+      CHECK(example.at("box_areas")[k].item<double>() == Approx(annotation["area"].get<double>()));
+      ++k;
+      ++boxes_checked;
+    }
+    images.push_back(example.at("images"));
+  }
+  CHECK(boxes_checked > 10);
+  // The largest resized image bounds the dataset's input; a batch of them pads to multiples of 32.
+  CHECK(dataset->info().input.height <= 150);
+  CHECK(dataset->info().input.width <= 150);
+  ft::NamedTensors batch;
+  const auto padded = ft::collate("images", images, batch);
+  CHECK(padded.size(2) % 32 == 0);
+  CHECK(padded.size(3) % 32 == 0);
+  CHECK(padded.size(2) >= dataset->info().input.height);
+
+  params.set("image_size", value_of(std::int64_t{64}));
+  CHECK_THROWS_WITH(f.catalog.make_dataset("coco", params, {0, f.log}), Contains("set one of them"));
 }

@@ -138,3 +138,24 @@ TEST_CASE("lr-find and a sweep run on a detection experiment", "[e2e][detection]
   SQLite::Database db(dir / "ftrun.db");
   CHECK(db.execAndGet("SELECT COUNT(*) FROM runs WHERE status = 'completed' AND stage != 'lr_find'").getInt() == 2);
 }
+
+TEST_CASE("a detection run trains and evaluates on images of several sizes, resized and padded as torchvision does",
+          "[e2e][detection]") {
+  TempDir dir;
+  const auto set = detection_set(dir, "--seed 5 --train 40 --val 12 --test 4 --canvas 70 170");
+  const std::string store = " --store " + (dir / "ftrun.db");
+  const auto experiment = write(dir, "sizes.toml", tiny_detection(set));
+  // Each image's shorter side to 96 (its longer at most 160), flipped and shrunk at random while training.
+  const auto result = run(experiment + store +
+                          " --set dataset.min_size=96 --set dataset.max_size=160 --set dataset.hflip=true"
+                          " --set 'dataset.scale_range=[0.6, 1.0]'");
+  INFO(result.output);
+  REQUIRE(result.code == 0);
+  CHECK_THAT(result.output, Contains("images up to"));
+  SQLite::Database db(dir / "ftrun.db");
+  CHECK(db.execAndGet("SELECT status FROM runs").getString() == "completed");
+  const double ap = last_metric(db, "", "val_ap");
+  CHECK(ap >= 0);
+  CHECK(ap <= 1);
+  CHECK(last_metric(db, "", "train_box_loss") > 0);
+}

@@ -7,6 +7,7 @@
 
 #include <algorithm>
 #include <map>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -32,6 +33,52 @@ BatchSource::BatchSource(torch::Tensor inputs, torch::Tensor labels, c10::Device
   tensors_[tensor_names::kLabels] = std::move(labels);
 }
 
+namespace {
+
+// torchvision's size_divisible: a padded side is a multiple of the stride of a ResNet's last stage, so that every
+// level of a feature pyramid covers the batch exactly.
+constexpr std::int64_t kPaddedSideMultiple = 32;
+
+std::int64_t round_up(std::int64_t value, std::int64_t multiple) {
+  return (value + multiple - 1) / multiple * multiple;
+}
+
+// Images of one channel count but several sizes (a detection set's own sizes): each at the top left of a zero
+// canvas as large as the largest, each side rounded up to kPaddedSideMultiple, as torchvision's batch_images.
+std::optional<torch::Tensor> pad_images(const std::vector<torch::Tensor>& tensors) {
+  const auto& first = tensors.front();
+  if (first.dim() != 3) return std::nullopt;
+  std::int64_t height = 0, width = 0;
+  for (const auto& image : tensors) {
+    if (image.dim() != 3 || image.size(0) != first.size(0)) return std::nullopt;
+    height = std::max(height, image.size(1));
+    width = std::max(width, image.size(2));
+  }
+  auto padded = torch::zeros({static_cast<std::int64_t>(tensors.size()), first.size(0),
+                              round_up(height, kPaddedSideMultiple), round_up(width, kPaddedSideMultiple)},
+                             first.options());
+  for (std::size_t i = 0; i < tensors.size(); ++i) {
+    const auto& image = tensors[i];
+    padded[static_cast<std::int64_t>(i)].narrow(1, 0, image.size(1)).narrow(2, 0, image.size(2)).copy_(image);
+  }
+  return padded;
+}
+
+// 1 on each image's own pixels (`image_sizes`: its height and width at the top left), 0 on the padding beyond, so
+// that padding is 0 once normalised (the mean colour), as torchvision pads after normalising. Computed on the
+// batch's device: no host read.
+torch::Tensor own_pixels(const torch::Tensor& image_sizes, const torch::Tensor& images) {
+  const auto n = images.size(0);
+  const auto options = torch::TensorOptions().dtype(torch::kInt64).device(images.device());
+  const auto sizes = image_sizes.to(images.device()).view({n, 2});
+  const auto rows = torch::arange(images.size(2), options).view({1, 1, -1, 1}) < sizes.select(1, 0).view({n, 1, 1, 1});
+  const auto columns =
+      torch::arange(images.size(3), options).view({1, 1, 1, -1}) < sizes.select(1, 1).view({n, 1, 1, 1});
+  return (rows & columns).to(images.dtype());
+}
+
+}  // namespace
+
 torch::Tensor collate(const std::string& name, const std::vector<torch::Tensor>& tensors, NamedTensors& batch) {
   const auto first = tensors.front().sizes();
   bool same = true, ragged = first.size() > 0;
@@ -41,6 +88,9 @@ torch::Tensor collate(const std::string& name, const std::vector<torch::Tensor>&
     ragged = ragged && sizes.size() == first.size() && sizes.slice(1) == first.slice(1);
   }
   if (same) return torch::stack(tensors);
+  if (name == tensor_names::kImages) {
+    if (auto padded = pad_images(tensors)) return *padded;
+  }
   if (!ragged) {
     const auto shape = [](const torch::Tensor& tensor) { return c10::str(tensor.sizes()); };
     const auto other = std::find_if(tensors.begin(), tensors.end(),
@@ -48,7 +98,7 @@ torch::Tensor collate(const std::string& name, const std::vector<torch::Tensor>&
     throw DataError("the dataset's examples differ in the shape of '" + name + "' (" + shape(tensors.front()) +
                     " and " + shape(*other) +
                     "): examples may differ only in the first dimension (a ragged tensor, such as an image's "
-                    "boxes), or not at all");
+                    "boxes), images in their height and width, or not at all");
   }
   // A ragged tensor: padded with zeros to the longest example, with each example's count beside it.
   std::int64_t longest = 0;
@@ -105,6 +155,7 @@ Batch BatchSource::batch(const torch::Tensor& indices, const NamedTensors* host,
     auto pixels = out[tensor_names::kImages].to(torch::kFloat32);
     if (augment) pixels = augment_batch(pixels, *augment, *generator, mean_);
     auto inputs = (pixels - mean_) * inv_std_;
+    if (out.contains(tensor_names::kImageSizes)) inputs = inputs * own_pixels(out[tensor_names::kImageSizes], inputs);
     if (channels_last_) inputs = inputs.contiguous(at::MemoryFormat::ChannelsLast);
     out[tensor_names::kImages] = inputs;
   }

@@ -23,8 +23,9 @@ namespace ft {
 
 /// Stacks one name's example tensors into a batch tensor. Examples that differ only in their first dimension (a
 /// ragged tensor: an image's boxes) are padded with zeros to the longest, and `<name>_count` is added to `batch`
-/// (ftsdk/tensors.h, kCountSuffix); examples of one shape are stacked, with no count. Throws DataError naming the
-/// tensor when examples differ otherwise.
+/// (ftsdk/tensors.h, kCountSuffix); images of several sizes are padded below and right to the largest, rounded up
+/// to a multiple of 32 (ftsdk/tensors.h, kImages); examples of one shape are stacked, with no count. Throws
+/// DataError naming the tensor when examples differ otherwise.
 torch::Tensor collate(const std::string& name, const std::vector<torch::Tensor>& tensors, NamedTensors& batch);
 
 class BatchSource {

@@ -10,20 +10,27 @@
 //   categories        names of the categories to detect, all by default; labels are their order by category id
 //   shots             N > 0: a few-shot training set, N images per category (coco_annotations.h, few_shot), drawn
 //                     with the experiment's seed
-//   image_size        0: keep the images' size (every image of the set must have the same); S: each image
-//                     letterboxed into S x S (scaled so that its longer side is S, padded below and right)
+//   image_size        0: keep each image's size; S: each image letterboxed into S x S (scaled so that its longer
+//                     side is S, padded below and right)
+//   min_size          0: off; S: each image resized as torchvision's detectors do (GeneralizedRCNNTransform): its
+//                     shorter side to S unless its longer side would pass max_size, then that to max_size; not
+//                     with image_size. COCO's recipes: 800 and 1333
+//   max_size          the longest side min_size may give (1333, torchvision's)
 //   hflip             training images flipped left to right with probability 1/2, boxes with them (false)
 //   scale_range       [low, high]: training images shrunk by a factor drawn in it inside their canvas ([1, 1]:
 //                     never), so that the detector sees objects smaller than the set has them
 //   channels          3 (RGB, the default) or 1 (grey: luminance, as Pillow's convert("L"))
 //   mean, std         per-channel normalisation (ImageNet's by default; their averages for grey images)
 //
-// Each example: `images` uint8 [C, S, S]; `boxes` float [K, 4] ([x1, y1, x2, y2] in the example's pixels),
-// `box_labels` int64 [K], `box_crowd` uint8 [K] (crowd regions: training ignores them, COCO's evaluation counts
-// detections on them as neither right nor wrong) and `box_areas` float [K] (the annotation's area, scaled as the
-// image: COCO's size ranges use it), and `image_ids` int64 (COCO's image id, which tells the split's images
-// apart in its mAP). K varies per example: the core collates these ragged tensors padded, with
-// `<name>_count` (ftsdk/tensors.h).
+// Each example: `images` uint8 [C, H, W] (images of several sizes: the core pads each batch to its largest,
+// rounded up to a multiple of 32); `image_sizes` int64 [2] (the height and width of the image's own pixels at the
+// top left: a letterbox or a training shrink leaves padding beyond) and `image_scales` float [2] (x, y: the scaling
+// from the file); `boxes` float [K, 4] ([x1, y1, x2, y2] in the example's pixels), `box_labels` int64 [K],
+// `box_crowd` uint8 [K] (crowd regions: training ignores them, COCO's evaluation counts detections on them as
+// neither right nor wrong) and `box_areas` float [K] (the annotation's area, in the file's pixels as COCO's size
+// ranges are: evaluation maps boxes back by `image_scales`), and `image_ids` int64 (COCO's image id, which tells
+// the split's images apart in its mAP). K varies per example: the core collates these ragged tensors padded,
+// with `<name>_count` (ftsdk/tensors.h).
 #include <ftsdk/plugin.h>
 
 #include "../common/stored_dataset.h"
@@ -56,13 +63,46 @@ struct Augment {
   double scale_low = 1, scale_high = 1;
 };
 
+// The size every image is brought to before augmentation.
+struct Sizing {
+  std::int64_t letterbox = 0;  // image_size: S x S, the longer side S
+  std::int64_t min_size = 0;   // torchvision's resize: the shorter side min_size...
+  std::int64_t max_size = 0;   // ...the longer at most max_size
+
+  // The height and width an image of `height` x `width` is brought to.
+  std::pair<std::int64_t, std::int64_t> target(std::int64_t height, std::int64_t width) const {
+    if (letterbox > 0) {
+      const double scale = static_cast<double>(letterbox) / std::max(height, width);
+      return {std::max<std::int64_t>(1, std::llround(height * scale)),
+              std::max<std::int64_t>(1, std::llround(width * scale))};
+    }
+    if (min_size > 0) {
+      // In float32 and rounded down, as GeneralizedRCNNTransform computes its scale and interpolate its output
+      // size from it: sizes equal to torchvision's to the pixel (tests/test_datasets.cpp compares them).
+      const auto shorter = static_cast<float>(std::min(height, width));
+      const auto longer = static_cast<float>(std::max(height, width));
+      const float scale = std::min(static_cast<float>(min_size) / shorter, static_cast<float>(max_size) / longer);
+      const auto side = [&](std::int64_t length) {
+        const float scaled = static_cast<float>(length) * scale;
+        return std::max<std::int64_t>(1, static_cast<std::int64_t>(std::floor(scaled)));
+      };
+      return {side(height), side(width)};
+    }
+    return {height, width};
+  }
+  // The canvas an image of that size lies in: the letterbox's square, or the image itself.
+  std::pair<std::int64_t, std::int64_t> canvas(std::int64_t height, std::int64_t width) const {
+    return letterbox > 0 ? std::pair{letterbox, letterbox} : target(height, width);
+  }
+};
+
 class CocoSplit final : public ft::Split {
  public:
-  CocoSplit(std::vector<ImageObjects> images, std::map<std::int64_t, std::int64_t> labels, std::int64_t image_size,
+  CocoSplit(std::vector<ImageObjects> images, std::map<std::int64_t, std::int64_t> labels, Sizing sizing,
             std::int64_t channels, Augment augment)
       : images_(std::move(images)),
         labels_(std::move(labels)),
-        image_size_(image_size),
+        sizing_(sizing),
         channels_(channels),
         augment_(augment) {}
   std::int64_t size() const override { return static_cast<std::int64_t>(images_.size()); }
@@ -83,8 +123,8 @@ class CocoSplit final : public ft::Split {
   bool draws_random() const override { return augment_.hflip || augment_.scale_low < 1; }
 
  private:
-  // The image, scaled into its canvas (image_size x image_size, or its own size) by the letterbox scale times
-  // `shrink` and placed at the top left, flipped when `flip`; its objects with it.
+  // The image, brought to its size (Sizing) times `shrink` and placed at the top left of its canvas, flipped when
+  // `flip`; its objects with it.
   ft::Example example(std::int64_t index, bool flip, double shrink) const {
     const ImageObjects& image = images_.at(static_cast<std::size_t>(index));
     const auto rgb = ft_plugins::decode(ft_plugins::read_image_file(image.path));
@@ -102,14 +142,13 @@ class CocoSplit final : public ft::Split {
       pixels =
           (rgb_float[0] * 0.299 + rgb_float[1] * 0.587 + rgb_float[2] * 0.114).round().to(torch::kUInt8).unsqueeze(0);
     }
-    const std::int64_t canvas_width = image_size_ > 0 ? image_size_ : rgb.width;
-    const std::int64_t canvas_height = image_size_ > 0 ? image_size_ : rgb.height;
-    const double scale =
-        (image_size_ > 0 ? static_cast<double>(image_size_) / std::max(rgb.width, rgb.height) : 1.0) * shrink;
-    std::int64_t width = rgb.width, height = rgb.height;
-    if (scale != 1.0) {
-      width = std::max<std::int64_t>(1, std::llround(rgb.width * scale));
-      height = std::max<std::int64_t>(1, std::llround(rgb.height * scale));
+    const auto [canvas_height, canvas_width] = sizing_.canvas(rgb.height, rgb.width);
+    auto [height, width] = sizing_.target(rgb.height, rgb.width);
+    if (shrink != 1.0) {
+      width = std::max<std::int64_t>(1, std::llround(width * shrink));
+      height = std::max<std::int64_t>(1, std::llround(height * shrink));
+    }
+    if (height != rgb.height || width != rgb.width) {
       pixels = torch::nn::functional::interpolate(pixels.unsqueeze(0).to(torch::kFloat32),
                                                   torch::nn::functional::InterpolateFuncOptions()
                                                       .size(std::vector<std::int64_t>{height, width})
@@ -141,9 +180,12 @@ class CocoSplit final : public ft::Split {
       boxes[k][3] = (y + h) * scale_y;
       labels[k] = labels_.at(object.category_id);
       crowd[k] = object.crowd ? 1 : 0;
-      areas[k] = object.area * scale_x * scale_y;
+      areas[k] = object.area;
     }
     return {{ft::tensor_names::kImages, canvas},
+            {ft::tensor_names::kImageSizes, torch::tensor({height, width}, torch::kInt64)},
+            {ft::tensor_names::kImageScales,
+             torch::tensor({static_cast<float>(scale_x), static_cast<float>(scale_y)}, torch::kFloat32)},
             {ft::tensor_names::kBoxes, boxes},
             {ft::tensor_names::kBoxLabels, labels},
             {"box_crowd", crowd},
@@ -153,7 +195,7 @@ class CocoSplit final : public ft::Split {
 
   std::vector<ImageObjects> images_;
   std::map<std::int64_t, std::int64_t> labels_;  // category id -> label
-  std::int64_t image_size_ = 0;                  // 0: keep the images' size
+  Sizing sizing_;
   std::int64_t channels_ = 3;
   Augment augment_;
 };
@@ -167,12 +209,19 @@ class Coco final : public ft_plugins::StoredDataset {
     const auto test_split = params.get<std::string>("test_split", "");
     const auto categories = params.get<std::vector<std::string>>("categories", {});
     const auto shots = params.get<std::int64_t>("shots", 0);
-    image_size_ = params.get<std::int64_t>("image_size", 0);
+    sizing_.letterbox = params.get<std::int64_t>("image_size", 0);
+    sizing_.min_size = params.get<std::int64_t>("min_size", 0);
+    sizing_.max_size = params.get<std::int64_t>("max_size", 1333);
     augment_.hflip = params.get<bool>("hflip", false);
     const auto scale_range = params.get<std::vector<double>>("scale_range", {1.0, 1.0});
-    info_.tensors = {
-        ft::tensor_names::kImages,  ft::tensor_names::kBoxes, ft::tensor_names::kBoxLabels, "box_crowd", "box_areas",
-        ft::tensor_names::kImageIds};
+    info_.tensors = {ft::tensor_names::kImages,
+                     ft::tensor_names::kImageSizes,
+                     ft::tensor_names::kImageScales,
+                     ft::tensor_names::kBoxes,
+                     ft::tensor_names::kBoxLabels,
+                     "box_crowd",
+                     "box_areas",
+                     ft::tensor_names::kImageIds};
     channels_ = params.get<std::int64_t>("channels", 3);
     if (channels_ != 1 && channels_ != 3) params.fail("channels", "must be 3 (RGB) or 1 (grey)");
     // ImageNet's statistics; for grey images their channels' averages.
@@ -181,7 +230,12 @@ class Coco final : public ft_plugins::StoredDataset {
     info_.std = params.get<std::vector<double>>(
         "std", channels_ == 3 ? std::vector<double>{0.229, 0.224, 0.225} : std::vector<double>{0.226});
     if (shots < 0) params.fail("shots", "must be 0 (every image) or the number of images per category");
-    if (image_size_ != 0 && image_size_ < 32) params.fail("image_size", "must be 0 (keep) or at least 32");
+    if (sizing_.letterbox != 0 && sizing_.letterbox < 32) params.fail("image_size", "must be 0 (keep) or at least 32");
+    if (sizing_.min_size != 0 && sizing_.min_size < 32) params.fail("min_size", "must be 0 (off) or at least 32");
+    if (sizing_.min_size > 0 && sizing_.letterbox > 0) {
+      params.fail("min_size", "resizes each image as torchvision does, image_size letterboxes it: set one of them");
+    }
+    if (sizing_.max_size < sizing_.min_size) params.fail("max_size", "must be at least min_size");
     if (scale_range.size() != 2 || !(scale_range[0] > 0) || scale_range[0] > scale_range[1] || scale_range[1] > 1) {
       params.fail("scale_range", "expected [low, high] with 0 < low <= high <= 1 (training images are only shrunk)");
     }
@@ -210,8 +264,8 @@ class Coco final : public ft_plugins::StoredDataset {
     ctx.log.info("COCO " + root + ": " + std::to_string(train_->size()) + " train, " +
                  std::to_string(validation_->size()) + " validation" +
                  (test_ ? ", " + std::to_string(test_->size()) + " test" : std::string()) + " images, " +
-                 std::to_string(info_.num_classes) + " categories, " + std::to_string(info_.input.width) + "x" +
-                 std::to_string(info_.input.height));
+                 std::to_string(info_.num_classes) + " categories, images up to " + std::to_string(info_.input.width) +
+                 "x" + std::to_string(info_.input.height));
   }
 
  private:
@@ -252,22 +306,15 @@ class Coco final : public ft_plugins::StoredDataset {
     for (const auto& image : annotations.images) {
       position[image.id] = images.size();
       images.push_back({image.id, (fs::path(root) / split / image.file_name).string(), image.width, image.height, {}});
-      if (image_size_ == 0) {
-        if (info_.input.width == 0) info_.input = {channels_, image.height, image.width};
-        if (image.width != info_.input.width || image.height != info_.input.height) {
-          throw ft::DataError(annotation_file(root, split) + ": image " + std::to_string(image.id) + " is " +
-                              std::to_string(image.width) + "x" + std::to_string(image.height) + ", others " +
-                              std::to_string(info_.input.width) + "x" + std::to_string(info_.input.height) +
-                              "; set [dataset] image_size to letterbox every image into one size");
-        }
-      }
+      // The dataset's input: the largest canvas of any split (batches pad to theirs).
+      const auto [height, width] = sizing_.canvas(image.height, image.width);
+      info_.input = {channels_, std::max(info_.input.height, height), std::max(info_.input.width, width)};
     }
-    if (image_size_ > 0) info_.input = {channels_, image_size_, image_size_};
     for (const auto& object : annotations.objects) images[position.at(object.image_id)].objects.push_back(object);
-    return std::make_shared<CocoSplit>(std::move(images), labels_, image_size_, channels_, augment);
+    return std::make_shared<CocoSplit>(std::move(images), labels_, sizing_, channels_, augment);
   }
 
-  std::int64_t image_size_ = 0;  // 0: keep the images' size
+  Sizing sizing_;
   std::int64_t channels_ = 3;
   Augment augment_;
   std::map<std::int64_t, std::int64_t> labels_;

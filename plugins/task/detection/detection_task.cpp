@@ -5,7 +5,9 @@
 // (crowd regions: never learnt from, neither right nor wrong in the mAP), `box_areas` (COCO's size ranges) and
 // `image_ids` (which image each example is, for the mAP), as the `coco` dataset gives them; `boxes` is ragged, so a
 // batch holds it padded with zero rows (ftsdk/tensors.h). A zero box matches no anchor point, exactly as an absent
-// one, so the loss needs no host read of the counts.
+// one, so the loss needs no host read of the counts. Optional, as torchvision's transform keeps them:
+// `image_sizes` (detections are clipped to each image's own pixels, not the padded batch) and `image_scales`
+// (detections and objects are mapped back to the file's pixels before the mAP, whose size ranges are in them).
 //
 // Loss: FCOS's three (sigmoid focal classification, GIoU box regression, centerness), summed; each is also recorded
 // (`classification_loss`, `box_loss`, `centerness_loss`). Metrics: COCO's ap (primary), ap50, ap75, ap_small,
@@ -91,12 +93,14 @@ class DetectionTask final : public ft::Task {
     head.anchors_per_level = fcos::anchors_per_level(packed.anchors);
     const auto& images = batch.at(kImages);
     const std::int64_t n = images.size(0);
-    const std::vector<std::pair<std::int64_t, std::int64_t>> sizes(static_cast<std::size_t>(n),
-                                                                   {images.size(2), images.size(3)});
-    const auto found = fcos::detect(head, packed.anchors, sizes, settings_.detection);
+    const auto found = fcos::detect(head, packed.anchors, image_sizes(batch), settings_.detection);
+    // (x, y, x, y) per image: boxes divided by it are in the file's pixels.
+    const auto scales = batch.contains(kImageScales)
+                            ? batch.at(kImageScales).cpu().to(torch::kFloat64).view({n, 2}).repeat({1, 2})
+                            : torch::ones({n, 4}, torch::kFloat64);
     const auto ids = batch.at(kImageIds).cpu().to(torch::kFloat64);
     const auto counts = object_counts(batch).cpu();
-    const auto boxes = batch.at(kBoxes).cpu().to(torch::kFloat64);
+    const auto boxes = batch.at(kBoxes).cpu().to(torch::kFloat64) / scales.unsqueeze(1);
     const auto labels = batch.at(kBoxLabels).cpu().to(torch::kFloat64);
     const auto crowd = batch.at("box_crowd").cpu().to(torch::kFloat64);
     const auto areas = batch.at("box_areas").cpu().to(torch::kFloat64);
@@ -106,7 +110,7 @@ class DetectionTask final : public ft::Task {
       const auto rows = d.scores.size(0);
       detections.push_back(
           torch::cat({ids[i].expand({rows, 1}), d.labels.cpu().to(torch::kFloat64).unsqueeze(1),
-                      d.scores.cpu().to(torch::kFloat64).unsqueeze(1), d.boxes.cpu().to(torch::kFloat64)},
+                      d.scores.cpu().to(torch::kFloat64).unsqueeze(1), d.boxes.cpu().to(torch::kFloat64) / scales[i]},
                      1));
       const auto k = counts[i].item<std::int64_t>();
       objects.push_back(torch::cat(
@@ -130,6 +134,19 @@ class DetectionTask final : public ft::Task {
   }
 
  private:
+  // Each image's own height and width: `image_sizes`, or the whole (padded) batch's.
+  static std::vector<std::pair<std::int64_t, std::int64_t>> image_sizes(const ft::Batch& batch) {
+    const auto& images = batch.at(kImages);
+    std::vector<std::pair<std::int64_t, std::int64_t>> sizes(static_cast<std::size_t>(images.size(0)),
+                                                             {images.size(2), images.size(3)});
+    if (batch.contains(kImageSizes)) {
+      const auto own = batch.at(kImageSizes).to(torch::kCPU, torch::kInt64).contiguous().view({images.size(0), 2});
+      const auto* values = own.data_ptr<std::int64_t>();
+      for (std::size_t i = 0; i < sizes.size(); ++i) sizes[i] = {values[2 * i], values[2 * i + 1]};
+    }
+    return sizes;
+  }
+
   // How many of each example's box rows are real: `boxes_count`, or all of them when the batch's examples agree.
   torch::Tensor object_counts(const ft::Batch& batch) const {
     const std::string count_name = std::string(kBoxes) + kCountSuffix;

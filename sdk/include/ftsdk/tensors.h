@@ -17,8 +17,19 @@ namespace ft {
 
 /// The names ftrun's own plugins use. Any other name is fine between plugins that agree on it.
 namespace tensor_names {
-/// Images: `uint8 [C, H, W]` per example from a dataset; normalised `float [N, C, H, W]` in a batch.
+/// Images: `uint8 [C, H, W]` per example from a dataset; normalised `float [N, C, H, W]` in a batch. Examples
+/// whose images differ in height or width (a detection set's own sizes) are padded with zeros below and right
+/// to the batch's largest, each side rounded up to a multiple of 32 as torchvision's detectors do (the stride of
+/// a ResNet's last stage); `image_sizes` then says where each image's own pixels end.
 inline constexpr const char* kImages = "images";
+/// The height and width of an example's own pixels at the top left of `images`, `int64 [2]` per example
+/// (`int64 [N, 2]` in a batch): what lies beyond is padding, a letterbox's or the batch's. Detection clips its
+/// boxes to it. Optional: without it the whole of `images` is the image.
+inline constexpr const char* kImageSizes = "image_sizes";
+/// How the dataset scaled an example's image from its file, `float [2]` per example (x, y): boxes are in the
+/// scaled image's pixels, and detection divides them by these factors before COCO's mAP, whose size ranges are
+/// in the file's pixels (torchvision's detectors map their boxes back alike). Optional: 1 without it.
+inline constexpr const char* kImageScales = "image_scales";
 /// Class indices: an `int64` scalar per example, `int64 [N]` in a batch.
 inline constexpr const char* kLabels = "labels";
 /// Token ids: `int64 [T]` per example (padded to the dataset's `max_length`), `int64 [N, T]` in a batch.
