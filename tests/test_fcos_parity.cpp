@@ -147,3 +147,24 @@ TEST_CASE("torchvision's fcos_resnet50_fpn weights load into resnet50 + fcos unc
   CHECK(relative_error(outputs.outputs.centerness, reference.at("centerness")) <= 1e-4);
   CHECK(relative_error(outputs.anchors, reference.at("anchors")) == 0);
 }
+
+TEST_CASE("NMS keeps exactly torchvision's boxes, in its order, on ties in score and in IoU", "[detection]") {
+  TempDir dir;
+  const std::string command =
+      std::string(FT_PYTHON) + " " + FT_REFERENCE_DIR + "/nms_reference.py " + dir.path().string();
+  REQUIRE(std::system(command.c_str()) == 0);
+  const auto reference = ft::load_tensors(dir / "nms.safetensors");
+  for (const std::string set : {"many", "few"}) {
+    const auto& boxes = reference.at(set + ".boxes");
+    const auto& scores = reference.at(set + ".scores");
+    const auto& labels = reference.at(set + ".labels");
+    for (const std::string threshold : {"0.3", "0.5", "0.6", "0.7"}) {
+      INFO(set << " boxes, IoU threshold " << threshold);
+      const auto kept = ft_plugins::fcos::nms(boxes, scores, std::stod(threshold));
+      CHECK(torch::equal(kept, reference.at(set + ".nms." + threshold)));
+      const auto batched = ft_plugins::fcos::batched_nms(boxes, scores, labels, std::stod(threshold));
+      CHECK(torch::equal(batched, reference.at(set + ".batched." + threshold)));
+      CHECK(batched.size(0) > 20);
+    }
+  }
+}
