@@ -119,7 +119,7 @@ TEST_CASE("a detection run refuses what would move images without their boxes, b
 
 TEST_CASE("lr-find and a sweep run on a detection experiment", "[e2e][detection]") {
   TempDir dir;
-  const auto set = detection_set(dir, "--seed 5 --train 60 --val 16 --test 16");
+  const auto set = detection_set(dir, "--seed 5 --train 24 --val 8 --test 4");
   const std::string store = " --store " + (dir / "ftrun.db");
   const auto experiment = write(dir, "tiny.toml", tiny_detection(set));
   const auto lr = run("lr-find " + experiment + " --steps 12 --start 1e-5 --end 1" + store);
@@ -132,7 +132,7 @@ TEST_CASE("lr-find and a sweep run on a detection experiment", "[e2e][detection]
             tiny_detection(set,
                            "[sweep]\nmethod = \"grid\"\nmetric = \"val_primary\"\n[sweep.params]\n\"optimizer.lr\" = "
                            "[0.001, 0.0003]\n"));
-  const auto swept = run("sweep " + sweep + store);
+  const auto swept = run("sweep " + sweep + store + " --set train.epochs=1");
   INFO(swept.output);
   CHECK(swept.code == 0);
   SQLite::Database db(dir / "ftrun.db");
