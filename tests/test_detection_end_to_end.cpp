@@ -71,6 +71,7 @@ TEST_CASE("the detection quickstart pretrains a classifier, then trains FCOS fro
   CHECK(show.code == 0);
   // The primary metric's curve, then the task's other metrics per epoch: COCO's numbers and the loss parts.
   CHECK_THAT(show.output, Contains("val_ap") && Contains("val_ap50") && Contains("train_box_loss"));
+  CHECK_THAT(show.output, !Contains("train_ap"));  // the mAP is evaluation's alone: no column of dashes
   const auto compare = run("compare backbone.weights" + store);
   INFO(compare.output);
   CHECK(compare.code == 0);

@@ -124,7 +124,13 @@ int command_show(std::int64_t run_id, const std::string& store_path) {
   const std::string metric = short_metric(summary.primary_metric);
   constexpr int kPatience = 1;  // show every rise that never came back down, however short
   const OverfitReport report = overfit_of(store, run_id, epochs, kPatience);
-  std::printf("\n%6s %10s %10s %10s %10s %11s\n", "epoch", "train_loss", ("train_" + metric).c_str(), "val_loss",
+  // A metric only evaluation computes (detection's mAP) has no training column.
+  const bool train_column =
+      std::any_of(epochs.begin(), epochs.end(), [](const auto& e) { return !std::isnan(e.train_primary); });
+  const auto train_cell = [&](const std::string& text) {
+    return train_column ? fmt::format(" {:>10}", text) : std::string();
+  };
+  std::printf("\n%6s %10s%s %10s %10s %11s\n", "epoch", "train_loss", train_cell("train_" + metric).c_str(), "val_loss",
               ("val_" + metric).c_str(), "lr");
   for (const auto& e : epochs) {
     std::string mark;
@@ -132,9 +138,9 @@ int command_show(std::int64_t run_id, const std::string& store_path) {
     if (report.onset_epoch && e.epoch >= *report.onset_epoch && !std::isnan(e.val_loss)) {
       mark += e.epoch == *report.onset_epoch ? "  <- overfitting starts" : "  <- overfitting";
     }
-    std::printf("%6lld %10s %10s %10s %10s %11.3g%s\n", static_cast<long long>(e.epoch), number(e.train_loss).c_str(),
-                number(e.train_primary).c_str(), number(e.val_loss).c_str(), number(e.val_primary).c_str(), e.lr,
-                mark.c_str());
+    std::printf("%6lld %10s%s %10s %10s %11.3g%s\n", static_cast<long long>(e.epoch), number(e.train_loss).c_str(),
+                train_cell(number(e.train_primary)).c_str(), number(e.val_loss).c_str(), number(e.val_primary).c_str(),
+                e.lr, mark.c_str());
   }
   if (report.onset_epoch) {
     std::printf("\noverfitting from epoch %lld: validation loss stayed above its minimum while training loss fell\n",
