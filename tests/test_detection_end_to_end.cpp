@@ -8,6 +8,7 @@
 #include <catch2/catch.hpp>
 
 #include <cmath>
+#include <csignal>
 #include <fstream>
 #include <sstream>
 
@@ -27,6 +28,14 @@ std::string reduced(const TempDir& dir, const std::string& set) {
             at + "train.epochs=2" + at + "train.eval_every=1" + at + "train.batch_size=4";
   }
   return args;
+}
+
+// tiny_detection on a set of several image sizes: each image's shorter side to 96 (its longer at most 160), flipped
+// and shrunk at random while training.
+std::string several_sizes(const std::string& set, int epochs) {
+  return replaced(replaced(tiny_detection(set), "channels = 1",
+                           "channels = 1\nmin_size = 96\nmax_size = 160\nhflip = true\nscale_range = [0.6, 1.0]"),
+                  "epochs = 2", "epochs = " + std::to_string(epochs));
 }
 
 }  // namespace
@@ -144,12 +153,7 @@ TEST_CASE("a detection run trains and evaluates on images of several sizes, resi
           "[e2e][detection]") {
   TempDir dir;
   const auto set = detection_set(dir, "--seed 5 --train 40 --val 12 --test 4 --canvas 70 170");
-  const std::string store = " --store " + (dir / "ftrun.db");
-  const auto experiment = write(dir, "sizes.toml", tiny_detection(set));
-  // Each image's shorter side to 96 (its longer at most 160), flipped and shrunk at random while training.
-  const auto result = run(experiment + store +
-                          " --set dataset.min_size=96 --set dataset.max_size=160 --set dataset.hflip=true"
-                          " --set 'dataset.scale_range=[0.6, 1.0]'");
+  const auto result = run(write(dir, "sizes.toml", several_sizes(set, 2)) + " --store " + (dir / "ftrun.db"));
   INFO(result.output);
   REQUIRE(result.code == 0);
   CHECK_THAT(result.output, Contains("images up to"));
@@ -159,4 +163,34 @@ TEST_CASE("a detection run trains and evaluates on images of several sizes, resi
   CHECK(ap >= 0);
   CHECK(ap <= 1);
   CHECK(last_metric(db, "", "train_box_loss") > 0);
+}
+
+TEST_CASE("a detection run on images of several sizes, stopped by Ctrl-C and resumed, ends as an uninterrupted one",
+          "[e2e][detection][resume]") {
+  TempDir dir;
+  const auto set = detection_set(dir, "--seed 5 --train 40 --val 12 --test 4 --canvas 70 170");
+  const auto experiment = write(dir, "sizes.toml", several_sizes(set, 3));
+  REQUIRE(run(experiment + " --store " + (dir / "whole.db")).code == 0);
+  // Stopped once the first epoch is recorded, i.e. during the second; its flips and shrinks are drawn again.
+  CHECK(run_and_signal(experiment, dir / "cut.db", "SELECT COUNT(*) FROM metrics WHERE scope = 'epoch'", SIGINT) ==
+        130);
+  const auto resumed = run("resume 1 --store " + (dir / "cut.db"));
+  INFO(resumed.output);
+  REQUIRE(resumed.code == 0);
+  CHECK_THAT(resumed.output, Contains("resuming after epoch 1"));
+  SQLite::Database whole(dir / "whole.db"), cut(dir / "cut.db");
+  const std::string rows =  // every recorded number but the timings
+      "SELECT epoch, step, name, value FROM metrics WHERE name NOT IN ('seconds', 'images_per_second') "
+      "ORDER BY scope, epoch, step, name";
+  SQLite::Statement a(whole, rows), b(cut, rows);
+  int compared = 0;
+  while (a.executeStep()) {
+    REQUIRE(b.executeStep());
+    INFO(a.getColumn(2).getString() << " at epoch " << a.getColumn(0).getInt() << ", step " << a.getColumn(1).getInt());
+    CHECK(b.getColumn(2).getString() == a.getColumn(2).getString());
+    CHECK(b.getColumn(3).getDouble() == a.getColumn(3).getDouble());  // bit for bit, the mAP included
+    ++compared;
+  }
+  CHECK_FALSE(b.executeStep());
+  CHECK(compared > 30);
 }
