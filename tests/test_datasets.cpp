@@ -751,6 +751,12 @@ TEST_CASE("coco reads a COCO folder: images, boxes in pixels, labels by category
   CHECK(flips > 0);
   CHECK(flips < 12);
 
+  // An image rewritten after the annotations were read (the set built again mid-run) is refused, not trained on.
+  const auto path = dir / "set/train/000001.png";
+  std::filesystem::last_write_time(path, std::filesystem::last_write_time(path) + std::chrono::seconds(5));
+  CHECK_THROWS_WITH(dataset->train()->get(0), Contains("000001.png changed after the run read its annotations"));
+  CHECK_NOTHROW(make({})->train()->get(0));
+
   // Mistakes: a missing image, an unknown category, a missing split.
   std::filesystem::remove(dir / "set/val/000003.png");
   CHECK_THROWS_WITH(make({}),

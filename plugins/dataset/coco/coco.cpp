@@ -54,6 +54,7 @@ struct ImageObjects {
   std::int64_t id = 0;  // COCO's image id
   std::string path;
   std::int64_t width = 0, height = 0;
+  fs::file_time_type modified;  // when the annotations were read: a file rewritten since no longer matches them
   std::vector<ft_plugins::CocoObject> objects;
 };
 
@@ -127,6 +128,14 @@ class CocoSplit final : public ft::Split {
   // `flip`; its objects with it.
   ft::Example example(std::int64_t index, bool flip, double shrink) const {
     const ImageObjects& image = images_.at(static_cast<std::size_t>(index));
+    // Images are decoded as batches need them: one rewritten during the run (its set built again) would train
+    // with the annotations read at the start, silently wrong.
+    std::error_code unknown;
+    if (const auto modified = fs::last_write_time(image.path, unknown); !unknown && modified != image.modified) {
+      throw ft::DataError(image.path +
+                          " changed after the run read its annotations: its boxes may no longer be "
+                          "its objects; start the run again on the new data");
+    }
     const auto rgb = ft_plugins::decode(ft_plugins::read_image_file(image.path));
     if (rgb.width != image.width || rgb.height != image.height) {
       throw ft::DataError(image.path + " is " + std::to_string(rgb.width) + "x" + std::to_string(rgb.height) +
@@ -305,7 +314,9 @@ class Coco final : public ft_plugins::StoredDataset {
     std::vector<ImageObjects> images;
     for (const auto& image : annotations.images) {
       position[image.id] = images.size();
-      images.push_back({image.id, (fs::path(root) / split / image.file_name).string(), image.width, image.height, {}});
+      const auto path = (fs::path(root) / split / image.file_name).string();
+      std::error_code unknown;  // a missing file was refused above; a stat failing now is found at decoding
+      images.push_back({image.id, path, image.width, image.height, fs::last_write_time(path, unknown), {}});
       // The dataset's input: the largest canvas of any split (batches pad to theirs).
       const auto [height, width] = sizing_.canvas(image.height, image.width);
       info_.input = {channels_, std::max(info_.input.height, height), std::max(info_.input.width, width)};
