@@ -17,6 +17,7 @@
 #include <fstream>
 #include <nlohmann/json.hpp>
 #include <random>
+#include <set>
 
 using Catch::Matchers::Contains;
 
@@ -832,6 +833,19 @@ with open(sys.argv[1] + "/sizes.txt", "w") as out:
   CHECK(padded.size(2) % 32 == 0);
   CHECK(padded.size(3) % 32 == 0);
   CHECK(padded.size(2) >= dataset->info().input.height);
+
+  // Several min_sizes: multi-scale training, each training image drawn one; evaluation at the last (torchvision's
+  // tuple). Here [60, 100]: evaluation as with 100 alone, training at both sizes.
+  params.set("min_size", value_of(std::vector<ft::ParamValue>{value_of(std::int64_t{60}), value_of(std::int64_t{100})}));
+  const auto multi = f.catalog.make_dataset("coco", params, {0, f.log});
+  CHECK(torch::equal(multi->train()->get(0).at("images"), split->get(0).at("images")));
+  CHECK(multi->train()->draws_random());
+  std::set<std::int64_t> heights;
+  for (std::uint64_t draw = 0; draw < 16; ++draw) {
+    heights.insert(multi->train()->get_for_training(0, draw).at("image_sizes")[0].item<std::int64_t>());
+  }
+  CHECK(heights.size() == 2);
+  CHECK(heights.count(split->get(0).at("image_sizes")[0].item<std::int64_t>()) == 1);
 
   params.set("image_size", value_of(std::int64_t{64}));
   CHECK_THROWS_WITH(f.catalog.make_dataset("coco", params, {0, f.log}), Contains("set one of them"));

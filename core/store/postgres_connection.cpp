@@ -4,6 +4,10 @@
 
 #include <libpq-fe.h>
 
+#include <charconv>
+#include <cmath>
+#include <cstdlib>
+#include <optional>
 #include <regex>
 
 namespace ft {
@@ -105,21 +109,140 @@ PostgresConnection::~PostgresConnection() {
 
 int PostgresConnection::server_version() const { return PQserverVersion(connection_); }
 
-std::vector<std::vector<std::string>> PostgresConnection::query(const std::string& sql) {
-  std::unique_ptr<PGresult, decltype(&PQclear)> result(PQexec(connection_, sql.c_str()), &PQclear);
-  const auto status = result ? PQresultStatus(result.get()) : PGRES_FATAL_ERROR;
-  if (status != PGRES_TUPLES_OK && status != PGRES_COMMAND_OK) {
-    const char* state = result ? PQresultErrorField(result.get(), PG_DIAG_SQLSTATE) : nullptr;
-    throw StoreError("results store " + url_ + ": " + trimmed(PQerrorMessage(connection_)) +
-                     (state ? " (SQLSTATE " + std::string(state) + ")" : std::string()));
-  }
-  std::vector<std::vector<std::string>> rows(static_cast<std::size_t>(PQntuples(result.get())));
-  for (std::size_t row = 0; row < rows.size(); ++row) {
-    for (int column = 0; column < PQnfields(result.get()); ++column) {
-      rows[row].emplace_back(PQgetvalue(result.get(), static_cast<int>(row), column));
+std::string numbered_placeholders(const std::string& sql, int& count) {
+  std::string out;
+  count = 0;
+  for (std::size_t i = 0; i < sql.size(); ++i) {
+    const char c = sql[i];
+    if (c == '\'' || c == '"') {  // a quoted text or name, doubled quotes inside it included
+      const std::size_t end = sql.find(c, i + 1);
+      const std::size_t stop = end == std::string::npos ? sql.size() : end + 1;
+      out.append(sql, i, stop - i);
+      i = stop - 1;
+    } else if (c == '-' && i + 1 < sql.size() && sql[i + 1] == '-') {  // a comment to the line's end
+      const std::size_t end = sql.find('\n', i);
+      const std::size_t stop = end == std::string::npos ? sql.size() : end;
+      out.append(sql, i, stop - i);
+      i = stop - 1;
+    } else if (c == '?') {
+      out += "$" + std::to_string(++count);
+    } else {
+      out += c;
     }
   }
-  return rows;
+  return out;
+}
+
+namespace {
+
+// SQLSTATEs worth another attempt: a serialization conflict, a deadlock, a lock not available, the server going
+// away (class 08, connection exceptions; 57P01-57P03, shut down or not yet up).
+bool transient_state(const std::string& state) {
+  return state == "40001" || state == "40P01" || state == "55P03" || state.rfind("08", 0) == 0 || state == "57P01" ||
+         state == "57P02" || state == "57P03";
+}
+
+using Result = std::unique_ptr<PGresult, decltype(&PQclear)>;
+
+// The result of a command, or a SqlError with the server's message and SQLSTATE.
+Result checked(pg_conn* connection, PGresult* raw, const std::string& url) {
+  Result result(raw, &PQclear);
+  const auto status = result ? PQresultStatus(result.get()) : PGRES_FATAL_ERROR;
+  if (status == PGRES_TUPLES_OK || status == PGRES_COMMAND_OK) return result;
+  const char* state = result ? PQresultErrorField(result.get(), PG_DIAG_SQLSTATE) : nullptr;
+  const bool lost = PQstatus(connection) != CONNECTION_OK;
+  throw SqlError("results store " + url + ": " + trimmed(PQerrorMessage(connection)) +
+                     (state ? " (SQLSTATE " + std::string(state) + ")" : std::string()),
+                 lost || (state != nullptr && transient_state(state)));
+}
+
+class PostgresStatement final : public SqlStatement {
+ public:
+  PostgresStatement(pg_conn* connection, const std::string& url, const std::string& sql)
+      : connection_(connection), url_(url), sql_(numbered_placeholders(sql, count_)) {
+    values_.resize(static_cast<std::size_t>(count_));
+  }
+
+  void bind(int index, std::int64_t value) override { value_at(index) = std::to_string(value); }
+  // Shortest text that reads back as the same double (std::to_chars), and PostgreSQL's names for the rest.
+  void bind(int index, double value) override {
+    if (std::isnan(value)) {
+      value_at(index) = "NaN";
+    } else if (std::isinf(value)) {
+      value_at(index) = value > 0 ? "Infinity" : "-Infinity";
+    } else {
+      char text[32];
+      const auto end = std::to_chars(text, text + sizeof text, value).ptr;
+      value_at(index) = std::string(text, end);
+    }
+  }
+  void bind(int index, const std::string& value) override { value_at(index) = value; }
+  void bind(int index) override { value_at(index).reset(); }
+
+  bool executeStep() override {
+    if (!result_) run();
+    return ++row_ < PQntuples(result_.get());
+  }
+  std::int64_t exec() override {
+    run();
+    const std::string changed = PQcmdTuples(result_.get());
+    return changed.empty() ? 0 : std::stoll(changed);
+  }
+  bool isNull(int column) const override { return PQgetisnull(result_.get(), row_, column) == 1; }
+  std::int64_t getInt64(int column) const override { return isNull(column) ? 0 : std::stoll(text(column)); }
+  double getDouble(int column) const override { return isNull(column) ? 0.0 : std::strtod(text(column), nullptr); }
+  std::string getString(int column) const override { return text(column); }
+  void reset() override {
+    result_.reset();
+    row_ = -1;
+  }
+
+ private:
+  std::optional<std::string>& value_at(int index) {
+    if (index < 1 || index > count_) {
+      throw SqlError("results store " + url_ + ": no placeholder " + std::to_string(index) + " in " + sql_, false);
+    }
+    return values_[static_cast<std::size_t>(index - 1)];
+  }
+  const char* text(int column) const { return PQgetvalue(result_.get(), row_, column); }
+  void run() {
+    std::vector<const char*> values;
+    for (const auto& value : values_) values.push_back(value ? value->c_str() : nullptr);
+    result_ =
+        checked(connection_,
+                PQexecParams(connection_, sql_.c_str(), count_, nullptr, values.data(), nullptr, nullptr, 0), url_);
+    row_ = -1;
+  }
+
+  pg_conn* connection_;
+  std::string url_;
+  int count_ = 0;
+  std::string sql_;
+  std::vector<std::optional<std::string>> values_;
+  Result result_{nullptr, &PQclear};
+  int row_ = -1;
+};
+
+}  // namespace
+
+std::unique_ptr<SqlStatement> PostgresConnection::prepare(const std::string& sql) {
+  return std::make_unique<PostgresStatement>(connection_, url_, sql);
+}
+
+void PostgresConnection::execute(const std::string& sql) {
+  checked(connection_, PQexec(connection_, sql.c_str()), url_);
+}
+
+void PostgresConnection::write_transaction(const std::function<void()>& body) {
+  execute("BEGIN ISOLATION LEVEL SERIALIZABLE");
+  try {
+    body();
+    execute("COMMIT");
+  } catch (...) {
+    // A failed COMMIT has ended the transaction already; ROLLBACK then only warns.
+    PQclear(PQexec(connection_, "ROLLBACK"));
+    throw;
+  }
 }
 
 }  // namespace ft

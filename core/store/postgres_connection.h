@@ -1,8 +1,10 @@
 #pragma once
-// A connection to a PostgreSQL server through libpq, for the results store's second backend (issue 23; the store
-// itself does not use it yet: docs/store.md, "PostgreSQL"). What it settles now is what a user meets first: which
-// locations are PostgreSQL ones, that credentials never travel in them, and that each way a connection fails is an
-// error saying what to fix.
+// A connection to a PostgreSQL server through libpq, behind the store's SqlConnection interface: the results
+// store's second backend (issue 23; the store does not use it yet: docs/store.md, "PostgreSQL"). It also settles
+// what a user meets first: which locations are PostgreSQL ones, that credentials never travel in them, and that
+// each way a connection fails is an error saying what to fix.
+
+#include "store/sql_connection.h"
 
 #include <chrono>
 #include <memory>
@@ -26,22 +28,32 @@ void check_postgres_url(const std::string& url);
 /// An open connection. Each failure to connect is a StoreError naming the URL and what to fix: a server that
 /// does not answer (host, port, is it running), a wrong or missing password (PGPASSWORD, ~/.pgpass), a database
 /// that does not exist (createdb), a role that does not exist.
-class PostgresConnection {
+class PostgresConnection final : public SqlConnection {
  public:
   PostgresConnection(const std::string& url, std::chrono::seconds connect_timeout = std::chrono::seconds(10));
-  ~PostgresConnection();
+  ~PostgresConnection() override;
   PostgresConnection(const PostgresConnection&) = delete;
   PostgresConnection& operator=(const PostgresConnection&) = delete;
 
   /// The server's version as libpq gives it (150018 for 15.18).
   int server_version() const;
-  /// Runs `sql` (one or more statements, no parameters) and returns the last statement's rows as text, NULL as "".
-  /// Throws StoreError with the server's message and SQLSTATE.
-  std::vector<std::vector<std::string>> query(const std::string& sql);
+
+  const char* dialect() const override { return "postgresql"; }
+  /// `?` placeholders become PostgreSQL's `$1, $2, ...` (not inside quotes or comments); values travel as text,
+  /// doubles in their shortest exact form, so they come back bit for bit.
+  std::unique_ptr<SqlStatement> prepare(const std::string& sql) override;
+  void execute(const std::string& sql) override;
+  /// SERIALIZABLE: as if the transactions ran one after another, as SQLite's write lock makes them; a conflict is
+  /// a transient SqlError (SQLSTATE 40001), to be retried as a busy SQLite store is.
+  void write_transaction(const std::function<void()>& body) override;
 
  private:
   std::string url_;
   pg_conn* connection_ = nullptr;
 };
+
+/// `sql` with its `?` placeholders numbered as PostgreSQL's `$1, $2, ...`, leaving quoted text, quoted names and
+/// comments as they are; `count` receives how many there were.
+std::string numbered_placeholders(const std::string& sql, int& count);
 
 }  // namespace ft

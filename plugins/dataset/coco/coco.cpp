@@ -14,7 +14,8 @@
 //                     side is S, padded below and right)
 //   min_size          0: off; S: each image resized as torchvision's detectors do (GeneralizedRCNNTransform): its
 //                     shorter side to S unless its longer side would pass max_size, then that to max_size; not
-//                     with image_size. COCO's recipes: 800 and 1333
+//                     with image_size. COCO's recipes: 800 and 1333. A list [S1, ..., Sk]: multi-scale training,
+//                     each training image drawn one of them, evaluation at the last (torchvision's tuple)
 //   max_size          the longest side min_size may give (1333, torchvision's)
 //   hflip             training images flipped left to right with probability 1/2, boxes with them (false)
 //   scale_range       [low, high]: training images shrunk by a factor drawn in it inside their canvas ([1, 1]:
@@ -44,6 +45,8 @@
 #include <filesystem>
 #include <map>
 #include <random>
+#include <variant>
+#include <vector>
 
 namespace {
 
@@ -67,8 +70,9 @@ struct Augment {
 // The size every image is brought to before augmentation.
 struct Sizing {
   std::int64_t letterbox = 0;  // image_size: S x S, the longer side S
-  std::int64_t min_size = 0;   // torchvision's resize: the shorter side min_size...
+  std::int64_t min_size = 0;   // torchvision's resize: the shorter side min_size (evaluation's, the list's last)...
   std::int64_t max_size = 0;   // ...the longer at most max_size
+  std::vector<std::int64_t> training_min_sizes;  // min_size as a list: one drawn per training image
 
   // The height and width an image of `height` x `width` is brought to.
   std::pair<std::int64_t, std::int64_t> target(std::int64_t height, std::int64_t width) const {
@@ -111,7 +115,8 @@ class CocoSplit final : public ft::Split {
   ft::Example get(std::int64_t index) const override { return example(index, false, 1.0); }
 
   // Training images drawn per example from the run's seed, epoch and index (resume stays exact): flipped left to
-  // right with probability 1/2 (`hflip`), and shrunk by a factor in `scale_range` inside their canvas; boxes follow.
+  // right with probability 1/2 (`hflip`), shrunk by a factor in `scale_range` inside their canvas, and resized with
+  // one of several `min_size`s; boxes follow.
   ft::Example get_for_training(std::int64_t index, std::uint64_t draw) const override {
     if (!draws_random()) return get(index);
     std::mt19937_64 random(draw);
@@ -119,14 +124,25 @@ class CocoSplit final : public ft::Split {
     const auto uniform = [&] { return static_cast<double>(random() >> 11) * 0x1.0p-53; };
     const bool flip = augment_.hflip && uniform() < 0.5;
     const double shrink = augment_.scale_low + (augment_.scale_high - augment_.scale_low) * uniform();
-    return example(index, flip, shrink);
+    Sizing sizing = sizing_;
+    if (const auto& sizes = sizing_.training_min_sizes; sizes.size() > 1) {  // drawn last: other draws unchanged
+      const auto at = std::min(sizes.size() - 1, static_cast<std::size_t>(uniform() * static_cast<double>(sizes.size())));
+      sizing.min_size = sizes[at];
+    }
+    return example(index, flip, shrink, sizing);
   }
-  bool draws_random() const override { return augment_.hflip || augment_.scale_low < 1; }
+  bool draws_random() const override {
+    return augment_.hflip || augment_.scale_low < 1 || sizing_.training_min_sizes.size() > 1;
+  }
 
  private:
-  // The image, brought to its size (Sizing) times `shrink` and placed at the top left of its canvas, flipped when
-  // `flip`; its objects with it.
   ft::Example example(std::int64_t index, bool flip, double shrink) const {
+    return example(index, flip, shrink, sizing_);
+  }
+
+  // The image, brought to its size by `sizing` times `shrink` and placed at the top left of its canvas, flipped
+  // when `flip`; its objects with it.
+  ft::Example example(std::int64_t index, bool flip, double shrink, const Sizing& sizing) const {
     const ImageObjects& image = images_.at(static_cast<std::size_t>(index));
     // Images are decoded as batches need them: one rewritten during the run (its set built again) would train
     // with the annotations read at the start, silently wrong.
@@ -151,8 +167,8 @@ class CocoSplit final : public ft::Split {
       pixels =
           (rgb_float[0] * 0.299 + rgb_float[1] * 0.587 + rgb_float[2] * 0.114).round().to(torch::kUInt8).unsqueeze(0);
     }
-    const auto [canvas_height, canvas_width] = sizing_.canvas(rgb.height, rgb.width);
-    auto [height, width] = sizing_.target(rgb.height, rgb.width);
+    const auto [canvas_height, canvas_width] = sizing.canvas(rgb.height, rgb.width);
+    auto [height, width] = sizing.target(rgb.height, rgb.width);
     if (shrink != 1.0) {
       width = std::max<std::int64_t>(1, std::llround(width * shrink));
       height = std::max<std::int64_t>(1, std::llround(height * shrink));
@@ -219,7 +235,17 @@ class Coco final : public ft_plugins::StoredDataset {
     const auto categories = params.get<std::vector<std::string>>("categories", {});
     const auto shots = params.get<std::int64_t>("shots", 0);
     sizing_.letterbox = params.get<std::int64_t>("image_size", 0);
-    sizing_.min_size = params.get<std::int64_t>("min_size", 0);
+    const auto* min_size = params.find("min_size");
+    if (min_size != nullptr && std::holds_alternative<ft::ParamValue::Array>(min_size->data)) {
+      sizing_.training_min_sizes = params.required<std::vector<std::int64_t>>("min_size");
+      if (sizing_.training_min_sizes.empty()) params.fail("min_size", "a list needs at least one size");
+      for (const auto size : sizing_.training_min_sizes) {
+        if (size < 32) params.fail("min_size", "each size must be at least 32");
+      }
+      sizing_.min_size = sizing_.training_min_sizes.back();
+    } else {
+      sizing_.min_size = params.get<std::int64_t>("min_size", 0);
+    }
     sizing_.max_size = params.get<std::int64_t>("max_size", 1333);
     augment_.hflip = params.get<bool>("hflip", false);
     const auto scale_range = params.get<std::vector<double>>("scale_range", {1.0, 1.0});
@@ -243,6 +269,9 @@ class Coco final : public ft_plugins::StoredDataset {
     if (sizing_.min_size != 0 && sizing_.min_size < 32) params.fail("min_size", "must be 0 (off) or at least 32");
     if (sizing_.min_size > 0 && sizing_.letterbox > 0) {
       params.fail("min_size", "resizes each image as torchvision does, image_size letterboxes it: set one of them");
+    }
+    for (const auto size : sizing_.training_min_sizes) {
+      if (sizing_.max_size < size) params.fail("max_size", "must be at least every min_size");
     }
     if (sizing_.max_size < sizing_.min_size) params.fail("max_size", "must be at least min_size");
     if (scale_range.size() != 2 || !(scale_range[0] > 0) || scale_range[0] > scale_range[1] || scale_range[1] > 1) {
@@ -317,8 +346,10 @@ class Coco final : public ft_plugins::StoredDataset {
       const auto path = (fs::path(root) / split / image.file_name).string();
       std::error_code unknown;  // a missing file was refused above; a stat failing now is found at decoding
       images.push_back({image.id, path, image.width, image.height, fs::last_write_time(path, unknown), {}});
-      // The dataset's input: the largest canvas of any split (batches pad to theirs).
-      const auto [height, width] = sizing_.canvas(image.height, image.width);
+      // The dataset's input: the largest canvas of any split at the largest min_size (batches pad to theirs).
+      Sizing largest = sizing_;
+      for (const auto size : sizing_.training_min_sizes) largest.min_size = std::max(largest.min_size, size);
+      const auto [height, width] = largest.canvas(image.height, image.width);
       info_.input = {channels_, std::max(info_.input.height, height), std::max(info_.input.width, width)};
     }
     for (const auto& object : annotations.objects) images[position.at(object.image_id)].objects.push_back(object);

@@ -1,0 +1,30 @@
+#pragma once
+// SqlConnection over SQLite (SQLiteCpp): the store's first backend behind the interface it is moving onto.
+
+#include "store/sql_connection.h"
+
+#include <memory>
+
+namespace SQLite {
+class Database;
+}
+
+namespace ft {
+
+class SqliteConnection final : public SqlConnection {
+ public:
+  /// Speaks through `database`, opened (and configured: WAL, busy timeout) by its owner, which keeps it alive.
+  explicit SqliteConnection(SQLite::Database& database) : database_(database) {}
+
+  const char* dialect() const override { return "sqlite"; }
+  std::unique_ptr<SqlStatement> prepare(const std::string& sql) override;
+  void execute(const std::string& sql) override;
+  /// BEGIN IMMEDIATE: SQLite's write lock taken before anything is read, so that concurrent writers queue (a
+  /// deferred transaction that turns into a write fails at once instead, whatever the busy timeout).
+  void write_transaction(const std::function<void()>& body) override;
+
+ private:
+  SQLite::Database& database_;
+};
+
+}  // namespace ft
