@@ -836,7 +836,8 @@ with open(sys.argv[1] + "/sizes.txt", "w") as out:
 
   // Several min_sizes: multi-scale training, each training image drawn one; evaluation at the last (torchvision's
   // tuple). Here [60, 100]: evaluation as with 100 alone, training at both sizes.
-  params.set("min_size", value_of(std::vector<ft::ParamValue>{value_of(std::int64_t{60}), value_of(std::int64_t{100})}));
+  params.set("min_size",
+             value_of(std::vector<ft::ParamValue>{value_of(std::int64_t{60}), value_of(std::int64_t{100})}));
   const auto multi = f.catalog.make_dataset("coco", params, {0, f.log});
   CHECK(torch::equal(multi->train()->get(0).at("images"), split->get(0).at("images")));
   CHECK(multi->train()->draws_random());

@@ -126,7 +126,8 @@ class CocoSplit final : public ft::Split {
     const double shrink = augment_.scale_low + (augment_.scale_high - augment_.scale_low) * uniform();
     Sizing sizing = sizing_;
     if (const auto& sizes = sizing_.training_min_sizes; sizes.size() > 1) {  // drawn last: other draws unchanged
-      const auto at = std::min(sizes.size() - 1, static_cast<std::size_t>(uniform() * static_cast<double>(sizes.size())));
+      const auto at =
+          std::min(sizes.size() - 1, static_cast<std::size_t>(uniform() * static_cast<double>(sizes.size())));
       sizing.min_size = sizes[at];
     }
     return example(index, flip, shrink, sizing);
