@@ -54,6 +54,7 @@ class SqlConnection {
   /// "sqlite" or "postgresql": where the two must differ (a schema's id columns, its version's home), the store
   /// asks.
   virtual const char* dialect() const = 0;
+  /// A statement on this connection; it must not outlive the connection.
   virtual std::unique_ptr<SqlStatement> prepare(const std::string& sql) = 0;
   /// Runs statements without parameters (several, separated by `;`).
   virtual void execute(const std::string& sql) = 0;
