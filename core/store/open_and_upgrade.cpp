@@ -2,6 +2,8 @@
 // and files that are not ftrun's stores refused before anything is written.
 #include "store/results_store.h"
 
+#include "store/postgres_connection.h"
+
 #include "store/store_internals.h"
 
 #include "log/log.h"
@@ -45,6 +47,14 @@ StoreOptions store_options_from_environment() {
 }
 
 ResultsStore::ResultsStore(const std::string& path, StoreOptions options) : path_(path), options_(options) {
+  // A server's URL would otherwise be taken for a file path (a folder "postgresql:" and an SQLite file in it).
+  if (is_postgres_url(path)) {
+    check_postgres_url(path);
+    throw StoreError("results store " + path +
+                     ": PostgreSQL stores are not available in this ftrun yet (docs/store.md, \"PostgreSQL\"); "
+                     "it records into SQLite files: give a file path with --store, [experiment] store or "
+                     "$FTRUN_STORE");
+  }
   const fs::path parent = fs::path(path).parent_path();
   if (!parent.empty()) {
     std::error_code error;
