@@ -1,16 +1,15 @@
 #include "store/sqlite_connection.h"
 
+#include "store/store_internals.h"
+
 #include <SQLiteCpp/SQLiteCpp.h>
-#include <sqlite3.h>
 
 namespace ft {
 namespace {
 
-// SQLite's errors as SqlErrors: a lock held past the busy timeout, a full or failing disk are worth another try.
+// SQLite's errors as SqlErrors, transient as the store's own writes judge them (store_internals::transient).
 SqlError sql_error(const SQLite::Exception& error) {
-  const int code = error.getErrorCode();
-  const bool transient = code == SQLITE_BUSY || code == SQLITE_LOCKED || code == SQLITE_FULL || code == SQLITE_IOERR;
-  return SqlError(error.what(), transient);
+  return SqlError(error.what(), store_internals::transient(error.getErrorCode()));
 }
 
 template <class Fn>

@@ -112,7 +112,7 @@ class CocoSplit final : public ft::Split {
         augment_(augment) {}
   std::int64_t size() const override { return static_cast<std::int64_t>(images_.size()); }
 
-  ft::Example get(std::int64_t index) const override { return example(index, false, 1.0); }
+  ft::Example get(std::int64_t index) const override { return example(index, false, 1.0, sizing_); }
 
   // Training images drawn per example from the run's seed, epoch and index (resume stays exact): flipped left to
   // right with probability 1/2 (`hflip`), shrunk by a factor in `scale_range` inside their canvas, and resized with
@@ -137,10 +137,6 @@ class CocoSplit final : public ft::Split {
   }
 
  private:
-  ft::Example example(std::int64_t index, bool flip, double shrink) const {
-    return example(index, flip, shrink, sizing_);
-  }
-
   // The image, brought to its size by `sizing` times `shrink` and placed at the top left of its canvas, flipped
   // when `flip`; its objects with it.
   ft::Example example(std::int64_t index, bool flip, double shrink, const Sizing& sizing) const {
@@ -342,14 +338,14 @@ class Coco final : public ft_plugins::StoredDataset {
                                       const ft_plugins::CocoAnnotations& annotations, Augment augment) {
     std::map<std::int64_t, std::size_t> position;
     std::vector<ImageObjects> images;
+    // The dataset's input: the largest canvas of any split at the largest min_size (batches pad to theirs).
+    Sizing largest = sizing_;
+    for (const auto size : sizing_.training_min_sizes) largest.min_size = std::max(largest.min_size, size);
     for (const auto& image : annotations.images) {
       position[image.id] = images.size();
       const auto path = (fs::path(root) / split / image.file_name).string();
       std::error_code unknown;  // a missing file was refused above; a stat failing now is found at decoding
       images.push_back({image.id, path, image.width, image.height, fs::last_write_time(path, unknown), {}});
-      // The dataset's input: the largest canvas of any split at the largest min_size (batches pad to theirs).
-      Sizing largest = sizing_;
-      for (const auto size : sizing_.training_min_sizes) largest.min_size = std::max(largest.min_size, size);
       const auto [height, width] = largest.canvas(image.height, image.width);
       info_.input = {channels_, std::max(info_.input.height, height), std::max(info_.input.width, width)};
     }
