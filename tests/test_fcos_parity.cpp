@@ -6,12 +6,11 @@
 #include "log/log.h"
 #include "model/checkpoint.h"
 #include "model/model.h"
+#include "reference_script.h"
 #include "temp_dir.h"
 
 #include <torch/torch.h>
 #include <catch2/catch.hpp>
-
-#include <cstdlib>
 
 namespace {
 
@@ -41,9 +40,7 @@ void load_into(torch::nn::Module& module, const std::string& prefix, const ft::T
 
 TEST_CASE("FCOS equals torchvision's: pyramid, heads, anchors, losses, gradients and detections", "[detection]") {
   TempDir dir;
-  const std::string command =
-      std::string(FT_PYTHON) + " " + FT_REFERENCE_DIR + "/fcos_parity.py " + dir.path().string();
-  REQUIRE(std::system(command.c_str()) == 0);
+  ftrun_test::run_reference_script("fcos_parity.py", dir.path().string());
   const auto weights = ft::load_tensors(dir / "weights.safetensors");
   const auto reference = ft::load_tensors(dir / "reference.safetensors");
   at::set_num_threads(1);
@@ -108,8 +105,7 @@ TEST_CASE("FCOS equals torchvision's: pyramid, heads, anchors, losses, gradients
 TEST_CASE("torchvision's fcos_resnet50_fpn weights load into resnet50 + fcos unchanged and give its outputs",
           "[detection]") {
   TempDir dir;
-  const std::string command = std::string(FT_PYTHON) + " " + FT_REFERENCE_DIR + "/fcos_model.py " + dir.path().string();
-  REQUIRE(std::system(command.c_str()) == 0);
+  ftrun_test::run_reference_script("fcos_model.py", dir.path().string());
   const auto reference = ft::load_tensors(dir / "reference.safetensors");
   const auto weights = ft::load_tensors(dir / "weights.safetensors");
 
@@ -150,9 +146,7 @@ TEST_CASE("torchvision's fcos_resnet50_fpn weights load into resnet50 + fcos unc
 
 TEST_CASE("NMS keeps exactly torchvision's boxes, in its order, on ties in score and in IoU", "[detection]") {
   TempDir dir;
-  const std::string command =
-      std::string(FT_PYTHON) + " " + FT_REFERENCE_DIR + "/nms_reference.py " + dir.path().string();
-  REQUIRE(std::system(command.c_str()) == 0);
+  ftrun_test::run_reference_script("nms_reference.py", dir.path().string());
   const auto reference = ft::load_tensors(dir / "nms.safetensors");
   for (const std::string set : {"many", "few"}) {
     const auto& boxes = reference.at(set + ".boxes");

@@ -4,6 +4,7 @@
 #include "log/log.h"
 #include "model/checkpoint.h"
 #include "model/model.h"
+#include "reference_script.h"
 #include "temp_dir.h"
 
 #include <torch/torch.h>
@@ -18,9 +19,7 @@ double relative_error(const torch::Tensor& actual, const torch::Tensor& expected
 
 void check_parity(const std::string& arch) {
   TempDir dir;
-  const std::string command =
-      std::string(FT_PYTHON) + " " + FT_REFERENCE_DIR + "/resnet_parity.py " + arch + " " + dir.path().string();
-  REQUIRE(std::system(command.c_str()) == 0);
+  ftrun_test::run_reference_script("resnet_parity.py", arch + " " + dir.path().string());
   const auto reference = ft::load_tensors(dir / "reference.safetensors");
 
   at::set_num_threads(1);

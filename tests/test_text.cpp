@@ -5,6 +5,7 @@
 #include "log/log.h"
 #include "model/checkpoint.h"
 #include "model/model.h"
+#include "reference_script.h"
 #include "sentencepiece_tokenizer.h"
 #include "temp_dir.h"
 #include "text_corpus.h"
@@ -98,9 +99,7 @@ TEST_CASE("WordPiece gives BertTokenizer's ids on every document of the fortunes
   nlohmann::json texts = nlohmann::json::array();
   for (const auto& document : documents) texts.push_back(document.text);
   std::ofstream(dir / "documents.json") << texts.dump();
-  const std::string command =
-      std::string(FT_PYTHON) + " " + FT_REFERENCE_DIR + "/bert_tokenizer.py " + dir.path().string();
-  REQUIRE(std::system(command.c_str()) == 0);
+  ftrun_test::run_reference_script("bert_tokenizer.py", dir.path().string());
   nlohmann::json expected;
   std::ifstream(dir / "ids.json") >> expected;
   REQUIRE(expected.size() == documents.size());
@@ -231,9 +230,7 @@ TEST_CASE("masked_lm masks 15 % of the real tokens, 80/10/10, and scores only th
 
 TEST_CASE("bert matches transformers' BertModel in eval mode and after one training step", "[text][parity]") {
   TempDir dir;
-  const std::string command =
-      std::string(FT_PYTHON) + " " + FT_REFERENCE_DIR + "/bert_parity.py " + dir.path().string();
-  REQUIRE(std::system(command.c_str()) == 0);
+  ftrun_test::run_reference_script("bert_parity.py", dir.path().string());
   const auto reference = ft::load_tensors(dir / "reference.safetensors");
   const auto weights = ft::load_tensors(dir / "weights.safetensors");
   at::set_num_threads(1);
