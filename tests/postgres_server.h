@@ -4,7 +4,10 @@
 // (CI), the server runs as `nobody`, as PostgreSQL refuses to run as root. Where it cannot start (PostgreSQL not
 // installed), `reason()` says why and the tests using it say so and skip.
 
+#include "scoped_environment.h"
 #include "temp_dir.h"
+
+#include <catch2/catch.hpp>
 
 #include <netinet/in.h>
 #include <sys/socket.h>
@@ -91,6 +94,20 @@ class PostgresServer {
   TempDir dir_;
   int port_ = 0;
   std::string reason_, stop_command_;
+};
+
+/// The server for one test, with PGPASSWORD set to its password while the test runs (and so for the processes
+/// the test starts). Where the server could not start, `unavailable()` says why as a warning, for the test to skip.
+class TestServer : public PostgresServer {
+ public:
+  bool unavailable() const {
+    if (running()) return false;
+    WARN("not run: the throw-away PostgreSQL server did not start: " << reason());
+    return true;
+  }
+
+ private:
+  ScopedEnvironment password_{"PGPASSWORD", kPassword};
 };
 
 }  // namespace ftrun_test

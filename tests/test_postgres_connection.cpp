@@ -2,6 +2,7 @@
 // (postgres_server.h): the same statements give the same answers on both; and PostgreSQL store locations and
 // connections, what a user meets first when pointing ftrun at a server, each mistake a clear error.
 #include "postgres_server.h"
+#include "scoped_environment.h"
 #include "store/postgres_connection.h"
 #include "store/sqlite_connection.h"
 
@@ -20,26 +21,6 @@
 using Catch::Matchers::Contains;
 
 namespace {
-
-// Sets an environment variable for one scope (libpq reads PGPASSWORD and PGPASSFILE).
-class ScopedEnvironment {
- public:
-  ScopedEnvironment(const char* name, const std::string& value) : name_(name) {
-    if (const char* old = std::getenv(name)) old_ = old;
-    setenv(name, value.c_str(), 1);
-  }
-  ~ScopedEnvironment() {
-    if (old_.empty()) {
-      unsetenv(name_);
-    } else {
-      setenv(name_, old_.c_str(), 1);
-    }
-  }
-
- private:
-  const char* name_;
-  std::string old_;
-};
 
 // The first column of the first row of `sql`.
 std::string first_text(ft::SqlConnection& connection, const std::string& sql) {
@@ -92,6 +73,20 @@ void exercise(ft::SqlConnection& connection) {
     CHECK_FALSE(select->executeStep());
   }
   CHECK(first_text(connection, "SELECT note FROM t WHERE id = 1") == "it's 'quoted', a ? is no placeholder, größe");
+
+  // Named placeholders, one name used twice, as the store's --where queries bind them.
+  ft::SqlQuery named(connection, "SELECT COUNT(*) FROM t WHERE name = :who OR note = :who OR value > :least");
+  named.bind(":who", std::string("value 1"));
+  named.bind(":least", 1e300);
+  REQUIRE(named.executeStep());
+  CHECK(named.getColumn(0).getInt() == 2);  // "value 1", and 1.797e308
+  CHECK_THROWS_AS(named.bind(":nobody", std::string("x")), ft::SqlError);
+  // ftrun_number, which PostgreSQL stores define in their schema, is defined on every SQLite connection.
+  if (!postgres) {
+    CHECK(first_text(connection,
+                     "SELECT ftrun_number('1e-3') < ftrun_number(0.01) AND ftrun_number('abc') IS NULL "
+                     "AND ftrun_number(' 2 ') = 2") == "1");
+  }
 
   // A write transaction: all of it, or (when its body throws) none of it.
   const auto count = [&] { return first_text(connection, "SELECT COUNT(*) FROM t"); };
@@ -149,6 +144,13 @@ TEST_CASE("PostgreSQL store locations are told from files, and a password in one
   CHECK(ft::is_postgres_url("postgres://db/runs"));
   CHECK_FALSE(ft::is_postgres_url("results/ftrun.db"));
   CHECK_FALSE(ft::is_postgres_url("postgresql.db"));
+  // Placeholders numbered for libpq: `?` in order, `:name` once per name, casts and quoted text left alone.
+  int count = 0;
+  std::vector<std::string> names;
+  CHECK(ft::numbered_placeholders("SELECT ?, :a, x::text, ':b', :a, ? -- :c", count, &names) ==
+        "SELECT $1, $2, x::text, ':b', $2, $3 -- :c");
+  CHECK(count == 3);
+  CHECK(names == std::vector<std::string>{"", ":a", ""});
   CHECK_NOTHROW(ft::check_postgres_url("postgresql://ftrun@db.example.org:5433/runs?sslmode=require"));
   CHECK_THROWS_MATCHES(ft::check_postgres_url("postgresql://ftrun:hunter2@db.example.org/runs"), ft::StoreError,
                        Catch::Matchers::Predicate<ft::StoreError>([](const ft::StoreError& error) {

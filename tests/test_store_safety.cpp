@@ -4,6 +4,7 @@
 #include "store/closing_journal.h"
 #include "store/results_store.h"
 #include "store/schema.h"
+#include "store_workloads.h"
 #include "temp_dir.h"
 
 #include <ftsdk/error.h>
@@ -63,21 +64,7 @@ std::thread hold_write_lock(const std::string& path, std::chrono::milliseconds h
 
 TEST_CASE("eight processes opening a new store at once all record every row", "[store][concurrency]") {
   TempDir dir;
-  const std::string path = dir / "shared.db";
-  constexpr int kWriters = 8, kBatches = 10, kRowsPerBatch = 20;
-  run_in_processes(kWriters, "writer", [&](int w) {
-    ft::ResultsStore store(path, quick(30000, 3));
-    const auto id = store.begin_run(tiny_run("writer" + std::to_string(w)));
-    for (int b = 0; b < kBatches; ++b) {
-      std::vector<ft::MetricRow> rows;
-      for (int r = 0; r < kRowsPerBatch; ++r) rows.push_back({"step", 1, b * kRowsPerBatch + r, "train_loss", 0.5});
-      store.log_metrics(id, rows);
-    }
-    store.finish_run(id, ft::RunStatus::completed);
-  });
-  SQLite::Database db(path);
-  CHECK(db.execAndGet("SELECT COUNT(*) FROM runs WHERE status = 'completed'").getInt() == kWriters);
-  CHECK(db.execAndGet("SELECT COUNT(*) FROM metrics").getInt() == kWriters * kBatches * kRowsPerBatch);
+  store_workloads::eight_writers_record_every_row(dir / "shared.db");
 }
 
 TEST_CASE("a write waits for another process's lock instead of failing", "[store][concurrency]") {

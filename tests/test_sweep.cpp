@@ -3,6 +3,7 @@
 #include "config/sweep.h"
 #include "processes.h"
 #include "store/results_store.h"
+#include "store_workloads.h"
 #include "temp_dir.h"
 
 #include <SQLiteCpp/SQLiteCpp.h>
@@ -158,38 +159,7 @@ TEST_CASE("a sweep parameter nested 100,000 deep is refused with its position, n
 
 TEST_CASE("eight processes take every trial of a sweep exactly once", "[sweep][store][concurrency]") {
   TempDir dir;
-  const std::string path = dir / "sweep.db";
-  constexpr int kWorkers = 8, kTrials = 40;
-  std::int64_t sweep_id = 0;
-  {
-    ft::ResultsStore store(path);
-    std::vector<ft::NewTrial> trials;
-    for (int n = 0; n < kTrials; ++n) trials.push_back({n, "x = " + std::to_string(n) + "\n", 1});
-    bool created = false;
-    sweep_id = store.open_sweep({"demo", "x.toml", "f1", "text", {}, "grid", "val_loss", "min", 1}, trials, &created);
-    CHECK(created);
-    CHECK(store.open_sweep({"demo", "x.toml", "f1", "text", {}, "grid", "val_loss", "min", 1}, trials, &created) ==
-          sweep_id);
-    CHECK_FALSE(created);
-  }
-  run_in_processes(kWorkers, "worker", [&](int w) {
-    ft::ResultsStore store(path);
-    std::ofstream taken(dir / ("taken-" + std::to_string(w)));
-    while (const auto number = store.claim_trial(sweep_id, std::chrono::seconds(300))) {
-      taken << *number << "\n";
-      taken.flush();
-      store.finish_trial(sweep_id, *number, "completed", std::nullopt, "");
-    }
-  });
-  std::multiset<int> taken;
-  for (int w = 0; w < kWorkers; ++w) {
-    std::ifstream in(dir / ("taken-" + std::to_string(w)));
-    for (int number; in >> number;) taken.insert(number);
-  }
-  CHECK(taken.size() == static_cast<std::size_t>(kTrials));                                      // none twice
-  CHECK(std::set<int>(taken.begin(), taken.end()).size() == static_cast<std::size_t>(kTrials));  // none lost
-  ft::ResultsStore store(path);
-  for (const auto& trial : store.trials_of(sweep_id)) CHECK(trial.state == "completed");
+  store_workloads::eight_workers_take_every_trial_once(dir / "sweep.db", dir);
 }
 
 TEST_CASE("a trial whose worker died is put back, and failed once its retries are used", "[sweep][store]") {

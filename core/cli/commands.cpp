@@ -19,6 +19,7 @@
 
 #include <algorithm>
 #include <cstdio>
+#include <cstdlib>
 #include <filesystem>
 
 namespace fs = std::filesystem;
@@ -62,6 +63,11 @@ int run_cli(int argc, char** argv) {
   // inherit this.
   app.fallthrough();
 
+  // Where checkpoints go (a folder every node mounts, for a PostgreSQL store on a cluster): passed on as
+  // $FTRUN_CHECKPOINT_DIR, which the store reads and sweep workers inherit (docs/store.md, "PostgreSQL").
+  std::string checkpoint_dir;
+  const char* checkpoint_help = "Folder for checkpoints (default: $FTRUN_CHECKPOINT_DIR, else beside an SQLite store)";
+
   TrainingRequest run_options;  // the training commands fill one request each
   auto* run = app.add_subcommand("run", "Run an experiment file (the default command: `ftrun FILE` works too)");
   run->add_option("experiment", run_options.experiment, "Experiment TOML file")->required();
@@ -70,6 +76,7 @@ int run_cli(int argc, char** argv) {
                   "Results store (default: [experiment] store, $FTRUN_STORE, "
                   "results/ftrun.db)");
   run->add_flag("--dry-run", run_options.dry_run, "Print the resolved experiment and exit");
+  run->add_option("--checkpoint-dir", checkpoint_dir, checkpoint_help);
 
   RunsOptions runs_options;
   auto* runs = app.add_subcommand("runs", "List recorded runs, newest first");
@@ -101,6 +108,7 @@ int run_cli(int argc, char** argv) {
   auto* resume = app.add_subcommand("resume", "Continue an interrupted or failed run from its last checkpoint");
   resume->add_option("run", resume_options.run_id, "Run id (see ftrun runs)")->required();
   resume->add_option("--store", resume_options.store, "Results store (default: $FTRUN_STORE, results/ftrun.db)");
+  resume->add_option("--checkpoint-dir", checkpoint_dir, checkpoint_help);
 
   std::int64_t show_id = 0;
   std::string show_store;
@@ -154,6 +162,7 @@ int run_cli(int argc, char** argv) {
   sweep->add_option("--set", sweep_options.overrides, "Override a key of every trial (repeatable)");
   sweep->add_option("--workers", sweep_options.workers, "Worker processes taking trials from the store (default 1)");
   sweep->add_option("--gpus", sweep_options.gpus, "GPUs to give the workers one each, e.g. 0,1,2,3");
+  sweep->add_option("--checkpoint-dir", checkpoint_dir, checkpoint_help);
   sweep->add_option("--shard", sweep_options.shard,
                     "I/N: only trials I, I+N, I+2N, ... (one task of a Slurm array; merge the stores after)");
   sweep->add_flag("--dry-run", sweep_options.dry_run, "List the trials and exit");
@@ -240,6 +249,7 @@ int run_cli(int argc, char** argv) {
     return app.exit(error) == 0 ? kExitOk : kExitUsage;
   }
   log::configure(verbose);
+  if (!checkpoint_dir.empty()) setenv("FTRUN_CHECKPOINT_DIR", checkpoint_dir.c_str(), 1);
 
   try {
     for (auto* request :

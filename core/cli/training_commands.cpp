@@ -480,8 +480,13 @@ int command_sweep_worker(const TrainingRequest& request, PluginCatalog& catalog)
     }
     try {
       const PlanResult result = Runner(catalog, store).run(plan, hooks);
-      store.finish_trial(request.sweep_id, *number, result.pruned ? "pruned" : "completed", result.run_ids.back(),
-                         result.pruned.value_or(""));
+      if (!store.finish_trial(request.sweep_id, *number, result.pruned ? "pruned" : "completed", result.run_ids.back(),
+                              result.pruned.value_or(""))) {
+        log::warn(
+            fmt::format("sweep {}: trial {} was given to another worker while this one was silent (no "
+                        "heartbeat for {} s); its run {} stays recorded, but not as the trial's result",
+                        request.sweep_id, *number, kStaleAfter.count(), result.run_ids.back()));
+      }
     } catch (const Interrupted&) {
       store.release_trial(request.sweep_id, *number);  // Ctrl-C is not the trial's fault: it runs again
       throw;

@@ -4,6 +4,7 @@
 #include "log/log.h"
 #include "serve/api.h"
 #include "serve/assets.h"
+#include "store/postgres_connection.h"
 #include "store/results_store.h"
 #include "training/signals.h"
 
@@ -77,7 +78,7 @@ std::int64_t integer_param(const httplib::Request& request, const char* name, st
 int command_serve(const ServeOptions& options) {
   const std::string path = resolve_store_path(options.store, "");
   std::error_code error;
-  if (!fs::is_regular_file(path, error)) {
+  if (!is_postgres_url(path) && !fs::is_regular_file(path, error)) {
     throw StoreError("results store " + path +
                      " not found: run an experiment first, or name the store with --store (ftrun serve only reads)");
   }

@@ -3,6 +3,7 @@
 #include "store/results_store.h"
 
 #include "store/postgres_connection.h"
+#include "store/sqlite_connection.h"
 
 #include "store/store_internals.h"
 
@@ -43,17 +44,14 @@ StoreOptions store_options_from_environment() {
     }
     options.busy_timeout = std::chrono::milliseconds(static_cast<std::int64_t>(seconds * 1000));
   }
+  if (const char* env = std::getenv("FTRUN_CHECKPOINT_DIR"); env && *env) options.checkpoint_dir = env;
   return options;
 }
 
 ResultsStore::ResultsStore(const std::string& path, StoreOptions options) : path_(path), options_(options) {
-  // A server's URL would otherwise be taken for a file path (a folder "postgresql:" and an SQLite file in it).
   if (is_postgres_url(path)) {
-    check_postgres_url(path);
-    throw StoreError("results store " + path +
-                     ": PostgreSQL stores are not available in this ftrun yet (docs/store.md, \"PostgreSQL\"); "
-                     "it records into SQLite files: give a file path with --store, [experiment] store or "
-                     "$FTRUN_STORE");
+    open_postgres();
+    return;
   }
   const fs::path parent = fs::path(path).parent_path();
   if (!parent.empty()) {
@@ -82,6 +80,7 @@ void ResultsStore::open_and_upgrade() {
       // Several ftrun processes (sweeps, concurrent runs, a query while training) share one store: writers wait
       // for each other's locks, and readers proceed while a run writes (WAL).
       db_->setBusyTimeout(static_cast<int>(options_.busy_timeout.count()));
+      sql_ = std::make_unique<SqliteConnection>(*db_);
       // Reading the version first checks that the file is a database at all, and that it is not another program's,
       // before anything is written to it (the version and the tables from one snapshot).
       {
@@ -90,11 +89,20 @@ void ResultsStore::open_and_upgrade() {
       }
       if (db_->execAndGet("PRAGMA journal_mode").getString() != "wal") db_->exec("PRAGMA journal_mode = WAL");
       break;
+    } catch (const SqlError& error) {
+      // refuse_foreign_tables' query, through the connection: its errors are the SQLite ones below, translated.
+      if (!error.transient() || std::chrono::steady_clock::now() - start > options_.busy_timeout) {
+        throw store_error(path_, "open it", error);
+      }
+      sql_.reset();
+      db_.reset();
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));
     } catch (const SQLite::Exception& error) {
       const bool busy = (error.getErrorCode() & 0xff) == SQLITE_BUSY || (error.getErrorCode() & 0xff) == SQLITE_LOCKED;
       if (!busy || std::chrono::steady_clock::now() - start > options_.busy_timeout) {
         throw store_error(path_, "open it", error);
       }
+      sql_.reset();
       db_.reset();
       std::this_thread::sleep_for(std::chrono::milliseconds(20));
     }
@@ -119,21 +127,24 @@ void ResultsStore::open_and_upgrade() {
   for (bool done = false; !done;) {
     std::string applied;
     write("create or upgrade its schema", options_.write_attempts, [&] {
-      const int version = db_->execAndGet("PRAGMA user_version").getInt();
+      SqlQuery read_version(*sql_, "PRAGMA user_version");
+      read_version.executeStep();
+      const int version = read_version.getColumn(0).getInt();
+      read_version.reset();
       int next = kStoreSchemaVersion;
       if (version > 0 && version < kStoreSchemaVersion) {
         const StoreMigration& migration = store_migrations().at(static_cast<std::size_t>(version - 1));
-        schema_step(version, migration.sql, [&] { db_->exec(migration.sql); });
+        schema_step(version, migration.sql, [&] { sql_->execute(migration.sql); });
         next = migration.from + 1;
         applied = "results store " + path_ + ": schema " + std::to_string(version) + " -> " + std::to_string(next) +
                   ": " + migration.what;
       }
       if (next == kStoreSchemaVersion) {
         const std::string sql = store_schema_sql();
-        schema_step(version, sql, [&] { db_->exec(sql); });
+        schema_step(version, sql, [&] { sql_->execute(sql); });
       }
-      db_->exec("PRAGMA user_version = " + std::to_string(next));
-      SQLite::Statement check(*db_, "PRAGMA foreign_key_check");
+      sql_->execute("PRAGMA user_version = " + std::to_string(next));
+      SqlQuery check(*sql_, "PRAGMA foreign_key_check");
       if (check.executeStep()) throw StoreError("results store " + path_ + ": the upgrade found broken references");
       done = next == kStoreSchemaVersion;
     });
@@ -177,9 +188,8 @@ template <class Fn>
 void ResultsStore::schema_step(int version, const std::string& sql, Fn&& fn) {
   try {
     fn();
-  } catch (const SQLite::Exception& error) {
-    const int code = error.getErrorCode() & 0xff;
-    if (transient(code)) throw;  // a lock or a full disk, not a wrong file: the write is tried again
+  } catch (const SqlError& error) {
+    if (error.transient()) throw;  // a lock or a full disk, not a wrong file: the write is tried again
     const std::string table = table_named_in(error.what(), sql);
     throw StoreError("results store " + path_ + ": its tables do not match its schema version " +
                      std::to_string(version) + (table.empty() ? std::string() : " (table " + table + " differs") +
@@ -193,7 +203,7 @@ void ResultsStore::schema_step(int version, const std::string& sql, Fn&& fn) {
 // program's: adding ftrun's beside them would mix two databases in one file.
 void ResultsStore::refuse_foreign_tables() {
   std::string tables;
-  SQLite::Statement query(*db_, "SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name LIMIT 6");
+  SqlQuery query(*sql_, "SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name LIMIT 6");
   while (query.executeStep()) tables += (tables.empty() ? "" : ", ") + query.getColumn(0).getString();
   if (tables.empty()) return;
   throw StoreError("results store " + path_ + " holds tables (" + tables +
@@ -209,10 +219,10 @@ std::string ResultsStore::back_up_before_upgrade(int version) {
   std::error_code error;
   if (fs::exists(backup, error)) return backup;
   try {
-    SQLite::Statement vacuum(*db_, "VACUUM INTO ?");
+    SqlQuery vacuum(*sql_, "VACUUM INTO ?");
     vacuum.bind(1, backup);
     vacuum.exec();
-  } catch (const SQLite::Exception& e) {
+  } catch (const SqlError& e) {
     if (fs::exists(backup, error)) return backup;  // another process made it first
     throw store_error(
         path_, "back it up to " + backup + " before upgrading its schema from version " + std::to_string(version), e);
@@ -220,20 +230,21 @@ std::string ResultsStore::back_up_before_upgrade(int version) {
   return backup;
 }
 
-void ResultsStore::ResetStatement::operator()(SQLite::Statement* statement) const {
-  statement->reset();
-  statement->clearBindings();
-}
+void ResultsStore::ResetStatement::operator()(SqlQuery* statement) const { statement->reset(); }
 
-auto ResultsStore::prepared(const std::string& sql) const -> std::unique_ptr<SQLite::Statement, ResetStatement> {
+auto ResultsStore::prepared(const std::string& sql) const -> std::unique_ptr<SqlQuery, ResetStatement> {
   auto& statement = statements_[sql];
-  if (!statement) statement = std::make_unique<SQLite::Statement>(*db_, sql);
-  return std::unique_ptr<SQLite::Statement, ResetStatement>(statement.get());
+  if (!statement) statement = std::make_unique<SqlQuery>(*sql_, sql);
+  return std::unique_ptr<SqlQuery, ResetStatement>(statement.get());
 }
 
 ResultsStore::~ResultsStore() = default;
 
 std::string ResultsStore::checkpoint_dir() const {
+  if (!options_.checkpoint_dir.empty()) return fs::absolute(options_.checkpoint_dir).lexically_normal().string();
+  // A server's store has no file to sit beside: its checkpoints go where the command runs, unless
+  // $FTRUN_CHECKPOINT_DIR names a folder every host shares (docs/store.md, "PostgreSQL").
+  if (is_postgres_url(path_)) return fs::absolute("results/checkpoints").lexically_normal().string();
   return fs::absolute(fs::path(path_)).lexically_normal().string() + "-checkpoints";
 }
 

@@ -4,6 +4,8 @@
 
 #include <libpq-fe.h>
 
+#include <algorithm>
+#include <cctype>
 #include <charconv>
 #include <cmath>
 #include <cstdlib>
@@ -109,9 +111,10 @@ PostgresConnection::~PostgresConnection() {
 
 int PostgresConnection::server_version() const { return PQserverVersion(connection_); }
 
-std::string numbered_placeholders(const std::string& sql, int& count) {
+std::string numbered_placeholders(const std::string& sql, int& count, std::vector<std::string>* names) {
   std::string out;
-  count = 0;
+  std::vector<std::string> seen;  // the name of each number, "" for a `?`
+  const auto is_name = [](char c) { return std::isalnum(static_cast<unsigned char>(c)) || c == '_'; };
   for (std::size_t i = 0; i < sql.size(); ++i) {
     const char c = sql[i];
     if (c == '\'' || c == '"') {  // a quoted text or name, doubled quotes inside it included
@@ -124,12 +127,26 @@ std::string numbered_placeholders(const std::string& sql, int& count) {
       const std::size_t stop = end == std::string::npos ? sql.size() : end;
       out.append(sql, i, stop - i);
       i = stop - 1;
+    } else if (c == ':' && i + 1 < sql.size() && sql[i + 1] == ':') {  // PostgreSQL's cast, value::type
+      out += "::";
+      ++i;
+    } else if (c == ':' && i + 1 < sql.size() && is_name(sql[i + 1]) && (i == 0 || !is_name(sql[i - 1]))) {
+      std::size_t end = i + 1;
+      while (end < sql.size() && is_name(sql[end])) ++end;
+      const std::string name = sql.substr(i, end - i);
+      auto it = std::find(seen.begin(), seen.end(), name);
+      if (it == seen.end()) it = seen.insert(seen.end(), name);
+      out += "$" + std::to_string(it - seen.begin() + 1);
+      i = end - 1;
     } else if (c == '?') {
-      out += "$" + std::to_string(++count);
+      seen.emplace_back();
+      out += "$" + std::to_string(seen.size());
     } else {
       out += c;
     }
   }
+  count = static_cast<int>(seen.size());
+  if (names) *names = std::move(seen);
   return out;
 }
 
@@ -144,6 +161,15 @@ bool transient_state(const std::string& state) {
 
 using Result = std::unique_ptr<PGresult, decltype(&PQclear)>;
 
+constexpr const char* kServerAway =
+    " (the connection to the server was lost: is it running, and reachable from this machine?)";
+
+// A connection the server dropped (a restart, a network cut) is opened again before its next statement, so that
+// a retried write finds the server as soon as it is back. libpq's reset keeps the same handle.
+void reconnect_if_lost(pg_conn* connection) {
+  if (PQstatus(connection) == CONNECTION_BAD) PQreset(connection);
+}
+
 // The result of a command, or a SqlError with the server's message and SQLSTATE.
 Result checked(pg_conn* connection, PGresult* raw, const std::string& url) {
   Result result(raw, &PQclear);
@@ -151,15 +177,16 @@ Result checked(pg_conn* connection, PGresult* raw, const std::string& url) {
   if (status == PGRES_TUPLES_OK || status == PGRES_COMMAND_OK) return result;
   const char* state = result ? PQresultErrorField(result.get(), PG_DIAG_SQLSTATE) : nullptr;
   const bool lost = PQstatus(connection) != CONNECTION_OK;
+  const bool conflict = state != nullptr && (std::string(state) == "40001" || std::string(state) == "40P01");
   throw SqlError("results store " + url + ": " + trimmed(PQerrorMessage(connection)) +
                      (state ? " (SQLSTATE " + std::string(state) + ")" : std::string()),
-                 lost || (state != nullptr && transient_state(state)));
+                 lost || (state != nullptr && transient_state(state)), lost ? kServerAway : "", conflict);
 }
 
 class PostgresStatement final : public SqlStatement {
  public:
   PostgresStatement(pg_conn* connection, const std::string& url, const std::string& sql)
-      : connection_(connection), url_(url), sql_(numbered_placeholders(sql, count_)) {
+      : connection_(connection), url_(url), sql_(numbered_placeholders(sql, count_, &names_)) {
     values_.resize(static_cast<std::size_t>(count_));
   }
 
@@ -192,9 +219,29 @@ class PostgresStatement final : public SqlStatement {
   std::int64_t getInt64(int column) const override { return isNull(column) ? 0 : std::stoll(text(column)); }
   double getDouble(int column) const override { return isNull(column) ? 0.0 : std::strtod(text(column), nullptr); }
   std::string getString(int column) const override { return text(column); }
+  bool isNumber(int column) const override {
+    // int2, int4, int8, float4, float8, numeric (pg_type's oids, fixed since PostgreSQL 7)
+    switch (PQftype(result_.get(), column)) {
+      case 20:
+      case 21:
+      case 23:
+      case 700:
+      case 701:
+      case 1700: return !isNull(column);
+      default: return false;
+    }
+  }
+  int columnCount() const override { return PQnfields(result_.get()); }
+  std::string columnName(int column) const override { return PQfname(result_.get(), column); }
+  int parameter_index(const std::string& name) const override {
+    const auto it = std::find(names_.begin(), names_.end(), name);
+    if (it == names_.end()) throw SqlError("results store " + url_ + ": no parameter " + name + " in " + sql_, false);
+    return static_cast<int>(it - names_.begin()) + 1;
+  }
   void reset() override {
     result_.reset();
     row_ = -1;
+    for (auto& value : values_) value.reset();
   }
 
  private:
@@ -206,6 +253,7 @@ class PostgresStatement final : public SqlStatement {
   }
   const char* text(int column) const { return PQgetvalue(result_.get(), row_, column); }
   void run() {
+    reconnect_if_lost(connection_);
     std::vector<const char*> values;
     for (const auto& value : values_) values.push_back(value ? value->c_str() : nullptr);
     result_ =
@@ -217,6 +265,7 @@ class PostgresStatement final : public SqlStatement {
   pg_conn* connection_;
   std::string url_;
   int count_ = 0;
+  std::vector<std::string> names_;
   std::string sql_;
   std::vector<std::optional<std::string>> values_;
   Result result_{nullptr, &PQclear};
@@ -230,6 +279,7 @@ std::unique_ptr<SqlStatement> PostgresConnection::prepare(const std::string& sql
 }
 
 void PostgresConnection::execute(const std::string& sql) {
+  reconnect_if_lost(connection_);
   checked(connection_, PQexec(connection_, sql.c_str()), url_);
 }
 

@@ -1,6 +1,6 @@
 #pragma once
 // A connection to a PostgreSQL server through libpq, behind the store's SqlConnection interface: the results
-// store's second backend (issue 23; the store does not use it yet: docs/store.md, "PostgreSQL"). It also settles
+// store's second backend (issue 23; docs/store.md, "PostgreSQL"). It also settles
 // what a user meets first: which locations are PostgreSQL ones, that credentials never travel in them, and that
 // each way a connection fails is an error saying what to fix.
 
@@ -52,8 +52,9 @@ class PostgresConnection final : public SqlConnection {
   pg_conn* connection_ = nullptr;
 };
 
-/// `sql` with its `?` placeholders numbered as PostgreSQL's `$1, $2, ...`, leaving quoted text, quoted names and
-/// comments as they are; `count` receives how many there were.
-std::string numbered_placeholders(const std::string& sql, int& count);
+/// `sql` with its `?` and `:name` placeholders numbered as PostgreSQL's `$1, $2, ...` (a name used twice is one
+/// number), leaving quoted text, quoted names, comments and `::` casts as they are; `count` receives how many
+/// numbers there are, and `names` (when given) the name of each, "" for a `?`.
+std::string numbered_placeholders(const std::string& sql, int& count, std::vector<std::string>* names = nullptr);
 
 }  // namespace ft

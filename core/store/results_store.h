@@ -1,5 +1,6 @@
 #pragma once
-// The SQLite results store: every run, its parameters, plugins and metrics. See docs/store.md for the schema.
+// The results store: every run, its parameters, plugins and metrics, in an SQLite file or a PostgreSQL database.
+// See docs/store.md for the schema.
 
 #include "store/pruning.h"
 #include "store/reports.h"
@@ -20,10 +21,12 @@
 
 namespace SQLite {
 class Database;
-class Statement;
 }  // namespace SQLite
 
 namespace ft {
+
+class SqlConnection;
+class SqlQuery;
 
 enum class RunStatus { running, completed, failed, interrupted, diverged, pruned };
 const char* to_string(RunStatus status);
@@ -34,10 +37,12 @@ struct StoreOptions {
   std::chrono::milliseconds busy_timeout{60000};
   /// Attempts per write, each waiting up to `busy_timeout`, before the write is given up.
   int write_attempts = 3;
+  /// Where runs' checkpoints go; empty: checkpoint_dir()'s default.
+  std::string checkpoint_dir;
 };
 
-/// Options with the busy timeout from $FTRUN_STORE_TIMEOUT (seconds) when set. Throws ConfigError when it is not
-/// a number.
+/// Options with the busy timeout from $FTRUN_STORE_TIMEOUT (seconds) and the checkpoint folder from
+/// $FTRUN_CHECKPOINT_DIR, when set. Throws ConfigError when the timeout is not a number.
 StoreOptions store_options_from_environment();
 
 struct PluginUse {
@@ -167,7 +172,8 @@ struct MergeReport {
 
 class ResultsStore {
  public:
-  /// Opens (creating folders, file and schema as needed, upgrading an older schema) the store at `path`.
+  /// Opens (creating folders, file and schema as needed, upgrading an older schema) the store at `path`: an SQLite
+  /// file, or a PostgreSQL database when `path` is a `postgresql://` URL (its schema created when it has none).
   /// Throws StoreError.
   explicit ResultsStore(const std::string& path, StoreOptions options = {});
   ~ResultsStore();
@@ -242,9 +248,12 @@ class ResultsStore {
   /// Says this process still works on the trial.
   void heartbeat_trial(std::int64_t sweep_id, std::int64_t number);
   /// Ends a trial this process holds: completed, pruned or failed, with its run and the reason of a failure.
-  void finish_trial(std::int64_t sweep_id, std::int64_t number, const std::string& state,
+  /// Returns false, changing nothing, when the trial is no longer this process's: its heartbeat stopped long
+  /// enough (a network cut, a machine frozen) for another worker to have taken it again, whose outcome it must not
+  /// overwrite.
+  bool finish_trial(std::int64_t sweep_id, std::int64_t number, const std::string& state,
                     std::optional<std::int64_t> run_id, const std::string& error);
-  /// Gives a trial back, not counted as an attempt (the worker was stopped by a signal).
+  /// Gives a trial this process holds back, not counted as an attempt (the worker was stopped by a signal).
   void release_trial(std::int64_t sweep_id, std::int64_t number);
   /// Whether run `run_id` (of sweep group `group_id` and stage `stage`) should stop after its evaluation at
   /// `epoch`, by `pruner` and the sweep's `metric` (a column of epoch_metrics) and `direction`, from the runs of the
@@ -269,15 +278,20 @@ class ResultsStore {
   /// power loss). Returns how many were marked interrupted.
   int close_abandoned_runs();
 
-  /// This store's checkpoint folder: beside the database file and named after it (`results/ftrun.db` →
-  /// `results/ftrun.db-checkpoints`, as SQLite names its `-wal` file), absolute. Two stores never share one.
+  /// This store's checkpoint folder, absolute: StoreOptions' when given; else, for an SQLite store, beside the
+  /// database file and named after it (`results/ftrun.db` → `results/ftrun.db-checkpoints`, as SQLite names its
+  /// `-wal` file), so two stores never share one; for a PostgreSQL store, `results/checkpoints` where the command
+  /// runs.
   std::string checkpoint_dir() const;
 
  private:
   void open_and_upgrade();
+  /// Connects to a PostgreSQL store and creates its schema when the database has none (open_postgres.cpp).
+  void open_postgres();
   /// Copies the store to `<path>.v<version>.bak` (VACUUM INTO) unless that copy exists; returns its path.
   std::string back_up_before_upgrade(int version);
-  /// Runs `fn` in a BEGIN IMMEDIATE transaction, retried `attempts` times on lock and I/O errors.
+  /// Runs `fn` in one write transaction (SQLite: BEGIN IMMEDIATE; PostgreSQL: SERIALIZABLE), retried `attempts`
+  /// times on lock, I/O and serialization errors and a lost connection.
   template <class Fn>
   void write(const std::string& action, int attempts, Fn&& fn);
   /// Runs one step of creating or upgrading the schema from `version` (`fn` executes `sql`); an SQLite error there
@@ -297,16 +311,19 @@ class ResultsStore {
 
   /// Resets a kept statement when its user is done, so that it never holds a read transaction open.
   struct ResetStatement {
-    void operator()(SQLite::Statement* statement) const;
+    void operator()(SqlQuery* statement) const;
   };
   /// A prepared statement for `sql`, kept for the store's lifetime: the queries asked once per run (ftrun
   /// overfit over a thousand runs) are parsed once. Reset when the returned handle goes.
-  std::unique_ptr<SQLite::Statement, ResetStatement> prepared(const std::string& sql) const;
+  std::unique_ptr<SqlQuery, ResetStatement> prepared(const std::string& sql) const;
 
   std::string path_;
   StoreOptions options_;
+  /// The SQLite file, for what only SQLite has (its pragmas, VACUUM INTO backups); null for a PostgreSQL store.
   std::unique_ptr<SQLite::Database> db_;
-  mutable std::map<std::string, std::unique_ptr<SQLite::Statement>> statements_;
+  /// Every query of the store goes through this, whichever the backend (sql_connection.h).
+  std::unique_ptr<SqlConnection> sql_;
+  mutable std::map<std::string, std::unique_ptr<SqlQuery>> statements_;
 };
 
 /// The store path to use: the command line's, else the experiment's, else $FTRUN_STORE, else results/ftrun.db.

@@ -43,6 +43,7 @@ class Compiler {
       const Token& token = next();
       sql += ", " + field(token);
       list.names.push_back(token.value);
+      list.parameters.push_back(last_is_parameter_);
     } while (peek().kind == Token::comma && (next(), true));
     expect_end();
     out_.sql = sql;
@@ -59,8 +60,14 @@ class Compiler {
       if (peek().kind == Token::word && (lower(peek().value) == "asc" || lower(peek().value) == "desc")) {
         direction = lower(next().value) == "asc" ? "ASC" : "DESC";
       }
-      // Runs without the value (NULL) go last whichever the direction.
-      sql += " IS NULL, " + last_field_ + " " + direction;
+      // Runs without the value (NULL) go last whichever the direction. A parameter's numbers come before its
+      // texts, in numeric order: SQLite keeps each value's type, PostgreSQL holds them all as TEXT.
+      if (last_is_parameter_) {
+        const std::string number = "ftrun_number(" + last_field_ + ")";
+        sql += " IS NULL, " + number + " IS NULL, " + number + " " + direction + ", " + last_field_ + " " + direction;
+      } else {
+        sql += " IS NULL, " + last_field_ + " " + direction;
+      }
     } while (peek().kind == Token::comma && (next(), true));
     expect_end();
     out_.sql = sql;
@@ -149,13 +156,15 @@ class Compiler {
       next();
       return "(" + sql + ")";
     }
-    const std::string lhs = field(next());
+    std::string lhs = field(next());
     const Token op = next();
     if (op.kind != Token::op) fail(op, "expected an operator (= != < <= > >=) after '" + last_name_ + "'");
     const Token value = next();
     if (value.kind != Token::number && value.kind != Token::word && value.kind != Token::text) {
       fail(value, "expected a value after '" + op.value + "'");
     }
+    // A parameter compared with a number is compared as a number (NULL where it is not one), on either backend.
+    if (last_is_parameter_ && value.kind == Token::number) lhs = "ftrun_number(" + lhs + ")";
     return lhs + " " + (op.value == "=" ? "=" : op.value) + " " + bind(value);
   }
 
@@ -163,6 +172,7 @@ class Compiler {
   std::string field(const Token& token) {
     if (token.kind != Token::word) fail(token, "expected a field (a run field, metric.summary or parameter key)");
     last_name_ = token.value;
+    last_is_parameter_ = false;
     if (auto it = kRunFields.find(token.value); it != kRunFields.end()) return last_field_ = it->second;
     const auto dot = token.value.rfind('.');
     if (dot != std::string::npos) {
@@ -181,6 +191,7 @@ class Compiler {
                       "val_loss.min; parameters as optimizer.lr)");
     }
     // A parameter key: bound, never pasted.
+    last_is_parameter_ = true;
     return last_field_ = "(SELECT value FROM run_params p WHERE p.run_id = s.id AND p.key = " +
                          bind({Token::text, token.value, token.column}) + ")";
   }
@@ -210,6 +221,7 @@ class Compiler {
   std::size_t position_ = 0;
   SqlFragment out_;
   std::string last_name_, last_field_;
+  bool last_is_parameter_ = false;
 };
 
 }  // namespace

@@ -15,6 +15,10 @@
 //   columns  := field ("," field)*
 //
 // Example: --where "optimizer.lr < 1e-3 and status = completed" --order-by "val_accuracy.max desc"
+//
+// A parameter compared with a number, or ordered, is read through ftrun_number() (a number, or NULL where the
+// value is not one), which both backends define (sqlite_connection.cpp, postgres_schema.cpp): a parameter's values
+// are typed in SQLite and TEXT in PostgreSQL, and the answers must not differ.
 
 #include <cstdint>
 #include <string>
@@ -38,6 +42,8 @@ SqlFragment compile_where(const std::string& expression);
 struct ColumnList {
   SqlFragment select;
   std::vector<std::string> names;
+  /// Which of them are parameter keys: PostgreSQL keeps their values as TEXT, so a number reads back as its text.
+  std::vector<bool> parameters;
 };
 
 /// Compiles a --columns list, e.g. "optimizer.lr, val_accuracy.max". Throws ConfigError like compile_where.

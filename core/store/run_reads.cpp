@@ -20,7 +20,7 @@ using namespace store_internals;
 
 std::optional<ResultsStore::StoredRun> ResultsStore::find_run(std::int64_t run_id) const {
   return guarded(path_, "read a run", [&]() -> std::optional<StoredRun> {
-    SQLite::Statement query(*db_, "SELECT name, status, config_toml FROM runs WHERE id = ?");
+    SqlQuery query(*sql_, "SELECT name, status, config_toml FROM runs WHERE id = ?");
     query.bind(1, static_cast<std::int64_t>(run_id));
     if (!query.executeStep()) return std::nullopt;
     return StoredRun{query.getColumn(0).getString(), query.getColumn(1).getString(), query.getColumn(2).getString()};
@@ -43,7 +43,7 @@ std::vector<RunSummary> ResultsStore::list_runs(const RunFilter& filter) const {
     if (filter.where) sql += " AND (" + filter.where->sql + ")";
     sql += " ORDER BY " + (filter.order_by ? filter.order_by->sql + ", s.id DESC" : std::string("s.id DESC"));
     sql += " LIMIT :limit OFFSET :offset";
-    SQLite::Statement query(*db_, sql);
+    SqlQuery query(*sql_, sql);
     const std::optional<SqlFragment> columns =
         filter.columns ? std::optional<SqlFragment>(filter.columns->select) : std::nullopt;
     for (const auto& [fragment, prefix] :
@@ -87,8 +87,12 @@ std::vector<RunSummary> ResultsStore::list_runs(const RunFilter& filter) const {
         const auto column = query.getColumn(i);
         if (column.isNull())
           run.columns.emplace_back(std::monostate{});
-        else if (column.isInteger() || column.isFloat())
+        else if (column.isNumber())
           run.columns.emplace_back(column.getDouble());
+        else if (const auto number = filter.columns->parameters[static_cast<std::size_t>(i - 16)]
+                                         ? whole_number(column.getString())
+                                         : std::nullopt)
+          run.columns.emplace_back(*number);
         else
           run.columns.emplace_back(column.getString());
       }
@@ -100,7 +104,7 @@ std::vector<RunSummary> ResultsStore::list_runs(const RunFilter& filter) const {
 
 std::optional<std::string> ResultsStore::status_of(std::int64_t run_id) const {
   return guarded(path_, "read a run", [&]() -> std::optional<std::string> {
-    SQLite::Statement query(*db_, "SELECT status FROM runs WHERE id = ?");
+    SqlQuery query(*sql_, "SELECT status FROM runs WHERE id = ?");
     query.bind(1, static_cast<std::int64_t>(run_id));
     if (!query.executeStep()) return std::nullopt;
     return query.getColumn(0).getString();
@@ -131,20 +135,20 @@ std::vector<RunOutcome> ResultsStore::outcomes_by(const std::string& key, const 
     const bool group_rate = key.rfind("lr/", 0) == 0;
     // The per-epoch rows (one per group and epoch, ftrun 0.1 after 2026-11-30) are read first: a run's step rows
     // are a hundred times as many, and runs recorded before hold only those.
-    std::string sql = group_rate ? R"(SELECT * FROM (SELECT s.id, s.stage, s.status, CAST(COALESCE(
+    std::string sql = group_rate ? R"(SELECT * FROM (SELECT s.id, s.stage, s.status, COALESCE(
           (SELECT MAX(value) FROM metrics m WHERE m.run_id = s.id AND m.scope = 'epoch' AND m.name = :key),
-          (SELECT MAX(value) FROM metrics m WHERE m.run_id = s.id AND m.scope = 'step' AND m.name = :key)) AS TEXT)
+          (SELECT MAX(value) FROM metrics m WHERE m.run_id = s.id AND m.scope = 'step' AND m.name = :key))
           AS value, s.best_val_primary, s.final_val_primary, s.name, s.group_id, s.primary_metric,
           s.primary_direction FROM run_summary s) s
         WHERE s.value IS NOT NULL)"
-                                 : R"(SELECT s.id, s.stage, s.status, CAST(p.value AS TEXT), s.best_val_primary,
+                                 : R"(SELECT s.id, s.stage, s.status, p.value, s.best_val_primary,
         s.final_val_primary, s.name, s.group_id, s.primary_metric, s.primary_direction FROM run_summary s
         JOIN run_params p ON p.run_id = s.id AND p.key = :key WHERE 1 = 1)";
     if (name) sql += " AND s.name = :name";
     if (stage) sql += " AND s.stage = :stage";
     if (group) sql += " AND s.group_id = :group";
     sql += " ORDER BY s.id";
-    SQLite::Statement query(*db_, sql);
+    SqlQuery query(*sql_, sql);
     query.bind(":key", key);
     if (name) query.bind(":name", *name);
     if (stage) query.bind(":stage", *stage);
@@ -152,7 +156,7 @@ std::vector<RunOutcome> ResultsStore::outcomes_by(const std::string& key, const 
     std::vector<RunOutcome> runs;
     while (query.executeStep()) {
       runs.push_back({query.getColumn(0).getInt64(), query.getColumn(1).getString(), query.getColumn(2).getString(),
-                      query.getColumn(3).getString(), optional_real(query, 4), optional_real(query, 5),
+                      value_text(query.getColumn(3)), optional_real(query, 4), optional_real(query, 5),
                       query.getColumn(8).getString(), query.getColumn(9).getString() != "min"});
     }
     return runs;
@@ -163,7 +167,7 @@ std::vector<ValidationRise> ResultsStore::validation_rises_of(std::int64_t run_i
   return guarded(path_, "read the run's validation rises", [&] {
     auto query = prepared(R"(SELECT first_epoch, last_epoch, evaluations, best_val_loss, worst_val_loss,
         train_loss_before, lowest_train_loss, recovered FROM ()" +
-                          validation_rises_of_run_sql() + ") ORDER BY first_epoch");
+                          validation_rises_of_run_sql() + ") AS rises ORDER BY first_epoch");
     query->bind(":run", static_cast<std::int64_t>(run_id));
     std::vector<ValidationRise> rises;
     while (query->executeStep()) {
@@ -177,17 +181,17 @@ std::vector<ValidationRise> ResultsStore::validation_rises_of(std::int64_t run_i
 
 std::vector<std::pair<std::string, std::string>> ResultsStore::params_of(std::int64_t run_id) const {
   return guarded(path_, "read a run's parameters", [&] {
-    SQLite::Statement query(*db_, "SELECT key, CAST(value AS TEXT) FROM run_params WHERE run_id = ? ORDER BY key");
+    SqlQuery query(*sql_, "SELECT key, value FROM run_params WHERE run_id = ? ORDER BY key");
     query.bind(1, static_cast<std::int64_t>(run_id));
     std::vector<std::pair<std::string, std::string>> params;
-    while (query.executeStep()) params.emplace_back(query.getColumn(0).getString(), query.getColumn(1).getString());
+    while (query.executeStep()) params.emplace_back(query.getColumn(0).getString(), value_text(query.getColumn(1)));
     return params;
   });
 }
 
 std::set<std::string> ResultsStore::default_params_of(std::int64_t run_id) const {
   return guarded(path_, "read a run's parameters", [&] {
-    SQLite::Statement query(*db_, "SELECT key FROM run_params WHERE run_id = ? AND is_default = 1");
+    SqlQuery query(*sql_, "SELECT key FROM run_params WHERE run_id = ? AND is_default = 1");
     query.bind(1, static_cast<std::int64_t>(run_id));
     std::set<std::string> keys;
     while (query.executeStep()) keys.insert(query.getColumn(0).getString());
@@ -197,9 +201,9 @@ std::set<std::string> ResultsStore::default_params_of(std::int64_t run_id) const
 
 std::vector<PluginUse> ResultsStore::plugins_of(std::int64_t run_id) const {
   return guarded(path_, "read a run's plugins", [&] {
-    SQLite::Statement query(*db_,
-                            "SELECT kind, component, library, plugin_name, plugin_version FROM run_plugins WHERE "
-                            "run_id = ? ORDER BY kind, component");
+    SqlQuery query(*sql_,
+                   "SELECT kind, component, library, plugin_name, plugin_version FROM run_plugins WHERE "
+                   "run_id = ? ORDER BY kind, component");
     query.bind(1, static_cast<std::int64_t>(run_id));
     std::vector<PluginUse> plugins;
     while (query.executeStep()) {
@@ -212,8 +216,7 @@ std::vector<PluginUse> ResultsStore::plugins_of(std::int64_t run_id) const {
 
 std::vector<MetricRow> ResultsStore::metrics_of(std::int64_t run_id) const {
   return guarded(path_, "read a run's metrics", [&] {
-    SQLite::Statement query(*db_,
-                            "SELECT scope, epoch, step, name, value FROM metrics WHERE run_id = ? ORDER BY rowid");
+    SqlQuery query(*sql_, "SELECT scope, epoch, step, name, value FROM metrics WHERE run_id = ? ORDER BY rowid");
     query.bind(1, static_cast<std::int64_t>(run_id));
     std::vector<MetricRow> rows;
     while (query.executeStep()) {
@@ -226,17 +229,17 @@ std::vector<MetricRow> ResultsStore::metrics_of(std::int64_t run_id) const {
 
 std::optional<std::string> ResultsStore::param_of(std::int64_t run_id, const std::string& key) const {
   return guarded(path_, "read a run's parameter", [&]() -> std::optional<std::string> {
-    auto query = prepared("SELECT CAST(value AS TEXT) FROM run_params WHERE run_id = ? AND key = ?");
+    auto query = prepared("SELECT value FROM run_params WHERE run_id = ? AND key = ?");
     query->bind(1, static_cast<std::int64_t>(run_id));
     query->bind(2, key);
     if (!query->executeStep() || query->getColumn(0).isNull()) return std::nullopt;
-    return query->getColumn(0).getString();
+    return value_text(query->getColumn(0));
   });
 }
 
 std::optional<std::string> ResultsStore::checkpoint_of(std::int64_t run_id) const {
   const auto recorded = guarded(path_, "read a run", [&]() -> std::optional<std::string> {
-    SQLite::Statement query(*db_, "SELECT checkpoint_path FROM runs WHERE id = ?");
+    SqlQuery query(*sql_, "SELECT checkpoint_path FROM runs WHERE id = ?");
     query.bind(1, static_cast<std::int64_t>(run_id));
     if (!query.executeStep() || query.getColumn(0).isNull()) return std::nullopt;
     return query.getColumn(0).getString();

@@ -26,13 +26,18 @@ using namespace store_internals;
 
 namespace {
 
-void bind_value(SQLite::Statement& statement, int index, const ParamValue& value) {
+// `reals_as_text`: for PostgreSQL, whose run_params.value is TEXT, a double is bound as real_text writes it, so
+// that both backends show a parameter alike ("1.0", not "1").
+void bind_value(SqlQuery& statement, int index, const ParamValue& value, bool reals_as_text) {
   if (auto* b = std::get_if<bool>(&value.data)) {
     statement.bind(index, *b ? 1 : 0);
   } else if (auto* i = std::get_if<std::int64_t>(&value.data)) {
     statement.bind(index, static_cast<std::int64_t>(*i));
   } else if (auto* d = std::get_if<double>(&value.data)) {
-    statement.bind(index, *d);
+    if (reals_as_text)
+      statement.bind(index, real_text(*d));
+    else
+      statement.bind(index, *d);
   } else if (auto* s = std::get_if<std::string>(&value.data)) {
     statement.bind(index, *s);
   } else {
@@ -53,7 +58,7 @@ void bind_value(SQLite::Statement& statement, int index, const ParamValue& value
   }
 }
 
-void bind_metric_value(SQLite::Statement& statement, int index, double value) {
+void bind_metric_value(SqlQuery& statement, int index, double value) {
   if (std::isnan(value))
     statement.bind(index);  // SQLite has no NaN: NULL stands for it (docs/store.md)
   else
@@ -77,10 +82,10 @@ const char* to_string(RunStatus status) {
 std::int64_t ResultsStore::begin_run(const NewRun& run) {
   std::int64_t id = 0;
   write("record the new run", options_.write_attempts, [&] {
-    SQLite::Statement insert(*db_, R"(INSERT INTO runs
+    SqlQuery insert(*sql_, R"(INSERT INTO runs
         (name, stage, group_id, parent_run_id, status, started_at, experiment_file, config_toml, seed, device,
          threads, ftrun_version, torch_version, host, pid, task, primary_metric, primary_direction)
-        VALUES (?, ?, ?, ?, 'running', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?))");
+        VALUES (?, ?, ?, ?, 'running', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id)");
     insert.bind(1, run.name);
     insert.bind(2, run.stage);
     insert.bind(3, run.group_id);
@@ -98,20 +103,22 @@ std::int64_t ResultsStore::begin_run(const NewRun& run) {
     insert.bind(15, run.task);
     insert.bind(16, run.primary_metric);
     insert.bind(17, run.primary_direction);
-    insert.exec();
-    id = db_->getLastInsertRowid();
+    insert.executeStep();
+    id = insert.getColumn(0).getInt64();
+    insert.reset();
 
-    SQLite::Statement param(*db_,
-                            "INSERT OR REPLACE INTO run_params (run_id, key, value, is_default) VALUES (?, ?, ?, ?)");
+    SqlQuery param(*sql_,
+                   R"(INSERT INTO run_params (run_id, key, value, is_default) VALUES (?, ?, ?, ?)
+        ON CONFLICT (run_id, key) DO UPDATE SET value = excluded.value, is_default = excluded.is_default)");
     for (const auto& [key, value] : run.params) {
       param.bind(1, static_cast<std::int64_t>(id));
       param.bind(2, key);
-      bind_value(param, 3, value);
+      bind_value(param, 3, value, std::string(sql_->dialect()) == "postgresql");
       param.bind(4, run.default_keys.count(key) ? 1 : 0);
       param.exec();
       param.reset();
     }
-    SQLite::Statement plugin(*db_, R"(INSERT INTO run_plugins
+    SqlQuery plugin(*sql_, R"(INSERT INTO run_plugins
         (run_id, kind, component, library, plugin_name, plugin_version) VALUES (?, ?, ?, ?, ?, ?))");
     for (const auto& use : run.plugins) {
       plugin.bind(1, static_cast<std::int64_t>(id));
@@ -130,9 +137,8 @@ std::int64_t ResultsStore::begin_run(const NewRun& run) {
 
 namespace {
 
-void insert_metrics(SQLite::Database& db, std::int64_t run_id, const std::vector<MetricRow>& rows) {
-  SQLite::Statement insert(db,
-                           "INSERT INTO metrics (run_id, scope, epoch, step, name, value) VALUES (?, ?, ?, ?, ?, ?)");
+void insert_metrics(SqlConnection& sql, std::int64_t run_id, const std::vector<MetricRow>& rows) {
+  SqlQuery insert(sql, "INSERT INTO metrics (run_id, scope, epoch, step, name, value) VALUES (?, ?, ?, ?, ?, ?)");
   for (const auto& row : rows) {
     insert.bind(1, static_cast<std::int64_t>(run_id));
     insert.bind(2, row.scope);
@@ -149,12 +155,12 @@ void insert_metrics(SQLite::Database& db, std::int64_t run_id, const std::vector
 
 void ResultsStore::log_metrics(std::int64_t run_id, const std::vector<MetricRow>& rows) {
   if (rows.empty()) return;
-  write("record metrics", options_.write_attempts, [&] { insert_metrics(*db_, run_id, rows); });
+  write("record metrics", options_.write_attempts, [&] { insert_metrics(*sql_, run_id, rows); });
 }
 
 void ResultsStore::set_checkpoint(std::int64_t run_id, const std::string& path) {
   write("record the checkpoint", options_.write_attempts, [&] {
-    SQLite::Statement update(*db_, "UPDATE runs SET checkpoint_path = ? WHERE id = ?");
+    SqlQuery update(*sql_, "UPDATE runs SET checkpoint_path = ? WHERE id = ?");
     update.bind(1, fs::absolute(path).lexically_normal().string());
     update.bind(2, static_cast<std::int64_t>(run_id));
     update.exec();
@@ -166,8 +172,8 @@ void ResultsStore::finish_run(std::int64_t run_id, RunStatus status, const std::
   const std::string journal = closing_journal_path(run_id);
   try {
     write("close run " + std::to_string(run_id), 3 * options_.write_attempts, [&] {
-      insert_metrics(*db_, run_id, unsaved);
-      SQLite::Statement update(*db_, "UPDATE runs SET status = ?, ended_at = ?, error = ? WHERE id = ?");
+      insert_metrics(*sql_, run_id, unsaved);
+      SqlQuery update(*sql_, "UPDATE runs SET status = ?, ended_at = ?, error = ? WHERE id = ?");
       update.bind(1, to_string(status));
       update.bind(2, now_utc());
       if (error.empty())
@@ -195,14 +201,14 @@ bool ResultsStore::claim_for_resume(std::int64_t run_id, std::int64_t epoch) {
   write("claim run " + std::to_string(run_id) + " for resuming", options_.write_attempts, [&] {
     // The status test and the update are one statement inside a write transaction: of two processes resuming
     // the same run, exactly one sees a resumable status.
-    SQLite::Statement update(*db_, R"(UPDATE runs SET status = 'running', ended_at = NULL, error = NULL, host = ?,
+    SqlQuery update(*sql_, R"(UPDATE runs SET status = 'running', ended_at = NULL, error = NULL, host = ?,
         pid = ? WHERE id = ? AND status IN ('interrupted', 'failed', 'diverged'))");
     update.bind(1, host_name());
     update.bind(2, static_cast<std::int64_t>(::getpid()));
     update.bind(3, static_cast<std::int64_t>(run_id));
     claimed = update.exec() == 1;
     if (!claimed) return;
-    SQLite::Statement drop(*db_, "DELETE FROM metrics WHERE run_id = ? AND epoch > ?");
+    SqlQuery drop(*sql_, "DELETE FROM metrics WHERE run_id = ? AND epoch > ?");
     drop.bind(1, static_cast<std::int64_t>(run_id));
     drop.bind(2, static_cast<std::int64_t>(epoch));
     drop.exec();
@@ -225,7 +231,7 @@ void ResultsStore::reserve_closing_journal(std::int64_t run_id) const {
 
 void ResultsStore::apply_closing_journals() {
   const auto running = guarded(path_, "look for runs to close", [&] {
-    SQLite::Statement query(*db_, "SELECT id FROM runs WHERE status = 'running'");
+    SqlQuery query(*sql_, "SELECT id FROM runs WHERE status = 'running'");
     std::vector<std::int64_t> ids;
     while (query.executeStep()) ids.push_back(query.getColumn(0).getInt64());
     return ids;
@@ -236,10 +242,10 @@ void ResultsStore::apply_closing_journals() {
     if (!record) continue;  // none, or only the reservation of a run that is still training
     try {
       write("record run " + std::to_string(id) + "'s closing from " + journal, options_.write_attempts, [&] {
-        insert_metrics(*db_, id, record->rows);
-        SQLite::Statement update(*db_,
-                                 "UPDATE runs SET status = ?, ended_at = ?, error = ? WHERE id = ? AND status = "
-                                 "'running'");
+        insert_metrics(*sql_, id, record->rows);
+        SqlQuery update(*sql_,
+                        "UPDATE runs SET status = ?, ended_at = ?, error = ? WHERE id = ? AND status = "
+                        "'running'");
         update.bind(1, record->status);
         update.bind(2, record->ended_at);
         if (record->error.empty())
@@ -263,7 +269,7 @@ void ResultsStore::apply_closing_journals() {
 int ResultsStore::close_abandoned_runs() {
   apply_closing_journals();
   const auto abandoned = guarded(path_, "check for abandoned runs", [&] {
-    SQLite::Statement query(*db_, "SELECT id, pid FROM runs WHERE status = 'running' AND host = ?");
+    SqlQuery query(*sql_, "SELECT id, pid FROM runs WHERE status = 'running' AND host = ?");
     query.bind(1, host_name());
     std::vector<std::pair<std::int64_t, std::int64_t>> found;
     while (query.executeStep()) {
@@ -276,7 +282,7 @@ int ResultsStore::close_abandoned_runs() {
   for (const auto& [id, pid] : abandoned) {
     write("close abandoned run " + std::to_string(id), options_.write_attempts, [&, id = id, pid = pid] {
       // Only if still held by the same dead process: a resume may have claimed it in the meantime.
-      SQLite::Statement update(*db_, R"(UPDATE runs SET status = 'interrupted', ended_at = ?, error = ?
+      SqlQuery update(*sql_, R"(UPDATE runs SET status = 'interrupted', ended_at = ?, error = ?
           WHERE id = ? AND status = 'running' AND pid = ? AND host = ?)");
       update.bind(1, now_utc());
       update.bind(2, "the ftrun process ended without closing the run (killed?)");

@@ -301,6 +301,11 @@ CREATE TABLE IF NOT EXISTS epoch_metrics (
   PRIMARY KEY (run_id, epoch)
 ) WITHOUT ROWID;
 
+)sql";
+
+// SQLite's triggers keeping epoch_metrics (postgres_schema.cpp has PostgreSQL's, around the same UPDATE).
+std::string epoch_metrics_triggers_sql() {
+  return R"sql(
 CREATE TRIGGER IF NOT EXISTS epoch_metrics_on_insert AFTER INSERT ON metrics
   WHEN NEW.scope = 'epoch' AND (NEW.name IN ('train_loss', 'train_accuracy', 'val_loss', 'val_accuracy', 'lr',
                                              'images_per_second', 'seconds')
@@ -309,19 +314,10 @@ CREATE TRIGGER IF NOT EXISTS epoch_metrics_on_insert AFTER INSERT ON metrics
                                                 WHERE id = NEW.run_id))
 BEGIN
   INSERT OR IGNORE INTO epoch_metrics (run_id, epoch) VALUES (NEW.run_id, NEW.epoch);
-  UPDATE epoch_metrics SET
-    train_loss        = CASE WHEN NEW.name = 'train_loss' THEN NEW.value ELSE train_loss END,
-    train_accuracy    = CASE WHEN NEW.name = 'train_accuracy' THEN NEW.value ELSE train_accuracy END,
-    val_loss          = CASE WHEN NEW.name = 'val_loss' THEN NEW.value ELSE val_loss END,
-    val_accuracy      = CASE WHEN NEW.name = 'val_accuracy' THEN NEW.value ELSE val_accuracy END,
-    lr                = CASE WHEN NEW.name = 'lr' THEN NEW.value ELSE lr END,
-    images_per_second = CASE WHEN NEW.name = 'images_per_second' THEN NEW.value ELSE images_per_second END,
-    seconds           = CASE WHEN NEW.name = 'seconds' THEN NEW.value ELSE seconds END,
-    train_primary     = CASE WHEN NEW.name = (SELECT 'train_' || primary_metric FROM runs WHERE id = NEW.run_id)
-                             THEN NEW.value ELSE train_primary END,
-    val_primary       = CASE WHEN NEW.name = (SELECT 'val_' || primary_metric FROM runs WHERE id = NEW.run_id)
-                             THEN NEW.value ELSE val_primary END
-  WHERE run_id = NEW.run_id AND epoch = NEW.epoch;
+)sql" +
+         epoch_metrics_update_sql("(SELECT 'train_' || primary_metric FROM runs WHERE id = NEW.run_id)",
+                                  "(SELECT 'val_' || primary_metric FROM runs WHERE id = NEW.run_id)") +
+         R"sql(
 END;
 
 -- A resumed run drops the epochs after its checkpoint: their row here goes with them.
@@ -330,6 +326,11 @@ BEGIN
   DELETE FROM epoch_metrics WHERE run_id = OLD.run_id AND epoch = OLD.epoch;
 END;
 
+)sql";
+}
+
+// Each run with its best and last results (docs/store.md).
+const char* const kRunSummarySql = R"sql(
 CREATE VIEW IF NOT EXISTS run_summary AS
   SELECT r.id, r.name, r.stage, r.group_id, r.parent_run_id, r.status, r.started_at, r.ended_at, r.device, r.seed,
          (SELECT MAX(val_accuracy) FROM epoch_metrics e WHERE e.run_id = r.id) AS best_val_accuracy,
@@ -378,7 +379,7 @@ std::string validation_rises_select(const std::string& evaluations, const std::s
   SELECT run_id, MIN(epoch) AS first_epoch, MAX(epoch) AS last_epoch, COUNT(*) AS evaluations,
          MAX(best_val_loss_before) AS best_val_loss, MAX(val_loss) AS worst_val_loss,
          MAX(train_loss_at_start) AS train_loss_before, MIN(train_loss) AS lowest_train_loss,
-         MAX(epoch) < MAX(last_evaluated_epoch) AS recovered
+         CASE WHEN MAX(epoch) < MAX(last_evaluated_epoch) THEN 1 ELSE 0 END AS recovered
   FROM rising GROUP BY run_id, stretch)sql";
 }
 
@@ -394,9 +395,28 @@ CREATE VIEW IF NOT EXISTS overfitting AS
 
 }  // namespace
 
-const std::string& store_schema_sql() {
+std::string epoch_metrics_update_sql(const std::string& train_primary_name, const std::string& val_primary_name) {
+  return R"sql(  UPDATE epoch_metrics SET
+    train_loss        = CASE WHEN NEW.name = 'train_loss' THEN NEW.value ELSE train_loss END,
+    train_accuracy    = CASE WHEN NEW.name = 'train_accuracy' THEN NEW.value ELSE train_accuracy END,
+    val_loss          = CASE WHEN NEW.name = 'val_loss' THEN NEW.value ELSE val_loss END,
+    val_accuracy      = CASE WHEN NEW.name = 'val_accuracy' THEN NEW.value ELSE val_accuracy END,
+    lr                = CASE WHEN NEW.name = 'lr' THEN NEW.value ELSE lr END,
+    images_per_second = CASE WHEN NEW.name = 'images_per_second' THEN NEW.value ELSE images_per_second END,
+    seconds           = CASE WHEN NEW.name = 'seconds' THEN NEW.value ELSE seconds END,
+    train_primary     = CASE WHEN NEW.name = )sql" +
+         train_primary_name + R"sql( THEN NEW.value ELSE train_primary END,
+    val_primary       = CASE WHEN NEW.name = )sql" +
+         val_primary_name + R"sql( THEN NEW.value ELSE val_primary END
+  WHERE run_id = NEW.run_id AND epoch = NEW.epoch;)sql";
+}
+
+const char* store_tables_sql() { return kTablesSql; }
+
+const char* run_summary_view_sql() { return kRunSummarySql; }
+
+const std::string& store_views_sql() {
   static const std::string sql =
-      std::string(kTablesSql) +
       "\n-- One row per validation (with eval_every > 1, only the epochs that were evaluated): the lowest validation "
       "loss\n-- of all evaluations before it, the training loss of the evaluation before it, and the run's last "
       "evaluation.\nCREATE VIEW IF NOT EXISTS evaluations AS" +
@@ -407,6 +427,12 @@ const std::string& store_schema_sql() {
       "during it, and whether\n-- validation loss came back down to a new minimum afterwards (recovered = 1) or "
       "training ended inside it.\nCREATE VIEW IF NOT EXISTS validation_rises AS" +
       validation_rises_select("evaluations") + ";\n" + kOverfittingSql;
+  return sql;
+}
+
+const std::string& store_schema_sql() {
+  static const std::string sql =
+      std::string(kTablesSql) + epoch_metrics_triggers_sql() + kRunSummarySql + store_views_sql();
   return sql;
 }
 

@@ -15,6 +15,15 @@ inline constexpr int kStoreSchemaVersion = 6;
 /// the views and indexes its migrations dropped or did not know.
 const std::string& store_schema_sql();
 
+/// Its parts, which the PostgreSQL schema (postgres_schema.h) translates rather than repeats: the tables and
+/// indexes, the run_summary view, and the views over epoch_metrics (evaluations, validation_rises, overfitting).
+const char* store_tables_sql();
+const char* run_summary_view_sql();
+const std::string& store_views_sql();
+/// The statement both backends' triggers run for each new epoch metric row NEW, given the SQL of the names the
+/// run's primary metric is recorded under (`train_<metric>`, `val_<metric>`).
+std::string epoch_metrics_update_sql(const std::string& train_primary_name, const std::string& val_primary_name);
+
 /// The query of the validation_rises view for the one run bound to `:run`: what
 /// `ftrun overfit` and `ftrun show` use (the view filtered by run would compute every run first).
 std::string validation_rises_of_run_sql();

@@ -12,21 +12,32 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <type_traits>
+#include <utility>
 
 namespace ft {
 
 /// A statement or transaction that failed. `transient()`: worth another attempt (a lock held by another process,
 /// a full disk for a moment, a serialization conflict, a connection lost), as the store's writes retry today.
+/// `conflict()`: the transient kind that PostgreSQL reports at once when concurrent transactions collide
+/// (serialization failure, deadlock), where SQLite would have waited for its lock. `hint()`: what the user can do
+/// about it, for the store's message (" (is the disk full?)"), or empty.
 class SqlError : public StoreError {
  public:
-  SqlError(const std::string& message, bool transient) : StoreError(message), transient_(transient) {}
+  SqlError(const std::string& message, bool transient, std::string hint = {}, bool conflict = false)
+      : StoreError(message), transient_(transient), conflict_(conflict), hint_(std::move(hint)) {}
   bool transient() const { return transient_; }
+  bool conflict() const { return conflict_; }
+  const std::string& hint() const { return hint_; }
 
  private:
   bool transient_;
+  bool conflict_;
+  std::string hint_;
 };
 
-/// One prepared statement. Placeholders are `?`, bound from 1; a statement runs at its first `executeStep()`.
+/// One prepared statement. Placeholders are `?`, bound from 1, or `:name` (parameter_index gives its number); a
+/// statement runs at its first `executeStep()`.
 class SqlStatement {
  public:
   virtual ~SqlStatement() = default;
@@ -43,8 +54,15 @@ class SqlStatement {
   virtual std::int64_t getInt64(int column) const = 0;
   virtual double getDouble(int column) const = 0;
   virtual std::string getString(int column) const = 0;
-  /// Ready to run again, with its bindings kept until bound anew. A statement that has a row left to read keeps
-  /// SQLite from committing: step it to its end or reset it first.
+  /// Whether the column holds a number (SQLite: an INTEGER or REAL value; PostgreSQL: a numeric column type).
+  virtual bool isNumber(int column) const = 0;
+  /// How many columns its rows have, and each one's name (valid once it has run).
+  virtual int columnCount() const = 0;
+  virtual std::string columnName(int column) const = 0;
+  /// The number of placeholder `:name` (its first), for binding it. Throws SqlError when there is none.
+  virtual int parameter_index(const std::string& name) const = 0;
+  /// Ready to run again, its bindings cleared (NULL). A statement that has a row left to read keeps SQLite from
+  /// committing: step it to its end or reset it first.
   virtual void reset() = 0;
 };
 
@@ -61,6 +79,51 @@ class SqlConnection {
   /// Runs `body` in one write transaction, holding the database's write lock (SQLite) or running with full
   /// isolation (PostgreSQL) from its start: committed when `body` returns, rolled back when it throws.
   virtual void write_transaction(const std::function<void()>& body) = 0;
+};
+
+/// A column of a statement's current row, read with SQLiteCpp's names.
+class SqlColumn {
+ public:
+  SqlColumn(const SqlStatement& statement, int index) : statement_(statement), index_(index) {}
+  bool isNull() const { return statement_.isNull(index_); }
+  bool isNumber() const { return statement_.isNumber(index_); }
+  std::int64_t getInt64() const { return statement_.getInt64(index_); }
+  int getInt() const { return static_cast<int>(statement_.getInt64(index_)); }
+  double getDouble() const { return statement_.getDouble(index_); }
+  std::string getString() const { return statement_.getString(index_); }
+
+ private:
+  const SqlStatement& statement_;
+  int index_;
+};
+
+/// A statement held by value, as the store's code writes them (SQLiteCpp's Statement's shape): binds by number or
+/// by `:name`, and any integer type binds as a 64-bit integer, so no call is ambiguous between the overloads.
+class SqlQuery {
+ public:
+  SqlQuery(SqlConnection& connection, const std::string& sql) : statement_(connection.prepare(sql)) {}
+
+  template <class Integer, class = std::enable_if_t<std::is_integral_v<Integer>>>
+  void bind(int index, Integer value) {
+    statement_->bind(index, static_cast<std::int64_t>(value));
+  }
+  void bind(int index, double value) { statement_->bind(index, value); }
+  void bind(int index, const std::string& value) { statement_->bind(index, value); }
+  void bind(int index, const char* value) { statement_->bind(index, std::string(value)); }
+  void bind(int index) { statement_->bind(index); }
+  template <class... Value>
+  void bind(const std::string& name, Value&&... value) {
+    bind(statement_->parameter_index(name), std::forward<Value>(value)...);
+  }
+  bool executeStep() { return statement_->executeStep(); }
+  std::int64_t exec() { return statement_->exec(); }
+  SqlColumn getColumn(int index) const { return SqlColumn(*statement_, index); }
+  int getColumnCount() const { return statement_->columnCount(); }
+  std::string getColumnName(int index) const { return statement_->columnName(index); }
+  void reset() { statement_->reset(); }
+
+ private:
+  std::unique_ptr<SqlStatement> statement_;
 };
 
 }  // namespace ft

@@ -14,7 +14,9 @@ namespace ft {
 class SqliteConnection final : public SqlConnection {
  public:
   /// Speaks through `database`, opened (and configured: WAL, busy timeout) by its owner, which keeps it alive.
-  explicit SqliteConnection(SQLite::Database& database) : database_(database) {}
+  /// Defines ftrun_number(value) and ftrun_now() on it, as the PostgreSQL schema does (postgres_schema.cpp says
+  /// why).
+  explicit SqliteConnection(SQLite::Database& database);
 
   const char* dialect() const override { return "sqlite"; }
   std::unique_ptr<SqlStatement> prepare(const std::string& sql) override;

@@ -34,7 +34,7 @@ std::vector<std::string> split_lines(const std::string& text) {
   return lines;
 }
 
-StoredSweep read_sweep(SQLite::Statement& query) {
+StoredSweep read_sweep(const SqlQuery& query) {
   StoredSweep sweep;
   sweep.id = query.getColumn(0).getInt64();
   sweep.name = query.getColumn(1).getString();
@@ -59,13 +59,14 @@ std::int64_t ResultsStore::open_sweep(const NewSweep& sweep, const std::vector<N
   bool made = false;
   write("record the sweep", options_.write_attempts, [&] {
     made = false;
-    SQLite::Statement find(*db_, "SELECT id FROM sweeps WHERE fingerprint = ?");
+    SqlQuery find(*sql_, "SELECT id FROM sweeps WHERE fingerprint = ?");
     find.bind(1, sweep.fingerprint);
     if (find.executeStep()) {
       id = find.getColumn(0).getInt64();
+      find.reset();
     } else {
-      SQLite::Statement insert(*db_, R"(INSERT INTO sweeps (name, experiment_file, fingerprint, definition, overrides,
-          method, metric, direction, max_retries, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?))");
+      SqlQuery insert(*sql_, R"(INSERT INTO sweeps (name, experiment_file, fingerprint, definition, overrides,
+          method, metric, direction, max_retries, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id)");
       insert.bind(1, sweep.name);
       insert.bind(2, sweep.experiment_file);
       insert.bind(3, sweep.fingerprint);
@@ -76,14 +77,15 @@ std::int64_t ResultsStore::open_sweep(const NewSweep& sweep, const std::vector<N
       insert.bind(8, sweep.direction);
       insert.bind(9, static_cast<std::int64_t>(sweep.max_retries));
       insert.bind(10, now_utc());
-      insert.exec();
-      id = db_->getLastInsertRowid();
+      insert.executeStep();
+      id = insert.getColumn(0).getInt64();
+      insert.reset();
       made = true;
     }
     // Trials already recorded keep their state (a sweep run again continues where it stopped); another shard of
     // the same sweep may bring trials this store has not seen.
-    SQLite::Statement trial(*db_, R"(INSERT OR IGNORE INTO trials (sweep_id, number, params, seed, state, sampler)
-        VALUES (?, ?, ?, ?, 'waiting', ?))");
+    SqlQuery trial(*sql_, R"(INSERT INTO trials (sweep_id, number, params, seed, state, sampler)
+        VALUES (?, ?, ?, ?, 'waiting', ?) ON CONFLICT (sweep_id, number) DO NOTHING)");
     for (const auto& t : trials) {
       trial.bind(1, id);
       trial.bind(2, static_cast<std::int64_t>(t.number));
@@ -100,7 +102,7 @@ std::int64_t ResultsStore::open_sweep(const NewSweep& sweep, const std::vector<N
 
 std::optional<StoredSweep> ResultsStore::find_sweep(std::int64_t sweep_id) const {
   return guarded(path_, "read a sweep", [&]() -> std::optional<StoredSweep> {
-    SQLite::Statement query(*db_, std::string("SELECT ") + kSweepColumns + " FROM sweeps WHERE id = ?");
+    SqlQuery query(*sql_, std::string("SELECT ") + kSweepColumns + " FROM sweeps WHERE id = ?");
     query.bind(1, sweep_id);
     if (!query.executeStep()) return std::nullopt;
     return read_sweep(query);
@@ -109,7 +111,7 @@ std::optional<StoredSweep> ResultsStore::find_sweep(std::int64_t sweep_id) const
 
 std::vector<StoredSweep> ResultsStore::list_sweeps() const {
   return guarded(path_, "list sweeps", [&] {
-    SQLite::Statement query(*db_, std::string("SELECT ") + kSweepColumns + " FROM sweeps ORDER BY id DESC");
+    SqlQuery query(*sql_, std::string("SELECT ") + kSweepColumns + " FROM sweeps ORDER BY id DESC");
     std::vector<StoredSweep> sweeps;
     while (query.executeStep()) sweeps.push_back(read_sweep(query));
     return sweeps;
@@ -122,14 +124,14 @@ std::optional<std::int64_t> ResultsStore::claim_trial(std::int64_t sweep_id, std
   const std::string host = host_name();
   write("take a trial of sweep " + std::to_string(sweep_id), options_.write_attempts, [&] {
     claimed.reset();
-    SQLite::Statement retries(*db_, "SELECT max_retries FROM sweeps WHERE id = ?");
+    SqlQuery retries(*sql_, "SELECT max_retries FROM sweeps WHERE id = ?");
     retries.bind(1, sweep_id);
     if (!retries.executeStep()) throw StoreError("results store " + path_ + ": no sweep " + std::to_string(sweep_id));
     const std::int64_t max_retries = retries.getColumn(0).getInt64();
     retries.reset();
 
     // Trials whose worker is gone go back to waiting, or fail once they have used up their retries.
-    SQLite::Statement running(*db_, R"(SELECT number, host, pid, attempts,
+    SqlQuery running(*sql_, R"(SELECT number, host, pid, attempts,
         (julianday('now') - julianday(heartbeat_at)) * 86400.0 FROM trials WHERE sweep_id = ? AND state = 'running')");
     running.bind(1, sweep_id);
     struct Gone {
@@ -150,7 +152,7 @@ std::optional<std::int64_t> ResultsStore::claim_trial(std::int64_t sweep_id, std
     running.reset();
     for (const auto& trial : gone) {
       const bool give_up = trial.attempts > max_retries;
-      SQLite::Statement update(*db_, R"(UPDATE trials SET state = ?, error = ?, host = NULL, pid = NULL
+      SqlQuery update(*sql_, R"(UPDATE trials SET state = ?, error = ?, host = NULL, pid = NULL
           WHERE sweep_id = ? AND number = ? AND state = 'running')");
       update.bind(1, give_up ? "failed" : "waiting");
       update.bind(2, "its worker (" + trial.worker + ") stopped before the trial ended" +
@@ -161,7 +163,7 @@ std::optional<std::int64_t> ResultsStore::claim_trial(std::int64_t sweep_id, std
       update.exec();
     }
 
-    SQLite::Statement next(*db_, "SELECT MIN(number) FROM trials WHERE sweep_id = ? AND state = 'waiting'");
+    SqlQuery next(*sql_, "SELECT MIN(number) FROM trials WHERE sweep_id = ? AND state = 'waiting'");
     next.bind(1, sweep_id);
     if (!next.executeStep() || next.getColumn(0).isNull()) {
       next.reset();
@@ -170,8 +172,8 @@ std::optional<std::int64_t> ResultsStore::claim_trial(std::int64_t sweep_id, std
       if (!propose) return;
       const auto proposal = propose(trials_of(sweep_id));
       if (!proposal) return;
-      SQLite::Statement insert(*db_, R"(INSERT INTO trials (sweep_id, number, params, seed, state, sampler, host, pid,
-          heartbeat_at, attempts) VALUES (?, ?, ?, ?, 'running', ?, ?, ?, ?, 1))");
+      SqlQuery insert(*sql_, R"(INSERT INTO trials (sweep_id, number, params, seed, state, sampler, host, pid,
+          heartbeat_at, attempts) VALUES (?, ?, ?, ?, 'running', ?, ?, ?, ftrun_now(), 1))");
       insert.bind(1, sweep_id);
       insert.bind(2, static_cast<std::int64_t>(proposal->number));
       insert.bind(3, proposal->params);
@@ -179,20 +181,18 @@ std::optional<std::int64_t> ResultsStore::claim_trial(std::int64_t sweep_id, std
       insert.bind(5, proposal->sampler);
       insert.bind(6, host);
       insert.bind(7, static_cast<std::int64_t>(::getpid()));
-      insert.bind(8, now_utc());
       insert.exec();
       claimed = proposal->number;
       return;
     }
     const std::int64_t number = next.getColumn(0).getInt64();
     next.reset();
-    SQLite::Statement take(*db_, R"(UPDATE trials SET state = 'running', host = ?, pid = ?, heartbeat_at = ?,
+    SqlQuery take(*sql_, R"(UPDATE trials SET state = 'running', host = ?, pid = ?, heartbeat_at = ftrun_now(),
         attempts = attempts + 1 WHERE sweep_id = ? AND number = ? AND state = 'waiting')");
     take.bind(1, host);
     take.bind(2, static_cast<std::int64_t>(::getpid()));
-    take.bind(3, now_utc());
-    take.bind(4, sweep_id);
-    take.bind(5, number);
+    take.bind(3, sweep_id);
+    take.bind(4, number);
     if (take.exec() == 1) claimed = number;
   });
   return claimed;
@@ -200,46 +200,63 @@ std::optional<std::int64_t> ResultsStore::claim_trial(std::int64_t sweep_id, std
 
 void ResultsStore::heartbeat_trial(std::int64_t sweep_id, std::int64_t number) {
   write("record a trial's heartbeat", options_.write_attempts, [&] {
-    SQLite::Statement update(*db_, "UPDATE trials SET heartbeat_at = ? WHERE sweep_id = ? AND number = ? AND pid = ?");
-    update.bind(1, now_utc());
-    update.bind(2, sweep_id);
-    update.bind(3, number);
+    // This worker's trial only (the same pid may be another host's worker).
+    SqlQuery update(*sql_, R"(UPDATE trials SET heartbeat_at = ftrun_now()
+        WHERE sweep_id = ? AND number = ? AND host = ? AND pid = ?)");
+    update.bind(1, sweep_id);
+    update.bind(2, number);
+    update.bind(3, host_name());
     update.bind(4, static_cast<std::int64_t>(::getpid()));
     update.exec();
   });
 }
 
-void ResultsStore::finish_trial(std::int64_t sweep_id, std::int64_t number, const std::string& state,
+// Only the worker that holds a trial may close it or give it back: the same host and process, and the trial still
+// running. A worker whose trial was taken again while it was silent is fenced off here (docs/store.md).
+constexpr const char* kHeldByThisWorker = " AND state = 'running' AND host = :host AND pid = :pid";
+
+bool ResultsStore::finish_trial(std::int64_t sweep_id, std::int64_t number, const std::string& state,
                                 std::optional<std::int64_t> run_id, const std::string& error) {
+  bool closed = false;
   write("close trial " + std::to_string(number) + " of sweep " + std::to_string(sweep_id), 3 * options_.write_attempts,
         [&] {
-          SQLite::Statement update(*db_, R"(UPDATE trials SET state = ?, run_id = ?, error = ?, heartbeat_at = ?
-              WHERE sweep_id = ? AND number = ?)");
-          update.bind(1, state);
+          SqlQuery update(*sql_, std::string(R"(UPDATE trials SET state = :state, run_id = :run, error = :error,
+              heartbeat_at = ftrun_now() WHERE sweep_id = :sweep AND number = :number)") +
+                                     kHeldByThisWorker);
+          update.bind(":state", state);
           if (run_id)
-            update.bind(2, *run_id);
+            update.bind(":run", *run_id);
           else
-            update.bind(2);
+            update.bind(":run");
           if (error.empty())
-            update.bind(3);
+            update.bind(":error");
           else
-            update.bind(3, error);
-          update.bind(4, now_utc());
-          update.bind(5, sweep_id);
-          update.bind(6, number);
-          update.exec();
+            update.bind(":error", error);
+          update.bind(":sweep", sweep_id);
+          update.bind(":number", number);
+          update.bind(":host", host_name());
+          update.bind(":pid", static_cast<std::int64_t>(::getpid()));
+          closed = update.exec() == 1;
         });
+  return closed;
 }
 
 void ResultsStore::release_trial(std::int64_t sweep_id, std::int64_t number) {
-  write("give back trial " + std::to_string(number) + " of sweep " + std::to_string(sweep_id),
-        3 * options_.write_attempts, [&] {
-          SQLite::Statement update(*db_, R"(UPDATE trials SET state = 'waiting', attempts = MAX(attempts - 1, 0),
-              host = NULL, pid = NULL WHERE sweep_id = ? AND number = ? AND state = 'running')");
-          update.bind(1, sweep_id);
-          update.bind(2, number);
-          update.exec();
-        });
+  write(
+      "give back trial " + std::to_string(number) + " of sweep " + std::to_string(sweep_id),
+      3 * options_.write_attempts, [&] {
+        SqlQuery update(
+            *sql_,
+            std::string(
+                R"(UPDATE trials SET state = 'waiting', attempts = CASE WHEN attempts > 0 THEN attempts - 1 ELSE 0 END,
+              host = NULL, pid = NULL WHERE sweep_id = :sweep AND number = :number)") +
+                kHeldByThisWorker);
+        update.bind(":sweep", sweep_id);
+        update.bind(":number", number);
+        update.bind(":host", host_name());
+        update.bind(":pid", static_cast<std::int64_t>(::getpid()));
+        update.exec();
+      });
 }
 
 std::optional<std::string> ResultsStore::prune_decision(const PrunerConfig& pruner, const std::string& group_id,
@@ -253,10 +270,10 @@ std::optional<std::string> ResultsStore::prune_decision(const PrunerConfig& prun
   return guarded(path_, "decide whether to prune", [&]() -> std::optional<std::string> {
     // Each run's best value up to `epoch` (the column is one of four names, checked above).
     auto best_values = [&](std::int64_t up_to, const std::string& condition) {
-      SQLite::Statement query(*db_, "SELECT r.id, " + best + "(e." + metric +
-                                        ") FROM runs r JOIN epoch_metrics e ON "
-                                        "e.run_id = r.id WHERE r.group_id = ? AND r.stage = ? AND e.epoch <= ? AND e." +
-                                        metric + " IS NOT NULL " + condition + " GROUP BY r.id");
+      SqlQuery query(*sql_, "SELECT r.id, " + best + "(e." + metric +
+                                ") FROM runs r JOIN epoch_metrics e ON "
+                                "e.run_id = r.id WHERE r.group_id = ? AND r.stage = ? AND e.epoch <= ? AND e." +
+                                metric + " IS NOT NULL " + condition + " GROUP BY r.id");
       query.bind(1, group_id);
       query.bind(2, stage);
       query.bind(3, up_to);
@@ -281,10 +298,10 @@ std::optional<std::string> ResultsStore::prune_decision(const PrunerConfig& prun
       return median_decision(pruner, epoch, *own, others, minimize);
     }
     // asha: decided once per rung, at the first evaluation that reaches it.
-    SQLite::Statement previous(*db_,
-                               "SELECT COALESCE(MAX(epoch), 0) FROM epoch_metrics WHERE run_id = ? AND epoch < ? "
-                               "AND " +
-                                   metric + " IS NOT NULL");
+    SqlQuery previous(*sql_,
+                      "SELECT COALESCE(MAX(epoch), 0) FROM epoch_metrics WHERE run_id = ? AND epoch < ? "
+                      "AND " +
+                          metric + " IS NOT NULL");
     previous.bind(1, run_id);
     previous.bind(2, epoch);
     previous.executeStep();
@@ -303,7 +320,7 @@ std::optional<std::string> ResultsStore::prune_decision(const PrunerConfig& prun
 
 std::vector<double> ResultsStore::trial_seconds(std::int64_t sweep_id) const {
   return guarded(path_, "read a sweep's trials", [&] {
-    SQLite::Statement query(*db_, R"(SELECT (julianday(r.ended_at) - julianday(r.started_at)) * 86400.0
+    SqlQuery query(*sql_, R"(SELECT (julianday(r.ended_at) - julianday(r.started_at)) * 86400.0
         FROM trials t JOIN runs r ON r.id = t.run_id WHERE t.sweep_id = ? AND t.state = 'completed'
         AND r.ended_at IS NOT NULL)");
     query.bind(1, sweep_id);
@@ -319,15 +336,15 @@ std::vector<TrialRow> ResultsStore::trials_of(std::int64_t sweep_id) const {
   metric_column(sweep->metric, path_);  // checked when the sweep was read, and again before it meets SQL
   const std::string best = sweep->direction == "min" ? "MIN" : "MAX";
   return guarded(path_, "read a sweep's trials", [&] {
-    SQLite::Statement query(*db_,
-                            "SELECT t.number, t.params, t.state, COALESCE(t.error, ''), COALESCE(t.host, ''), "
-                            "t.seed, t.run_id, t.attempts, (SELECT " +
-                                best + "(e." + sweep->metric +
-                                ") FROM epoch_metrics e WHERE e.run_id = t.run_id), t.sampler, last.epoch, last." +
-                                sweep->metric +
-                                " FROM trials t LEFT JOIN epoch_metrics last ON last.run_id = t.run_id AND last.epoch "
-                                "= (SELECT MAX(e.epoch) FROM epoch_metrics e WHERE e.run_id = t.run_id AND e." +
-                                sweep->metric + " IS NOT NULL) WHERE t.sweep_id = ? ORDER BY t.number");
+    SqlQuery query(*sql_,
+                   "SELECT t.number, t.params, t.state, COALESCE(t.error, ''), COALESCE(t.host, ''), "
+                   "t.seed, t.run_id, t.attempts, (SELECT " +
+                       best + "(e." + sweep->metric +
+                       ") FROM epoch_metrics e WHERE e.run_id = t.run_id), t.sampler, last.epoch, last." +
+                       sweep->metric +
+                       " FROM trials t LEFT JOIN epoch_metrics last ON last.run_id = t.run_id AND last.epoch "
+                       "= (SELECT MAX(e.epoch) FROM epoch_metrics e WHERE e.run_id = t.run_id AND e." +
+                       sweep->metric + " IS NOT NULL) WHERE t.sweep_id = ? ORDER BY t.number");
     query.bind(1, sweep_id);
     std::vector<TrialRow> rows;
     while (query.executeStep()) {
