@@ -50,16 +50,12 @@ class PostgresServer {
     }
     const std::string options = "-c listen_addresses=127.0.0.1 -c port=" + std::to_string(port_) +
                                 " -c unix_socket_directories=" + dir_.path().string() + " -c fsync=off";
-    if (!run(as + bin + "/pg_ctl -D " + data + " -w -t 60 -l " + (dir_ / "server.log") + " -o '" + options +
-             "' start > /dev/null 2>&1")) {
-      reason_ = "pg_ctl start failed: " + read(dir_ / "server.log");
-      return;
-    }
-    stop_command_ = as + bin + "/pg_ctl -D " + data + " -m immediate stop > /dev/null 2>&1";
+    start_command_ = as + bin + "/pg_ctl -D " + data + " -w -t 60 -l " + (dir_ / "server.log") + " -o '" + options +
+                     "' start > /dev/null 2>&1";
+    stop_command_ = as + bin + "/pg_ctl -D " + data + " -w -m fast stop > /dev/null 2>&1";
+    if (!start()) reason_ = "pg_ctl start failed: " + read(dir_ / "server.log");
   }
-  ~PostgresServer() {
-    if (!stop_command_.empty()) run(stop_command_);
-  }
+  ~PostgresServer() { stop(); }
   PostgresServer(const PostgresServer&) = delete;
   PostgresServer& operator=(const PostgresServer&) = delete;
 
@@ -67,6 +63,16 @@ class PostgresServer {
   /// Why the server is not running.
   const std::string& reason() const { return reason_; }
   int port() const { return port_; }
+  /// Stops the server (closing every connection, as a restart does) or starts it again, on the same port.
+  bool stop() {
+    if (!up_) return true;
+    up_ = !run(stop_command_);
+    return !up_;
+  }
+  bool start() {
+    if (!up_ && !start_command_.empty()) up_ = run(start_command_);
+    return up_;
+  }
   /// A URL for `database` on this server, as user `user` (no password: the tests set PGPASSWORD).
   std::string url(const std::string& database = "postgres", const std::string& user = kUser) const {
     return "postgresql://" + user + "@127.0.0.1:" + std::to_string(port_) + "/" + database;
@@ -93,7 +99,8 @@ class PostgresServer {
 
   TempDir dir_;
   int port_ = 0;
-  std::string reason_, stop_command_;
+  std::string reason_, start_command_, stop_command_;
+  bool up_ = false;
 };
 
 /// The server for one test, with PGPASSWORD set to its password while the test runs (and so for the processes

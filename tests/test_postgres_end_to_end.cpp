@@ -9,8 +9,49 @@
 #include <catch2/catch.hpp>
 
 #include <algorithm>
+#include <cctype>
+#include <chrono>
+#include <cstdio>
+#include <functional>
+#include <thread>
 
 using Catch::Matchers::Contains;
+
+namespace {
+
+// The first value `sql` gives on `url`, through Debian's psql (PGPASSWORD is set by the test's server), or the
+// error psql printed.
+std::string psql(const std::string& url, const std::string& sql) {
+  const auto result = run_command("/usr/lib/postgresql/15/bin/psql -X -tAq -d '" + url + "' -c \"" + sql + "\"");
+  std::string value = result.output;
+  while (!value.empty() && value.back() == '\n') value.pop_back();
+  return value;
+}
+
+// Runs a shell command line in a thread of its own (Catch's checks stay in the test's thread), its exit code and
+// output in `result` once joined.
+std::thread in_background(const std::string& command_line, Result& result) {
+  return std::thread([command_line, &result] {
+    FILE* pipe = popen((command_line + " 2>&1").c_str(), "r");
+    if (pipe == nullptr) return;
+    char buffer[4096];
+    while (std::fgets(buffer, sizeof buffer, pipe)) result.output += buffer;
+    const int status = pclose(pipe);
+    result.code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+  });
+}
+
+// Waits, for up to 5 minutes, until `sql` gives a number at least `least` on `url`.
+bool wait_for(const std::string& url, const std::string& sql, int least) {
+  for (int i = 0; i < 3000; ++i) {
+    const std::string value = psql(url, sql);
+    if (!value.empty() && std::isdigit(static_cast<unsigned char>(value[0])) && std::stoi(value) >= least) return true;
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  return false;
+}
+
+}  // namespace
 
 TEST_CASE("every query command answers the same from a PostgreSQL store as from the SQLite store merged into it",
           "[e2e][pg]") {
@@ -74,4 +115,56 @@ TEST_CASE("every query command answers the same from a PostgreSQL store as from 
   CHECK(status.code == 0);
   CHECK_THAT(status.output, Contains("completed"));
   CHECK(run("compare optimizer.lr --sweep 1 --store " + url).code == 0);
+}
+
+TEST_CASE(
+    "a run trains on while the PostgreSQL server restarts and records every row; past the limit it fails, "
+    "its rows kept",
+    "[e2e][pg][faults]") {
+  ftrun_test::TestServer server;
+  if (server.unavailable()) return;
+  TempDir dir;
+  ScopedEnvironment passfile("PGPASSFILE", dir / "none");
+  const std::string url = server.url();
+  const auto experiment = write(dir, "long.toml", long_tiny(12, 300));
+  const std::string epochs_of_run =
+      "SELECT COUNT(*) FROM metrics WHERE scope = 'epoch' AND name = 'train_loss' AND run_id = ";
+
+  // The server restarted after the first epoch, away for longer than a write's retries.
+  Result restarted;
+  std::thread training =
+      in_background("cd '" + dir.path().string() + "' && " + kFtrun + " " + experiment + " --store " + url, restarted);
+  const bool started = wait_for(url, epochs_of_run + "1", 1);
+  CHECK(server.stop());
+  std::this_thread::sleep_for(std::chrono::seconds(6));
+  CHECK(server.start());
+  training.join();
+  REQUIRE(started);
+  INFO(restarted.output);
+  CHECK(restarted.code == 0);
+  CHECK_THAT(restarted.output, Contains("training goes on, holding its rows") && Contains("answers again after"));
+  CHECK(psql(url, "SELECT status FROM runs WHERE id = 1") == "completed");
+  CHECK(psql(url, epochs_of_run + "1") == "12");  // no gap: the rows held while it was away are there
+  CHECK(psql(url, "SELECT COUNT(*) FROM epoch_metrics WHERE run_id = 1 AND val_loss IS NOT NULL") == "12");
+
+  // Away for longer than $FTRUN_STORE_OUTAGE: the run stops, its closing and held rows kept beside its
+  // checkpoints, and recorded by the next ftrun that opens the store.
+  Result given_up;
+  std::thread second = in_background(
+      "cd '" + dir.path().string() + "' && FTRUN_STORE_OUTAGE=2 " + kFtrun + " " + experiment + " --store " + url,
+      given_up);
+  const bool second_started = wait_for(url, epochs_of_run + "2", 1);
+  CHECK(server.stop());
+  second.join();
+  CHECK(server.start());
+  REQUIRE(second_started);
+  INFO(given_up.output);
+  CHECK(given_up.code == 5);
+  CHECK_THAT(given_up.output,
+             Contains("could not be reached for") && Contains("$FTRUN_STORE_OUTAGE") && Contains("is kept in"));
+  CHECK(run_in(dir.path().string(), "runs --store " + url).code == 0);
+  CHECK(psql(url, "SELECT status FROM runs WHERE id = 2") == "failed");
+  CHECK_THAT(psql(url, "SELECT error FROM runs WHERE id = 2"), Contains("could not be reached"));
+  CHECK(psql(url, epochs_of_run + "2") ==
+        psql(url, "SELECT MAX(epoch) FROM metrics WHERE scope = 'epoch' AND run_id = 2"));
 }

@@ -4,6 +4,7 @@
 #include "distributed/process_group.h"
 #include "log/log.h"
 #include "model/memory.h"
+#include "runner/store_outage.h"
 #include "runner/trainer.h"
 #include "store/results_store.h"
 
@@ -69,18 +70,47 @@ std::optional<std::string> train_recorded_run(ResultsStore& store, std::int64_t 
   // Rows a failed store write could not record are kept and written with the run's closing, so a store that
   // was locked or full for a while loses nothing it can still take.
   std::vector<MetricRow> unsaved;
+  StoreOutage outage(store.options().outage_limit, run_id);
   setup.record = [&](const std::vector<MetricRow>& rows) {
     unsaved.insert(unsaved.end(), rows.begin(), rows.end());
-    store.log_metrics(run_id, unsaved);
-    unsaved.clear();
+    if (!outage.time_to_try()) return;
+    outage.attempt(
+        [&] {
+          store.log_metrics(run_id, unsaved);
+          unsaved.clear();
+          if (outage.pending_checkpoint) store.set_checkpoint(run_id, *outage.pending_checkpoint);
+          outage.pending_checkpoint.reset();
+        },
+        unsaved.size());
   };
-  setup.on_checkpoint = [&](const std::string& path) { store.set_checkpoint(run_id, path); };
+  setup.on_checkpoint = [&](const std::string& path) {
+    outage.pending_checkpoint = path;
+    if (!outage.time_to_try()) return;
+    outage.attempt(
+        [&] {
+          store.set_checkpoint(run_id, path);
+          outage.pending_checkpoint.reset();
+        },
+        unsaved.size());
+  };
   if (hooks.prune) setup.prune = [&](std::int64_t epoch) { return hooks.prune(run_id, run, epoch); };
   setup.after_step = hooks.after_step;
+  // A checkpoint saved while the server was away is recorded before the closing; when even that fails, the closing
+  // (kept in its journal by finish_run) matters more, and the checkpoint's file is still where it was written.
+  auto record_pending_checkpoint = [&] {
+    if (!outage.pending_checkpoint) return;
+    try {
+      store.set_checkpoint(run_id, *outage.pending_checkpoint);
+    } catch (const StoreError& error) {
+      log::warn(fmt::format("run {}: its last checkpoint {} could not be recorded: {}", run_id,
+                            *outage.pending_checkpoint, error.what()));
+    }
+  };
   // Closing the run is itself a store write; when even that fails, the error says both what stopped the run
   // and why it could not be recorded (the run stays "running" until a later ftrun finds its process gone).
   auto close = [&](RunStatus status, const std::string& error) {
     try {
+      record_pending_checkpoint();
       store.finish_run(run_id, status, error, unsaved);
     } catch (const StoreError& store_error) {
       throw StoreError(fmt::format("{}\nrun {} could not be recorded as {}: {}", error, run_id, to_string(status),

@@ -16,8 +16,10 @@
 #include <sqlite3.h>
 
 #include <chrono>
+#include <cstdio>
 #include <cstdlib>
 #include <filesystem>
+#include <optional>
 #include <regex>
 #include <thread>
 
@@ -34,15 +36,31 @@ std::string resolve_store_path(const std::string& from_command_line, const std::
   return "results/ftrun.db";
 }
 
+namespace {
+
+// Seconds from environment variable `name`, between 0 and `most`, or nothing when it is not set.
+std::optional<double> seconds_from_environment(const char* name, double most) {
+  const char* env = std::getenv(name);
+  if (env == nullptr || *env == '\0') return std::nullopt;
+  char* end = nullptr;
+  const double seconds = std::strtod(env, &end);
+  if (end == env || *end != '\0' || !(seconds >= 0) || seconds > most) {
+    char range[32];
+    std::snprintf(range, sizeof range, "%g", most);
+    throw ConfigError(std::string("$") + name + ": expected seconds between 0 and " + range + ", got \"" + env + "\"");
+  }
+  return seconds;
+}
+
+}  // namespace
+
 StoreOptions store_options_from_environment() {
   StoreOptions options;
-  if (const char* env = std::getenv("FTRUN_STORE_TIMEOUT"); env && *env) {
-    char* end = nullptr;
-    const double seconds = std::strtod(env, &end);
-    if (end == env || *end != '\0' || !(seconds >= 0) || seconds > 86400) {
-      throw ConfigError(std::string("$FTRUN_STORE_TIMEOUT: expected seconds between 0 and 86400, got \"") + env + "\"");
-    }
-    options.busy_timeout = std::chrono::milliseconds(static_cast<std::int64_t>(seconds * 1000));
+  if (const auto seconds = seconds_from_environment("FTRUN_STORE_TIMEOUT", 86400)) {
+    options.busy_timeout = std::chrono::milliseconds(static_cast<std::int64_t>(*seconds * 1000));
+  }
+  if (const auto seconds = seconds_from_environment("FTRUN_STORE_OUTAGE", 7 * 86400)) {
+    options.outage_limit = std::chrono::seconds(static_cast<std::int64_t>(*seconds));
   }
   if (const char* env = std::getenv("FTRUN_CHECKPOINT_DIR"); env && *env) options.checkpoint_dir = env;
   return options;

@@ -152,11 +152,16 @@ std::string numbered_placeholders(const std::string& sql, int& count, std::vecto
 
 namespace {
 
-// SQLSTATEs worth another attempt: a serialization conflict, a deadlock, a lock not available, the server going
-// away (class 08, connection exceptions; 57P01-57P03, shut down or not yet up).
-bool transient_state(const std::string& state) {
-  return state == "40001" || state == "40P01" || state == "55P03" || state.rfind("08", 0) == 0 || state == "57P01" ||
-         state == "57P02" || state == "57P03";
+// How a failure with SQLSTATE `state` is to be taken: the server going away (class 08, connection exceptions;
+// 57P01-57P03, shut down or not yet up), a collision of concurrent transactions (a serialization failure, a
+// deadlock), a lock not available, or a mistake.
+SqlError::Kind kind_of(const std::string& state) {
+  if (state.rfind("08", 0) == 0 || state == "57P01" || state == "57P02" || state == "57P03") {
+    return SqlError::Kind::connection_lost;
+  }
+  if (state == "40001" || state == "40P01") return SqlError::Kind::conflict;
+  if (state == "55P03") return SqlError::Kind::transient;
+  return SqlError::Kind::permanent;
 }
 
 using Result = std::unique_ptr<PGresult, decltype(&PQclear)>;
@@ -177,10 +182,10 @@ Result checked(pg_conn* connection, PGresult* raw, const std::string& url) {
   if (status == PGRES_TUPLES_OK || status == PGRES_COMMAND_OK) return result;
   const char* state = result ? PQresultErrorField(result.get(), PG_DIAG_SQLSTATE) : nullptr;
   const bool lost = PQstatus(connection) != CONNECTION_OK;
-  const bool conflict = state != nullptr && (std::string(state) == "40001" || std::string(state) == "40P01");
+  const SqlError::Kind kind = lost ? SqlError::Kind::connection_lost : kind_of(state ? state : "");
   throw SqlError("results store " + url + ": " + trimmed(PQerrorMessage(connection)) +
                      (state ? " (SQLSTATE " + std::string(state) + ")" : std::string()),
-                 lost || (state != nullptr && transient_state(state)), lost ? kServerAway : "", conflict);
+                 kind, kind == SqlError::Kind::connection_lost ? kServerAway : "");
 }
 
 class PostgresStatement final : public SqlStatement {
@@ -235,7 +240,8 @@ class PostgresStatement final : public SqlStatement {
   std::string columnName(int column) const override { return PQfname(result_.get(), column); }
   int parameter_index(const std::string& name) const override {
     const auto it = std::find(names_.begin(), names_.end(), name);
-    if (it == names_.end()) throw SqlError("results store " + url_ + ": no parameter " + name + " in " + sql_, false);
+    if (it == names_.end())
+      throw SqlError("results store " + url_ + ": no parameter " + name + " in " + sql_, SqlError::Kind::permanent);
     return static_cast<int>(it - names_.begin()) + 1;
   }
   void reset() override {
@@ -247,7 +253,8 @@ class PostgresStatement final : public SqlStatement {
  private:
   std::optional<std::string>& value_at(int index) {
     if (index < 1 || index > count_) {
-      throw SqlError("results store " + url_ + ": no placeholder " + std::to_string(index) + " in " + sql_, false);
+      throw SqlError("results store " + url_ + ": no placeholder " + std::to_string(index) + " in " + sql_,
+                     SqlError::Kind::permanent);
     }
     return values_[static_cast<std::size_t>(index - 1)];
   }

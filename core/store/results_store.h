@@ -28,6 +28,14 @@ namespace ft {
 class SqlConnection;
 class SqlQuery;
 
+/// A store write that failed because the database server could not be reached (restarted, or cut off by the
+/// network) through all of its retries. A training run holds its rows and keeps training meanwhile, up to
+/// StoreOptions::outage_limit (runner/run_training.cpp).
+class StoreUnreachable : public StoreError {
+ public:
+  using StoreError::StoreError;
+};
+
 enum class RunStatus { running, completed, failed, interrupted, diverged, pruned };
 const char* to_string(RunStatus status);
 
@@ -39,10 +47,14 @@ struct StoreOptions {
   int write_attempts = 3;
   /// Where runs' checkpoints go; empty: checkpoint_dir()'s default.
   std::string checkpoint_dir;
+  /// How long a training run keeps training while its database server cannot be reached, holding the rows it
+  /// could not write, before it stops and closes as failed.
+  std::chrono::seconds outage_limit{600};
 };
 
-/// Options with the busy timeout from $FTRUN_STORE_TIMEOUT (seconds) and the checkpoint folder from
-/// $FTRUN_CHECKPOINT_DIR, when set. Throws ConfigError when the timeout is not a number.
+/// Options with the busy timeout from $FTRUN_STORE_TIMEOUT (seconds), the outage limit from $FTRUN_STORE_OUTAGE
+/// (seconds) and the checkpoint folder from $FTRUN_CHECKPOINT_DIR, when set. Throws ConfigError when a number is
+/// not one.
 StoreOptions store_options_from_environment();
 
 struct PluginUse {
@@ -181,6 +193,7 @@ class ResultsStore {
   ResultsStore& operator=(const ResultsStore&) = delete;
 
   const std::string& path() const { return path_; }
+  const StoreOptions& options() const { return options_; }
 
   /// Inserts a run in status "running" with its parameters and plugins, atomically; returns its id.
   std::int64_t begin_run(const NewRun& run);

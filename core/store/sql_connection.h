@@ -17,22 +17,23 @@
 
 namespace ft {
 
-/// A statement or transaction that failed. `transient()`: worth another attempt (a lock held by another process,
-/// a full disk for a moment, a serialization conflict, a connection lost), as the store's writes retry today.
-/// `conflict()`: the transient kind that PostgreSQL reports at once when concurrent transactions collide
-/// (serialization failure, deadlock), where SQLite would have waited for its lock. `hint()`: what the user can do
-/// about it, for the store's message (" (is the disk full?)"), or empty.
+/// A statement or transaction that failed, and how: `permanent` (a mistake, a damaged file: trying again gives
+/// the same), `transient` (a lock held by another process, a full disk for a moment: worth another attempt, as the
+/// store's writes retry), `conflict` (concurrent PostgreSQL transactions that collided, reported at once where
+/// SQLite would have waited for its lock), `connection_lost` (the server went away: restarted, or cut off by the
+/// network). `hint()`: what the user can do about it, for the store's message (" (is the disk full?)"), or empty.
 class SqlError : public StoreError {
  public:
-  SqlError(const std::string& message, bool transient, std::string hint = {}, bool conflict = false)
-      : StoreError(message), transient_(transient), conflict_(conflict), hint_(std::move(hint)) {}
-  bool transient() const { return transient_; }
-  bool conflict() const { return conflict_; }
+  enum class Kind { permanent, transient, conflict, connection_lost };
+  SqlError(const std::string& message, Kind kind, std::string hint = {})
+      : StoreError(message), kind_(kind), hint_(std::move(hint)) {}
+  bool transient() const { return kind_ != Kind::permanent; }
+  bool conflict() const { return kind_ == Kind::conflict; }
+  bool connection_lost() const { return kind_ == Kind::connection_lost; }
   const std::string& hint() const { return hint_; }
 
  private:
-  bool transient_;
-  bool conflict_;
+  Kind kind_;
   std::string hint_;
 };
 

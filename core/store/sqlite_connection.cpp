@@ -10,8 +10,10 @@ namespace {
 
 // SQLite's errors as SqlErrors, transient as the store's own writes judge them (store_internals::transient).
 SqlError sql_error(const SQLite::Exception& error) {
-  return SqlError(error.what(), store_internals::transient(error.getErrorCode()),
-                  store_internals::hint_for(error.getErrorCode() & 0xff));
+  return SqlError(
+      error.what(),
+      store_internals::transient(error.getErrorCode()) ? SqlError::Kind::transient : SqlError::Kind::permanent,
+      store_internals::hint_for(error.getErrorCode() & 0xff));
 }
 
 template <class Fn>
@@ -58,7 +60,7 @@ class SqliteStatement final : public SqlStatement {
   std::string columnName(int column) const override { return statement_.getColumnName(column); }
   int parameter_index(const std::string& name) const override {
     const int index = statement_.getIndex(name.c_str());
-    if (index == 0) throw SqlError("no parameter " + name + " in " + statement_.getQuery(), false);
+    if (index == 0) throw SqlError("no parameter " + name + " in " + statement_.getQuery(), SqlError::Kind::permanent);
     return index;
   }
   void reset() override {
@@ -109,7 +111,8 @@ SqliteConnection::SqliteConnection(SQLite::Database& database) : database_(datab
                                       nullptr, nullptr);
   }
   if (code != SQLITE_OK)
-    throw SqlError(std::string("cannot define ftrun's SQL functions: ") + sqlite3_errstr(code), false);
+    throw SqlError(std::string("cannot define ftrun's SQL functions: ") + sqlite3_errstr(code),
+                   SqlError::Kind::permanent);
 }
 
 std::unique_ptr<SqlStatement> SqliteConnection::prepare(const std::string& sql) {

@@ -163,7 +163,9 @@ void ResultsStore::write(const std::string& action, int attempts, Fn&& fn) {
       char detail[96];
       std::snprintf(detail, sizeof detail, " (after %d attempt%s over %.1f s)", attempt, attempt == 1 ? "" : "s",
                     seconds);
-      throw store_internals::store_error(path_, action, error, detail);
+      StoreError failure = store_internals::store_error(path_, action, error, detail);
+      if (error.connection_lost()) throw StoreUnreachable(failure.what());
+      throw failure;
     }
   }
 }
