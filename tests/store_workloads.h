@@ -58,7 +58,7 @@ inline void eight_workers_take_every_trial_once(const std::string& location, con
   {
     ft::ResultsStore store(location);
     std::vector<ft::NewTrial> trials;
-    for (int n = 0; n < kTrials; ++n) trials.push_back({n, "x = " + std::to_string(n) + "\n", 1});
+    for (int n = 0; n < kTrials; ++n) trials.push_back({n, "x = " + std::to_string(n) + "\n", 1, "grid"});
     bool created = false;
     sweep_id = store.open_sweep({"demo", "x.toml", "f1", "text", {}, "grid", "val_loss", "min", 1}, trials, &created);
     CHECK(created);

@@ -288,7 +288,7 @@ TEST_CASE("a trial whose worker on another host fell silent is put back, judged 
   const std::string url = new_database(server, "silent_worker");
   ft::ResultsStore store(url);
   const auto id = store.open_sweep({"demo", "x.toml", "f", "text", {}, "grid", "val_loss", "min", 1},
-                                   {{0, "x = 0\n", 1}, {1, "x = 1\n", 2}});
+                                   {{0, "x = 0\n", 1, "grid"}, {1, "x = 1\n", 2, "grid"}});
   // Two workers of other hosts, whose process ids mean nothing here: one silent for ten minutes, one that has just
   // sent its heartbeat.
   Reader reader(url);
