@@ -2,7 +2,9 @@
 // a store of realistic size. Run by bench/store_scale.sh; numbers are in docs/performance.md.
 //
 //   ftrun_store_bench record STORE [EPOCHS STEPS]   per-step cost of recording, batched per epoch and per step
+//                                                   (STORE: an SQLite file, or a postgresql:// database)
 //   ftrun_store_bench generate STORE RUNS EPOCHS STEPS   a store of synthetic runs with realistic curves
+#include "store/postgres_connection.h"
 #include "store/results_store.h"
 
 #include <SQLiteCpp/SQLiteCpp.h>
@@ -44,7 +46,7 @@ void step_rows(std::vector<ft::MetricRow>& rows, std::int64_t epoch, std::int64_
 }
 
 int record(const std::string& path, std::int64_t epochs, std::int64_t steps) {
-  std::filesystem::remove(path);
+  if (!ft::is_postgres_url(path)) std::filesystem::remove(path);
   ft::ResultsStore store(path);
   // As the trainer does it: one transaction per epoch.
   auto batched = store.begin_run(bench_run("batched", 0));
@@ -85,7 +87,7 @@ int generate(const std::string& path, int runs, int epochs, int steps) {
       experiment_file, config_toml, seed, device, threads, ftrun_version, torch_version, host, pid)
       VALUES (?, ?, ?, ?, ?, '2026-11-30T00:00:00Z', '2026-11-30T01:00:00Z', 'bench.toml', '', ?, 'cpu', 2,
               '0.1.0', '2.11.0', 'bench', 1))");
-  SQLite::Statement param_insert(db, "INSERT INTO run_params VALUES (?, ?, ?)");
+  SQLite::Statement param_insert(db, "INSERT INTO run_params (run_id, key, value) VALUES (?, ?, ?)");
   SQLite::Statement metric_insert(db, "INSERT INTO metrics VALUES (?, ?, ?, ?, ?, ?)");
   const double rates[] = {1e-4, 3e-4, 1e-3, 3e-3, 1e-2};
   std::mt19937 random(7);

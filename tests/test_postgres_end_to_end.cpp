@@ -82,22 +82,26 @@ TEST_CASE("every query command answers the same from a PostgreSQL store as from 
     CHECK(from_postgres.code == 0);
     CHECK(from_postgres.output == from_sqlite.output);
   }
+  const auto range_test = run_in(dir.path().string(), "lr-find " + experiment + " --steps 20 --store " + url);
+  INFO(range_test.output);
+  CHECK(range_test.code == 0);
+  CHECK_THAT(range_test.output, Contains("recommended:"));
   const auto plot = run("plot 1 2 -o " + (dir / "curves.svg") + " --store " + url);
   CHECK(plot.code == 0);
   CHECK(std::filesystem::file_size(dir / "curves.svg") > 1000);
 
-  // A run straight into the server: checkpoints in the folder given, the recorded configuration free of any
-  // credential (there is none in the URL; the password stays in the environment).
+  // A run straight into the server (run 4, after lr-find's run 3): checkpoints in the folder given, the recorded
+  // configuration free of any credential (there is none in the URL; the password stays in the environment).
   const auto direct =
       run(experiment + " --store " + url + " --set optimizer.lr=0.02 --checkpoint-dir " + (dir / "shared-checkpoints"));
   INFO(direct.output);
   REQUIRE(direct.code == 0);
   const auto listing = run("runs --csv --store " + url);
-  CHECK_THAT(listing.output, Contains("\n3,tiny,") && Contains(",completed,"));
-  CHECK(std::filesystem::exists(dir / "shared-checkpoints/run-3"));
-  const auto exported = run("export 3 --store " + url);
+  CHECK_THAT(listing.output, Contains("\n4,tiny,") && Contains(",completed,"));
+  CHECK(std::filesystem::exists(dir / "shared-checkpoints/run-4"));
+  const auto exported = run("export 4 --store " + url);
   CHECK_THAT(exported.output, Contains("\"optimizer.lr\"") && !Contains(ftrun_test::PostgresServer::kPassword));
-  const auto show = run("show 3 --store " + url);
+  const auto show = run("show 4 --store " + url);
   CHECK(show.code == 0);
   CHECK_THAT(show.output, Contains("train_loss"));
 
@@ -167,4 +171,11 @@ TEST_CASE(
   CHECK_THAT(psql(url, "SELECT error FROM runs WHERE id = 2"), Contains("could not be reached"));
   CHECK(psql(url, epochs_of_run + "2") ==
         psql(url, "SELECT MAX(epoch) FROM metrics WHERE scope = 'epoch' AND run_id = 2"));
+
+  // Once the server is back, the failed run resumes from its last recorded checkpoint and ends as if never stopped.
+  const auto resumed = run_in(dir.path().string(), "resume 2 --store " + url);
+  INFO(resumed.output);
+  CHECK(resumed.code == 0);
+  CHECK(psql(url, "SELECT status FROM runs WHERE id = 2") == "completed");
+  CHECK(psql(url, epochs_of_run + "2") == "12");
 }

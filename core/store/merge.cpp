@@ -11,6 +11,7 @@
 
 #include <SQLiteCpp/SQLiteCpp.h>
 
+#include <cmath>
 #include <filesystem>
 #include <map>
 
@@ -158,11 +159,9 @@ MergeReport ResultsStore::merge_from(const std::string& input) {
       copy.reset();
       runs[old_id] = new_id;
       const bool text_params = std::string(sql_->dialect()) == "postgresql";
-      for (const char* table : {"run_params", "run_plugins", "metrics"}) {
-        // metrics' triggers fill epoch_metrics as the rows arrive, in the order they were recorded.
+      for (const char* table : {"run_params", "run_plugins"}) {
         const auto columns = columns_but_run_id(*source, table);
-        SQLite::Statement rows(*source, "SELECT " + joined(columns) + " FROM " + table + " WHERE run_id = ?" +
-                                            (std::string(table) == "metrics" ? " ORDER BY rowid" : ""));
+        SQLite::Statement rows(*source, "SELECT " + joined(columns) + " FROM " + table + " WHERE run_id = ?");
         rows.bind(1, old_id);
         SqlQuery insert(*sql_, std::string("INSERT INTO ") + table + " (run_id, " + joined(columns) + ") VALUES (?, " +
                                    placeholders(static_cast<int>(columns.size())) + ")");
@@ -174,6 +173,18 @@ MergeReport ResultsStore::merge_from(const std::string& input) {
           insert.reset();
         }
       }
+      // Metrics as the store records them (many rows per statement), in the order they were recorded: their
+      // triggers fill epoch_metrics as the rows arrive. NULL is a NaN, and is written back as NULL.
+      SQLite::Statement metrics(*source,
+                                "SELECT scope, epoch, step, name, value FROM metrics WHERE run_id = ? ORDER BY rowid");
+      metrics.bind(1, old_id);
+      std::vector<MetricRow> rows;
+      while (metrics.executeStep()) {
+        rows.push_back({metrics.getColumn(0).getString(), metrics.getColumn(1).getInt64(),
+                        metrics.getColumn(2).getInt64(), metrics.getColumn(3).getString(),
+                        metrics.getColumn(4).isNull() ? std::nan("") : metrics.getColumn(4).getDouble()});
+      }
+      insert_metrics(*sql_, new_id, rows);
       ++report.runs;
     }
 

@@ -15,8 +15,10 @@
 
 #include <unistd.h>
 
+#include <algorithm>
 #include <cmath>
 #include <filesystem>
+#include <optional>
 
 namespace fs = std::filesystem;
 
@@ -137,21 +139,40 @@ std::int64_t ResultsStore::begin_run(const NewRun& run) {
 
 namespace {
 
-void insert_metrics(SqlConnection& sql, std::int64_t run_id, const std::vector<MetricRow>& rows) {
-  SqlQuery insert(sql, "INSERT INTO metrics (run_id, scope, epoch, step, name, value) VALUES (?, ?, ?, ?, ?, ?)");
-  for (const auto& row : rows) {
-    insert.bind(1, static_cast<std::int64_t>(run_id));
-    insert.bind(2, row.scope);
-    insert.bind(3, static_cast<std::int64_t>(row.epoch));
-    insert.bind(4, static_cast<std::int64_t>(row.step));
-    insert.bind(5, row.name);
-    bind_metric_value(insert, 6, row.value);
+// Rows in statements of up to kRowsPerInsert rows each, in order (metrics' rowid is the order they were recorded
+// in): a PostgreSQL server is a round trip away, and one statement per row made recording there 4 times as costly
+// as on SQLite (bench/store_postgres.sh); SQLite gains a little too.
+constexpr std::size_t kRowsPerInsert = 100;
+
+}  // namespace
+
+void store_internals::insert_metrics(SqlConnection& sql, std::int64_t run_id, const std::vector<MetricRow>& rows) {
+  const auto statement_for = [](std::size_t count) {
+    std::string text = "INSERT INTO metrics (run_id, scope, epoch, step, name, value) VALUES ";
+    for (std::size_t i = 0; i < count; ++i) text += i == 0 ? "(?, ?, ?, ?, ?, ?)" : ", (?, ?, ?, ?, ?, ?)";
+    return text;
+  };
+  std::optional<SqlQuery> full;
+  for (std::size_t first = 0; first < rows.size(); first += kRowsPerInsert) {
+    const std::size_t count = std::min(kRowsPerInsert, rows.size() - first);
+    std::optional<SqlQuery> last;
+    if (count == kRowsPerInsert && !full) full.emplace(sql, statement_for(count));
+    if (count < kRowsPerInsert) last.emplace(sql, statement_for(count));
+    SqlQuery& insert = count == kRowsPerInsert ? *full : *last;
+    for (std::size_t i = 0; i < count; ++i) {
+      const MetricRow& row = rows[first + i];
+      const int base = static_cast<int>(6 * i);
+      insert.bind(base + 1, static_cast<std::int64_t>(run_id));
+      insert.bind(base + 2, row.scope);
+      insert.bind(base + 3, static_cast<std::int64_t>(row.epoch));
+      insert.bind(base + 4, static_cast<std::int64_t>(row.step));
+      insert.bind(base + 5, row.name);
+      bind_metric_value(insert, base + 6, row.value);
+    }
     insert.exec();
     insert.reset();
   }
 }
-
-}  // namespace
 
 void ResultsStore::log_metrics(std::int64_t run_id, const std::vector<MetricRow>& rows) {
   if (rows.empty()) return;

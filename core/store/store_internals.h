@@ -129,6 +129,10 @@ inline std::chrono::milliseconds conflict_pause(int attempt) {
   return std::chrono::milliseconds(1 + static_cast<int>(random() % static_cast<unsigned>(most)));
 }
 
+// Inserts a run's metric rows, in order, many rows per statement (run_writes.cpp): what recording and merging
+// share. NaN values are written as NULL.
+void insert_metrics(SqlConnection& sql, std::int64_t run_id, const std::vector<MetricRow>& rows);
+
 // A REAL column that may be NULL (a NaN metric, or a value a view has not got): as nothing, or as NaN where the
 // caller keeps plain doubles.
 inline std::optional<double> optional_real(const SqlQuery& query, int column) {
