@@ -86,7 +86,7 @@ int generate(const std::string& path, int runs, int epochs, int steps) {
   SQLite::Statement run_insert(db, R"(INSERT INTO runs (id, name, stage, group_id, status, started_at, ended_at,
       experiment_file, config_toml, seed, device, threads, ftrun_version, torch_version, host, pid)
       VALUES (?, ?, ?, ?, ?, '2026-11-30T00:00:00Z', '2026-11-30T01:00:00Z', 'bench.toml', '', ?, 'cpu', 2,
-              '0.1.0', '2.11.0', 'bench', 1))");
+              '0.1.0', '2.11.0', 'bench', ?))");
   SQLite::Statement param_insert(db, "INSERT INTO run_params (run_id, key, value) VALUES (?, ?, ?)");
   SQLite::Statement metric_insert(db, "INSERT INTO metrics VALUES (?, ?, ?, ?, ?, ?)");
   const double rates[] = {1e-4, 3e-4, 1e-3, 3e-3, 1e-2};
@@ -114,6 +114,7 @@ int generate(const std::string& path, int runs, int epochs, int steps) {
     run_insert.bind(4, fmt::format("study-{}", id / 10));
     run_insert.bind(5, status);
     run_insert.bind(6, seed);
+    run_insert.bind(7, id);  // a process of its own: `ftrun merge` tells runs apart by start, host and process
     run_insert.exec();
     run_insert.reset();
     std::vector<std::pair<std::string, double>> params = {
