@@ -38,23 +38,11 @@ start=$(date +%s.%N)
 build/ftrun merge "$url" "$sqlite"
 printf 'merge took %.0f s\n' "$(echo "$start $(date +%s.%N)" | awk '{ print $2 - $1 }')"
 
-best_of_three() {
-  local store=$1
-  shift
-  local best=""
-  for _ in 1 2 3; do
-    local start end
-    start=$(date +%s.%N)
-    build/ftrun "$@" --store "$store" > /dev/null
-    end=$(date +%s.%N)
-    best=$(echo "$start $end ${best:-1000}" | awk '{ t = $2 - $1; print (t < $3 ? t : $3) }')
-  done
-  printf '%6.3f s' "$best"
-}
+source bench/best_of_three.sh
 
 echo "questions over $runs runs x 100 epochs x $steps steps ($(sqlite3 "$sqlite" 'SELECT COUNT(*) FROM metrics') metric rows): SQLite, PostgreSQL"
 question() {
-  printf '  %s  %s  ftrun %s\n' "$(best_of_three "$sqlite" "$@")" "$(best_of_three "$url" "$@")" "$*"
+  printf '  %s s  %s s  ftrun %s\n' "$(best_of_three_seconds "$sqlite" "$@")" "$(best_of_three_seconds "$url" "$@")" "$*"
 }
 question runs --limit 1000
 question runs --where "optimizer.lr >= 1e-3 and val_loss.min < 1.5" --order-by "val_accuracy.max desc" --limit 1000

@@ -13,17 +13,8 @@ if [ ! -f "$store" ]; then
   build/ftrun_store_bench generate "$store" 1000 100 100
 fi
 
-best_of_three() {
-  local best=""
-  for _ in 1 2 3; do
-    local start end
-    start=$(date +%s.%N)
-    build/ftrun "$@" --store "$store" > /dev/null
-    end=$(date +%s.%N)
-    best=$(echo "$start $end ${best:-1000}" | awk '{ t = $2 - $1; print (t < $3 ? t : $3) }')
-  done
-  printf '  %6.3f s  ftrun %s\n' "$best" "$*"
-}
+source bench/best_of_three.sh
+best_of_three() { printf '  %s s  ftrun %s\n' "$(best_of_three_seconds "$store" "$@")" "$*"; }
 
 echo "questions over $(sqlite3 "$store" 'SELECT COUNT(*) FROM runs') runs, $(sqlite3 "$store" 'SELECT COUNT(*) FROM metrics') metric rows:"
 best_of_three runs --limit 1000
