@@ -158,7 +158,7 @@ MergeReport ResultsStore::merge_from(const std::string& input) {
       const std::int64_t new_id = copy.getColumn(0).getInt64();
       copy.reset();
       runs[old_id] = new_id;
-      const bool text_params = std::string(sql_->dialect()) == "postgresql";
+      const bool text_params = parameters_are_text(*sql_);
       for (const char* table : {"run_params", "run_plugins"}) {
         const auto columns = columns_but_run_id(*source, table);
         SQLite::Statement rows(*source, "SELECT " + joined(columns) + " FROM " + table + " WHERE run_id = ?");

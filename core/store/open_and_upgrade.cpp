@@ -127,11 +127,7 @@ void ResultsStore::open_and_upgrade() {
   }
   const int seen =
       guarded(path_, "read its schema version", [&] { return db_->execAndGet("PRAGMA user_version").getInt(); });
-  if (seen > kStoreSchemaVersion) {
-    throw StoreError("results store " + path_ + " has schema version " + std::to_string(seen) +
-                     ", newer than this ftrun understands (" + std::to_string(kStoreSchemaVersion) +
-                     "): use a newer ftrun or another store");
-  }
+  refuse_newer_schema(path_, seen);
   if (seen == kStoreSchemaVersion) {
     guarded(path_, "open it", [&] { db_->exec("PRAGMA foreign_keys = ON"); });
     return;

@@ -60,11 +60,7 @@ void ResultsStore::open_postgres() {
   } unlock{*sql_};
   write("create or check its schema", options_.write_attempts, [&] {
     const int version = postgres_schema_version(*sql_);
-    if (version > kStoreSchemaVersion) {
-      throw StoreError("results store " + path_ + " has schema version " + std::to_string(version) +
-                       ", newer than this ftrun understands (" + std::to_string(kStoreSchemaVersion) +
-                       "): use a newer ftrun or another database");
-    }
+    refuse_newer_schema(path_, version);
     if (version == kStoreSchemaVersion) return;
     if (version != 0) {
       // PostgreSQL stores began at version 6; an older number was not written by ftrun.

@@ -115,7 +115,7 @@ std::int64_t ResultsStore::begin_run(const NewRun& run) {
     for (const auto& [key, value] : run.params) {
       param.bind(1, static_cast<std::int64_t>(id));
       param.bind(2, key);
-      bind_value(param, 3, value, std::string(sql_->dialect()) == "postgresql");
+      bind_value(param, 3, value, parameters_are_text(*sql_));
       param.bind(4, run.default_keys.count(key) ? 1 : 0);
       param.exec();
       param.reset();

@@ -3,6 +3,7 @@
 // and small helpers. Included only by core/store/*.cpp.
 
 #include "store/results_store.h"
+#include "store/schema.h"
 #include "store/sql_connection.h"
 
 #include <ftsdk/error.h>
@@ -132,6 +133,18 @@ inline std::chrono::milliseconds conflict_pause(int attempt) {
 // Inserts a run's metric rows, in order, many rows per statement (run_writes.cpp): what recording and merging
 // share. NaN values are written as NULL.
 void insert_metrics(SqlConnection& sql, std::int64_t run_id, const std::vector<MetricRow>& rows);
+
+// Refuses a store whose schema is newer than this ftrun's, whichever its backend.
+inline void refuse_newer_schema(const std::string& path, int version) {
+  if (version <= kStoreSchemaVersion) return;
+  throw StoreError("results store " + path + " has schema version " + std::to_string(version) +
+                   ", newer than this ftrun understands (" + std::to_string(kStoreSchemaVersion) +
+                   "): use a newer ftrun or another store");
+}
+
+// Whether run_params.value is TEXT (PostgreSQL), so that a double parameter is written as real_text shows it;
+// SQLite keeps each value's own type.
+inline bool parameters_are_text(const SqlConnection& sql) { return std::string(sql.dialect()) == "postgresql"; }
 
 // A REAL column that may be NULL (a NaN metric, or a value a view has not got): as nothing, or as NaN where the
 // caller keeps plain doubles.
