@@ -125,6 +125,34 @@ TEST_CASE("the overfitting onset is a sustained rise that never came back, not a
             .best_epoch == 2);
 }
 
+TEST_CASE("many runs are read in pieces with the same answers as one by one", "[reports][store]") {
+  TempDir dir;
+  ft::ResultsStore store(dir / "ftrun.db");
+  // More runs than one statement lists (900), with rises that differ by run.
+  std::vector<std::int64_t> ids;
+  for (int i = 0; i < 950; ++i) {
+    auto run = run_named("finetune");
+    if (i % 3 == 0) run.params = {{"train.monitor", ft::to_param_value(std::string("val_accuracy"))}};
+    ids.push_back(store.begin_run(run));
+    const double rise = 0.01 * (i % 7);
+    record_epochs(store, ids.back(), {1.0, 0.8, 0.6, 0.4}, {1.0, 0.9 + rise, 0.95 + rise, 1.0 + rise});
+  }
+  const auto epochs = store.epochs_of_runs(ids);
+  const auto rises = store.validation_rises_of_runs(ids);
+  const auto monitors = store.param_of_runs(ids, "train.monitor");
+  REQUIRE(epochs.size() == ids.size());
+  CHECK(monitors.size() == 317);
+  for (const std::int64_t id : {ids[0], ids[1], ids[899], ids[900], ids[949]}) {
+    CHECK(epochs.at(id).size() == store.epochs_of(id).size());
+    CHECK(epochs.at(id).back().val_loss == store.epochs_of(id).back().val_loss);
+    const auto one = store.validation_rises_of(id);
+    const auto found = rises.find(id);
+    CHECK((found == rises.end() ? 0 : found->second.size()) == one.size());
+    if (!one.empty()) CHECK(found->second.front().first_epoch == one.front().first_epoch);
+    CHECK((monitors.count(id) ? std::optional(monitors.at(id)) : std::nullopt) == store.param_of(id, "train.monitor"));
+  }
+}
+
 TEST_CASE("with eval_every = 2 the rise is found among evaluated epochs only", "[reports][store]") {
   TempDir dir;
   ft::ResultsStore store(dir / "ftrun.db");

@@ -277,9 +277,9 @@ OverfitRows overfit_rows(const ResultsStore& store, const OverfitOptions& option
   } else {
     for (const auto id : options.runs) rows.runs.push_back(run_summary_of(store, id));
   }
-  for (const auto& run : rows.runs) {
-    rows.reports.push_back(overfit_of(store, run.id, store.epochs_of(run.id), options.patience));
-  }
+  std::vector<std::int64_t> ids;
+  for (const auto& run : rows.runs) ids.push_back(run.id);
+  rows.reports = overfit_of_runs(store, ids, options.patience);
   return rows;
 }
 

@@ -2,6 +2,8 @@
 
 #include <ftsdk/error.h>
 
+#include <map>
+
 namespace ft {
 
 RunSummary run_summary_of(const ResultsStore& store, std::int64_t run_id) {
@@ -12,11 +14,39 @@ RunSummary run_summary_of(const ResultsStore& store, std::int64_t run_id) {
   return runs.front();
 }
 
+namespace {
+
+template <class Value>
+const Value& value_or(const std::map<std::int64_t, Value>& values, std::int64_t run_id, const Value& otherwise) {
+  const auto found = values.find(run_id);
+  return found == values.end() ? otherwise : found->second;
+}
+
+}  // namespace
+
 OverfitReport overfit_of(const ResultsStore& store, std::int64_t run_id, const std::vector<EpochRow>& epochs,
                          int patience) {
   const std::string monitor = store.param_of(run_id, "train.monitor").value_or("val_loss");
   const std::string mode = store.param_of(run_id, "train.monitor_mode").value_or("auto");
   return overfit_report(epochs, store.validation_rises_of(run_id), monitor, mode, patience);
+}
+
+std::vector<OverfitReport> overfit_of_runs(const ResultsStore& store, const std::vector<std::int64_t>& run_ids,
+                                           int patience) {
+  const auto epochs = store.epochs_of_runs(run_ids);
+  const auto rises = store.validation_rises_of_runs(run_ids);
+  const auto monitors = store.param_of_runs(run_ids, "train.monitor");
+  const auto modes = store.param_of_runs(run_ids, "train.monitor_mode");
+  const std::vector<EpochRow> no_epochs;
+  const std::vector<ValidationRise> no_rises;
+  const std::string default_monitor = "val_loss", default_mode = "auto";
+  std::vector<OverfitReport> reports;
+  for (const std::int64_t id : run_ids) {
+    reports.push_back(overfit_report(value_or(epochs, id, no_epochs), value_or(rises, id, no_rises),
+                                     value_or(monitors, id, default_monitor), value_or(modes, id, default_mode),
+                                     patience));
+  }
+  return reports;
 }
 
 }  // namespace ft

@@ -17,4 +17,8 @@ RunSummary run_summary_of(const ResultsStore& store, std::int64_t run_id);
 OverfitReport overfit_of(const ResultsStore& store, std::int64_t run_id, const std::vector<EpochRow>& epochs,
                          int patience);
 
+/// The same for each of `run_ids`, in their order, read in a few statements however many runs there are.
+std::vector<OverfitReport> overfit_of_runs(const ResultsStore& store, const std::vector<std::int64_t>& run_ids,
+                                           int patience);
+
 }  // namespace ft

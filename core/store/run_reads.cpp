@@ -111,18 +111,54 @@ std::optional<std::string> ResultsStore::status_of(std::int64_t run_id) const {
   });
 }
 
+namespace {
+
+// How many run ids one statement of an `_of_runs` read lists: few enough for any SQLite build's limit on
+// placeholders (999 before 3.32), many enough that 10,000 runs take a handful of round trips.
+constexpr std::size_t kRunsPerStatement = 900;
+
+// "(?, ?, ?)", one placeholder per id.
+std::string id_list(std::size_t count) {
+  std::string list = "(";
+  for (std::size_t i = 0; i < count; ++i) list += i == 0 ? "?" : ", ?";
+  return list + ")";
+}
+
+}  // namespace
+
+template <class Read>
+void ResultsStore::for_runs_in_pieces(const std::vector<std::int64_t>& run_ids,
+                                      const std::function<std::string(const std::string&)>& sql_for,
+                                      const std::vector<std::string>& after, Read&& read) const {
+  for (std::size_t first = 0; first < run_ids.size(); first += kRunsPerStatement) {
+    const std::size_t count = std::min(kRunsPerStatement, run_ids.size() - first);
+    auto query = prepared(sql_for(id_list(count)));
+    for (std::size_t i = 0; i < count; ++i) query->bind(static_cast<int>(i) + 1, run_ids[first + i]);
+    for (std::size_t i = 0; i < after.size(); ++i) query->bind(static_cast<int>(count + i) + 1, after[i]);
+    while (query->executeStep()) read(*query);
+  }
+}
+
 std::vector<EpochRow> ResultsStore::epochs_of(std::int64_t run_id) const {
-  return guarded(path_, "read the run's epochs", [&] {
-    auto query = prepared(R"(SELECT epoch, train_loss, train_accuracy, val_loss, val_accuracy, lr, train_primary,
-        val_primary FROM epoch_metrics WHERE run_id = ? ORDER BY epoch)");
-    query->bind(1, static_cast<std::int64_t>(run_id));
-    std::vector<EpochRow> rows;
-    while (query->executeStep()) {
-      rows.push_back({query->getColumn(0).getInt64(), real_or_nan(*query, 1), real_or_nan(*query, 2),
-                      real_or_nan(*query, 3), real_or_nan(*query, 4), real_or_nan(*query, 5), real_or_nan(*query, 6),
-                      real_or_nan(*query, 7)});
-    }
-    return rows;
+  auto runs = epochs_of_runs({run_id});
+  return runs.empty() ? std::vector<EpochRow>{} : std::move(runs.begin()->second);
+}
+
+std::map<std::int64_t, std::vector<EpochRow>> ResultsStore::epochs_of_runs(
+    const std::vector<std::int64_t>& run_ids) const {
+  return guarded(path_, "read the runs' epochs", [&] {
+    std::map<std::int64_t, std::vector<EpochRow>> runs;
+    const auto sql = [](const std::string& ids) {
+      return "SELECT run_id, epoch, train_loss, train_accuracy, val_loss, val_accuracy, lr, train_primary, "
+             "val_primary FROM epoch_metrics WHERE run_id IN " +
+             ids + " ORDER BY run_id, epoch";
+    };
+    for_runs_in_pieces(run_ids, sql, {}, [&](const SqlQuery& query) {
+      runs[query.getColumn(0).getInt64()].push_back(
+          {query.getColumn(1).getInt64(), real_or_nan(query, 2), real_or_nan(query, 3), real_or_nan(query, 4),
+           real_or_nan(query, 5), real_or_nan(query, 6), real_or_nan(query, 7), real_or_nan(query, 8)});
+    });
+    return runs;
   });
 }
 
@@ -164,18 +200,26 @@ std::vector<RunOutcome> ResultsStore::outcomes_by(const std::string& key, const 
 }
 
 std::vector<ValidationRise> ResultsStore::validation_rises_of(std::int64_t run_id) const {
-  return guarded(path_, "read the run's validation rises", [&] {
-    auto query = prepared(R"(SELECT first_epoch, last_epoch, evaluations, best_val_loss, worst_val_loss,
-        train_loss_before, lowest_train_loss, recovered FROM ()" +
-                          validation_rises_of_run_sql() + ") AS rises ORDER BY first_epoch");
-    query->bind(":run", static_cast<std::int64_t>(run_id));
-    std::vector<ValidationRise> rises;
-    while (query->executeStep()) {
-      rises.push_back({query->getColumn(0).getInt64(), query->getColumn(1).getInt64(), query->getColumn(2).getInt64(),
-                       real_or_nan(*query, 3), real_or_nan(*query, 4), real_or_nan(*query, 5), real_or_nan(*query, 6),
-                       query->getColumn(7).getInt() != 0});
-    }
-    return rises;
+  auto runs = validation_rises_of_runs({run_id});
+  return runs.empty() ? std::vector<ValidationRise>{} : std::move(runs.begin()->second);
+}
+
+std::map<std::int64_t, std::vector<ValidationRise>> ResultsStore::validation_rises_of_runs(
+    const std::vector<std::int64_t>& run_ids) const {
+  return guarded(path_, "read the runs' validation rises", [&] {
+    std::map<std::int64_t, std::vector<ValidationRise>> runs;
+    const auto sql = [](const std::string& ids) {
+      return "SELECT run_id, first_epoch, last_epoch, evaluations, best_val_loss, worst_val_loss, "
+             "train_loss_before, lowest_train_loss, recovered FROM (" +
+             validation_rises_of_runs_sql(ids) + ") AS rises ORDER BY run_id, first_epoch";
+    };
+    for_runs_in_pieces(run_ids, sql, {}, [&](const SqlQuery& query) {
+      runs[query.getColumn(0).getInt64()].push_back(
+          {query.getColumn(1).getInt64(), query.getColumn(2).getInt64(), query.getColumn(3).getInt64(),
+           real_or_nan(query, 4), real_or_nan(query, 5), real_or_nan(query, 6), real_or_nan(query, 7),
+           query.getColumn(8).getInt() != 0});
+    });
+    return runs;
   });
 }
 
@@ -228,12 +272,22 @@ std::vector<MetricRow> ResultsStore::metrics_of(std::int64_t run_id) const {
 }
 
 std::optional<std::string> ResultsStore::param_of(std::int64_t run_id, const std::string& key) const {
-  return guarded(path_, "read a run's parameter", [&]() -> std::optional<std::string> {
-    auto query = prepared("SELECT value FROM run_params WHERE run_id = ? AND key = ?");
-    query->bind(1, static_cast<std::int64_t>(run_id));
-    query->bind(2, key);
-    if (!query->executeStep() || query->getColumn(0).isNull()) return std::nullopt;
-    return value_text(query->getColumn(0));
+  auto runs = param_of_runs({run_id}, key);
+  if (runs.empty()) return std::nullopt;
+  return std::move(runs.begin()->second);
+}
+
+std::map<std::int64_t, std::string> ResultsStore::param_of_runs(const std::vector<std::int64_t>& run_ids,
+                                                                const std::string& key) const {
+  return guarded(path_, "read the runs' parameter " + key, [&] {
+    std::map<std::int64_t, std::string> runs;
+    const auto sql = [](const std::string& ids) {
+      return "SELECT run_id, value FROM run_params WHERE run_id IN " + ids + " AND key = ? AND value IS NOT NULL";
+    };
+    for_runs_in_pieces(run_ids, sql, {key}, [&](const SqlQuery& query) {
+      runs[query.getColumn(0).getInt64()] = value_text(query.getColumn(1));
+    });
+    return runs;
   });
 }
 

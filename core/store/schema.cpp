@@ -436,12 +436,12 @@ const std::string& store_schema_sql() {
   return sql;
 }
 
-std::string validation_rises_of_run_sql() {
-  // SQLite does not push `WHERE run_id = ?` through window functions, so the view's own query is given one run's
-  // rows at its source rather than filtered at the end.
-  return validation_rises_select(
-      "run_evaluations", "run_epochs AS (SELECT * FROM epoch_metrics WHERE run_id = :run),\n  run_evaluations AS (" +
-                             evaluations_select("run_epochs") + ")");
+std::string validation_rises_of_runs_sql(const std::string& run_ids) {
+  // SQLite does not push `WHERE run_id IN (...)` through window functions, so the view's own query is given the
+  // runs' rows at its source rather than filtered at the end.
+  return validation_rises_select("run_evaluations", "run_epochs AS (SELECT * FROM epoch_metrics WHERE run_id IN " +
+                                                        run_ids + "),\n  run_evaluations AS (" +
+                                                        evaluations_select("run_epochs") + ")");
 }
 
 const std::vector<StoreMigration>& store_migrations() {

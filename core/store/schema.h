@@ -24,9 +24,9 @@ const std::string& store_views_sql();
 /// run's primary metric is recorded under (`train_<metric>`, `val_<metric>`).
 std::string epoch_metrics_update_sql(const std::string& train_primary_name, const std::string& val_primary_name);
 
-/// The query of the validation_rises view for the one run bound to `:run`: what
+/// The query of the validation_rises view for the runs whose ids are the list `run_ids` ("(?, ?)"): what
 /// `ftrun overfit` and `ftrun show` use (the view filtered by run would compute every run first).
-std::string validation_rises_of_run_sql();
+std::string validation_rises_of_runs_sql(const std::string& run_ids);
 
 /// One numbered step of the schema's history: the SQL that turns a store of version `from` into `from + 1`.
 /// Each runs in its own write transaction, with foreign keys off, after a backup copy of the store.
