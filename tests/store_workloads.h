@@ -10,7 +10,9 @@
 #include <catch2/catch.hpp>
 
 #include <chrono>
+#include <ctime>
 #include <fstream>
+#include <functional>
 #include <set>
 #include <string>
 #include <vector>
@@ -84,6 +86,52 @@ inline void eight_workers_take_every_trial_once(const std::string& location, con
   CHECK(std::set<int>(taken.begin(), taken.end()).size() == static_cast<std::size_t>(kTrials));  // none lost
   ft::ResultsStore store(location);
   for (const auto& trial : store.trials_of(sweep_id)) CHECK(trial.state == "completed");
+}
+
+/// A worker cut off from the store (a network partition) long enough for its trial to be put back: its run is
+/// closed for it, and the rows and the closing it sends when it comes back are refused, not mixed into the run;
+/// the trial's retry records its own run. The same fence keeps a run resumed by another process from this one's
+/// rows. This process plays both workers: `execute` (SQL on the store) moves its heartbeat ten minutes back.
+inline void a_cut_off_workers_rows_are_refused(const std::string& location,
+                                               const std::function<void(const std::string&)>& execute) {
+  using namespace std::chrono_literals;
+  ft::ResultsStore store(location);
+  const auto sweep =
+      store.open_sweep({"demo", "x.toml", "f", "text", {}, "grid", "val_loss", "min", 2}, {{0, "x = 0\n", 1, "grid"}});
+  REQUIRE(store.claim_trial(sweep, 300s) == 0);
+  ft::NewRun run;
+  run.name = "demo";
+  run.group_id = ft::sweep_group(sweep);
+  run.experiment_file = "x.toml";
+  run.device = "cpu";
+  run.torch_version = "2.11.0";
+  const auto cut_off = store.begin_run(run);
+  store.log_metrics(cut_off, {{"epoch", 1, 10, "train_loss", 1.0}});
+
+  const std::time_t ten_minutes_ago = std::time(nullptr) - 600;
+  char stamp[32];
+  std::strftime(stamp, sizeof stamp, "%Y-%m-%dT%H:%M:%SZ", std::gmtime(&ten_minutes_ago));
+  execute(std::string("UPDATE trials SET heartbeat_at = '") + stamp + "'");
+  REQUIRE(store.claim_trial(sweep, 300s) == 0);  // put back, and taken by the next worker to ask
+  CHECK(store.status_of(cut_off) == "interrupted");
+  CHECK_THROWS_AS(store.log_metrics(cut_off, {{"epoch", 2, 20, "train_loss", 0.5}}), ft::RunNotHeld);
+  CHECK_THROWS_AS(store.set_checkpoint(cut_off, "late.pt"), ft::RunNotHeld);
+  CHECK_THROWS_AS(store.finish_run(cut_off, ft::RunStatus::completed, "", {{"final", 2, 20, "test_accuracy", 0.9}}),
+                  ft::RunNotHeld);
+  CHECK(store.metrics_of(cut_off).size() == 1);
+  CHECK(store.status_of(cut_off) == "interrupted");
+
+  const auto retry = store.begin_run(run);
+  store.log_metrics(retry, {{"epoch", 1, 10, "train_loss", 0.8}});
+  store.finish_run(retry, ft::RunStatus::completed, "", {});
+  CHECK(store.finish_trial(sweep, 0, "completed", retry, ""));
+  CHECK(store.metrics_of(retry).size() == 1);
+
+  // A run another process took over (ftrun resume elsewhere) is that process's from then on.
+  const auto resumed = store.begin_run(run);
+  execute("UPDATE runs SET host = 'node-9', pid = 1 WHERE id = " + std::to_string(resumed));
+  CHECK_THROWS_WITH(store.log_metrics(resumed, {{"epoch", 1, 10, "train_loss", 0.8}}),
+                    Catch::Matchers::Contains("running in node-9 pid 1") && Catch::Matchers::Contains("refused"));
 }
 
 }  // namespace store_workloads

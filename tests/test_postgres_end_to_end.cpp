@@ -4,6 +4,7 @@
 #include "ftrun_cli.h"
 #include "postgres_server.h"
 #include "scoped_environment.h"
+#include "tcp_proxy.h"
 #include "temp_dir.h"
 
 #include <catch2/catch.hpp>
@@ -12,6 +13,7 @@
 #include <cctype>
 #include <chrono>
 #include <cstdio>
+#include <filesystem>
 #include <functional>
 #include <thread>
 
@@ -130,7 +132,9 @@ TEST_CASE(
   TempDir dir;
   ScopedEnvironment passfile("PGPASSFILE", dir / "none");
   const std::string url = server.url();
-  const auto experiment = write(dir, "long.toml", long_tiny(12, 300));
+  // Long enough (60 epochs, ~12 s here alone) that the server comes back, and the outage limit passes, while it
+  // trains: with 12 epochs, on an idle machine, training ended before either.
+  const auto experiment = write(dir, "long.toml", long_tiny(60, 300));
   const std::string epochs_of_run =
       "SELECT COUNT(*) FROM metrics WHERE scope = 'epoch' AND name = 'train_loss' AND run_id = ";
 
@@ -148,8 +152,8 @@ TEST_CASE(
   CHECK(restarted.code == 0);
   CHECK_THAT(restarted.output, Contains("training goes on, holding its rows") && Contains("answers again after"));
   CHECK(psql(url, "SELECT status FROM runs WHERE id = 1") == "completed");
-  CHECK(psql(url, epochs_of_run + "1") == "12");  // no gap: the rows held while it was away are there
-  CHECK(psql(url, "SELECT COUNT(*) FROM epoch_metrics WHERE run_id = 1 AND val_loss IS NOT NULL") == "12");
+  CHECK(psql(url, epochs_of_run + "1") == "60");  // no gap: the rows held while it was away are there
+  CHECK(psql(url, "SELECT COUNT(*) FROM epoch_metrics WHERE run_id = 1 AND val_loss IS NOT NULL") == "60");
 
   // Away for longer than $FTRUN_STORE_OUTAGE: the run stops, its closing and held rows kept beside its
   // checkpoints, and recorded by the next ftrun that opens the store.
@@ -177,5 +181,101 @@ TEST_CASE(
   INFO(resumed.output);
   CHECK(resumed.code == 0);
   CHECK(psql(url, "SELECT status FROM runs WHERE id = 2") == "completed");
-  CHECK(psql(url, epochs_of_run + "2") == "12");
+  CHECK(psql(url, epochs_of_run + "2") == "60");
+}
+
+TEST_CASE(
+    "a sweep worker cut off from the server has its trial retried by another host's worker, and its late rows "
+    "refused",
+    "[e2e][pg][faults]") {
+  ftrun_test::TestServer server;
+  if (server.unavailable()) return;
+  TempDir dir;
+  ScopedEnvironment passfile("PGPASSFILE", dir / "none");
+  ScopedEnvironment stale("FTRUN_TRIAL_STALE", "3");  // a silent worker's trial is put back after 3 s, not 300
+  const std::string url = server.url();
+  // Worker A reaches the server through a relay the test cuts; worker B, "another host", directly. Each has its own
+  // scratch folder (checkpoints, journals), as separate machines would.
+  ftrun_test::TcpProxy proxy(server.port());
+  const std::string through_proxy = "postgresql://ftrun@127.0.0.1:" + std::to_string(proxy.port()) + "/postgres";
+  const auto sweep_file =
+      write(dir, "sweep.toml",
+            long_tiny(60, 300) + "\n[sweep]\nmethod = \"grid\"\n[sweep.params]\n\"optimizer.lr\" = [0.05]\n");
+  for (const char* host : {"host-a", "host-b"}) std::filesystem::create_directories(dir / host);
+  const auto worker = [&](const char* host, const std::string& store) {
+    return "cd '" + (dir / host) + "' && " + kFtrun + " sweep " + sweep_file + " --set experiment.threads=1 --store " +
+           store;
+  };
+  const std::string epochs_of_run =
+      "SELECT COUNT(*) FROM metrics WHERE scope = 'epoch' AND name = 'train_loss' AND run_id = ";
+
+  Result a;
+  std::thread worker_a = in_background(worker("host-a", through_proxy), a);
+  const bool a_started = wait_for(url, epochs_of_run + "1", 2);
+  proxy.cut();
+  const std::string rows_before_cut = psql(url, "SELECT COUNT(*) FROM metrics WHERE run_id = 1");
+  std::this_thread::sleep_for(std::chrono::seconds(4));  // A silent for longer than $FTRUN_TRIAL_STALE
+
+  Result b;
+  std::thread worker_b = in_background(worker("host-b", url), b);
+  const bool b_took_it = wait_for(url, epochs_of_run + "2", 1);  // the trial again, as run 2
+  proxy.mend();                                                  // A reaches the server again while both still train
+  worker_a.join();
+  worker_b.join();
+  REQUIRE(a_started);
+  REQUIRE(b_took_it);
+  INFO("worker A:\n" << a.output << "\nworker B:\n" << b.output);
+  CHECK(a.code == 0);
+  CHECK(b.code == 0);
+  CHECK_THAT(a.output, Contains("given to another worker") && Contains("refused"));
+  // A's run was closed for it when its trial was put back; nothing A sent after the cut is in it.
+  CHECK(psql(url, "SELECT status FROM runs WHERE id = 1") == "interrupted");
+  CHECK_THAT(psql(url, "SELECT error FROM runs WHERE id = 1"), Contains("sent no heartbeat") && Contains("put back"));
+  CHECK(psql(url, "SELECT COUNT(*) FROM metrics WHERE run_id = 1") == rows_before_cut);
+  // The trial is B's, with B's run, complete.
+  CHECK(psql(url, "SELECT state || ' ' || run_id || ' ' || attempts FROM trials WHERE number = 0") == "completed 2 2");
+  CHECK(psql(url, "SELECT status FROM runs WHERE id = 2") == "completed");
+  CHECK(psql(url, epochs_of_run + "2") == "60");
+  CHECK(psql(url, "SELECT COUNT(*) FROM runs") == "2");
+}
+
+TEST_CASE("three hosts' workers share one sweep on the server: 24 runs, each taken once, every row there",
+          "[e2e][pg][concurrency]") {
+  ftrun_test::TestServer server;
+  if (server.unavailable()) return;
+  TempDir dir;
+  ScopedEnvironment passfile("PGPASSFILE", dir / "none");
+  const std::string url = server.url();
+  std::string rates;
+  for (int i = 0; i < 24; ++i) rates += (i ? ", " : "") + std::to_string(0.01 + 0.001 * i);
+  const auto sweep_file = write(
+      dir, "sweep.toml", kTiny + "\n[sweep]\nmethod = \"grid\"\n[sweep.params]\n\"optimizer.lr\" = [" + rates + "]\n");
+  // Three "hosts": separate processes, each in a scratch folder of its own, started together.
+  std::vector<Result> hosts(3);
+  std::vector<std::thread> workers;
+  for (std::size_t h = 0; h < hosts.size(); ++h) {
+    const std::string folder = dir / ("host-" + std::to_string(h));
+    std::filesystem::create_directories(folder);
+    workers.push_back(in_background(
+        "cd '" + folder + "' && " + kFtrun + " sweep " + sweep_file + " --set experiment.threads=1 --store " + url,
+        hosts[h]));
+  }
+  for (auto& worker : workers) worker.join();
+  for (const auto& host : hosts) {
+    INFO(host.output);
+    CHECK(host.code == 0);
+  }
+  CHECK(psql(url, "SELECT COUNT(*) FROM trials WHERE state = 'completed' AND attempts = 1") == "24");
+  CHECK(psql(url, "SELECT COUNT(DISTINCT run_id) FROM trials") == "24");
+  CHECK(psql(url, "SELECT COUNT(*) FROM runs WHERE status = 'completed'") == "24");
+  CHECK(psql(url, "SELECT COUNT(*) FROM runs") == "24");
+  // Every run has all its rows: both epochs, and as many step rows as every other run.
+  CHECK(psql(url, "SELECT COUNT(*) FROM epoch_metrics WHERE val_loss IS NOT NULL") == "48");
+  CHECK(psql(url,
+             "SELECT COUNT(DISTINCT n) || ' ' || MIN(n) FROM (SELECT COUNT(*) AS n FROM metrics WHERE scope = "
+             "'step' GROUP BY run_id) AS steps") == "1 " + psql(url,
+                                                                "SELECT COUNT(*) FROM metrics WHERE scope = "
+                                                                "'step' AND run_id = 1"));
+  // The work was shared: more than one host ran trials.
+  CHECK(std::stoi(psql(url, "SELECT COUNT(DISTINCT pid) FROM runs")) > 1);
 }

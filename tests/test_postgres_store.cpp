@@ -281,6 +281,15 @@ TEST_CASE("eight processes share a PostgreSQL store: every row recorded, every t
   store_workloads::eight_workers_take_every_trial_once(new_database(server, "eight_workers"), dir);
 }
 
+TEST_CASE("a worker cut off from its PostgreSQL store gets its late rows refused", "[store][pg][sweep]") {
+  ftrun_test::TestServer server;
+  if (server.unavailable()) return;
+  const std::string url = new_database(server, "cut_off_worker");
+  Reader reader(url);
+  store_workloads::a_cut_off_workers_rows_are_refused(url,
+                                                      [&](const std::string& sql) { reader.connection->execute(sql); });
+}
+
 TEST_CASE("a trial whose worker on another host fell silent is put back, judged by the server's clock",
           "[store][pg][sweep]") {
   ftrun_test::TestServer server;

@@ -4,6 +4,8 @@
 #include "store/closing_journal.h"
 #include "store/results_store.h"
 #include "store/schema.h"
+#include "store/sqlite_connection.h"
+#include "store/store_internals.h"
 #include "store_workloads.h"
 #include "temp_dir.h"
 
@@ -382,4 +384,24 @@ TEST_CASE("a closing journal cut short, or of more rows than fit, is handled wit
   // Cut short while being written (no end line): not applied.
   fs::resize_file(journal, 200);
   CHECK_FALSE(ft::read_closing_journal(journal));
+}
+
+TEST_CASE("rows a cut-off write committed are found, so that its retry does not record them twice", "[store]") {
+  TempDir dir;
+  const std::string path = dir / "ftrun.db";
+  ft::ResultsStore store(path);
+  const auto id = store.begin_run(tiny_run());
+  SQLite::Database database(path, SQLite::OPEN_READWRITE);
+  ft::SqliteConnection connection(database);
+  const std::vector<ft::MetricRow> held = {{"step", 1, 1, "train_loss", 1.0}, {"step", 1, 2, "train_loss", 0.9}};
+  const std::vector<ft::MetricRow> more = {{"step", 1, 3, "train_loss", 0.8}, {"epoch", 1, 3, "train_loss", 0.9}};
+  std::vector<ft::MetricRow> all = held;
+  all.insert(all.end(), more.begin(), more.end());
+  CHECK(ft::store_internals::rows_already_recorded(connection, id, all) == 0);  // none yet
+  store.log_metrics(id, held);
+  // The held rows went in before the connection dropped: the next write of everything held leaves them out.
+  CHECK(ft::store_internals::rows_already_recorded(connection, id, all) == held.size());
+  CHECK(ft::store_internals::rows_already_recorded(connection, id, more) == 0);
+  store.log_metrics(id, all);  // a write that was not cut off writes what it is given
+  CHECK(ft::store_internals::rows_already_recorded(connection, id, all) == all.size());
 }

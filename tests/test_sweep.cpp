@@ -162,6 +162,15 @@ TEST_CASE("eight processes take every trial of a sweep exactly once", "[sweep][s
   store_workloads::eight_workers_take_every_trial_once(dir / "sweep.db", dir);
 }
 
+TEST_CASE("a worker cut off from its SQLite store gets its late rows refused", "[sweep][store]") {
+  TempDir dir;
+  const std::string path = dir / "sweep.db";
+  store_workloads::a_cut_off_workers_rows_are_refused(path, [&](const std::string& sql) {
+    SQLite::Database db(path, SQLite::OPEN_READWRITE);
+    db.exec(sql);
+  });
+}
+
 TEST_CASE("a trial whose worker died is put back, and failed once its retries are used", "[sweep][store]") {
   TempDir dir;
   const std::string path = dir / "sweep.db";

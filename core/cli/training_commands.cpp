@@ -42,10 +42,11 @@
 namespace ft {
 namespace {
 
-// A worker says it is alive this often; a trial whose worker was silent for much longer is put back. On the
-// worker's own host a dead process is noticed at once (its pid is gone).
-constexpr std::chrono::seconds kHeartbeatPeriod{30};
-constexpr std::chrono::seconds kStaleAfter{300};
+// A worker says it is alive every tenth of $FTRUN_TRIAL_STALE (default 300 s: every 30 s); a trial whose worker was
+// silent for longer is put back. On the worker's own host a dead process is noticed at once (its pid is gone).
+std::chrono::seconds heartbeat_period(const StoreOptions& options) {
+  return std::max(std::chrono::seconds(1), options.trial_stale / 10);
+}
 
 void print_group_runs(ResultsStore& store, const std::string& group_id) {
   RunFilter filter;
@@ -417,7 +418,7 @@ int command_lr_find(const TrainingRequest& request, PluginCatalog& catalog) {
   record("suggested_lr_steepest", suggestions.steepest);
   record("suggested_lr_minimum_over_10", suggestions.minimum_over_10);
   record("suggested_lr_valley", suggestions.valley);
-  store.log_metrics(run_id, rows);
+  store.add_analysis(run_id, rows);
 
   std::printf("\nlr-find on %s (run %lld, %zu steps): smoothed training loss against the head's learning rate\n\n%s\n",
               tested.c_str(), static_cast<long long>(run_id), smoothed.size(), text_plot(lrs, smoothed).c_str());
@@ -450,10 +451,10 @@ int command_sweep_worker(const TrainingRequest& request, PluginCatalog& catalog)
   const auto sampler = sweep_sampler(sweep.config, stored->direction == "min", catalog);
   const TrialProposer propose = proposes_as_it_goes(sweep.config) ? trial_proposer(sweep, *sampler) : TrialProposer();
   install_stop_handlers();
-  Heartbeat heartbeat(store.path(), request.sweep_id, kHeartbeatPeriod);
+  Heartbeat heartbeat(store.path(), request.sweep_id, heartbeat_period(store.options()));
   int ran = 0;
   while (!stop_requested()) {
-    const auto number = store.claim_trial(request.sweep_id, kStaleAfter, propose);
+    const auto number = store.claim_trial(request.sweep_id, store.options().trial_stale, propose);
     if (!number) break;
     const SweepTrial trial = stored_trial(sweep, store.trials_of(request.sweep_id), *number);
     ExperimentPlan plan = trial_plan(sweep, trial);
@@ -485,7 +486,7 @@ int command_sweep_worker(const TrainingRequest& request, PluginCatalog& catalog)
         log::warn(
             fmt::format("sweep {}: trial {} was given to another worker while this one was silent (no "
                         "heartbeat for {} s); its run {} stays recorded, but not as the trial's result",
-                        request.sweep_id, *number, kStaleAfter.count(), result.run_ids.back()));
+                        request.sweep_id, *number, store.options().trial_stale.count(), result.run_ids.back()));
       }
     } catch (const Interrupted&) {
       store.release_trial(request.sweep_id, *number);  // Ctrl-C is not the trial's fault: it runs again
@@ -500,6 +501,11 @@ int command_sweep_worker(const TrainingRequest& request, PluginCatalog& catalog)
     } catch (const DataError&) {
       store.release_trial(request.sweep_id, *number);
       throw;
+    } catch (const RunNotHeld& e) {
+      // This worker was silent long enough for its trial to go to another; the store refused its rows. The trial
+      // is not this worker's to close: it goes on with the next one.
+      log::warn(fmt::format("sweep {}: trial {} was given to another worker while this one was silent: {}",
+                            request.sweep_id, *number, e.what()));
     } catch (const StoreError&) {
       throw;  // left running: the next worker to look finds this process gone and puts the trial back
     } catch (const Diverged& e) {

@@ -112,6 +112,8 @@ std::optional<std::string> train_recorded_run(ResultsStore& store, std::int64_t 
     try {
       record_pending_checkpoint();
       store.finish_run(run_id, status, error, unsaved);
+    } catch (const RunNotHeld&) {
+      throw;  // closed already, by whoever took it
     } catch (const StoreError& store_error) {
       throw StoreError(fmt::format("{}\nrun {} could not be recorded as {}: {}", error, run_id, to_string(status),
                                    store_error.what()));
@@ -136,6 +138,10 @@ std::optional<std::string> train_recorded_run(ResultsStore& store, std::int64_t 
   } catch (const Diverged& e) {
     close(RunStatus::diverged, e.what());
     log::error(fmt::format("run {} diverged", run_id));
+    throw;
+  } catch (const RunNotHeld& e) {
+    // Its trial was put back while this process was cut off, or another process resumed it: that one's rows stand.
+    log::error(fmt::format("run {} stopped: {}", run_id, e.what()));
     throw;
   } catch (const StoreError& e) {
     // Said before closing, which waits for the store longer than any other write.

@@ -62,6 +62,9 @@ StoreOptions store_options_from_environment() {
   if (const auto seconds = seconds_from_environment("FTRUN_STORE_OUTAGE", 7 * 86400)) {
     options.outage_limit = std::chrono::seconds(static_cast<std::int64_t>(*seconds));
   }
+  if (const auto seconds = seconds_from_environment("FTRUN_TRIAL_STALE", 7 * 86400)) {
+    options.trial_stale = std::chrono::seconds(std::max<std::int64_t>(2, static_cast<std::int64_t>(*seconds)));
+  }
   if (const char* env = std::getenv("FTRUN_CHECKPOINT_DIR"); env && *env) options.checkpoint_dir = env;
   return options;
 }

@@ -60,10 +60,10 @@ std::string trimmed(std::string text) {
 }
 
 // The server settings of ftrun's sessions, as libpq's `options` keyword (which a reset connection keeps), before
-// any the URL gives (?options=...), so that the user's own win. jit = off: the store's questions are many small index lookups (run_summary's
-// correlated subqueries), whose costs the planner overestimates, so PostgreSQL's JIT compiled them for ~0.4 s
-// each time to save milliseconds (bench/store_postgres.sh: `ftrun runs` over 1,000 runs took 1.15 s with it,
-// 0.2 s without).
+// any the URL gives (?options=...), so that the user's own win. jit = off: the store's questions are many small index
+// lookups (run_summary's correlated subqueries), whose costs the planner overestimates, so PostgreSQL's JIT compiled
+// them for ~0.4 s each time to save milliseconds (bench/store_postgres.sh: `ftrun runs` over 1,000 runs took 1.15 s
+// with it, 0.2 s without).
 std::string session_options(const std::string& url) {
   std::string options;
   if (PQconninfoOption* parsed = PQconninfoParse(url.c_str(), nullptr)) {
@@ -107,9 +107,15 @@ PostgresConnection::PostgresConnection(const std::string& url, std::chrono::seco
   check_postgres_url(url);
   const std::string timeout = std::to_string(connect_timeout.count());
   const std::string options = session_options(url);
-  // expand_dbname = 1: `dbname` is the whole URL, the other keywords add to it (and win over the URL's own).
-  const char* keywords[] = {"dbname", "connect_timeout", "application_name", "options", nullptr};
-  const char* values[] = {url.c_str(), timeout.c_str(), "ftrun", options.c_str(), nullptr};
+  // expand_dbname = 1: `dbname` is the whole URL; the keywords before it are defaults the URL may override, those
+  // after it win over the URL's own. TCP keepalives: a network that silently drops a worker's packets (a partition,
+  // not a refused connection) is noticed within about a minute, not the system's two hours, so that the worker
+  // holds its rows and tries again rather than waiting on a dead connection.
+  const char* keywords[] = {
+      "keepalives", "keepalives_idle", "keepalives_interval", "keepalives_count", "tcp_user_timeout",
+      "dbname",     "connect_timeout", "application_name",    "options",          nullptr};
+  const char* values[] = {"1",    "30", "10", "3", "60000", url.c_str(), timeout.c_str(), "ftrun", options.c_str(),
+                          nullptr};
   connection_ = PQconnectdbParams(keywords, values, /*expand_dbname=*/1);
   if (connection_ == nullptr) throw StoreError("results store " + url + ": cannot connect: out of memory");
   if (PQstatus(connection_) != CONNECTION_OK) {

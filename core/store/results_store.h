@@ -36,6 +36,14 @@ class StoreUnreachable : public StoreError {
   using StoreError::StoreError;
 };
 
+/// A write for a run this process no longer holds: its sweep trial was put back while the process was silent (a
+/// network cut, a frozen machine) and the run was closed for it, or another process resumed the run. The rows are
+/// refused, not mixed into the run, and nothing is kept for later: the process is to stop the run.
+class RunNotHeld : public StoreError {
+ public:
+  using StoreError::StoreError;
+};
+
 enum class RunStatus { running, completed, failed, interrupted, diverged, pruned };
 const char* to_string(RunStatus status);
 
@@ -50,11 +58,14 @@ struct StoreOptions {
   /// How long a training run keeps training while its database server cannot be reached, holding the rows it
   /// could not write, before it stops and closes as failed.
   std::chrono::seconds outage_limit{600};
+  /// How long a sweep worker on another host may send no heartbeat before its trial is put back for another worker
+  /// (and its run closed). Its heartbeat comes every tenth of this.
+  std::chrono::seconds trial_stale{300};
 };
 
 /// Options with the busy timeout from $FTRUN_STORE_TIMEOUT (seconds), the outage limit from $FTRUN_STORE_OUTAGE
-/// (seconds) and the checkpoint folder from $FTRUN_CHECKPOINT_DIR, when set. Throws ConfigError when a number is
-/// not one.
+/// (seconds), a silent worker's time from $FTRUN_TRIAL_STALE (seconds) and the checkpoint folder from
+/// $FTRUN_CHECKPOINT_DIR, when set. Throws ConfigError when a number is not one.
 StoreOptions store_options_from_environment();
 
 struct PluginUse {
@@ -197,8 +208,12 @@ class ResultsStore {
 
   /// Inserts a run in status "running" with its parameters and plugins, atomically; returns its id.
   std::int64_t begin_run(const NewRun& run);
-  /// Appends metric rows in one transaction. NaN values are stored as NULL.
+  /// Appends metric rows in one transaction. NaN values are stored as NULL. Throws RunNotHeld when the run is not
+  /// running in this process (nor is any of the writes below, up to finish_run).
   void log_metrics(std::int64_t run_id, const std::vector<MetricRow>& rows);
+  /// Appends rows worked out from a run that has ended (lr-find's smoothed curve and its suggestions); refused
+  /// while the run runs in another process.
+  void add_analysis(std::int64_t run_id, const std::vector<MetricRow>& rows);
   /// Records the run's last checkpoint, as an absolute path.
   void set_checkpoint(std::int64_t run_id, const std::string& path);
   /// Ends a run, writing `unsaved` metric rows (those a failed write could not record) in the same transaction;
@@ -323,6 +338,13 @@ class ResultsStore {
   /// Throws when a store at version 0 already holds tables: another program's database.
   void refuse_foreign_tables();
 
+  /// Throws RunNotHeld unless run `run_id` is running in this process (same host and pid): the fence of every
+  /// write of a running run, checked inside its transaction.
+  void check_run_held(std::int64_t run_id);
+  /// Records `rows` for run `run_id` inside a write; on a `retry`, or after a write of the run was cut off, leaves
+  /// out those already recorded (store_internals::rows_already_recorded).
+  void insert_new_rows(std::int64_t run_id, const std::vector<MetricRow>& rows, bool retry);
+
   /// The file beside the store where run `run_id`'s closing is kept when the database cannot take it
   /// (closing_journal.cpp): `<checkpoint_dir>/run-<id>/closing`.
   std::string closing_journal_path(std::int64_t run_id) const;
@@ -352,6 +374,8 @@ class ResultsStore {
   /// Every query of the store goes through this, whichever the backend (sql_connection.h).
   std::unique_ptr<SqlConnection> sql_;
   mutable std::map<std::string, std::unique_ptr<SqlQuery>> statements_;
+  /// Runs whose last write of metric rows ended with the server unreachable, perhaps after it committed.
+  std::set<std::int64_t> cut_off_writes_;
 };
 
 /// The store path to use: the command line's, else the experiment's, else $FTRUN_STORE, else results/ftrun.db.

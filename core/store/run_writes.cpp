@@ -19,6 +19,7 @@
 #include <cmath>
 #include <filesystem>
 #include <optional>
+#include <utility>
 
 namespace fs = std::filesystem;
 
@@ -174,13 +175,86 @@ void store_internals::insert_metrics(SqlConnection& sql, std::int64_t run_id, co
   }
 }
 
+void ResultsStore::check_run_held(std::int64_t run_id) {
+  SqlQuery query(*sql_, "SELECT status, host, pid, error FROM runs WHERE id = ?");
+  query.bind(1, run_id);
+  if (!query.executeStep()) throw RunNotHeld("results store " + path_ + ": no run " + std::to_string(run_id));
+  const std::string status = query.getColumn(0).getString(), host = query.getColumn(1).getString();
+  const std::int64_t pid = query.getColumn(2).getInt64();
+  if (status == "running" && host == host_name() && pid == ::getpid()) return;
+  throw RunNotHeld("results store " + path_ + ": run " + std::to_string(run_id) + " is no longer this process's (" +
+                   (status == "running"
+                        ? "it is running in " + host + " pid " + std::to_string(pid)
+                        : "it was recorded as " + status +
+                              (query.getColumn(3).isNull() ? "" : ": " + query.getColumn(3).getString())) +
+                   "); its rows from here are refused, not mixed into it");
+}
+
+std::size_t store_internals::rows_already_recorded(SqlConnection& sql, std::int64_t run_id,
+                                                   const std::vector<MetricRow>& rows) {
+  SqlQuery last(sql, "SELECT scope, epoch, step, name FROM metrics WHERE run_id = ? ORDER BY rowid DESC LIMIT 1");
+  last.bind(1, run_id);
+  if (!last.executeStep()) return 0;
+  const MetricRow found{last.getColumn(0).getString(), last.getColumn(1).getInt64(), last.getColumn(2).getInt64(),
+                        last.getColumn(3).getString(), 0};
+  for (std::size_t i = rows.size(); i-- > 0;) {
+    const MetricRow& row = rows[i];
+    if (row.scope == found.scope && row.epoch == found.epoch && row.step == found.step && row.name == found.name) {
+      return i + 1;
+    }
+  }
+  return 0;
+}
+
+namespace {
+
+bool closed_by_this_process(SqlConnection& sql, std::int64_t run_id, const std::string& status) {
+  SqlQuery run(sql, "SELECT status, host, pid FROM runs WHERE id = ?");
+  run.bind(1, run_id);
+  return run.executeStep() && run.getColumn(0).getString() == status && run.getColumn(1).getString() == host_name() &&
+         run.getColumn(2).getInt64() == ::getpid();
+}
+
+}  // namespace
+
+void ResultsStore::insert_new_rows(std::int64_t run_id, const std::vector<MetricRow>& rows, bool retry) {
+  const std::size_t skip = retry || cut_off_writes_.count(run_id) ? rows_already_recorded(*sql_, run_id, rows) : 0;
+  if (skip > 0) {
+    insert_metrics(*sql_, run_id, std::vector<MetricRow>(rows.begin() + static_cast<std::ptrdiff_t>(skip), rows.end()));
+  } else {
+    insert_metrics(*sql_, run_id, rows);
+  }
+}
+
 void ResultsStore::log_metrics(std::int64_t run_id, const std::vector<MetricRow>& rows) {
   if (rows.empty()) return;
-  write("record metrics", options_.write_attempts, [&] { insert_metrics(*sql_, run_id, rows); });
+  bool retry = false;
+  try {
+    write("record metrics", options_.write_attempts, [&] {
+      check_run_held(run_id);
+      insert_new_rows(run_id, rows, std::exchange(retry, true));
+    });
+  } catch (const StoreUnreachable&) {
+    cut_off_writes_.insert(run_id);
+    throw;
+  }
+  cut_off_writes_.erase(run_id);
+}
+
+void ResultsStore::add_analysis(std::int64_t run_id, const std::vector<MetricRow>& rows) {
+  write("record the run's analysis", options_.write_attempts, [&] {
+    SqlQuery status(*sql_, "SELECT status FROM runs WHERE id = ?");
+    status.bind(1, run_id);
+    const bool running = status.executeStep() && status.getColumn(0).getString() == "running";
+    status.reset();
+    if (running) check_run_held(run_id);
+    insert_metrics(*sql_, run_id, rows);
+  });
 }
 
 void ResultsStore::set_checkpoint(std::int64_t run_id, const std::string& path) {
   write("record the checkpoint", options_.write_attempts, [&] {
+    check_run_held(run_id);
     SqlQuery update(*sql_, "UPDATE runs SET checkpoint_path = ? WHERE id = ?");
     update.bind(1, fs::absolute(path).lexically_normal().string());
     update.bind(2, static_cast<std::int64_t>(run_id));
@@ -192,8 +266,13 @@ void ResultsStore::finish_run(std::int64_t run_id, RunStatus status, const std::
                               const std::vector<MetricRow>& unsaved) {
   const std::string journal = closing_journal_path(run_id);
   try {
+    bool retry = false;
     write("close run " + std::to_string(run_id), 3 * options_.write_attempts, [&] {
-      insert_metrics(*sql_, run_id, unsaved);
+      // A closing whose COMMIT reached the server just before the connection went is not closed twice (nor
+      // refused as no longer this process's).
+      if (std::exchange(retry, true) && closed_by_this_process(*sql_, run_id, to_string(status))) return;
+      check_run_held(run_id);
+      insert_new_rows(run_id, unsaved, true);
       SqlQuery update(*sql_, "UPDATE runs SET status = ?, ended_at = ?, error = ? WHERE id = ?");
       update.bind(1, to_string(status));
       update.bind(2, now_utc());
@@ -204,6 +283,8 @@ void ResultsStore::finish_run(std::int64_t run_id, RunStatus status, const std::
       update.bind(4, static_cast<std::int64_t>(run_id));
       update.exec();
     });
+  } catch (const RunNotHeld&) {
+    throw;  // not this process's to close: nothing to keep for later
   } catch (const StoreError& failure) {
     // The database cannot take the closing row (its disk is full, or it is locked past every retry): the closing
     // goes into the space reserved when the run began, and the next ftrun that opens the store records it.

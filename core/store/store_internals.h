@@ -134,6 +134,12 @@ inline std::chrono::milliseconds conflict_pause(int attempt) {
 // share. NaN values are written as NULL.
 void insert_metrics(SqlConnection& sql, std::int64_t run_id, const std::vector<MetricRow>& rows);
 
+/// How many of `rows` (from the first) run `run_id` has recorded already: a write cut off by a lost connection
+/// may have committed before the connection went, and its retry, or the next write of the rows it held, must not
+/// record them twice. The run's last recorded row is looked for among `rows` (a run's rows never repeat a scope,
+/// epoch, step and name).
+std::size_t rows_already_recorded(SqlConnection& sql, std::int64_t run_id, const std::vector<MetricRow>& rows);
+
 // Refuses a store whose schema is newer than this ftrun's, whichever its backend.
 inline void refuse_newer_schema(const std::string& path, int version) {
   if (version <= kStoreSchemaVersion) return;

@@ -136,7 +136,10 @@ std::optional<std::int64_t> ResultsStore::claim_trial(std::int64_t sweep_id, std
     running.bind(1, sweep_id);
     struct Gone {
       std::int64_t number, attempts;
-      std::string worker;
+      std::string host;
+      std::int64_t pid;
+      double silent;
+      std::string worker() const { return host + " pid " + std::to_string(pid); }
     };
     std::vector<Gone> gone;
     while (running.executeStep()) {
@@ -145,8 +148,7 @@ std::optional<std::int64_t> ResultsStore::claim_trial(std::int64_t sweep_id, std
       const double silent = running.getColumn(4).isNull() ? 1e9 : running.getColumn(4).getDouble();
       const bool dead = (worker_host == host && !process_alive(pid)) || silent > static_cast<double>(stale.count());
       if (dead) {
-        gone.push_back({running.getColumn(0).getInt64(), running.getColumn(3).getInt64(),
-                        worker_host + " pid " + std::to_string(pid)});
+        gone.push_back({running.getColumn(0).getInt64(), running.getColumn(3).getInt64(), worker_host, pid, silent});
       }
     }
     running.reset();
@@ -155,12 +157,27 @@ std::optional<std::int64_t> ResultsStore::claim_trial(std::int64_t sweep_id, std
       SqlQuery update(*sql_, R"(UPDATE trials SET state = ?, error = ?, host = NULL, pid = NULL
           WHERE sweep_id = ? AND number = ? AND state = 'running')");
       update.bind(1, give_up ? "failed" : "waiting");
-      update.bind(2, "its worker (" + trial.worker + ") stopped before the trial ended" +
+      update.bind(2, "its worker (" + trial.worker() + ") stopped before the trial ended" +
                          (give_up ? ", " + std::to_string(trial.attempts) + " time(s): no retries left"
                                   : std::string("; put back")));
       update.bind(3, sweep_id);
       update.bind(4, trial.number);
       update.exec();
+      // The trial's runs, which that worker may still be training (cut off from the store, not dead), are closed
+      // for it: their fence (check_run_held) then refuses the rows it sends if it comes back. A worker trains one
+      // trial at a time, so its running runs of this sweep are that trial's.
+      SqlQuery close(*sql_, R"(UPDATE runs SET status = 'interrupted', ended_at = ?, error = ?
+          WHERE status = 'running' AND group_id = ? AND host = ? AND pid = ?)");
+      close.bind(1, now_utc());
+      close.bind(2, "its worker (" + trial.worker() + ") " +
+                        (trial.host == host && !process_alive(trial.pid)
+                             ? std::string("ended without closing it")
+                             : "sent no heartbeat for " + std::to_string(static_cast<long long>(trial.silent)) + " s") +
+                        "; trial " + std::to_string(trial.number) + " was put back for another worker");
+      close.bind(3, sweep_group(sweep_id));
+      close.bind(4, trial.host);
+      close.bind(5, trial.pid);
+      close.exec();
     }
 
     SqlQuery next(*sql_, "SELECT MIN(number) FROM trials WHERE sweep_id = ? AND state = 'waiting'");
