@@ -4,10 +4,15 @@
 # time of each question on both, best of three. Starts a throw-away PostgreSQL 15 of its own (Debian's, as the tests
 # do; as `nobody` when run as root) with its default durability (fsync on). Numbers go to docs/performance.md.
 #   bench/store_postgres.sh [RUNS [STEPS]]   (default 1000 runs, 10 steps per epoch)
+# Beyond 1,000 runs (issue 23's 10,000), the first 1,000 are generated and merged, and the rest are copies of them
+# under new ids (their groups and processes renumbered too), made inside each database: generating and merging
+# 10,000 runs would take ~25 minutes, copying them takes ~5.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 runs=${1:-1000}
 steps=${2:-10}
+base=$(( runs < 1000 ? runs : 1000 ))
+copies=$(( (runs + base - 1) / base ))
 ninja -C build ftrun ftrun_store_bench > /dev/null
 
 bin=/usr/lib/postgresql/15/bin
@@ -32,15 +37,55 @@ build/ftrun_store_bench record "$dir/record.db" 20 100
 echo "PostgreSQL 15 (same machine, TCP on 127.0.0.1):"
 build/ftrun_store_bench record "$url" 20 100
 
+# The questions' runs go to a database of their own (the recording above left its runs in `postgres`).
+"$bin/psql" -q "$url" -c "CREATE DATABASE questions"
+url="postgresql://ftrun@127.0.0.1:$port/questions"
 sqlite="$dir/questions.db"
-build/ftrun_store_bench generate "$sqlite" "$runs" 100 "$steps" > /dev/null
+build/ftrun_store_bench generate "$sqlite" "$base" 100 "$steps" > /dev/null
 start=$(date +%s.%N)
 build/ftrun merge "$url" "$sqlite"
 printf 'merge took %.0f s\n' "$(echo "$start $(date +%s.%N)" | awk '{ print $2 - $1 }')"
 
+# Copies 2..COPIES of the first BASE runs, as SQL both dialects read. ($1: SQL run first, e.g. to turn triggers off.)
+copy_runs_sql() {
+  local k="WITH RECURSIVE k(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM k WHERE n < $((copies - 1)))"
+  cat << SQL
+$1
+INSERT INTO runs (id, name, stage, group_id, status, started_at, ended_at, experiment_file, config_toml, seed, device,
+                  threads, ftrun_version, torch_version, host, pid, task, primary_metric, primary_direction)
+  $k SELECT id + $base * n, name, stage, group_id || '-' || n, status, started_at, ended_at, experiment_file,
+            config_toml, seed, device, threads, ftrun_version, torch_version, host, pid + $base * n, task,
+            primary_metric, primary_direction FROM runs, k WHERE id <= $base;
+INSERT INTO run_params (run_id, key, value, is_default)
+  $k SELECT run_id + $base * n, key, value, is_default FROM run_params, k WHERE run_id <= $base;
+INSERT INTO metrics (run_id, scope, epoch, step, name, value)
+  $k SELECT run_id + $base * n, scope, epoch, step, name, value FROM k, metrics WHERE run_id <= $base;
+SQL
+}
+if [ "$copies" -gt 1 ]; then
+  start=$(date +%s.%N)
+  # SQLite's triggers fill epoch_metrics from the copied rows; PostgreSQL's are turned off for the copy (it is
+  # ~10x faster), so its epoch_metrics rows are copied as well.
+  { copy_runs_sql "PRAGMA synchronous = OFF; BEGIN;"; echo "COMMIT;"; } | sqlite3 "$sqlite"
+  {
+    copy_runs_sql "SET session_replication_role = replica; BEGIN;"
+    cat << SQL
+INSERT INTO epoch_metrics SELECT e.run_id + $base * k.n, e.epoch, e.train_loss, e.train_accuracy, e.val_loss,
+  e.val_accuracy, e.lr, e.images_per_second, e.seconds, e.train_primary, e.val_primary
+  FROM epoch_metrics e, generate_series(1, $((copies - 1))) AS k(n) WHERE e.run_id <= $base;
+COMMIT;
+SELECT setval(pg_get_serial_sequence('runs', 'id'), $((base * copies)));
+VACUUM ANALYZE;
+SQL
+  } | "$bin/psql" -q -v ON_ERROR_STOP=1 "$url" > /dev/null
+  sqlite3 "$sqlite" ANALYZE
+  printf 'copied the %d runs %d times in each store in %.0f s\n' "$base" "$((copies - 1))" \
+    "$(echo "$start $(date +%s.%N)" | awk '{ print $2 - $1 }')"
+fi
+
 source bench/best_of_three.sh
 
-echo "questions over $runs runs x 100 epochs x $steps steps ($(sqlite3 "$sqlite" 'SELECT COUNT(*) FROM metrics') metric rows): SQLite, PostgreSQL"
+echo "questions over $((base * copies)) runs x 100 epochs x $steps steps ($(sqlite3 "$sqlite" 'SELECT COUNT(*) FROM metrics') metric rows): SQLite, PostgreSQL"
 question() {
   printf '  %s s  %s s  ftrun %s\n' "$(best_of_three_seconds "$sqlite" "$@")" "$(best_of_three_seconds "$url" "$@")" "$*"
 }
@@ -48,6 +93,7 @@ question runs --limit 1000
 question runs --where "optimizer.lr >= 1e-3 and val_loss.min < 1.5" --order-by "val_accuracy.max desc" --limit 1000
 question compare optimizer.lr
 question compare lr/backbone
-question overfit
+question overfit  # the newest 1,000
+question overfit --limit "$((base * copies))"
 question overfit --where "val_loss.argmin < 50" --patience 5
 question show 500

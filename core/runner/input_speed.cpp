@@ -18,7 +18,7 @@ namespace ft {
 std::vector<EpochInputSpeed> measure_input_speed(PluginCatalog& catalog, const RunConfig& run, std::int64_t epochs) {
   configure_threads(run.threads);
   log::ComponentLogger dataset_log("dataset:" + run.dataset.type);
-  const auto dataset = catalog.make_dataset(run.dataset.type, run.dataset.params, {run.seed, dataset_log});
+  const auto dataset = catalog.make_dataset(run.dataset.type, run.dataset.params, {run.seed, dataset_log, ""});
   const BatchSource train(dataset->train(), dataset->info(), c10::Device(c10::kCPU), run.channels_last);
   std::vector<EpochInputSpeed> speeds;
   for (std::int64_t epoch = 0; epoch < epochs; ++epoch) {

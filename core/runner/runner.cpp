@@ -268,7 +268,7 @@ PlanResult Runner::resume(std::int64_t run_id, const ExperimentPlan& plan) {
     share_tensors(*group_, &state->tensors);
   }
   train_recorded_run(*store_, run_id, run, built, device, std::move(state), {}, group_);
-  return {"", {run_id}};
+  return {"", {run_id}, std::nullopt};
 }
 
 void Runner::resume_follower(const ExperimentPlan& plan) {

@@ -171,12 +171,12 @@ std::vector<RunOutcome> ResultsStore::outcomes_by(const std::string& key, const 
     const bool group_rate = key.rfind("lr/", 0) == 0;
     // The per-epoch rows (one per group and epoch, ftrun 0.1 after 2026-11-30) are read first: a run's step rows
     // are a hundred times as many, and runs recorded before hold only those.
-    std::string sql = group_rate ? R"(SELECT * FROM (SELECT s.id, s.stage, s.status, COALESCE(
+    // Runs without the rate are left out below, not by a WHERE on it: PostgreSQL would work it out twice per run.
+    std::string sql = group_rate ? R"(SELECT s.id, s.stage, s.status, COALESCE(
           (SELECT MAX(value) FROM metrics m WHERE m.run_id = s.id AND m.scope = 'epoch' AND m.name = :key),
           (SELECT MAX(value) FROM metrics m WHERE m.run_id = s.id AND m.scope = 'step' AND m.name = :key))
           AS value, s.best_val_primary, s.final_val_primary, s.name, s.group_id, s.primary_metric,
-          s.primary_direction FROM run_summary s) s
-        WHERE s.value IS NOT NULL)"
+          s.primary_direction FROM run_summary s WHERE 1 = 1)"
                                  : R"(SELECT s.id, s.stage, s.status, p.value, s.best_val_primary,
         s.final_val_primary, s.name, s.group_id, s.primary_metric, s.primary_direction FROM run_summary s
         JOIN run_params p ON p.run_id = s.id AND p.key = :key WHERE 1 = 1)";
@@ -191,6 +191,7 @@ std::vector<RunOutcome> ResultsStore::outcomes_by(const std::string& key, const 
     if (group) query.bind(":group", *group);
     std::vector<RunOutcome> runs;
     while (query.executeStep()) {
+      if (group_rate && query.getColumn(3).isNull()) continue;
       runs.push_back({query.getColumn(0).getInt64(), query.getColumn(1).getString(), query.getColumn(2).getString(),
                       value_text(query.getColumn(3)), optional_real(query, 4), optional_real(query, 5),
                       query.getColumn(8).getString(), query.getColumn(9).getString() != "min"});
@@ -214,10 +215,10 @@ std::map<std::int64_t, std::vector<ValidationRise>> ResultsStore::validation_ris
              validation_rises_of_runs_sql(ids) + ") AS rises ORDER BY run_id, first_epoch";
     };
     for_runs_in_pieces(run_ids, sql, {}, [&](const SqlQuery& query) {
-      runs[query.getColumn(0).getInt64()].push_back(
-          {query.getColumn(1).getInt64(), query.getColumn(2).getInt64(), query.getColumn(3).getInt64(),
-           real_or_nan(query, 4), real_or_nan(query, 5), real_or_nan(query, 6), real_or_nan(query, 7),
-           query.getColumn(8).getInt() != 0});
+      runs[query.getColumn(0).getInt64()].push_back({query.getColumn(1).getInt64(), query.getColumn(2).getInt64(),
+                                                     query.getColumn(3).getInt64(), real_or_nan(query, 4),
+                                                     real_or_nan(query, 5), real_or_nan(query, 6),
+                                                     real_or_nan(query, 7), query.getColumn(8).getInt() != 0});
     });
     return runs;
   });
