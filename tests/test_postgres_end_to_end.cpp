@@ -43,6 +43,10 @@ std::thread in_background(const std::string& command_line, Result& result) {
   });
 }
 
+// How many epochs run N has recorded: append N.
+const std::string kEpochsOfRun =
+    "SELECT COUNT(*) FROM metrics WHERE scope = 'epoch' AND name = 'train_loss' AND run_id = ";
+
 // Waits, for up to 5 minutes, until `sql` gives a number at least `least` on `url`.
 bool wait_for(const std::string& url, const std::string& sql, int least) {
   for (int i = 0; i < 3000; ++i) {
@@ -135,14 +139,12 @@ TEST_CASE(
   // Long enough (60 epochs, ~12 s here alone) that the server comes back, and the outage limit passes, while it
   // trains: with 12 epochs, on an idle machine, training ended before either.
   const auto experiment = write(dir, "long.toml", long_tiny(60, 300));
-  const std::string epochs_of_run =
-      "SELECT COUNT(*) FROM metrics WHERE scope = 'epoch' AND name = 'train_loss' AND run_id = ";
 
   // The server restarted after the first epoch, away for longer than a write's retries.
   Result restarted;
   std::thread training =
       in_background("cd '" + dir.path().string() + "' && " + kFtrun + " " + experiment + " --store " + url, restarted);
-  const bool started = wait_for(url, epochs_of_run + "1", 1);
+  const bool started = wait_for(url, kEpochsOfRun + "1", 1);
   CHECK(server.stop());
   std::this_thread::sleep_for(std::chrono::seconds(6));
   CHECK(server.start());
@@ -152,7 +154,7 @@ TEST_CASE(
   CHECK(restarted.code == 0);
   CHECK_THAT(restarted.output, Contains("training goes on, holding its rows") && Contains("answers again after"));
   CHECK(psql(url, "SELECT status FROM runs WHERE id = 1") == "completed");
-  CHECK(psql(url, epochs_of_run + "1") == "60");  // no gap: the rows held while it was away are there
+  CHECK(psql(url, kEpochsOfRun + "1") == "60");  // no gap: the rows held while it was away are there
   CHECK(psql(url, "SELECT COUNT(*) FROM epoch_metrics WHERE run_id = 1 AND val_loss IS NOT NULL") == "60");
 
   // Away for longer than $FTRUN_STORE_OUTAGE: the run stops, its closing and held rows kept beside its
@@ -161,7 +163,7 @@ TEST_CASE(
   std::thread second = in_background(
       "cd '" + dir.path().string() + "' && FTRUN_STORE_OUTAGE=2 " + kFtrun + " " + experiment + " --store " + url,
       given_up);
-  const bool second_started = wait_for(url, epochs_of_run + "2", 1);
+  const bool second_started = wait_for(url, kEpochsOfRun + "2", 1);
   CHECK(server.stop());
   second.join();
   CHECK(server.start());
@@ -173,7 +175,7 @@ TEST_CASE(
   CHECK(run_in(dir.path().string(), "runs --store " + url).code == 0);
   CHECK(psql(url, "SELECT status FROM runs WHERE id = 2") == "failed");
   CHECK_THAT(psql(url, "SELECT error FROM runs WHERE id = 2"), Contains("could not be reached"));
-  CHECK(psql(url, epochs_of_run + "2") ==
+  CHECK(psql(url, kEpochsOfRun + "2") ==
         psql(url, "SELECT MAX(epoch) FROM metrics WHERE scope = 'epoch' AND run_id = 2"));
 
   // Once the server is back, the failed run resumes from its last recorded checkpoint and ends as if never stopped.
@@ -181,7 +183,7 @@ TEST_CASE(
   INFO(resumed.output);
   CHECK(resumed.code == 0);
   CHECK(psql(url, "SELECT status FROM runs WHERE id = 2") == "completed");
-  CHECK(psql(url, epochs_of_run + "2") == "60");
+  CHECK(psql(url, kEpochsOfRun + "2") == "60");
 }
 
 TEST_CASE(
@@ -206,20 +208,18 @@ TEST_CASE(
     return "cd '" + (dir / host) + "' && " + kFtrun + " sweep " + sweep_file + " --set experiment.threads=1 --store " +
            store;
   };
-  const std::string epochs_of_run =
-      "SELECT COUNT(*) FROM metrics WHERE scope = 'epoch' AND name = 'train_loss' AND run_id = ";
 
   Result a;
   std::thread worker_a = in_background(worker("host-a", through_proxy), a);
-  const bool a_started = wait_for(url, epochs_of_run + "1", 2);
+  const bool a_started = wait_for(url, kEpochsOfRun + "1", 2);
   proxy.cut();
   const std::string rows_before_cut = psql(url, "SELECT COUNT(*) FROM metrics WHERE run_id = 1");
   std::this_thread::sleep_for(std::chrono::seconds(4));  // A silent for longer than $FTRUN_TRIAL_STALE
 
   Result b;
   std::thread worker_b = in_background(worker("host-b", url), b);
-  const bool b_took_it = wait_for(url, epochs_of_run + "2", 1);  // the trial again, as run 2
-  proxy.mend();                                                  // A reaches the server again while both still train
+  const bool b_took_it = wait_for(url, kEpochsOfRun + "2", 1);  // the trial again, as run 2
+  proxy.mend();                                                 // A reaches the server again while both still train
   worker_a.join();
   worker_b.join();
   REQUIRE(a_started);
@@ -235,7 +235,7 @@ TEST_CASE(
   // The trial is B's, with B's run, complete.
   CHECK(psql(url, "SELECT state || ' ' || run_id || ' ' || attempts FROM trials WHERE number = 0") == "completed 2 2");
   CHECK(psql(url, "SELECT status FROM runs WHERE id = 2") == "completed");
-  CHECK(psql(url, epochs_of_run + "2") == "60");
+  CHECK(psql(url, kEpochsOfRun + "2") == "60");
   CHECK(psql(url, "SELECT COUNT(*) FROM runs") == "2");
 }
 

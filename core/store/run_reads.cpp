@@ -117,6 +117,12 @@ namespace {
 // placeholders (999 before 3.32), many enough that 10,000 runs take a handful of round trips.
 constexpr std::size_t kRunsPerStatement = 900;
 
+// The one run's entry of an `_of_runs` read of one run, or nothing (an empty list).
+template <class Rows>
+Rows only_run(std::map<std::int64_t, Rows> runs) {
+  return runs.empty() ? Rows{} : std::move(runs.begin()->second);
+}
+
 // "(?, ?, ?)", one placeholder per id.
 std::string id_list(std::size_t count) {
   std::string list = "(";
@@ -139,10 +145,7 @@ void ResultsStore::for_runs_in_pieces(const std::vector<std::int64_t>& run_ids,
   }
 }
 
-std::vector<EpochRow> ResultsStore::epochs_of(std::int64_t run_id) const {
-  auto runs = epochs_of_runs({run_id});
-  return runs.empty() ? std::vector<EpochRow>{} : std::move(runs.begin()->second);
-}
+std::vector<EpochRow> ResultsStore::epochs_of(std::int64_t run_id) const { return only_run(epochs_of_runs({run_id})); }
 
 std::map<std::int64_t, std::vector<EpochRow>> ResultsStore::epochs_of_runs(
     const std::vector<std::int64_t>& run_ids) const {
@@ -201,8 +204,7 @@ std::vector<RunOutcome> ResultsStore::outcomes_by(const std::string& key, const 
 }
 
 std::vector<ValidationRise> ResultsStore::validation_rises_of(std::int64_t run_id) const {
-  auto runs = validation_rises_of_runs({run_id});
-  return runs.empty() ? std::vector<ValidationRise>{} : std::move(runs.begin()->second);
+  return only_run(validation_rises_of_runs({run_id}));
 }
 
 std::map<std::int64_t, std::vector<ValidationRise>> ResultsStore::validation_rises_of_runs(
