@@ -218,6 +218,7 @@ bool closed_by_this_process(SqlConnection& sql, std::int64_t run_id, const std::
 }  // namespace
 
 void ResultsStore::insert_new_rows(std::int64_t run_id, const std::vector<MetricRow>& rows, bool retry) {
+  if (rows.empty()) return;
   const std::size_t skip = retry || cut_off_writes_.count(run_id) ? rows_already_recorded(*sql_, run_id, rows) : 0;
   if (skip > 0) {
     insert_metrics(*sql_, run_id, std::vector<MetricRow>(rows.begin() + static_cast<std::ptrdiff_t>(skip), rows.end()));
@@ -270,9 +271,10 @@ void ResultsStore::finish_run(std::int64_t run_id, RunStatus status, const std::
     write("close run " + std::to_string(run_id), 3 * options_.write_attempts, [&] {
       // A closing whose COMMIT reached the server just before the connection went is not closed twice (nor
       // refused as no longer this process's).
-      if (std::exchange(retry, true) && closed_by_this_process(*sql_, run_id, to_string(status))) return;
+      const bool again = std::exchange(retry, true);
+      if (again && closed_by_this_process(*sql_, run_id, to_string(status))) return;
       check_run_held(run_id);
-      insert_new_rows(run_id, unsaved, true);
+      insert_new_rows(run_id, unsaved, again);
       SqlQuery update(*sql_, "UPDATE runs SET status = ?, ended_at = ?, error = ? WHERE id = ?");
       update.bind(1, to_string(status));
       update.bind(2, now_utc());
