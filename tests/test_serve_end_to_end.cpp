@@ -1,6 +1,8 @@
 // `ftrun serve` against a store made by real short runs: the JSON API, the pages' security headers, the token, the
 // read-only rule, and the pages rendered by Debian's Chromium (headless), which runs their script.
 #include "ftrun_cli.h"
+#include "postgres_server.h"
+#include "scoped_environment.h"
 #include "temp_dir.h"
 
 #include <SQLiteCpp/SQLiteCpp.h>
@@ -318,4 +320,53 @@ metric = "val_loss"
   CHECK_THAT(trials, Contains("data-key=\"optimizer.lr\""));
   const std::string overfitting = rendered("/overfit");
   CHECK_THAT(overfitting, Contains("data-run=\"1\"") && Contains("data-run=\"2\"") && Contains("class=\"thumbnail\""));
+}
+
+TEST_CASE("ftrun serve on a PostgreSQL store answers as on SQLite, and Chromium renders its pages",
+          "[e2e][serve][browser][pg]") {
+  ftrun_test::TestServer database;
+  if (database.unavailable()) return;
+  TempDir dir;
+  ScopedEnvironment passfile("PGPASSFILE", dir / "none");  // the password from PGPASSWORD, as a user's would be
+  const std::string url = database.url();
+  const auto experiment = write(dir, "tiny.toml", kTiny);
+  REQUIRE(run(experiment + " --store " + url).code == 0);
+  REQUIRE(run(experiment + " --store " + url + " --set 'experiment.name=" + kHostileName +
+              "' --set optimizer.lr=0.01 --set train.test=true")
+              .code == 0);
+  const auto sweep_file = write(dir, "sweep.toml",
+                                kTiny +
+                                    "\n[sweep]\nmethod = \"grid\"\nmetric = \"val_loss\"\n"
+                                    "[sweep.params]\n\"optimizer.lr\" = [0.02, 0.03]\n");
+  REQUIRE(run("sweep " + sweep_file + " --store " + url).code == 0);  // runs 3 and 4
+  Server server(dir, "--store " + url);
+  INFO(server.output);
+  REQUIRE(server.port > 0);
+  auto client = server.client();
+
+  const auto runs = nlohmann::json::parse(client.Get("/api/runs")->body);
+  REQUIRE(runs["runs"].size() == 4);
+  CHECK(runs["runs"][2]["name"] == kHostileName);
+  CHECK(runs["runs"][3]["params"]["optimizer.lr"] == 0.05);  // a number, as SQLite gives it, though stored as TEXT
+  const auto filtered = nlohmann::json::parse(client.Get("/api/runs?where=optimizer.lr%20%3C%200.025")->body);
+  CHECK(filtered["runs"].size() == 2);  // 0.01 and 0.02, compared as numbers
+  CHECK(nlohmann::json::parse(client.Get("/api/runs/1/epochs")->body)["epochs"].size() == 2);
+  const auto sweeps = nlohmann::json::parse(client.Get("/api/sweeps")->body);
+  REQUIRE(sweeps.size() == 1);
+  CHECK(sweeps[0]["trials"]["completed"] == 2);
+  CHECK(nlohmann::json::parse(client.Get("/api/overfit")->body)["runs"].size() == 4);
+  CHECK(client.Get("/api/compare.svg?key=optimizer.lr&sweep=1")->status == 200);
+
+  if (std::system("command -v chromium >/dev/null 2>&1") != 0) {
+    WARN("pages not rendered: Debian's chromium is not installed (scripts/setup installs it)");
+    return;
+  }
+  auto rendered = [&](const std::string& path) { return rendered_by_chromium(dir, server.port, path); };
+  const std::string page = rendered("/");
+  CHECK_THAT(page, Contains("data-run=\"1\"") && Contains("data-run=\"4\""));
+  CHECK_THAT(page, Contains("&lt;img src=x onerror=alert(1)&gt;&lt;script&gt;alert(2)&lt;/script&gt;"));
+  CHECK_THAT(rendered("/runs/1"), Contains("data-epoch=\"2\"") && Contains("curves.svg?epochs=2"));
+  CHECK_THAT(rendered("/sweeps/1"), Contains("data-trial=\"0\"") && Contains("data-trial=\"1\""));
+  CHECK_THAT(rendered("/compare?key=optimizer.lr&runs=1,2"),
+             Contains("data-value=\"0.05\"") && Contains("data-value=\"0.01\""));
 }
