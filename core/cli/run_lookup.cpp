@@ -16,6 +16,9 @@ RunSummary run_summary_of(const ResultsStore& store, std::int64_t run_id) {
 
 namespace {
 
+// What a run that set neither train.monitor nor train.monitor_mode was judged by.
+const std::string kDefaultMonitor = "val_loss", kDefaultMonitorMode = "auto";
+
 template <class Value>
 const Value& value_or(const std::map<std::int64_t, Value>& values, std::int64_t run_id, const Value& otherwise) {
   const auto found = values.find(run_id);
@@ -26,8 +29,8 @@ const Value& value_or(const std::map<std::int64_t, Value>& values, std::int64_t 
 
 OverfitReport overfit_of(const ResultsStore& store, std::int64_t run_id, const std::vector<EpochRow>& epochs,
                          int patience) {
-  const std::string monitor = store.param_of(run_id, "train.monitor").value_or("val_loss");
-  const std::string mode = store.param_of(run_id, "train.monitor_mode").value_or("auto");
+  const std::string monitor = store.param_of(run_id, "train.monitor").value_or(kDefaultMonitor);
+  const std::string mode = store.param_of(run_id, "train.monitor_mode").value_or(kDefaultMonitorMode);
   return overfit_report(epochs, store.validation_rises_of(run_id), monitor, mode, patience);
 }
 
@@ -39,11 +42,10 @@ std::vector<OverfitReport> overfit_of_runs(const ResultsStore& store, const std:
   const auto modes = store.param_of_runs(run_ids, "train.monitor_mode");
   const std::vector<EpochRow> no_epochs;
   const std::vector<ValidationRise> no_rises;
-  const std::string default_monitor = "val_loss", default_mode = "auto";
   std::vector<OverfitReport> reports;
   for (const std::int64_t id : run_ids) {
     reports.push_back(overfit_report(value_or(epochs, id, no_epochs), value_or(rises, id, no_rises),
-                                     value_or(monitors, id, default_monitor), value_or(modes, id, default_mode),
+                                     value_or(monitors, id, kDefaultMonitor), value_or(modes, id, kDefaultMonitorMode),
                                      patience));
   }
   return reports;

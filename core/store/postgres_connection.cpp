@@ -59,6 +59,14 @@ std::string trimmed(std::string text) {
   return text;
 }
 
+// The value `keyword` has among the connection options libpq parsed from a URL, or nothing.
+std::optional<std::string> option_value(const PQconninfoOption* options, const std::string& keyword) {
+  for (const PQconninfoOption* option = options; option->keyword != nullptr; ++option) {
+    if (option->keyword == keyword && option->val != nullptr) return std::string(option->val);
+  }
+  return std::nullopt;
+}
+
 // The server settings of ftrun's sessions, as libpq's `options` keyword (which a reset connection keeps), before
 // any the URL gives (?options=...), so that the user's own win. jit = off: the store's questions are many small index
 // lookups (run_summary's correlated subqueries), whose costs the planner overestimates, so PostgreSQL's JIT compiled
@@ -67,9 +75,7 @@ std::string trimmed(std::string text) {
 std::string session_options(const std::string& url) {
   std::string options;
   if (PQconninfoOption* parsed = PQconninfoParse(url.c_str(), nullptr)) {
-    for (const PQconninfoOption* option = parsed; option->keyword != nullptr; ++option) {
-      if (std::string(option->keyword) == "options" && option->val != nullptr) options = option->val;
-    }
+    options = option_value(parsed, "options").value_or("");
     PQconninfoFree(parsed);
   }
   return "-c jit=off" + (options.empty() ? "" : " " + options);
@@ -90,10 +96,7 @@ void check_postgres_url(const std::string& url) {
     throw StoreError("results store " + masked(url) + ": not a PostgreSQL URL libpq reads (" + reason +
                      "); expected postgresql://USER@HOST[:PORT]/DATABASE");
   }
-  bool has_password = false;
-  for (const PQconninfoOption* option = options; option->keyword != nullptr; ++option) {
-    if (std::string(option->keyword) == "password" && option->val != nullptr) has_password = true;
-  }
+  const bool has_password = option_value(options, "password").has_value();
   PQconninfoFree(options);
   if (has_password) {
     throw StoreError("results store " + masked(url) +

@@ -338,9 +338,6 @@ class ResultsStore {
   /// Throws when a store at version 0 already holds tables: another program's database.
   void refuse_foreign_tables();
 
-  /// Throws RunNotHeld unless run `run_id` is running in this process (same host and pid): the fence of every
-  /// write of a running run, checked inside its transaction.
-  void check_run_held(std::int64_t run_id);
   /// Records `rows` for run `run_id` inside a write; on a `retry`, or after a write of the run was cut off, leaves
   /// out those already recorded (store_internals::rows_already_recorded).
   void insert_new_rows(std::int64_t run_id, const std::vector<MetricRow>& rows, bool retry);

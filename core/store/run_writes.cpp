@@ -175,20 +175,37 @@ void store_internals::insert_metrics(SqlConnection& sql, std::int64_t run_id, co
   }
 }
 
-void ResultsStore::check_run_held(std::int64_t run_id) {
-  SqlQuery query(*sql_, "SELECT status, host, pid, error FROM runs WHERE id = ?");
+namespace {
+
+// Who holds a run now: its status and the host and process that began or last resumed it.
+struct RunClaim {
+  std::string status, host;
+  std::int64_t pid = 0;
+  std::string error;
+  bool by_this_process() const { return host == host_name() && pid == ::getpid(); }
+};
+
+std::optional<RunClaim> claim_of(SqlConnection& sql, std::int64_t run_id) {
+  SqlQuery query(sql, "SELECT status, host, pid, error FROM runs WHERE id = ?");
   query.bind(1, run_id);
-  if (!query.executeStep()) throw RunNotHeld("results store " + path_ + ": no run " + std::to_string(run_id));
-  const std::string status = query.getColumn(0).getString(), host = query.getColumn(1).getString();
-  const std::int64_t pid = query.getColumn(2).getInt64();
-  if (status == "running" && host == host_name() && pid == ::getpid()) return;
-  throw RunNotHeld("results store " + path_ + ": run " + std::to_string(run_id) + " is no longer this process's (" +
-                   (status == "running"
-                        ? "it is running in " + host + " pid " + std::to_string(pid)
-                        : "it was recorded as " + status +
-                              (query.getColumn(3).isNull() ? "" : ": " + query.getColumn(3).getString())) +
+  if (!query.executeStep()) return std::nullopt;
+  return RunClaim{query.getColumn(0).getString(), query.getColumn(1).getString(), query.getColumn(2).getInt64(),
+                  query.getColumn(3).isNull() ? "" : query.getColumn(3).getString()};
+}
+
+// Throws RunNotHeld unless run `run_id` of the store at `path`, whose `claim` is as read, is running in this process:
+// the fence of every write of a running run, checked inside its transaction.
+void check_run_held(const std::string& path, std::int64_t run_id, const std::optional<RunClaim>& claim) {
+  if (!claim) throw RunNotHeld("results store " + path + ": no run " + std::to_string(run_id));
+  if (claim->status == "running" && claim->by_this_process()) return;
+  throw RunNotHeld("results store " + path + ": run " + std::to_string(run_id) + " is no longer this process's (" +
+                   (claim->status == "running"
+                        ? "it is running in " + claim->host + " pid " + std::to_string(claim->pid)
+                        : "it was recorded as " + claim->status + (claim->error.empty() ? "" : ": " + claim->error)) +
                    "); its rows from here are refused, not mixed into it");
 }
+
+}  // namespace
 
 std::size_t store_internals::rows_already_recorded(SqlConnection& sql, std::int64_t run_id,
                                                    const std::vector<MetricRow>& rows) {
@@ -206,17 +223,6 @@ std::size_t store_internals::rows_already_recorded(SqlConnection& sql, std::int6
   return 0;
 }
 
-namespace {
-
-bool closed_by_this_process(SqlConnection& sql, std::int64_t run_id, const std::string& status) {
-  SqlQuery run(sql, "SELECT status, host, pid FROM runs WHERE id = ?");
-  run.bind(1, run_id);
-  return run.executeStep() && run.getColumn(0).getString() == status && run.getColumn(1).getString() == host_name() &&
-         run.getColumn(2).getInt64() == ::getpid();
-}
-
-}  // namespace
-
 void ResultsStore::insert_new_rows(std::int64_t run_id, const std::vector<MetricRow>& rows, bool retry) {
   if (rows.empty()) return;
   const std::size_t skip = retry || cut_off_writes_.count(run_id) ? rows_already_recorded(*sql_, run_id, rows) : 0;
@@ -232,7 +238,7 @@ void ResultsStore::log_metrics(std::int64_t run_id, const std::vector<MetricRow>
   bool retry = false;
   try {
     write("record metrics", options_.write_attempts, [&] {
-      check_run_held(run_id);
+      check_run_held(path_, run_id, claim_of(*sql_, run_id));
       insert_new_rows(run_id, rows, std::exchange(retry, true));
     });
   } catch (const StoreUnreachable&) {
@@ -244,18 +250,15 @@ void ResultsStore::log_metrics(std::int64_t run_id, const std::vector<MetricRow>
 
 void ResultsStore::add_analysis(std::int64_t run_id, const std::vector<MetricRow>& rows) {
   write("record the run's analysis", options_.write_attempts, [&] {
-    SqlQuery status(*sql_, "SELECT status FROM runs WHERE id = ?");
-    status.bind(1, run_id);
-    const bool running = status.executeStep() && status.getColumn(0).getString() == "running";
-    status.reset();
-    if (running) check_run_held(run_id);
+    const auto claim = claim_of(*sql_, run_id);
+    if (claim && claim->status == "running") check_run_held(path_, run_id, claim);
     insert_metrics(*sql_, run_id, rows);
   });
 }
 
 void ResultsStore::set_checkpoint(std::int64_t run_id, const std::string& path) {
   write("record the checkpoint", options_.write_attempts, [&] {
-    check_run_held(run_id);
+    check_run_held(path_, run_id, claim_of(*sql_, run_id));
     SqlQuery update(*sql_, "UPDATE runs SET checkpoint_path = ? WHERE id = ?");
     update.bind(1, fs::absolute(path).lexically_normal().string());
     update.bind(2, static_cast<std::int64_t>(run_id));
@@ -272,8 +275,9 @@ void ResultsStore::finish_run(std::int64_t run_id, RunStatus status, const std::
       // A closing whose COMMIT reached the server just before the connection went is not closed twice (nor
       // refused as no longer this process's).
       const bool again = std::exchange(retry, true);
-      if (again && closed_by_this_process(*sql_, run_id, to_string(status))) return;
-      check_run_held(run_id);
+      const auto claim = claim_of(*sql_, run_id);
+      if (again && claim && claim->status == to_string(status) && claim->by_this_process()) return;
+      check_run_held(path_, run_id, claim);
       insert_new_rows(run_id, unsaved, again);
       SqlQuery update(*sql_, "UPDATE runs SET status = ?, ended_at = ?, error = ? WHERE id = ?");
       update.bind(1, to_string(status));

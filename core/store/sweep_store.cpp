@@ -138,6 +138,7 @@ std::optional<std::int64_t> ResultsStore::claim_trial(std::int64_t sweep_id, std
       std::int64_t number, attempts;
       std::string host;
       std::int64_t pid;
+      bool ended;  // its process is gone (this host); else it was silent
       double silent;
       std::string worker() const { return host + " pid " + std::to_string(pid); }
     };
@@ -146,9 +147,10 @@ std::optional<std::int64_t> ResultsStore::claim_trial(std::int64_t sweep_id, std
       const std::string worker_host = running.getColumn(1).getString();
       const std::int64_t pid = running.getColumn(2).getInt64();
       const double silent = running.getColumn(4).isNull() ? 1e9 : running.getColumn(4).getDouble();
-      const bool dead = (worker_host == host && !process_alive(pid)) || silent > static_cast<double>(stale.count());
-      if (dead) {
-        gone.push_back({running.getColumn(0).getInt64(), running.getColumn(3).getInt64(), worker_host, pid, silent});
+      const bool ended = worker_host == host && !process_alive(pid);
+      if (ended || silent > static_cast<double>(stale.count())) {
+        gone.push_back(
+            {running.getColumn(0).getInt64(), running.getColumn(3).getInt64(), worker_host, pid, ended, silent});
       }
     }
     running.reset();
@@ -164,13 +166,13 @@ std::optional<std::int64_t> ResultsStore::claim_trial(std::int64_t sweep_id, std
       update.bind(4, trial.number);
       update.exec();
       // The trial's runs, which that worker may still be training (cut off from the store, not dead), are closed
-      // for it: their fence (check_run_held) then refuses the rows it sends if it comes back. A worker trains one
-      // trial at a time, so its running runs of this sweep are that trial's.
+      // for it: their fence (check_run_held, run_writes.cpp) then refuses the rows it sends if it comes back. A worker
+      // trains one trial at a time, so its running runs of this sweep are that trial's.
       SqlQuery close(*sql_, R"(UPDATE runs SET status = 'interrupted', ended_at = ?, error = ?
           WHERE status = 'running' AND group_id = ? AND host = ? AND pid = ?)");
       close.bind(1, now_utc());
       close.bind(2, "its worker (" + trial.worker() + ") " +
-                        (trial.host == host && !process_alive(trial.pid)
+                        (trial.ended
                              ? std::string("ended without closing it")
                              : "sent no heartbeat for " + std::to_string(static_cast<long long>(trial.silent)) + " s") +
                         "; trial " + std::to_string(trial.number) + " was put back for another worker");
