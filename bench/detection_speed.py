@@ -6,6 +6,7 @@ C3-C5 features of a batch of 512x512 images; and evaluation, each part apart: th
 (score threshold, top-k, decoding, NMS), and COCO mAP over the batch (ftrun's own, against pycocotools' COCOeval).
 Prints each side's milliseconds and the ratios (reference / ftrun: above 1, ftrun is faster).
 
+    ninja -C build ftrun_detection_bench
     .venv/bin/python bench/detection_speed.py build/ftrun_detection_bench [--images 8] [--iterations 5] [--threads 2]
                                               [--device cuda]
 """

@@ -64,8 +64,8 @@ SQL
 }
 if [ "$copies" -gt 1 ]; then
   start=$(date +%s.%N)
-  # SQLite's triggers fill epoch_metrics from the copied rows; PostgreSQL's are turned off for the copy (it is
-  # ~10x faster), so its epoch_metrics rows are copied as well.
+  # SQLite's triggers fill epoch_metrics and run_results from the copied rows; PostgreSQL's are turned off for the
+  # copy (it is ~10x faster), so its epoch_metrics and run_results rows are copied as well.
   { copy_runs_sql "PRAGMA synchronous = OFF; BEGIN;"; echo "COMMIT;"; } | sqlite3 "$sqlite"
   {
     copy_runs_sql "SET session_replication_role = replica; BEGIN;"
@@ -73,6 +73,9 @@ if [ "$copies" -gt 1 ]; then
 INSERT INTO epoch_metrics SELECT e.run_id + $base * k.n, e.epoch, e.train_loss, e.train_accuracy, e.val_loss,
   e.val_accuracy, e.lr, e.images_per_second, e.seconds, e.train_primary, e.val_primary
   FROM epoch_metrics e, generate_series(1, $((copies - 1))) AS k(n) WHERE e.run_id <= $base;
+INSERT INTO run_results SELECT x.run_id + $base * k.n, x.epochs, x.best_val_accuracy, x.best_val_loss,
+  x.final_val_accuracy, x.best_val_primary, x.final_val_primary
+  FROM run_results x, generate_series(1, $((copies - 1))) AS k(n) WHERE x.run_id <= $base;
 COMMIT;
 SELECT setval(pg_get_serial_sequence('runs', 'id'), $((base * copies)));
 VACUUM ANALYZE;

@@ -6,6 +6,7 @@ ftrun_tpe_bench executable, through the same Sampler interface a sweep uses) and
 TPESampler (default settings, as ftrun's: multivariate), and ftrun's TPE with multivariate = false, and prints the best value after 10, 25, 50 and TRIALS trials: the mean
 over seeds and its standard error, lower is better. Also the time each sampler spent proposing, and the ratio.
 
+    ninja -C build ftrun_tpe_bench
     .venv/bin/python bench/tpe_benchmark.py build/ftrun_tpe_bench [--trials 100] [--seeds 20]
 """
 

@@ -163,7 +163,7 @@ TEST_CASE("bad input gives one clear message, its exit code, and no run", "[e2e]
   CHECK_THAT(blocked.output, Contains("cannot create the folder"));
   // A PostgreSQL URL is not taken for a file path; a server that does not answer is said before training; a
   // password in the URL is refused, never shown.
-  for (const std::string command : {write(dir, "tiny.toml", kTiny), std::string("runs")}) {
+  for (const std::string& command : {write(dir, "tiny.toml", kTiny), std::string("runs")}) {
     const auto server = run(command + " --store postgresql://ftrun@127.0.0.1:1/runs");
     CHECK(server.code == 5);
     CHECK_THAT(server.output, Contains("no server answered") && Contains("127.0.0.1:1"));
@@ -220,7 +220,8 @@ TEST_CASE("a resumed run ends with exactly the weights and metrics of an uninter
   const std::string toolkit =
       GENERATE(std::string(), std::string("[[regularization]]\ntype = \"mixup\"\nalpha = 0.4\n"));
   TempDir dir;
-  std::string text = long_tiny(3) + "\n[schedule]\ntype = \"cosine\"\n";
+  // 1,000 images per class: an epoch of a few seconds, ample for the signal to land inside the second one.
+  std::string text = long_tiny(3, 1000) + "\n[schedule]\ntype = \"cosine\"\n";
   if (!toolkit.empty()) text = replaced(text, "epochs = 3", "epochs = 3\nema_decay = 0.9\nema_warmup = true") + toolkit;
   INFO(text);
   const auto experiment = write(dir, "resume.toml", text);

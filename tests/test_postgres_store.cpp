@@ -15,8 +15,10 @@
 #include <catch2/catch.hpp>
 
 #include <cmath>
+#include <fstream>
 #include <limits>
 #include <memory>
+#include <sstream>
 #include <thread>
 #include <vector>
 
@@ -67,7 +69,7 @@ std::vector<ft::MetricRow> epochs(const std::vector<double>& val_losses) {
 }
 
 // The same runs, whichever the store: one overfitting, one that recovers (a fine-tuning stage of the first), one
-// diverged with a NaN loss, one still running.
+// diverged with a NaN loss, one still running, one resumed after its first epoch (its later epochs dropped).
 void record_runs(ft::ResultsStore& store) {
   const auto overfit = store.begin_run(new_run("overfit", 0.01));
   store.log_metrics(overfit, epochs({1.0, 0.8, 0.7, 0.75, 0.9, 1.1}));
@@ -81,6 +83,14 @@ void record_runs(ft::ResultsStore& store) {
   store.finish_run(diverged, ft::RunStatus::diverged, "loss is NaN at step 10");
   const auto running = store.begin_run(new_run("running", 0.1));
   store.log_metrics(running, epochs({0.9}));
+  // Interrupted after three epochs and resumed from the first: the two after it are dropped, then trained again.
+  const auto resumed = store.begin_run(new_run("resumed", 0.02));
+  store.log_metrics(resumed, epochs({1.0, 0.6, 0.4}));
+  store.finish_run(resumed, ft::RunStatus::interrupted, "stopped by signal 2");
+  REQUIRE(store.claim_for_resume(resumed, 1));
+  auto again = epochs({1.0, 0.7});
+  again.erase(again.begin(), again.begin() + 5);  // epoch 1's rows are kept from before
+  store.log_metrics(resumed, again);
 }
 
 // A connection of its own to a store's database, for reading its tables as a user would.
@@ -140,6 +150,7 @@ const std::vector<std::string>& compared_queries() {
       "SELECT * FROM run_plugins ORDER BY run_id, kind",
       "SELECT run_id, scope, epoch, step, name, value FROM metrics ORDER BY run_id, rowid",
       "SELECT * FROM epoch_metrics ORDER BY run_id, epoch",
+      "SELECT * FROM run_results ORDER BY run_id",
       "SELECT * FROM run_summary ORDER BY id",
       "SELECT * FROM evaluations ORDER BY run_id, epoch",
       "SELECT * FROM validation_rises ORDER BY run_id, first_epoch",
@@ -148,6 +159,14 @@ const std::vector<std::string>& compared_queries() {
       "SELECT * FROM trials ORDER BY sweep_id, number",
   };
   return queries;
+}
+
+// The tables the triggers keep hold what the runs' epochs give when worked out afresh.
+void check_kept_tables(ft::SqlConnection& connection) {
+  CHECK(rows_of(connection, "SELECT * FROM run_results ORDER BY run_id") ==
+        rows_of(connection, ft::run_results_query() + " ORDER BY e.run_id"));
+  CHECK(rows_of(connection, "SELECT * FROM validation_rises ORDER BY run_id, first_epoch") ==
+        rows_of(connection, "SELECT * FROM (" + ft::validation_rises_query() + ") AS r ORDER BY run_id, first_epoch"));
 }
 
 void check_same_rows(const std::string& sqlite_file, const std::string& url) {
@@ -159,6 +178,8 @@ void check_same_rows(const std::string& sqlite_file, const std::string& url) {
         (expected.empty() && sql.find("sweeps") == std::string::npos && sql.find("trials") == std::string::npos));
     CHECK(rows_of(*postgres.connection, sql) == expected);
   }
+  // What the triggers kept in run_results and validation_rises is what the runs' epochs give now, on both.
+  for (auto* reader : {&sqlite, &postgres}) check_kept_tables(*reader->connection);
 }
 
 // A database of its own on the server for one test, so that tests do not see each other's runs.
@@ -209,7 +230,7 @@ TEST_CASE("a PostgreSQL store keeps the same rows, views and answers as an SQLit
 
   // Opened again, by another process's worth of connection: the schema is there once, runs go on being numbered.
   ft::ResultsStore again(url);
-  CHECK(again.begin_run(new_run("fifth", 0.5)) == 5);
+  CHECK(again.begin_run(new_run("sixth", 0.5)) == 6);
 }
 
 TEST_CASE("ftrun merge copies SQLite stores into a PostgreSQL one, once", "[store][pg]") {
@@ -224,11 +245,11 @@ TEST_CASE("ftrun merge copies SQLite stores into a PostgreSQL one, once", "[stor
   const std::string url = new_database(server, "merged");
   ft::ResultsStore postgres(url);
   const auto first = postgres.merge_from(file);
-  CHECK(first.runs == 4);
+  CHECK(first.runs == 5);
   check_same_rows(file, url);
   const auto second = postgres.merge_from(file);
   CHECK(second.runs == 0);
-  CHECK(second.runs_already_there == 4);
+  CHECK(second.runs_already_there == 5);
   check_same_rows(file, url);
 }
 
@@ -270,6 +291,49 @@ TEST_CASE("a PostgreSQL database ftrun cannot use is refused before anything is 
 
   // A database that does not exist: the connection's own message, with what to do.
   CHECK_THROWS_WITH(ft::ResultsStore(server.url("no_such_db")), Contains("does not exist") && Contains("createdb"));
+}
+
+// The text of a committed fixture.
+std::string fixture_text(const std::string& name) {
+  std::ifstream file(std::string(FT_STORE_FIXTURES) + "/" + name);
+  std::stringstream text;
+  text << file.rdbuf();
+  return text.str();
+}
+
+TEST_CASE("a PostgreSQL store of an older schema is upgraded in one transaction, with the answers of SQLite's",
+          "[store][pg]") {
+  ftrun_test::TestServer server;
+  if (server.unavailable()) return;
+  // The same four runs (with their sweep) as an SQLite store of version 6 and a PostgreSQL one, each upgraded.
+  TempDir dir;
+  const std::string file = dir / "v6.db";
+  SQLite::Database(file, SQLite::OPEN_READWRITE | SQLite::OPEN_CREATE).exec(fixture_text("store_v6.sql"));
+  const std::string url = new_database(server, "version_6");
+  Reader(url).connection->execute(fixture_text("postgres_store_v6.sql"));
+  REQUIRE(rows_of(*Reader(url).connection, "SELECT version FROM schema_version") ==
+          std::vector<std::vector<std::string>>{{"version=6"}});
+  {
+    ft::ResultsStore sqlite(file), postgres(url);
+    CHECK(postgres.list_runs({}).size() == 4);
+  }
+  Reader sqlite(file), postgres(url);
+  CHECK(rows_of(*postgres.connection, "SELECT version FROM schema_version") ==
+        std::vector<std::vector<std::string>>{{"version=" + std::to_string(ft::kStoreSchemaVersion)}});
+  for (const std::string sql : {"SELECT * FROM run_results ORDER BY run_id", "SELECT * FROM run_summary ORDER BY id",
+                                "SELECT * FROM trials ORDER BY sweep_id, number",
+                                "SELECT * FROM validation_rises ORDER BY run_id, first_epoch"}) {
+    INFO(sql);
+    const auto expected = rows_of(*sqlite.connection, sql);
+    CHECK((expected.size() == 4 || sql.find("rises") != std::string::npos));
+    CHECK(rows_of(*postgres.connection, sql) == expected);
+  }
+  check_kept_tables(*postgres.connection);
+  check_kept_tables(*sqlite.connection);
+  // The index of a version 6 store is rebuilt to carry the metric values, as a new store's does.
+  CHECK(rows_of(*postgres.connection,
+                "SELECT indexdef LIKE '%INCLUDE (value)%' AS carries FROM pg_indexes WHERE indexname = "
+                "'metrics_by_run'") == std::vector<std::vector<std::string>>{{"carries=t"}});
 }
 
 TEST_CASE("eight processes share a PostgreSQL store: every row recorded, every trial taken once",

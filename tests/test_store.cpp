@@ -43,8 +43,8 @@ TEST_CASE("a new store has the documented schema, WAL mode and a version", "[sto
   SQLite::Database db(dir / "sub/ftrun.db");
   CHECK(db.execAndGet("PRAGMA journal_mode").getString() == "wal");
   CHECK(db.execAndGet("PRAGMA user_version").getInt() == ft::kStoreSchemaVersion);
-  for (const char* name : {"runs", "run_params", "run_plugins", "metrics", "epoch_metrics", "run_summary",
-                           "evaluations", "validation_rises", "overfitting"}) {
+  for (const char* name : {"runs", "run_params", "run_plugins", "metrics", "epoch_metrics", "run_results",
+                           "run_summary", "evaluations", "validation_rises", "overfitting"}) {
     SQLite::Statement query(db, "SELECT COUNT(*) FROM sqlite_master WHERE name = ?");
     query.bind(1, name);
     REQUIRE(query.executeStep());

@@ -9,6 +9,8 @@
 #include "store/sql_connection.h"
 #include "store/store_internals.h"
 
+#include "log/log.h"
+
 #include <ftsdk/error.h>
 
 namespace ft {
@@ -23,6 +25,8 @@ namespace {
 // the first one's schema. The key is any number fixed for ftrun; the server drops the lock if the connection goes.
 constexpr const char* kLockSchema = "SELECT pg_advisory_lock(7468414350)";
 constexpr const char* kUnlockSchema = "SELECT pg_advisory_unlock(7468414350)";
+
+constexpr int kFirstPostgresVersion = 6;
 
 // The schema version of the database, or 0 when it has no schema_version table.
 int postgres_schema_version(SqlConnection& sql) {
@@ -58,14 +62,24 @@ void ResultsStore::open_postgres() {
       }
     }
   } unlock{*sql_};
-  write("create or check its schema", options_.write_attempts, [&] {
+  int upgraded_from = 0;
+  write("create, check or upgrade its schema", options_.write_attempts, [&] {
     const int version = postgres_schema_version(*sql_);
     refuse_newer_schema(path_, version);
     if (version == kStoreSchemaVersion) return;
     if (version != 0) {
       // PostgreSQL stores began at version 6; an older number was not written by ftrun.
-      throw StoreError("results store " + path_ + " has schema version " + std::to_string(version) +
-                       ", which no ftrun wrote to PostgreSQL; nothing was changed");
+      if (version < kFirstPostgresVersion) {
+        throw StoreError("results store " + path_ + " has schema version " + std::to_string(version) +
+                         ", which no ftrun wrote to PostgreSQL; nothing was changed");
+      }
+      // Every step in this one transaction: a failed upgrade leaves the store as it was.
+      for (int from = version; from < kStoreSchemaVersion; ++from) sql_->execute(postgres_migration_sql(from));
+      SqlQuery record(*sql_, "UPDATE schema_version SET version = ?");
+      record.bind(1, kStoreSchemaVersion);
+      record.exec();
+      upgraded_from = version;
+      return;
     }
     if (const std::string tables = other_tables(*sql_); !tables.empty()) {
       throw StoreError("results store " + path_ + " holds tables (" + tables +
@@ -77,6 +91,10 @@ void ResultsStore::open_postgres() {
     record.bind(1, kStoreSchemaVersion);
     record.exec();
   });
+  if (upgraded_from != 0) {
+    log::info("results store " + path_ + ": schema version " + std::to_string(upgraded_from) + " upgraded to " +
+              std::to_string(kStoreSchemaVersion));
+  }
 }
 
 }  // namespace ft

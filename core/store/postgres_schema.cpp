@@ -68,6 +68,40 @@ END
 $$;
 CREATE OR REPLACE TRIGGER epoch_metrics_on_delete AFTER DELETE ON metrics
   FOR EACH ROW EXECUTE FUNCTION ftrun_epoch_metrics_on_delete();
+
+-- SQLite's five triggers keeping run_results and validation_rises, as one function: a run's results follow a new
+-- epoch, a changed validation result and a dropped epoch; its rises follow its losses and a dropped epoch.
+CREATE OR REPLACE FUNCTION ftrun_per_run_refresh() RETURNS trigger LANGUAGE plpgsql AS $$
+DECLARE
+  changed_run BIGINT;
+  results_changed BOOLEAN := TRUE;
+  rises_changed BOOLEAN := TRUE;
+BEGIN
+  IF TG_OP = 'DELETE' THEN
+    changed_run := OLD.run_id;
+  ELSE
+    changed_run := NEW.run_id;
+  END IF;
+  IF TG_OP = 'INSERT' THEN
+    rises_changed := FALSE;  -- a new epoch has no losses yet
+  ELSIF TG_OP = 'UPDATE' THEN
+    results_changed := NEW.val_loss IS DISTINCT FROM OLD.val_loss OR NEW.val_accuracy IS DISTINCT FROM OLD.val_accuracy
+                       OR NEW.val_primary IS DISTINCT FROM OLD.val_primary;
+    rises_changed := NEW.val_loss IS DISTINCT FROM OLD.val_loss OR NEW.train_loss IS DISTINCT FROM OLD.train_loss;
+  END IF;
+  IF results_changed THEN
+)sql" + run_results_refresh_sql("changed_run") +
+         R"sql(
+  END IF;
+  IF rises_changed THEN
+)sql" + validation_rises_refresh_sql("changed_run") +
+         R"sql(
+  END IF;
+  RETURN NULL;
+END
+$$;
+CREATE OR REPLACE TRIGGER per_run_refresh AFTER INSERT OR UPDATE OR DELETE ON epoch_metrics
+  FOR EACH ROW EXECUTE FUNCTION ftrun_per_run_refresh();
 )sql";
 }
 
@@ -97,6 +131,29 @@ std::string postgres_tables_sql(const std::string& sqlite_tables) {
                  "ON metrics(run_id, scope, name, step) INCLUDE (value);");
   return replaced(sql, R"(CREATE TABLE IF NOT EXISTS metrics \(\n)",
                   "CREATE TABLE IF NOT EXISTS metrics (\n  rowid  BIGINT GENERATED ALWAYS AS IDENTITY,\n");
+}
+
+const std::string& postgres_migration_sql(int from) {
+  // Version 6 → 7: run_results and validation_rises (a view until then) as tables, created and kept by the
+  // schema's statements, which follow, and filled from every run's epochs; run_summary and overfitting, which read
+  // them, are dropped to be recreated; and the metrics_by_run index of a store created before it carried its
+  // values (INCLUDE, above) is rebuilt.
+  static const std::string v6_to_v7 = R"sql(
+SET LOCAL client_min_messages = warning;  -- not a NOTICE for each table that is already there
+DROP VIEW IF EXISTS run_summary;
+DROP VIEW IF EXISTS overfitting;
+DROP VIEW IF EXISTS validation_rises;
+DO $$
+BEGIN
+  IF (SELECT indexdef NOT LIKE '%INCLUDE%' FROM pg_indexes
+      WHERE schemaname = current_schema() AND indexname = 'metrics_by_run') THEN
+    DROP INDEX metrics_by_run;
+  END IF;
+END
+$$;
+)sql" + postgres_schema_sql() + fill_run_results_sql();
+  if (from != 6) throw std::logic_error("postgres_schema: no migration from version " + std::to_string(from));
+  return v6_to_v7;
 }
 
 const std::string& postgres_schema_sql() {

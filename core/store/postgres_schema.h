@@ -8,8 +8,13 @@
 namespace ft {
 
 /// Creates or completes the schema at kStoreSchemaVersion; every statement is idempotent. A PostgreSQL store
-/// starts at the current version (there are no older ones to migrate), and keeps it in table schema_version.
+/// keeps its version in table schema_version; the first was 6.
 const std::string& postgres_schema_sql();
+
+/// The SQL that turns a PostgreSQL store of version `from` into `from + 1`, run in one transaction (PostgreSQL's
+/// DDL is transactional: a store is at one version or the next). SQLite's migrations (schema.h) rebuild tables in
+/// ways PostgreSQL does not need; this one names what the dialect does.
+const std::string& postgres_migration_sql(int from);
 
 /// SQLite's table definitions in PostgreSQL's types: INTEGER is BIGINT (SQLite's integers are 64-bit), REAL is
 /// DOUBLE PRECISION (PostgreSQL's REAL is 32-bit), ids are identity columns, a column without a type (run_params'

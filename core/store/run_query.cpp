@@ -197,6 +197,12 @@ class Compiler {
   }
 
   static std::string summary_sql(const std::string& metric, const std::string& summary) {
+    // The summaries run_results keeps are read from it (one row per run) rather than worked out from every
+    // epoch of every run at each question: the same values (MIN and MAX skip NULLs, as these do).
+    static const std::map<std::string, std::string> kept = {{"val_loss.min", "s.best_val_loss"},
+                                                            {"val_accuracy.max", "s.best_val_accuracy"},
+                                                            {"val_accuracy.last", "s.final_val_accuracy"}};
+    if (auto it = kept.find(metric + "." + summary); it != kept.end()) return it->second;
     const std::string from = " FROM epoch_metrics e WHERE e.run_id = s.id AND e." + metric + " IS NOT NULL";
     if (summary == "min" || summary == "max") return "(SELECT " + summary + "(e." + metric + ")" + from + ")";
     if (summary == "mean") return "(SELECT AVG(e." + metric + ")" + from + ")";

@@ -213,8 +213,8 @@ std::map<std::int64_t, std::vector<ValidationRise>> ResultsStore::validation_ris
     std::map<std::int64_t, std::vector<ValidationRise>> runs;
     const auto sql = [](const std::string& ids) {
       return "SELECT run_id, first_epoch, last_epoch, evaluations, best_val_loss, worst_val_loss, "
-             "train_loss_before, lowest_train_loss, recovered FROM (" +
-             validation_rises_of_runs_sql(ids) + ") AS rises ORDER BY run_id, first_epoch";
+             "train_loss_before, lowest_train_loss, recovered FROM validation_rises WHERE run_id IN " +
+             ids + " ORDER BY run_id, first_epoch";
     };
     for_runs_in_pieces(run_ids, sql, {}, [&](const SqlQuery& query) {
       runs[query.getColumn(0).getInt64()].push_back({query.getColumn(1).getInt64(), query.getColumn(2).getInt64(),

@@ -192,6 +192,81 @@ DROP TABLE sweeps;
 ALTER TABLE sweeps_v6 RENAME TO sweeps;
 )sql";
 
+// Per-run results kept by the triggers on epoch_metrics (epoch_metrics_triggers_sql), so that run_summary, and with
+// it `ftrun runs`, `compare` and `serve`, reads a row per run, and `ftrun overfit` a run's rises, instead of working
+// them out from every run's epochs at each question (10,000 runs: docs/performance.md).
+const char* const kKeptTablesSql = R"sql(
+-- Each run's best and last validation results, rebuilt from its rows of epoch_metrics by triggers whenever they
+-- change: what run_summary reads (a run without epochs has no row here).
+CREATE TABLE IF NOT EXISTS run_results (
+  run_id             INTEGER NOT NULL PRIMARY KEY REFERENCES runs(id) ON DELETE CASCADE,
+  epochs             INTEGER,  -- the last epoch recorded
+  best_val_accuracy  REAL,
+  best_val_loss      REAL,
+  final_val_accuracy REAL,     -- of the last epoch with a validation
+  best_val_primary   REAL,     -- the best by the run's primary_direction
+  final_val_primary  REAL
+);
+
+-- Every stretch of consecutive evaluations whose validation loss stayed above its running minimum (the lowest
+-- value before the stretch began): where it began and ended, how many evaluations it lasted, the minimum it rose
+-- above and how high it went, the training loss before it and the lowest training loss during it, and whether
+-- validation loss came back down to a new minimum afterwards (recovered = 1) or training ended inside it. Rebuilt
+-- for a run by triggers whenever its training or validation loss changes (it was a view until schema 7).
+CREATE TABLE IF NOT EXISTS validation_rises (
+  run_id            INTEGER NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
+  first_epoch       INTEGER NOT NULL,
+  last_epoch        INTEGER NOT NULL,
+  evaluations       INTEGER NOT NULL,
+  best_val_loss     REAL,
+  worst_val_loss    REAL,
+  train_loss_before REAL,
+  lowest_train_loss REAL,
+  recovered         INTEGER NOT NULL,
+  PRIMARY KEY (run_id, first_epoch)
+);
+)sql";
+
+// The rows of run_results for the runs of epoch_metrics `e` that `where` keeps, computed from their epochs.
+std::string run_results_select(const std::string& where) {
+  const auto last = [](const std::string& column) {
+    return "(SELECT f." + column + " FROM epoch_metrics f WHERE f.run_id = e.run_id AND f." + column +
+           " IS NOT NULL ORDER BY f.epoch DESC LIMIT 1) AS final_" + column;
+  };
+  return "SELECT e.run_id, MAX(e.epoch) AS epochs, MAX(e.val_accuracy) AS best_val_accuracy, MIN(e.val_loss) AS "
+         "best_val_loss, " +
+         last("val_accuracy") +
+         ",\n    CASE MAX(r.primary_direction) WHEN 'min' THEN MIN(e.val_primary) ELSE MAX(e.val_primary) END AS "
+         "best_val_primary, " +
+         last("val_primary") + "\n  FROM epoch_metrics e JOIN runs r ON r.id = e.run_id WHERE " + where +
+         " GROUP BY e.run_id";
+}
+
+constexpr const char* kValidationRisesColumns =
+    "validation_rises (run_id, first_epoch, last_epoch, evaluations, best_val_loss, worst_val_loss, "
+    "train_loss_before, lowest_train_loss, recovered)";
+
+constexpr const char* kRunResultsColumns =
+    "run_results (run_id, epochs, best_val_accuracy, best_val_loss, final_val_accuracy, best_val_primary, "
+    "final_val_primary)";
+
+// Version 6 → 7: run_results and validation_rises (a view until now) become tables kept by triggers, filled from
+// every run's epochs; run_summary and overfitting, which read them, are recreated after. The tables are created
+// without IF NOT EXISTS, so that a store that only claims version 6 is refused, not filled twice.
+const std::string& migrate_v6_to_v7() {
+  static const std::string sql = [] {
+    std::string tables = kKeptTablesSql;
+    for (auto at = tables.find("CREATE TABLE IF NOT EXISTS"); at != std::string::npos;
+         at = tables.find("CREATE TABLE IF NOT EXISTS")) {
+      tables.replace(at, 26, "CREATE TABLE");
+    }
+    return "\nDROP VIEW IF EXISTS run_summary;\nDROP VIEW IF EXISTS overfitting;\nDROP VIEW IF EXISTS "
+           "validation_rises;" +
+           tables + fill_run_results_sql();
+  }();
+  return sql;
+}
+
 const char* const kTablesSql = R"sql(
 CREATE TABLE IF NOT EXISTS runs (
   id              INTEGER PRIMARY KEY,
@@ -326,6 +401,38 @@ BEGIN
   DELETE FROM epoch_metrics WHERE run_id = OLD.run_id AND epoch = OLD.epoch;
 END;
 
+-- run_results follows epoch_metrics: a new epoch, a changed validation result, an epoch dropped by a resume.
+CREATE TRIGGER IF NOT EXISTS run_results_on_insert AFTER INSERT ON epoch_metrics
+BEGIN
+)sql" + run_results_refresh_sql("NEW.run_id") +
+         R"sql(
+END;
+CREATE TRIGGER IF NOT EXISTS run_results_on_update AFTER UPDATE ON epoch_metrics
+  WHEN NEW.val_loss IS NOT OLD.val_loss OR NEW.val_accuracy IS NOT OLD.val_accuracy
+       OR NEW.val_primary IS NOT OLD.val_primary
+BEGIN
+)sql" + run_results_refresh_sql("NEW.run_id") +
+         R"sql(
+END;
+CREATE TRIGGER IF NOT EXISTS run_results_on_delete AFTER DELETE ON epoch_metrics
+BEGIN
+)sql" + run_results_refresh_sql("OLD.run_id") +
+         R"sql(
+END;
+
+-- validation_rises follows the losses in epoch_metrics (a new epoch has none yet).
+CREATE TRIGGER IF NOT EXISTS validation_rises_on_update AFTER UPDATE ON epoch_metrics
+  WHEN NEW.val_loss IS NOT OLD.val_loss OR NEW.train_loss IS NOT OLD.train_loss
+BEGIN
+)sql" + validation_rises_refresh_sql("NEW.run_id") +
+         R"sql(
+END;
+CREATE TRIGGER IF NOT EXISTS validation_rises_on_delete AFTER DELETE ON epoch_metrics
+BEGIN
+)sql" + validation_rises_refresh_sql("OLD.run_id") +
+         R"sql(
+END;
+
 )sql";
 }
 
@@ -333,22 +440,14 @@ END;
 const char* const kRunSummarySql = R"sql(
 CREATE VIEW IF NOT EXISTS run_summary AS
   SELECT r.id, r.name, r.stage, r.group_id, r.parent_run_id, r.status, r.started_at, r.ended_at, r.device, r.seed,
-         (SELECT MAX(val_accuracy) FROM epoch_metrics e WHERE e.run_id = r.id) AS best_val_accuracy,
-         (SELECT MIN(val_loss) FROM epoch_metrics e WHERE e.run_id = r.id) AS best_val_loss,
-         (SELECT MAX(epoch) FROM epoch_metrics e WHERE e.run_id = r.id) AS epochs,
-         (SELECT val_accuracy FROM epoch_metrics e WHERE e.run_id = r.id AND e.val_accuracy IS NOT NULL
-            ORDER BY e.epoch DESC LIMIT 1) AS final_val_accuracy,
+         x.best_val_accuracy, x.best_val_loss, x.epochs, x.final_val_accuracy,
          (SELECT value FROM metrics m WHERE m.run_id = r.id AND m.scope = 'final' AND m.name = 'test_accuracy')
            AS test_accuracy,
          (SELECT value FROM run_params p WHERE p.run_id = r.id AND p.key = 'optimizer.lr') AS lr,
-         r.task, r.primary_metric, r.primary_direction,
-         (SELECT CASE r.primary_direction WHEN 'min' THEN MIN(val_primary) ELSE MAX(val_primary) END
-            FROM epoch_metrics e WHERE e.run_id = r.id) AS best_val_primary,
-         (SELECT val_primary FROM epoch_metrics e WHERE e.run_id = r.id AND e.val_primary IS NOT NULL
-            ORDER BY e.epoch DESC LIMIT 1) AS final_val_primary,
+         r.task, r.primary_metric, r.primary_direction, x.best_val_primary, x.final_val_primary,
          (SELECT value FROM metrics m WHERE m.run_id = r.id AND m.scope = 'final' AND m.name = 'test_' || r.primary_metric)
            AS test_primary
-  FROM runs r;
+  FROM runs r LEFT JOIN run_results x ON x.run_id = r.id;
 
 )sql";
 
@@ -411,7 +510,31 @@ std::string epoch_metrics_update_sql(const std::string& train_primary_name, cons
   WHERE run_id = NEW.run_id AND epoch = NEW.epoch;)sql";
 }
 
-const char* store_tables_sql() { return kTablesSql; }
+std::string run_results_refresh_sql(const std::string& run_id) {
+  return "  DELETE FROM run_results WHERE run_id = " + run_id + ";\n  INSERT INTO " + kRunResultsColumns + "\n  " +
+         run_results_select("e.run_id = " + run_id) + ";";
+}
+
+std::string validation_rises_refresh_sql(const std::string& run_id) {
+  return "  DELETE FROM validation_rises WHERE run_id = " + run_id + ";\n  INSERT INTO " + kValidationRisesColumns +
+         "\n  SELECT * FROM (" + validation_rises_of_runs_sql("(" + run_id + ")") + ") AS rises;";
+}
+
+std::string run_results_query() { return run_results_select("1 = 1"); }
+
+std::string validation_rises_query() {
+  return validation_rises_select("all_evaluations", "all_evaluations AS (" + evaluations_select("epoch_metrics") + ")");
+}
+
+std::string fill_run_results_sql() {
+  return std::string("INSERT INTO ") + kRunResultsColumns + "\n  " + run_results_query() + ";\nINSERT INTO " +
+         kValidationRisesColumns + "\n  SELECT * FROM (" + validation_rises_query() + ") AS rises;\n";
+}
+
+const std::string& store_tables_sql() {
+  static const std::string sql = std::string(kTablesSql) + kKeptTablesSql;
+  return sql;
+}
 
 const char* run_summary_view_sql() { return kRunSummarySql; }
 
@@ -420,19 +543,12 @@ const std::string& store_views_sql() {
       "\n-- One row per validation (with eval_every > 1, only the epochs that were evaluated): the lowest validation "
       "loss\n-- of all evaluations before it, the training loss of the evaluation before it, and the run's last "
       "evaluation.\nCREATE VIEW IF NOT EXISTS evaluations AS" +
-      evaluations_select("epoch_metrics") +
-      ";\n\n-- Every stretch of consecutive evaluations whose validation loss stayed above its running minimum (the "
-      "lowest\n-- value before the stretch began): where it began and ended, how many evaluations it lasted, the "
-      "minimum it rose\n-- above and how high it went, the training loss before it and the lowest training loss "
-      "during it, and whether\n-- validation loss came back down to a new minimum afterwards (recovered = 1) or "
-      "training ended inside it.\nCREATE VIEW IF NOT EXISTS validation_rises AS" +
-      validation_rises_select("evaluations") + ";\n" + kOverfittingSql;
+      evaluations_select("epoch_metrics") + ";\n" + kOverfittingSql;
   return sql;
 }
 
 const std::string& store_schema_sql() {
-  static const std::string sql =
-      std::string(kTablesSql) + epoch_metrics_triggers_sql() + kRunSummarySql + store_views_sql();
+  static const std::string sql = store_tables_sql() + epoch_metrics_triggers_sql() + kRunSummarySql + store_views_sql();
   return sql;
 }
 
@@ -451,6 +567,7 @@ const std::vector<StoreMigration>& store_migrations() {
       {3, "sweeps and their trials, run status pruned", kMigrateV3ToV4},
       {4, "each run's task and primary metric", kMigrateV4ToV5},
       {5, "parameters marked as written or defaults, trials' samplers", kMigrateV5ToV6},
+      {6, "each run's best and last results kept in run_results", migrate_v6_to_v7()},
   };
   return migrations;
 }
