@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
-# The PostgreSQL store against the SQLite one (issue 23): what recording costs a training step on each, then a
-# store of RUNS runs x 100 epochs x STEPS steps made as SQLite, merged into PostgreSQL with `ftrun merge`, and the
-# time of each question on both, best of three. Starts a throw-away PostgreSQL 15 of its own (Debian's, as the tests
-# do; as `nobody` when run as root) with its default durability (fsync on). Numbers go to docs/performance.md.
+# The PostgreSQL store against the SQLite one (issue 23): what recording costs a training step on each, how fast
+# workers claim trials on the server, then a store of RUNS runs x 100 epochs x STEPS steps made as SQLite, merged
+# into PostgreSQL with `ftrun merge`, and the time of each question on both, best of three. Starts a throw-away
+# PostgreSQL 15 of its own (Debian's, as the tests do; as `nobody` when run as root) with its default durability
+# (fsync on). Numbers go to docs/performance.md.
 #   bench/store_postgres.sh [RUNS [STEPS]]   (default 1000 runs, 10 steps per epoch)
 # Beyond 1,000 runs (issue 23's 10,000), the first 1,000 are generated and merged, and the rest are copies of them
 # under new ids (their groups and processes renumbered too), made inside each database: generating and merging
@@ -36,6 +37,8 @@ echo "SQLite:"
 build/ftrun_store_bench record "$dir/record.db" 20 100
 echo "PostgreSQL 15 (same machine, TCP on 127.0.0.1):"
 build/ftrun_store_bench record "$url" 20 100
+echo "claiming trials (PostgreSQL), workers at their busiest:"
+for workers in 8 32 64; do build/ftrun_store_bench claim "$url" "$workers" $((workers < 64 ? 400 : 1000)); done
 
 # The questions' runs go to a database of their own (the recording above left its runs in `postgres`).
 "$bin/psql" -q "$url" -c "CREATE DATABASE questions"

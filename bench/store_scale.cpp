@@ -4,18 +4,25 @@
 //   ftrun_store_bench record STORE [EPOCHS STEPS]   per-step cost of recording, batched per epoch and per step
 //                                                   (STORE: an SQLite file, or a postgresql:// database)
 //   ftrun_store_bench generate STORE RUNS EPOCHS STEPS   a store of synthetic runs with realistic curves
+//   ftrun_store_bench claim STORE WORKERS TRIALS   WORKERS connections (threads) take and close the TRIALS trials
+//                                                  of one sweep as fast as they can: the time a claim takes
 #include "store/postgres_connection.h"
 #include "store/results_store.h"
 
 #include <SQLiteCpp/SQLiteCpp.h>
 #include <fmt/format.h>
 
+#include <algorithm>
+#include <atomic>
 #include <chrono>
 #include <cmath>
 #include <cstdio>
 #include <filesystem>
+#include <mutex>
 #include <random>
+#include <set>
 #include <string>
+#include <thread>
 #include <vector>
 
 namespace {
@@ -38,6 +45,20 @@ ft::NewRun bench_run(const std::string& name, std::uint64_t seed) {
   return run;
 }
 
+// The rows an epoch's end writes (its results, which the store's triggers summarise per run: epoch_metrics,
+// run_results, validation_rises), after the step rows of its last step.
+void epoch_rows(std::vector<ft::MetricRow>& rows, std::int64_t epoch, std::int64_t step) {
+  const double e = static_cast<double>(epoch);
+  for (const auto& [name, value] : std::vector<std::pair<const char*, double>>{{"train_loss", 1.0 / e},
+                                                                               {"train_accuracy", 1.0 - 0.5 / e},
+                                                                               {"val_loss", 1.0 / e + 0.01 * e},
+                                                                               {"val_accuracy", 0.9 - 0.5 / e},
+                                                                               {"lr", 1e-3},
+                                                                               {"seconds", 60.0}}) {
+    rows.push_back({"epoch", epoch, step, name, value});
+  }
+}
+
 // The rows one optimizer step writes in a fine-tuning run with a backbone and a head group.
 void step_rows(std::vector<ft::MetricRow>& rows, std::int64_t epoch, std::int64_t step) {
   rows.push_back({"step", epoch, step, "train_loss", 1.0 / static_cast<double>(step)});
@@ -54,6 +75,7 @@ int record(const std::string& path, std::int64_t epochs, std::int64_t steps) {
   for (std::int64_t epoch = 1; epoch <= epochs; ++epoch) {
     std::vector<ft::MetricRow> rows;
     for (std::int64_t s = 1; s <= steps; ++s) step_rows(rows, epoch, (epoch - 1) * steps + s);
+    epoch_rows(rows, epoch, epoch * steps);
     store.log_metrics(batched, rows);
   }
   const double per_epoch = seconds_since(start) / static_cast<double>(epochs * steps);
@@ -64,12 +86,13 @@ int record(const std::string& path, std::int64_t epochs, std::int64_t steps) {
     for (std::int64_t s = 1; s <= steps; ++s) {
       std::vector<ft::MetricRow> rows;
       step_rows(rows, epoch, (epoch - 1) * steps + s);
+      if (s == steps) epoch_rows(rows, epoch, epoch * steps);
       store.log_metrics(unbatched, rows);
     }
   }
   const double per_step = seconds_since(start) / static_cast<double>(epochs * steps);
-  std::printf("recording 3 metric rows per step, %lld epochs x %lld steps:\n", static_cast<long long>(epochs),
-              static_cast<long long>(steps));
+  std::printf("recording 3 metric rows per step and 6 per epoch, %lld epochs x %lld steps:\n",
+              static_cast<long long>(epochs), static_cast<long long>(steps));
   std::printf("  one transaction per epoch (ftrun): %8.2f us per step\n", per_epoch * 1e6);
   std::printf("  one transaction per step:          %8.2f us per step (%.0fx)\n", per_step * 1e6, per_step / per_epoch);
   return 0;
@@ -155,6 +178,53 @@ int generate(const std::string& path, int runs, int epochs, int steps) {
   return 0;
 }
 
+// Sweep workers at their busiest: every claim is followed at once by the trial's closing, with no training in
+// between, so the workers meet in the store as often as they ever can. Checks that no trial was taken twice.
+int claim(const std::string& path, int workers, int trials) {
+  std::int64_t sweep = 0;
+  {
+    ft::ResultsStore store(path);
+    std::vector<ft::NewTrial> waiting;
+    for (int i = 0; i < trials; ++i) waiting.push_back({i, "x = " + std::to_string(i) + "\n", 1, "grid"});
+    const std::string name = "claims-" + std::to_string(std::random_device{}());
+    sweep = store.open_sweep({name, "bench.toml", name, "", {}, "grid", "val_loss", "min", 0}, waiting);
+  }
+  std::mutex mutex;
+  std::multiset<std::int64_t> taken;
+  std::vector<double> latencies;
+  const auto start = Clock::now();
+  std::vector<std::thread> threads;
+  for (int w = 0; w < workers; ++w) {
+    threads.emplace_back([&] {
+      ft::ResultsStore store(path);
+      for (;;) {
+        const auto asked = Clock::now();
+        const auto number = store.claim_trial(sweep, std::chrono::seconds(300));
+        const double seconds = seconds_since(asked);
+        if (!number) return;
+        store.finish_trial(sweep, *number, "completed", std::nullopt, "");
+        const std::lock_guard<std::mutex> lock(mutex);
+        taken.insert(*number);
+        latencies.push_back(seconds);
+      }
+    });
+  }
+  for (auto& thread : threads) thread.join();
+  const double total = seconds_since(start);
+  std::sort(latencies.begin(), latencies.end());
+  const auto percentile = [&](double p) {
+    return latencies[std::min(latencies.size() - 1,
+                              static_cast<std::size_t>(p * static_cast<double>(latencies.size())))];
+  };
+  std::set<std::int64_t> distinct(taken.begin(), taken.end());
+  std::printf(
+      "%d workers took %zu trials (%zu distinct, of %d) in %.2f s: %.0f claims/s; a claim took %.1f ms "
+      "(median), %.1f ms (99th percentile), %.1f ms (longest)\n",
+      workers, taken.size(), distinct.size(), trials, total, static_cast<double>(taken.size()) / total,
+      1e3 * percentile(0.5), 1e3 * percentile(0.99), 1e3 * latencies.back());
+  return taken.size() == static_cast<std::size_t>(trials) && distinct.size() == taken.size() ? 0 : 1;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -163,6 +233,7 @@ int main(int argc, char** argv) {
     if (args.size() >= 2 && args[0] == "record") {
       return record(args[1], args.size() > 2 ? std::stoll(args[2]) : 20, args.size() > 3 ? std::stoll(args[3]) : 100);
     }
+    if (args.size() == 4 && args[0] == "claim") return claim(args[1], std::stoi(args[2]), std::stoi(args[3]));
     if (args.size() == 5 && args[0] == "generate") {
       return generate(args[1], std::stoi(args[2]), std::stoi(args[3]), std::stoi(args[4]));
     }
@@ -172,6 +243,7 @@ int main(int argc, char** argv) {
   }
   std::fprintf(stderr,
                "usage: ftrun_store_bench record STORE [EPOCHS STEPS]\n"
-               "       ftrun_store_bench generate STORE RUNS EPOCHS STEPS\n");
+               "       ftrun_store_bench generate STORE RUNS EPOCHS STEPS\n"
+               "       ftrun_store_bench claim STORE WORKERS TRIALS\n");
   return 2;
 }

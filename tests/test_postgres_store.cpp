@@ -164,7 +164,7 @@ const std::vector<std::string>& compared_queries() {
 // The tables the triggers keep hold what the runs' epochs give when worked out afresh.
 void check_kept_tables(ft::SqlConnection& connection) {
   CHECK(rows_of(connection, "SELECT * FROM run_results ORDER BY run_id") ==
-        rows_of(connection, ft::run_results_query() + " ORDER BY e.run_id"));
+        rows_of(connection, "SELECT * FROM (" + ft::run_results_query() + ") AS q ORDER BY run_id"));
   CHECK(rows_of(connection, "SELECT * FROM validation_rises ORDER BY run_id, first_epoch") ==
         rows_of(connection, "SELECT * FROM (" + ft::validation_rises_query() + ") AS r ORDER BY run_id, first_epoch"));
 }

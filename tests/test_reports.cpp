@@ -10,6 +10,7 @@
 #include <catch2/catch.hpp>
 
 #include <cmath>
+#include <limits>
 #include <variant>
 
 namespace {
@@ -111,18 +112,20 @@ TEST_CASE("the overfitting onset is a sustained rise that never came back, not a
                       "(SELECT * FROM validation_rises WHERE run_id = 1 ORDER BY first_epoch)")
             .getString() == "2-3-1,7-10-0");
 
-  const auto report = ft::overfit_report(store.epochs_of(id), rises, "val_loss", "auto", 2);
+  const auto report =
+      ft::overfit_report(ft::epoch_facts(store.epochs_of(id), "val_loss", "auto"), rises, "val_loss", 2);
   CHECK(report.best_epoch == 6);
   CHECK(report.onset_epoch == 7);
   CHECK(report.recovered_rises == 1);
   CHECK(report.gap_at_best == Approx(0.7 - 0.5));
   CHECK(report.gap_at_last == Approx(0.9 - 0.1));
   // A patience longer than the rise: no onset yet.
-  CHECK_FALSE(ft::overfit_report(store.epochs_of(id), rises, "val_loss", "auto", 5).onset_epoch);
+  CHECK_FALSE(
+      ft::overfit_report(ft::epoch_facts(store.epochs_of(id), "val_loss", "auto"), rises, "val_loss", 5).onset_epoch);
   // Monitoring accuracy picks the best epoch by the highest value.
-  CHECK(ft::overfit_report({{1, 1, 0.5, 1, 0.6, 0}, {2, 1, 0.6, 1, 0.8, 0}, {3, 1, 0.7, 1, 0.7, 0}}, {}, "val_accuracy",
-                           "auto", 1)
-            .best_epoch == 2);
+  CHECK(
+      ft::epoch_facts({{1, 1, 0.5, 1, 0.6, 0}, {2, 1, 0.6, 1, 0.8, 0}, {3, 1, 0.7, 1, 0.7, 0}}, "val_accuracy", "auto")
+          .best_epoch == 2);
 }
 
 TEST_CASE("many runs are read in pieces with the same answers as one by one", "[reports][store]") {
@@ -151,6 +154,68 @@ TEST_CASE("many runs are read in pieces with the same answers as one by one", "[
     if (!one.empty()) CHECK(found->second.front().first_epoch == one.front().first_epoch);
     CHECK((monitors.count(id) ? std::optional(monitors.at(id)) : std::nullopt) == store.param_of(id, "train.monitor"));
   }
+  CHECK(store.epoch_facts_of_runs(ids).size() == ids.size());
+}
+
+TEST_CASE("the best epochs the store keeps are those worked out from the runs' epochs", "[reports][store]") {
+  TempDir dir;
+  ft::ResultsStore store(dir / "ftrun.db");
+  const double skip = std::nan("");
+  const double inf = std::numeric_limits<double>::infinity();
+  struct Case {
+    const char* monitor;  // nullptr: not recorded (the defaults, val_loss and auto)
+    const char* mode;
+    std::vector<double> train, validation, accuracy, perplexity;
+  };
+  const std::vector<Case> cases = {
+      {nullptr, nullptr, {1.0, 0.8, 0.6, 0.4, 0.3}, {1.0, 0.7, 0.7, 0.9, 1.2}, {}, {}},   // a tie: the first
+      {"val_loss", "auto", {1.0, 0.8, 0.6, 0.4}, {skip, 0.9, skip, 0.8}, {}, {}},         // eval_every = 2
+      {"val_loss", "max", {1.0, 0.8, 0.6}, {0.5, 0.9, 0.7}, {}, {}},                      // told: higher
+      {"val_accuracy", "auto", {1.0, 0.8, 0.6}, {0.5, 0.6, 0.7}, {0.6, 0.8, 0.8}, {}},    // an accuracy: higher
+      {"val_accuracy", "min", {1.0, 0.8, 0.6}, {0.5, 0.6, 0.7}, {0.6, 0.5, 0.8}, {}},     // told: lower
+      {"train_loss", "auto", {1.0, 0.8, 0.9}, {0.5, 0.6, 0.7}, {}, {}},                   // a training metric
+      {"val_perplexity", "auto", {3.0, 2.0, 1.0}, {2.0, 1.5, 1.8}, {}, {9.0, 7.0, 8.0}},  // the task's primary
+      {"val_loss", "auto", {1.0, 0.8}, {inf, 0.9}, {}, {}},                               // an infinite loss
+      {"val_accuracy", "auto", {1.0, 0.8}, {0.5, 0.6}, {}, {}},                           // never measured
+  };
+  std::vector<std::int64_t> ids;
+  for (const auto& c : cases) {
+    auto run = run_named("finetune");
+    if (!c.perplexity.empty()) {
+      run.task = "masked_lm";
+      run.primary_metric = "perplexity";
+      run.primary_direction = "min";
+    }
+    if (c.monitor) {
+      run.params = {{"train.monitor", ft::to_param_value(std::string(c.monitor))},
+                    {"train.monitor_mode", ft::to_param_value(std::string(c.mode))}};
+    }
+    ids.push_back(store.begin_run(run));
+    record_epochs(store, ids.back(), c.train, c.validation);
+    std::vector<ft::MetricRow> rows;
+    for (std::size_t i = 0; i < c.accuracy.size(); ++i) {
+      rows.push_back({"epoch", static_cast<std::int64_t>(i + 1), 10, "val_accuracy", c.accuracy[i]});
+    }
+    for (std::size_t i = 0; i < c.perplexity.size(); ++i) {
+      rows.push_back({"epoch", static_cast<std::int64_t>(i + 1), 10, "val_perplexity", c.perplexity[i]});
+    }
+    if (!rows.empty()) store.log_metrics(ids.back(), rows);
+  }
+  const auto kept = store.epoch_facts_of_runs(ids);
+  const std::vector<std::optional<std::int64_t>> expected_best = {2, 4, 2, 2, 2, 2, 2, 2, std::nullopt};
+  for (std::size_t i = 0; i < ids.size(); ++i) {
+    INFO("case " << i);
+    const auto monitor = store.param_of(ids[i], "train.monitor").value_or("val_loss");
+    const auto mode = store.param_of(ids[i], "train.monitor_mode").value_or("auto");
+    const ft::EpochFacts worked_out = ft::epoch_facts(store.epochs_of(ids[i]), monitor, mode);
+    const ft::EpochFacts& stored = kept.at(ids[i]);
+    CHECK(worked_out.best_epoch == expected_best[i]);
+    CHECK(stored.best_epoch == worked_out.best_epoch);
+    CHECK(stored.last_epoch == worked_out.last_epoch);
+    const auto same = [](double a, double b) { return (std::isnan(a) && std::isnan(b)) || a == Approx(b); };
+    CHECK(same(stored.gap_at_best, worked_out.gap_at_best));
+    CHECK(same(stored.gap_at_last, worked_out.gap_at_last));
+  }
 }
 
 TEST_CASE("with eval_every = 2 the rise is found among evaluated epochs only", "[reports][store]") {
@@ -165,7 +230,8 @@ TEST_CASE("with eval_every = 2 the rise is found among evaluated epochs only", "
   REQUIRE(rises.size() == 1);
   CHECK(rises[0].first_epoch == 8);
   CHECK(rises[0].evaluations == 3);
-  const auto report = ft::overfit_report(store.epochs_of(id), rises, "val_loss", "auto", 3);
+  const auto report =
+      ft::overfit_report(ft::epoch_facts(store.epochs_of(id), "val_loss", "auto"), rises, "val_loss", 3);
   CHECK(report.best_epoch == 6);
   CHECK(report.onset_epoch == 8);
 }

@@ -176,7 +176,7 @@ TEST_CASE("a trial whose worker died is put back, and failed once its retries ar
   const std::string path = dir / "sweep.db";
   ft::ResultsStore store(path);
   const auto id = store.open_sweep({"demo", "x.toml", "f", "text", {}, "grid", "val_loss", "min", 1},
-                                   {{0, "x = 0\n", 1}, {1, "x = 1\n", 2}});
+                                   {{0, "x = 0\n", 1, "grid"}, {1, "x = 1\n", 2, "grid"}});
   // A worker of this host whose process is gone: a pid no process has (above the kernel's pid_max).
   auto abandon = [&](std::int64_t number) {
     SQLite::Database db(path, SQLite::OPEN_READWRITE);

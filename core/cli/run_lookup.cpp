@@ -2,6 +2,7 @@
 
 #include <ftsdk/error.h>
 
+#include <cmath>
 #include <map>
 
 namespace ft {
@@ -31,22 +32,22 @@ OverfitReport overfit_of(const ResultsStore& store, std::int64_t run_id, const s
                          int patience) {
   const std::string monitor = store.param_of(run_id, "train.monitor").value_or(kDefaultMonitor);
   const std::string mode = store.param_of(run_id, "train.monitor_mode").value_or(kDefaultMonitorMode);
-  return overfit_report(epochs, store.validation_rises_of(run_id), monitor, mode, patience);
+  return overfit_report(epoch_facts(epochs, monitor, mode), store.validation_rises_of(run_id), monitor, patience);
 }
 
 std::vector<OverfitReport> overfit_of_runs(const ResultsStore& store, const std::vector<std::int64_t>& run_ids,
                                            int patience) {
-  const auto epochs = store.epochs_of_runs(run_ids);
+  // Each run's best epoch and gaps as the store keeps them (run_results): reading every epoch of thousands of runs
+  // to work them out took seconds (docs/performance.md).
+  const auto facts = store.epoch_facts_of_runs(run_ids);
   const auto rises = store.validation_rises_of_runs(run_ids);
   const auto monitors = store.param_of_runs(run_ids, "train.monitor");
-  const auto modes = store.param_of_runs(run_ids, "train.monitor_mode");
-  const std::vector<EpochRow> no_epochs;
+  const EpochFacts no_epochs{std::nullopt, 0, std::nan(""), std::nan("")};
   const std::vector<ValidationRise> no_rises;
   std::vector<OverfitReport> reports;
   for (const std::int64_t id : run_ids) {
-    reports.push_back(overfit_report(value_or(epochs, id, no_epochs), value_or(rises, id, no_rises),
-                                     value_or(monitors, id, kDefaultMonitor), value_or(modes, id, kDefaultMonitorMode),
-                                     patience));
+    reports.push_back(overfit_report(value_or(facts, id, no_epochs), value_or(rises, id, no_rises),
+                                     value_or(monitors, id, kDefaultMonitor), patience));
   }
   return reports;
 }

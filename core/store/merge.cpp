@@ -184,7 +184,7 @@ MergeReport ResultsStore::merge_from(const std::string& input) {
                         metrics.getColumn(2).getInt64(), metrics.getColumn(3).getString(),
                         metrics.getColumn(4).isNull() ? std::nan("") : metrics.getColumn(4).getDouble()});
       }
-      insert_metrics(*sql_, new_id, rows);
+      insert_metrics(new_id, rows);
       ++report.runs;
     }
 

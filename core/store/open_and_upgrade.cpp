@@ -95,6 +95,11 @@ void ResultsStore::open_and_upgrade() {
   // answer another's first statements with SQLITE_BUSY at once, busy timeout or not (8 processes opening one new
   // store together failed this way about one time in two), so opening is retried until the busy timeout.
   const auto start = std::chrono::steady_clock::now();
+  const auto give_up_unless_busy = [&](bool busy, const auto& error) {
+    if (!busy || std::chrono::steady_clock::now() - start > options_.busy_timeout) {
+      throw store_error(path_, "open it", error);
+    }
+  };
   for (;;) {
     try {
       db_ = std::make_unique<SQLite::Database>(path_, SQLite::OPEN_READWRITE | SQLite::OPEN_CREATE);
@@ -112,21 +117,14 @@ void ResultsStore::open_and_upgrade() {
       break;
     } catch (const SqlError& error) {
       // refuse_foreign_tables' query, through the connection: its errors are the SQLite ones below, translated.
-      if (!error.transient() || std::chrono::steady_clock::now() - start > options_.busy_timeout) {
-        throw store_error(path_, "open it", error);
-      }
-      sql_.reset();
-      db_.reset();
-      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+      give_up_unless_busy(error.transient(), error);
     } catch (const SQLite::Exception& error) {
-      const bool busy = (error.getErrorCode() & 0xff) == SQLITE_BUSY || (error.getErrorCode() & 0xff) == SQLITE_LOCKED;
-      if (!busy || std::chrono::steady_clock::now() - start > options_.busy_timeout) {
-        throw store_error(path_, "open it", error);
-      }
-      sql_.reset();
-      db_.reset();
-      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+      const int code = error.getErrorCode() & 0xff;
+      give_up_unless_busy(code == SQLITE_BUSY || code == SQLITE_LOCKED, error);
     }
+    sql_.reset();
+    db_.reset();
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
   }
   const int seen =
       guarded(path_, "read its schema version", [&] { return db_->execAndGet("PRAGMA user_version").getInt(); });

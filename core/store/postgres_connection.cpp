@@ -316,8 +316,8 @@ void PostgresConnection::execute(const std::string& sql) {
   checked(connection_, PQexec(connection_, sql.c_str()), url_);
 }
 
-void PostgresConnection::write_transaction(const std::function<void()>& body) {
-  execute("BEGIN ISOLATION LEVEL SERIALIZABLE");
+void PostgresConnection::write_transaction(const std::function<void()>& body, bool row_locks) {
+  execute(row_locks ? "BEGIN ISOLATION LEVEL READ COMMITTED" : "BEGIN ISOLATION LEVEL SERIALIZABLE");
   try {
     body();
     execute("COMMIT");

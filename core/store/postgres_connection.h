@@ -45,7 +45,7 @@ class PostgresConnection final : public SqlConnection {
   void execute(const std::string& sql) override;
   /// SERIALIZABLE: as if the transactions ran one after another, as SQLite's write lock makes them; a conflict is
   /// a transient SqlError (SQLSTATE 40001), to be retried as a busy SQLite store is.
-  void write_transaction(const std::function<void()>& body) override;
+  void write_transaction(const std::function<void()>& body, bool row_locks = false) override;
 
  private:
   std::string url_;

@@ -70,7 +70,7 @@ CREATE OR REPLACE TRIGGER epoch_metrics_on_delete AFTER DELETE ON metrics
   FOR EACH ROW EXECUTE FUNCTION ftrun_epoch_metrics_on_delete();
 
 -- SQLite's five triggers keeping run_results and validation_rises, as one function: a run's results follow a new
--- epoch, a changed validation result and a dropped epoch; its rises follow its losses and a dropped epoch.
+-- epoch, a changed result and a dropped epoch; its rises follow its losses and a dropped epoch.
 CREATE OR REPLACE FUNCTION ftrun_per_run_refresh() RETURNS trigger LANGUAGE plpgsql AS $$
 DECLARE
   changed_run BIGINT;
@@ -86,7 +86,9 @@ BEGIN
     rises_changed := FALSE;  -- a new epoch has no losses yet
   ELSIF TG_OP = 'UPDATE' THEN
     results_changed := NEW.val_loss IS DISTINCT FROM OLD.val_loss OR NEW.val_accuracy IS DISTINCT FROM OLD.val_accuracy
-                       OR NEW.val_primary IS DISTINCT FROM OLD.val_primary;
+                       OR NEW.val_primary IS DISTINCT FROM OLD.val_primary OR NEW.train_loss IS DISTINCT FROM
+                       OLD.train_loss OR NEW.train_accuracy IS DISTINCT FROM OLD.train_accuracy
+                       OR NEW.train_primary IS DISTINCT FROM OLD.train_primary;
     rises_changed := NEW.val_loss IS DISTINCT FROM OLD.val_loss OR NEW.train_loss IS DISTINCT FROM OLD.train_loss;
   END IF;
   IF results_changed THEN

@@ -52,7 +52,8 @@ std::vector<StageComparison> compare_by_stage(const std::vector<RunOutcome>& run
   for (const auto& run : runs) grouped[run.stage][run.value].push_back(&run);
   std::vector<StageComparison> stages;
   for (const auto& [stage, by_value] : grouped) {
-    StageComparison comparison{stage, {}};
+    StageComparison comparison;
+    comparison.stage = stage;
     const RunOutcome* first = by_value.begin()->second.front();
     comparison.metric = first->primary_metric;
     comparison.higher_is_better = first->higher_is_better;
@@ -109,27 +110,34 @@ std::string overfitting_rule(int patience) {
          "rise (rises that came back down are counted as recovered)";
 }
 
-OverfitReport overfit_report(const std::vector<EpochRow>& epochs, const std::vector<ValidationRise>& rises,
-                             const std::string& monitor, const std::string& monitor_mode, int patience) {
-  OverfitReport report;
-  report.monitor = monitor;
-  report.gap_at_best = report.gap_at_last = std::nan("");
+EpochFacts epoch_facts(const std::vector<EpochRow>& epochs, const std::string& monitor,
+                       const std::string& monitor_mode) {
+  EpochFacts facts;
+  facts.gap_at_best = facts.gap_at_last = std::nan("");
   const bool higher_is_better =
       monitor_mode == "max" || (monitor_mode == "auto" && monitor.find("accuracy") != std::string::npos);
   const EpochRow* best = nullptr;
   const EpochRow* last_evaluated = nullptr;
   for (const auto& row : epochs) {
-    report.last_epoch = std::max(report.last_epoch, row.epoch);
+    facts.last_epoch = std::max(facts.last_epoch, row.epoch);
     const double value = metric(row, monitor);
     if (std::isnan(value)) continue;
     last_evaluated = &row;
     if (!best || (higher_is_better ? value > metric(*best, monitor) : value < metric(*best, monitor))) best = &row;
   }
   if (best) {
-    report.best_epoch = best->epoch;
-    report.gap_at_best = best->val_loss - best->train_loss;
+    facts.best_epoch = best->epoch;
+    facts.gap_at_best = best->val_loss - best->train_loss;
   }
-  if (last_evaluated) report.gap_at_last = last_evaluated->val_loss - last_evaluated->train_loss;
+  if (last_evaluated) facts.gap_at_last = last_evaluated->val_loss - last_evaluated->train_loss;
+  return facts;
+}
+
+OverfitReport overfit_report(const EpochFacts& facts, const std::vector<ValidationRise>& rises,
+                             const std::string& monitor, int patience) {
+  OverfitReport report;
+  static_cast<EpochFacts&>(report) = facts;
+  report.monitor = monitor;
   for (const auto& rise : rises) {
     if (rise.evaluations < patience || !(rise.lowest_train_loss < rise.train_loss_before)) continue;
     if (rise.recovered) {

@@ -66,15 +66,20 @@ struct StageComparison {
 /// Groups `runs` by stage (never mixing stages), then by value; marks each stage's best value.
 std::vector<StageComparison> compare_by_stage(const std::vector<RunOutcome>& runs);
 
-/// What `ftrun overfit` says of one run.
-struct OverfitReport {
-  /// The metric that picks the best epoch (the run's `train.monitor`).
-  std::string monitor;
+/// What a run's epochs say of its best epoch: worked out here from the rows (`epoch_facts`), or kept in the store
+/// at write time for every run (`ResultsStore::epoch_facts_of_runs`, run_results; the same rule in SQL).
+struct EpochFacts {
   /// Best epoch by the monitored metric (`train.monitor`, `train.monitor_mode`); nothing without evaluations.
   std::optional<std::int64_t> best_epoch;
   std::int64_t last_epoch = 0;
   /// Validation minus training loss at the best and at the last evaluated epoch (NaN when unknown).
   double gap_at_best = 0, gap_at_last = 0;
+};
+
+/// What `ftrun overfit` says of one run.
+struct OverfitReport : EpochFacts {
+  /// The metric that picks the best epoch (the run's `train.monitor`).
+  std::string monitor;
   /// First evaluation of a rise in validation loss above its minimum that lasted at least `patience`
   /// evaluations, never recovered, and during which training loss fell below its value before the rise.
   std::optional<std::int64_t> onset_epoch;
@@ -85,7 +90,12 @@ struct OverfitReport {
 /// The rule behind `onset_epoch`, in words, printed with the report.
 std::string overfitting_rule(int patience);
 
-OverfitReport overfit_report(const std::vector<EpochRow>& epochs, const std::vector<ValidationRise>& rises,
-                             const std::string& monitor, const std::string& monitor_mode, int patience);
+/// The facts of a run's `epochs` when `monitor` (with `monitor_mode`: min, max, or auto: max for an accuracy)
+/// picks the best.
+EpochFacts epoch_facts(const std::vector<EpochRow>& epochs, const std::string& monitor,
+                       const std::string& monitor_mode);
+
+OverfitReport overfit_report(const EpochFacts& facts, const std::vector<ValidationRise>& rises,
+                             const std::string& monitor, int patience);
 
 }  // namespace ft

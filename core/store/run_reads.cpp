@@ -203,6 +203,23 @@ std::vector<RunOutcome> ResultsStore::outcomes_by(const std::string& key, const 
   });
 }
 
+std::map<std::int64_t, EpochFacts> ResultsStore::epoch_facts_of_runs(const std::vector<std::int64_t>& run_ids) const {
+  return guarded(path_, "read the runs' best epochs", [&] {
+    std::map<std::int64_t, EpochFacts> runs;
+    const auto sql = [](const std::string& ids) {
+      return "SELECT run_id, best_epoch, epochs, gap_at_best, gap_at_last FROM run_results WHERE run_id IN " + ids;
+    };
+    for_runs_in_pieces(run_ids, sql, {}, [&](const SqlQuery& query) {
+      EpochFacts& facts = runs[query.getColumn(0).getInt64()];
+      if (!query.getColumn(1).isNull()) facts.best_epoch = query.getColumn(1).getInt64();
+      facts.last_epoch = query.getColumn(2).isNull() ? 0 : query.getColumn(2).getInt64();
+      facts.gap_at_best = real_or_nan(query, 3);
+      facts.gap_at_last = real_or_nan(query, 4);
+    });
+    return runs;
+  });
+}
+
 std::vector<ValidationRise> ResultsStore::validation_rises_of(std::int64_t run_id) const {
   return only_run(validation_rises_of_runs({run_id}));
 }

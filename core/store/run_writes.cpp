@@ -147,19 +147,16 @@ constexpr std::size_t kRowsPerInsert = 100;
 
 }  // namespace
 
-void store_internals::insert_metrics(SqlConnection& sql, std::int64_t run_id, const std::vector<MetricRow>& rows) {
+void ResultsStore::insert_metrics(std::int64_t run_id, const std::vector<MetricRow>& rows) {
   const auto statement_for = [](std::size_t count) {
     std::string text = "INSERT INTO metrics (run_id, scope, epoch, step, name, value) VALUES ";
     for (std::size_t i = 0; i < count; ++i) text += i == 0 ? "(?, ?, ?, ?, ?, ?)" : ", (?, ?, ?, ?, ?, ?)";
     return text;
   };
-  std::optional<SqlQuery> full;
   for (std::size_t first = 0; first < rows.size(); first += kRowsPerInsert) {
     const std::size_t count = std::min(kRowsPerInsert, rows.size() - first);
-    std::optional<SqlQuery> last;
-    if (count == kRowsPerInsert && !full) full.emplace(sql, statement_for(count));
-    if (count < kRowsPerInsert) last.emplace(sql, statement_for(count));
-    SqlQuery& insert = count == kRowsPerInsert ? *full : *last;
+    auto statement = prepared(statement_for(count));
+    SqlQuery& insert = *statement;
     for (std::size_t i = 0; i < count; ++i) {
       const MetricRow& row = rows[first + i];
       const int base = static_cast<int>(6 * i);
@@ -171,7 +168,6 @@ void store_internals::insert_metrics(SqlConnection& sql, std::int64_t run_id, co
       bind_metric_value(insert, base + 6, row.value);
     }
     insert.exec();
-    insert.reset();
   }
 }
 
@@ -227,9 +223,9 @@ void ResultsStore::insert_new_rows(std::int64_t run_id, const std::vector<Metric
   if (rows.empty()) return;
   const std::size_t skip = retry || cut_off_writes_.count(run_id) ? rows_already_recorded(*sql_, run_id, rows) : 0;
   if (skip > 0) {
-    insert_metrics(*sql_, run_id, std::vector<MetricRow>(rows.begin() + static_cast<std::ptrdiff_t>(skip), rows.end()));
+    insert_metrics(run_id, std::vector<MetricRow>(rows.begin() + static_cast<std::ptrdiff_t>(skip), rows.end()));
   } else {
-    insert_metrics(*sql_, run_id, rows);
+    insert_metrics(run_id, rows);
   }
 }
 
@@ -252,7 +248,7 @@ void ResultsStore::add_analysis(std::int64_t run_id, const std::vector<MetricRow
   write("record the run's analysis", options_.write_attempts, [&] {
     const auto claim = claim_of(*sql_, run_id);
     if (claim && claim->status == "running") check_run_held(path_, run_id, claim);
-    insert_metrics(*sql_, run_id, rows);
+    insert_metrics(run_id, rows);
   });
 }
 
@@ -350,7 +346,7 @@ void ResultsStore::apply_closing_journals() {
     if (!record) continue;  // none, or only the reservation of a run that is still training
     try {
       write("record run " + std::to_string(id) + "'s closing from " + journal, options_.write_attempts, [&] {
-        insert_metrics(*sql_, id, record->rows);
+        insert_metrics(id, record->rows);
         SqlQuery update(*sql_,
                         "UPDATE runs SET status = ?, ended_at = ?, error = ? WHERE id = ? AND status = "
                         "'running'");

@@ -1,5 +1,6 @@
 #include "store/schema.h"
 
+#include <functional>
 #include <string>
 
 namespace ft {
@@ -196,8 +197,8 @@ ALTER TABLE sweeps_v6 RENAME TO sweeps;
 // it `ftrun runs`, `compare` and `serve`, reads a row per run, and `ftrun overfit` a run's rises, instead of working
 // them out from every run's epochs at each question (10,000 runs: docs/performance.md).
 const char* const kKeptTablesSql = R"sql(
--- Each run's best and last validation results, rebuilt from its rows of epoch_metrics by triggers whenever they
--- change: what run_summary reads (a run without epochs has no row here).
+-- Each run's best and last results, rebuilt from its rows of epoch_metrics by triggers whenever they change: what
+-- run_summary and `ftrun overfit` read (a run without epochs has no row here).
 CREATE TABLE IF NOT EXISTS run_results (
   run_id             INTEGER NOT NULL PRIMARY KEY REFERENCES runs(id) ON DELETE CASCADE,
   epochs             INTEGER,  -- the last epoch recorded
@@ -205,7 +206,10 @@ CREATE TABLE IF NOT EXISTS run_results (
   best_val_loss      REAL,
   final_val_accuracy REAL,     -- of the last epoch with a validation
   best_val_primary   REAL,     -- the best by the run's primary_direction
-  final_val_primary  REAL
+  final_val_primary  REAL,
+  best_epoch         INTEGER,  -- the best by the run's train.monitor and train.monitor_mode
+  gap_at_best        REAL,     -- val_loss - train_loss there
+  gap_at_last        REAL      -- the same at the last epoch its monitor was measured
 );
 
 -- Every stretch of consecutive evaluations whose validation loss stayed above its running minimum (the lowest
@@ -227,19 +231,62 @@ CREATE TABLE IF NOT EXISTS validation_rises (
 );
 )sql";
 
-// The rows of run_results for the runs of epoch_metrics `e` that `where` keeps, computed from their epochs.
+// The SQL of `of(column)` for the epoch_metrics column that the monitor of run `e.run_id` names (train.monitor, by
+// default val_loss): reports.cpp's metric() in SQL, the metric's own column, else the task's primary metric on that
+// split.
+const char* const kMonitorSql =
+    "COALESCE((SELECT p.value FROM run_params p WHERE p.run_id = e.run_id AND p.key = 'train.monitor'), 'val_loss')";
+
+std::string by_monitor(const std::function<std::string(const std::string&)>& of) {
+  const std::string monitor = kMonitorSql;
+  std::string sql = "CASE " + monitor;
+  for (const std::string column : {"val_loss", "val_accuracy", "train_loss", "train_accuracy"}) {
+    sql += " WHEN '" + column + "' THEN " + of(column);
+  }
+  return sql + "\n      ELSE CASE WHEN substr(" + monitor + ", 1, 4) = 'val_' THEN " + of("val_primary") +
+         " WHEN substr(" + monitor + ", 1, 6) = 'train_' THEN " + of("train_primary") + " END END";
+}
+
+// The rows of run_results for the runs of epoch_metrics `e` that `where` keeps, computed from their epochs; the best
+// epoch as reports.cpp's epoch_facts() picks it: the monitored value highest with train.monitor_mode max (or auto
+// and an accuracy), else lowest; the earliest such epoch.
 std::string run_results_select(const std::string& where) {
   const auto last = [](const std::string& column) {
     return "(SELECT f." + column + " FROM epoch_metrics f WHERE f.run_id = e.run_id AND f." + column +
            " IS NOT NULL ORDER BY f.epoch DESC LIMIT 1) AS final_" + column;
   };
-  return "SELECT e.run_id, MAX(e.epoch) AS epochs, MAX(e.val_accuracy) AS best_val_accuracy, MIN(e.val_loss) AS "
-         "best_val_loss, " +
-         last("val_accuracy") +
-         ",\n    CASE MAX(r.primary_direction) WHEN 'min' THEN MIN(e.val_primary) ELSE MAX(e.val_primary) END AS "
-         "best_val_primary, " +
-         last("val_primary") + "\n  FROM epoch_metrics e JOIN runs r ON r.id = e.run_id WHERE " + where +
-         " GROUP BY e.run_id";
+  const auto best = [](const char* direction) {
+    return by_monitor([direction](const std::string& column) {
+      return "(SELECT f.epoch FROM epoch_metrics f WHERE f.run_id = e.run_id AND f." + column +
+             " IS NOT NULL ORDER BY f." + column + " " + direction + ", f.epoch LIMIT 1)";
+    });
+  };
+  const std::string mode =
+      "COALESCE((SELECT p.value FROM run_params p WHERE p.run_id = e.run_id AND p.key = 'train.monitor_mode'), "
+      "'auto')";
+  // "An accuracy": the name holds the word, case and all (replace() reads the same on both backends; LIKE does not).
+  const std::string higher_is_better = mode + " = 'max' OR (" + mode + " = 'auto' AND replace(" + kMonitorSql +
+                                       ", 'accuracy', '') <> " + kMonitorSql + ")";
+  const std::string by_epochs =
+      "SELECT e.run_id, MAX(e.epoch) AS epochs, MAX(e.val_accuracy) AS best_val_accuracy, MIN(e.val_loss) AS "
+      "best_val_loss, " +
+      last("val_accuracy") +
+      ",\n    CASE MAX(r.primary_direction) WHEN 'min' THEN MIN(e.val_primary) ELSE MAX(e.val_primary) END AS "
+      "best_val_primary, " +
+      last("val_primary") + ",\n    CASE WHEN " + higher_is_better + "\n      THEN " + best("DESC") + "\n      ELSE " +
+      best("ASC") + " END AS best_epoch,\n    " + by_monitor([](const std::string& column) {
+        return "(SELECT MAX(f.epoch) FROM epoch_metrics f WHERE f.run_id = e.run_id AND f." + column + " IS NOT NULL)";
+      }) +
+      " AS last_measured_epoch\n  FROM epoch_metrics e JOIN runs r ON r.id = e.run_id WHERE " + where +
+      " GROUP BY e.run_id";
+  const auto gap_at = [](const std::string& epoch) {
+    return "(SELECT f.val_loss - f.train_loss FROM epoch_metrics f WHERE f.run_id = b.run_id AND f.epoch = b." + epoch +
+           ")";
+  };
+  return "SELECT b.run_id, b.epochs, b.best_val_accuracy, b.best_val_loss, b.final_val_accuracy, b.best_val_primary, "
+         "b.final_val_primary, b.best_epoch, " +
+         gap_at("best_epoch") + " AS gap_at_best, " + gap_at("last_measured_epoch") + " AS gap_at_last\n  FROM (" +
+         by_epochs + ") AS b";
 }
 
 constexpr const char* kValidationRisesColumns =
@@ -248,7 +295,7 @@ constexpr const char* kValidationRisesColumns =
 
 constexpr const char* kRunResultsColumns =
     "run_results (run_id, epochs, best_val_accuracy, best_val_loss, final_val_accuracy, best_val_primary, "
-    "final_val_primary)";
+    "final_val_primary, best_epoch, gap_at_best, gap_at_last)";
 
 // Version 6 → 7: run_results and validation_rises (a view until now) become tables kept by triggers, filled from
 // every run's epochs; run_summary and overfitting, which read them, are recreated after. The tables are created
@@ -378,7 +425,16 @@ CREATE TABLE IF NOT EXISTS epoch_metrics (
 
 )sql";
 
-// SQLite's triggers keeping epoch_metrics (postgres_schema.cpp has PostgreSQL's, around the same UPDATE).
+// An SQLite trigger on epoch_metrics that runs `body` after each `event` (INSERT, UPDATE, DELETE) of a row, when
+// `when` holds (always when empty).
+std::string on_epoch_metrics(const std::string& name, const std::string& event, const std::string& when,
+                             const std::string& body) {
+  return "CREATE TRIGGER IF NOT EXISTS " + name + " AFTER " + event + " ON epoch_metrics" +
+         (when.empty() ? std::string() : "\n  WHEN " + when) + "\nBEGIN\n" + body + "\nEND;\n";
+}
+
+// SQLite's triggers keeping epoch_metrics from metrics, and run_results and validation_rises from epoch_metrics
+// (postgres_schema.cpp has PostgreSQL's, around the same statements).
 std::string epoch_metrics_triggers_sql() {
   return R"sql(
 CREATE TRIGGER IF NOT EXISTS epoch_metrics_on_insert AFTER INSERT ON metrics
@@ -401,39 +457,19 @@ BEGIN
   DELETE FROM epoch_metrics WHERE run_id = OLD.run_id AND epoch = OLD.epoch;
 END;
 
--- run_results follows epoch_metrics: a new epoch, a changed validation result, an epoch dropped by a resume.
-CREATE TRIGGER IF NOT EXISTS run_results_on_insert AFTER INSERT ON epoch_metrics
-BEGIN
-)sql" + run_results_refresh_sql("NEW.run_id") +
-         R"sql(
-END;
-CREATE TRIGGER IF NOT EXISTS run_results_on_update AFTER UPDATE ON epoch_metrics
-  WHEN NEW.val_loss IS NOT OLD.val_loss OR NEW.val_accuracy IS NOT OLD.val_accuracy
-       OR NEW.val_primary IS NOT OLD.val_primary
-BEGIN
-)sql" + run_results_refresh_sql("NEW.run_id") +
-         R"sql(
-END;
-CREATE TRIGGER IF NOT EXISTS run_results_on_delete AFTER DELETE ON epoch_metrics
-BEGIN
-)sql" + run_results_refresh_sql("OLD.run_id") +
-         R"sql(
-END;
-
--- validation_rises follows the losses in epoch_metrics (a new epoch has none yet).
-CREATE TRIGGER IF NOT EXISTS validation_rises_on_update AFTER UPDATE ON epoch_metrics
-  WHEN NEW.val_loss IS NOT OLD.val_loss OR NEW.train_loss IS NOT OLD.train_loss
-BEGIN
-)sql" + validation_rises_refresh_sql("NEW.run_id") +
-         R"sql(
-END;
-CREATE TRIGGER IF NOT EXISTS validation_rises_on_delete AFTER DELETE ON epoch_metrics
-BEGIN
-)sql" + validation_rises_refresh_sql("OLD.run_id") +
-         R"sql(
-END;
-
-)sql";
+-- run_results follows epoch_metrics: a new epoch, a changed result (the run's monitor may be any of them), an epoch
+-- dropped by a resume; validation_rises follows the losses (a new epoch has none yet) and dropped epochs.
+)sql" + on_epoch_metrics("run_results_on_insert", "INSERT", "", run_results_refresh_sql("NEW.run_id")) +
+         on_epoch_metrics("run_results_on_update", "UPDATE",
+                          "NEW.val_loss IS NOT OLD.val_loss OR NEW.val_accuracy IS NOT OLD.val_accuracy OR "
+                          "NEW.val_primary IS NOT OLD.val_primary OR NEW.train_loss IS NOT OLD.train_loss OR "
+                          "NEW.train_accuracy IS NOT OLD.train_accuracy OR NEW.train_primary IS NOT OLD.train_primary",
+                          run_results_refresh_sql("NEW.run_id")) +
+         on_epoch_metrics("run_results_on_delete", "DELETE", "", run_results_refresh_sql("OLD.run_id")) +
+         on_epoch_metrics("validation_rises_on_update", "UPDATE",
+                          "NEW.val_loss IS NOT OLD.val_loss OR NEW.train_loss IS NOT OLD.train_loss",
+                          validation_rises_refresh_sql("NEW.run_id")) +
+         on_epoch_metrics("validation_rises_on_delete", "DELETE", "", validation_rises_refresh_sql("OLD.run_id"));
 }
 
 // Each run with its best and last results (docs/store.md).

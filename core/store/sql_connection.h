@@ -79,7 +79,10 @@ class SqlConnection {
   virtual void execute(const std::string& sql) = 0;
   /// Runs `body` in one write transaction, holding the database's write lock (SQLite) or running with full
   /// isolation (PostgreSQL) from its start: committed when `body` returns, rolled back when it throws.
-  virtual void write_transaction(const std::function<void()>& body) = 0;
+  /// With `row_locks`, PostgreSQL runs it at READ COMMITTED instead: `body` takes the row locks it needs
+  /// (`SELECT ... FOR UPDATE`), so that many writers of different rows never fail on each other (a work queue, as
+  /// trials are claimed); SQLite's one write lock serves both.
+  virtual void write_transaction(const std::function<void()>& body, bool row_locks = false) = 0;
 };
 
 /// A column of a statement's current row, read with SQLiteCpp's names.

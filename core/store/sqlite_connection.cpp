@@ -123,7 +123,7 @@ void SqliteConnection::execute(const std::string& sql) {
   translated([&] { database_.exec(sql); });
 }
 
-void SqliteConnection::write_transaction(const std::function<void()>& body) {
+void SqliteConnection::write_transaction(const std::function<void()>& body, bool /*row_locks: the write lock*/) {
   translated([&] {
     SQLite::Transaction transaction(database_, SQLite::TransactionBehavior::IMMEDIATE);
     body();

@@ -23,7 +23,7 @@ class SqliteConnection final : public SqlConnection {
   void execute(const std::string& sql) override;
   /// BEGIN IMMEDIATE: SQLite's write lock taken before anything is read, so that concurrent writers queue (a
   /// deferred transaction that turns into a write fails at once instead, whatever the busy timeout).
-  void write_transaction(const std::function<void()>& body) override;
+  void write_transaction(const std::function<void()>& body, bool row_locks = false) override;
 
  private:
   SQLite::Database& database_;

@@ -130,10 +130,6 @@ inline std::chrono::milliseconds conflict_pause(int attempt) {
   return std::chrono::milliseconds(1 + static_cast<int>(random() % static_cast<unsigned>(most)));
 }
 
-// Inserts a run's metric rows, in order, many rows per statement (run_writes.cpp): what recording and merging
-// share. NaN values are written as NULL.
-void insert_metrics(SqlConnection& sql, std::int64_t run_id, const std::vector<MetricRow>& rows);
-
 /// How many of `rows` (from the first) run `run_id` has recorded already: a write cut off by a lost connection
 /// may have committed before the connection went, and its retry, or the next write of the rows it held, must not
 /// record them twice. The run's last recorded row is looked for among `rows` (a run's rows never repeat a scope,
@@ -165,11 +161,11 @@ inline double real_or_nan(const SqlQuery& query, int column) {
 }  // namespace store_internals
 
 template <class Fn>
-void ResultsStore::write(const std::string& action, int attempts, Fn&& fn) {
+void ResultsStore::write(const std::string& action, int attempts, Fn&& fn, bool row_locks) {
   const auto start = std::chrono::steady_clock::now();
   for (int attempt = 1;; ++attempt) {
     try {
-      sql_->write_transaction(fn);
+      sql_->write_transaction(fn, row_locks);
       return;
     } catch (const SqlError& error) {
       // PostgreSQL reports concurrent transactions that collide at once, where SQLite would have waited for its

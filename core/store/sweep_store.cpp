@@ -118,11 +118,33 @@ std::vector<StoredSweep> ResultsStore::list_sweeps() const {
   });
 }
 
+namespace {
+
+// The lowest-numbered waiting trial of the sweep, locked for this transaction. On PostgreSQL, trials another
+// worker is taking right now are skipped (a work queue's `FOR UPDATE SKIP LOCKED`: workers take different trials
+// at once instead of failing on each other); when every waiting trial is being taken, it waits for those workers
+// and reads again, so that one whose transaction rolls back leaves its trial to this one. SQLite's write lock
+// already makes this worker the only one.
+std::optional<std::int64_t> next_waiting_trial(SqlConnection& sql, std::int64_t sweep_id) {
+  const bool postgres = std::string(sql.dialect()) == "postgresql";
+  const std::string find = "SELECT number FROM trials WHERE sweep_id = ? AND state = 'waiting' ORDER BY number LIMIT 1";
+  for (const char* lock : {" FOR UPDATE SKIP LOCKED", " FOR UPDATE"}) {
+    SqlQuery query(sql, find + (postgres ? lock : ""));
+    query.bind(1, sweep_id);
+    if (query.executeStep()) return query.getColumn(0).getInt64();
+    if (!postgres) break;
+  }
+  return std::nullopt;
+}
+
+}  // namespace
+
 std::optional<std::int64_t> ResultsStore::claim_trial(std::int64_t sweep_id, std::chrono::seconds stale,
                                                       const TrialProposer& propose) {
   std::optional<std::int64_t> claimed;
   const std::string host = host_name();
-  write("take a trial of sweep " + std::to_string(sweep_id), options_.write_attempts, [&] {
+  // Row locks (READ COMMITTED) on PostgreSQL: see next_waiting_trial.
+  const auto take_one = [&] {
     claimed.reset();
     SqlQuery retries(*sql_, "SELECT max_retries FROM sweeps WHERE id = ?");
     retries.bind(1, sweep_id);
@@ -132,7 +154,8 @@ std::optional<std::int64_t> ResultsStore::claim_trial(std::int64_t sweep_id, std
 
     // Trials whose worker is gone go back to waiting, or fail once they have used up their retries.
     SqlQuery running(*sql_, R"(SELECT number, host, pid, attempts,
-        (julianday('now') - julianday(heartbeat_at)) * 86400.0 FROM trials WHERE sweep_id = ? AND state = 'running')");
+        (julianday('now') - julianday(heartbeat_at)) * 86400.0, COALESCE(heartbeat_at, '') FROM trials
+        WHERE sweep_id = ? AND state = 'running')");
     running.bind(1, sweep_id);
     struct Gone {
       std::int64_t number, attempts;
@@ -140,6 +163,7 @@ std::optional<std::int64_t> ResultsStore::claim_trial(std::int64_t sweep_id, std
       std::int64_t pid;
       bool ended;  // its process is gone (this host); else it was silent
       double silent;
+      std::string heartbeat;  // as read: the trial is put back only if it has not beaten since
       std::string worker() const { return host + " pid " + std::to_string(pid); }
     };
     std::vector<Gone> gone;
@@ -149,25 +173,31 @@ std::optional<std::int64_t> ResultsStore::claim_trial(std::int64_t sweep_id, std
       const double silent = running.getColumn(4).isNull() ? 1e9 : running.getColumn(4).getDouble();
       const bool ended = worker_host == host && !process_alive(pid);
       if (ended || silent > static_cast<double>(stale.count())) {
-        gone.push_back(
-            {running.getColumn(0).getInt64(), running.getColumn(3).getInt64(), worker_host, pid, ended, silent});
+        gone.push_back({running.getColumn(0).getInt64(), running.getColumn(3).getInt64(), worker_host, pid, ended,
+                        silent, running.getColumn(5).getString()});
       }
     }
     running.reset();
     for (const auto& trial : gone) {
       const bool give_up = trial.attempts > max_retries;
+      // Only as it was read: on PostgreSQL (READ COMMITTED) its worker may have beaten since, or another worker
+      // put it back first; then it is left alone.
       SqlQuery update(*sql_, R"(UPDATE trials SET state = ?, error = ?, host = NULL, pid = NULL
-          WHERE sweep_id = ? AND number = ? AND state = 'running')");
+          WHERE sweep_id = ? AND number = ? AND state = 'running' AND host = ? AND pid = ?
+          AND COALESCE(heartbeat_at, '') = ?)");
       update.bind(1, give_up ? "failed" : "waiting");
       update.bind(2, "its worker (" + trial.worker() + ") stopped before the trial ended" +
                          (give_up ? ", " + std::to_string(trial.attempts) + " time(s): no retries left"
                                   : std::string("; put back")));
       update.bind(3, sweep_id);
       update.bind(4, trial.number);
-      update.exec();
+      update.bind(5, trial.host);
+      update.bind(6, trial.pid);
+      update.bind(7, trial.heartbeat);
+      if (update.exec() == 0) continue;
       // The trial's runs, which that worker may still be training (cut off from the store, not dead), are closed
-      // for it: their fence (check_run_held, run_writes.cpp) then refuses the rows it sends if it comes back. A worker
-      // trains one trial at a time, so its running runs of this sweep are that trial's.
+      // for it: their fence (check_run_held, run_writes.cpp) then refuses the rows it sends if it comes back. A
+      // worker trains one trial at a time, so its running runs of this sweep are that trial's.
       SqlQuery close(*sql_, R"(UPDATE runs SET status = 'interrupted', ended_at = ?, error = ?
           WHERE status = 'running' AND group_id = ? AND host = ? AND pid = ?)");
       close.bind(1, now_utc());
@@ -182,12 +212,19 @@ std::optional<std::int64_t> ResultsStore::claim_trial(std::int64_t sweep_id, std
       close.exec();
     }
 
-    SqlQuery next(*sql_, "SELECT MIN(number) FROM trials WHERE sweep_id = ? AND state = 'waiting'");
-    next.bind(1, sweep_id);
-    if (!next.executeStep() || next.getColumn(0).isNull()) {
-      next.reset();
-      // None waiting: a sampler that proposes as workers ask sees every trial so far, under this lock, so two
-      // workers never propose the same trial number.
+    std::optional<std::int64_t> number = next_waiting_trial(*sql_, sweep_id);
+    if (!number && propose) {
+      // None waiting: a sampler that proposes as workers ask sees every trial so far, one worker at a time
+      // (SQLite's write lock; on PostgreSQL the sweep's row, locked here), so two workers never propose the same
+      // trial number. A trial put back while this worker waited for the lock is taken first.
+      SqlQuery lock(*sql_, std::string("SELECT id FROM sweeps WHERE id = ?") +
+                               (std::string(sql_->dialect()) == "postgresql" ? " FOR UPDATE" : ""));
+      lock.bind(1, sweep_id);
+      lock.executeStep();
+      lock.reset();
+      number = next_waiting_trial(*sql_, sweep_id);
+    }
+    if (!number) {
       if (!propose) return;
       const auto proposal = propose(trials_of(sweep_id));
       if (!proposal) return;
@@ -204,16 +241,15 @@ std::optional<std::int64_t> ResultsStore::claim_trial(std::int64_t sweep_id, std
       claimed = proposal->number;
       return;
     }
-    const std::int64_t number = next.getColumn(0).getInt64();
-    next.reset();
     SqlQuery take(*sql_, R"(UPDATE trials SET state = 'running', host = ?, pid = ?, heartbeat_at = ftrun_now(),
         attempts = attempts + 1 WHERE sweep_id = ? AND number = ? AND state = 'waiting')");
     take.bind(1, host);
     take.bind(2, static_cast<std::int64_t>(::getpid()));
     take.bind(3, sweep_id);
-    take.bind(4, number);
+    take.bind(4, *number);
     if (take.exec() == 1) claimed = number;
-  });
+  };
+  write("take a trial of sweep " + std::to_string(sweep_id), options_.write_attempts, take_one, /*row_locks=*/true);
   return claimed;
 }
 
