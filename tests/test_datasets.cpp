@@ -35,7 +35,7 @@ struct Fixture {
     value.data = root;
     params.set("root", value);
     for (auto& [key, v] : extra) params.set(key, v);
-    return catalog.make_dataset(type, params, {0, log});
+    return catalog.make_dataset(type, params, {0, log, ""});
   }
 };
 
@@ -185,7 +185,7 @@ TEST_CASE("image_folder decodes JPEG and PNG, resizes and crops to the input siz
   params.set("root", value_of(dir / "images"));
   params.set("image_size", value_of(std::int64_t{24}));
   params.set("validation_fraction", value_of(0.34));
-  auto dataset = f.catalog.make_dataset("image_folder", params, {0, f.log});
+  auto dataset = f.catalog.make_dataset("image_folder", params, {0, f.log, ""});
   CHECK(dataset->info().class_names == std::vector<std::string>{"class_0", "class_1"});
   CHECK(dataset->info().input.height == 24);
   CHECK(dataset->train()->size() == 8);
@@ -210,16 +210,16 @@ TEST_CASE("image_folder reports unreadable images by path, and skips or refuses 
   Fixture f;
   f.catalog.load_file(std::string(FT_PLUGIN_DIR) + "/ft_image_folder.so");
   const ft::Params skip = all_for_training(dir / "images");
-  auto dataset = f.catalog.make_dataset("image_folder", skip, {0, f.log});
+  auto dataset = f.catalog.make_dataset("image_folder", skip, {0, f.log, ""});
   CHECK(dataset->train()->size() == 6);
   ft::Params fail("dataset");
   fail.set("root", value_of(dir / "images"));
   fail.set("on_error", value_of(std::string("fail")));
-  CHECK_THROWS_WITH(f.catalog.make_dataset("image_folder", fail, {0, f.log}),
+  CHECK_THROWS_WITH(f.catalog.make_dataset("image_folder", fail, {0, f.log, ""}),
                     Contains("not readable images") && Contains("class_1/broken.jpg"));
   ft::Params missing("dataset");
   missing.set("root", value_of(dir / "nowhere"));
-  CHECK_THROWS_WITH(f.catalog.make_dataset("image_folder", missing, {0, f.log}), Contains("nowhere not found"));
+  CHECK_THROWS_WITH(f.catalog.make_dataset("image_folder", missing, {0, f.log, ""}), Contains("nowhere not found"));
 }
 
 TEST_CASE("image_folder refuses a file where its folder belongs, naming it", "[datasets][image_folder]") {
@@ -227,7 +227,7 @@ TEST_CASE("image_folder refuses a file where its folder belongs, naming it", "[d
   Fixture f;
   f.catalog.load_file(std::string(FT_PLUGIN_DIR) + "/ft_image_folder.so");
   std::ofstream(dir / "photos.tar") << "not a folder";
-  CHECK_THROWS_MATCHES(f.catalog.make_dataset("image_folder", all_for_training(dir / "photos.tar"), {0, f.log}),
+  CHECK_THROWS_MATCHES(f.catalog.make_dataset("image_folder", all_for_training(dir / "photos.tar"), {0, f.log, ""}),
                        ft::DataError,
                        Catch::Matchers::Message("image folder " + (dir / "photos.tar") +
                                                 " is a file; expected a folder with one sub-folder "
@@ -246,13 +246,13 @@ TEST_CASE("image_folder leaves out a PNG damaged after its header, and refuses a
   Fixture f;
   f.catalog.load_file(std::string(FT_PLUGIN_DIR) + "/ft_image_folder.so");
   const ft::Params skip = all_for_training(dir / "images");
-  auto dataset = f.catalog.make_dataset("image_folder", skip, {0, f.log});
+  auto dataset = f.catalog.make_dataset("image_folder", skip, {0, f.log, ""});
   CHECK(dataset->train()->size() == 6);
   for (std::int64_t i = 0; i < dataset->train()->size(); ++i) CHECK_NOTHROW(dataset->train()->get(i));
 
   std::filesystem::create_directories(dir / "images/class_2");
   std::ofstream(dir / "images/class_2/notes.txt") << "not an image";
-  CHECK_THROWS_WITH(f.catalog.make_dataset("image_folder", skip, {0, f.log}),
+  CHECK_THROWS_WITH(f.catalog.make_dataset("image_folder", skip, {0, f.log, ""}),
                     Contains("class folder class_2 holds no readable .jpg or .png image"));
 }
 
@@ -299,7 +299,7 @@ TEST_CASE("image_folder's evaluation images are torchvision's Resize and CenterC
   f.catalog.load_file(std::string(FT_PLUGIN_DIR) + "/ft_image_folder.so");
   ft::Params params = all_for_training(dir / "images");
   params.set("image_size", value_of(std::int64_t{24}));
-  auto dataset = f.catalog.make_dataset("image_folder", params, {0, f.log});
+  auto dataset = f.catalog.make_dataset("image_folder", params, {0, f.log, ""});
   CHECK_FALSE(dataset->train()->draws_random());
 
   // torchvision.transforms.v2 on the file torchvision decodes; its defaults: Resize(27) for a 24 crop.
@@ -339,7 +339,7 @@ TEST_CASE("image_folder decodes large JPEGs at a reduced scale, and draws random
     params.set("image_size", value_of(std::int64_t{24}));
     params.set("dct_scaling", value_of(dct_scaling));
     params.set("random_resized_crop", value_of(random_crop));
-    return f.catalog.make_dataset("image_folder", params, {0, f.log});
+    return f.catalog.make_dataset("image_folder", params, {0, f.log, ""});
   };
   // 360 → 27 pixels: decoded at 1/8 (45 pixels) instead of in full; the result differs by a little blur.
   const auto full = image_of_class(*make(false, false), 0).to(torch::kFloat);
@@ -682,7 +682,7 @@ TEST_CASE("coco reads a COCO folder: images, boxes in pixels, labels by category
     params.set("root", value_of(dir / "set"));
     params.set("test_split", value_of(std::string("test")));
     for (auto& [key, value] : extra) params.set(key, value);
-    return f.catalog.make_dataset("coco", params, {0, f.log});
+    return f.catalog.make_dataset("coco", params, {0, f.log, ""});
   };
   const auto dataset = make({});
   CHECK(dataset->info().num_classes == 10);
@@ -780,7 +780,7 @@ TEST_CASE("coco resizes images of several sizes as torchvision's detectors do; b
   params.set("root", value_of(dir / "set"));
   params.set("min_size", value_of(std::int64_t{100}));
   params.set("max_size", value_of(std::int64_t{150}));
-  const auto dataset = f.catalog.make_dataset("coco", params, {0, f.log});
+  const auto dataset = f.catalog.make_dataset("coco", params, {0, f.log, ""});
   const auto split = dataset->train();
 
   // torchvision's GeneralizedRCNNTransform(100, 150) on each training image: its resized height and width.
@@ -838,7 +838,7 @@ with open(sys.argv[1] + "/sizes.txt", "w") as out:
   // tuple). Here [60, 100]: evaluation as with 100 alone, training at both sizes.
   params.set("min_size",
              value_of(std::vector<ft::ParamValue>{value_of(std::int64_t{60}), value_of(std::int64_t{100})}));
-  const auto multi = f.catalog.make_dataset("coco", params, {0, f.log});
+  const auto multi = f.catalog.make_dataset("coco", params, {0, f.log, ""});
   CHECK(torch::equal(multi->train()->get(0).at("images"), split->get(0).at("images")));
   CHECK(multi->train()->draws_random());
   std::set<std::int64_t> heights;
@@ -849,5 +849,5 @@ with open(sys.argv[1] + "/sizes.txt", "w") as out:
   CHECK(heights.count(split->get(0).at("image_sizes")[0].item<std::int64_t>()) == 1);
 
   params.set("image_size", value_of(std::int64_t{64}));
-  CHECK_THROWS_WITH(f.catalog.make_dataset("coco", params, {0, f.log}), Contains("set one of them"));
+  CHECK_THROWS_WITH(f.catalog.make_dataset("coco", params, {0, f.log, ""}), Contains("set one of them"));
 }

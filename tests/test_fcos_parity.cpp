@@ -114,7 +114,7 @@ TEST_CASE("torchvision's fcos_resnet50_fpn weights load into resnet50 + fcos unc
   catalog.load_file(std::string(FT_PLUGIN_DIR) + "/ft_resnet.so");
   catalog.load_file(std::string(FT_PLUGIN_DIR) + "/ft_detection.so");
   ft::log::ComponentLogger log("fcos");
-  auto backbone = catalog.make_backbone("resnet50", ft::Params("backbone"), {{3, 96, 128}, log});
+  auto backbone = catalog.make_backbone("resnet50", ft::Params("backbone"), {{3, 96, 128}, log, {}, false});
   auto head =
       catalog.make_head("fcos", ft::Params("head"), {backbone->feature_size(), 91, log, backbone->pyramid_channels()});
   ft::Classifier model(backbone, head);

@@ -32,7 +32,7 @@ struct Fixture {
     ft::ParamValue w;
     w.data = width;
     params.set("width", w);
-    auto backbone = catalog.make_backbone("convnet", params, {{1, 28, 28}, log});
+    auto backbone = catalog.make_backbone("convnet", params, {{1, 28, 28}, log, {}, false});
     auto head = catalog.make_head("linear", ft::Params("head"), {backbone->feature_size(), classes, log});
     return std::make_shared<ft::Classifier>(backbone, head);
   }
@@ -175,7 +175,7 @@ TEST_CASE("backbones split at their stages compute what their forward computes",
   ft::log::ComponentLogger log("test");
   for (const std::string type : {"convnet", "resnet18"}) {
     INFO(type);
-    auto backbone = fixture.catalog.make_backbone(type, ft::Params("backbone"), {{3, 32, 32}, log});
+    auto backbone = fixture.catalog.make_backbone(type, ft::Params("backbone"), {{3, 32, 32}, log, {}, false});
     REQUIRE(backbone->splits_at_stages());
     backbone->eval();
     torch::NoGradGuard no_grad;

@@ -146,7 +146,7 @@ TEST_CASE("stochastic depth drops ResNet blocks at random in training only, more
   auto make = [&](double rate) {
     ft::Params params("backbone");
     params.set("drop_path_rate", ft::to_param_value(rate));
-    return toolkit.catalog.make_backbone("resnet18", params, {{3, 32, 32}, toolkit.log});
+    return toolkit.catalog.make_backbone("resnet18", params, {{3, 32, 32}, toolkit.log, {}, false});
   };
   torch::manual_seed(0);
   auto plain = make(0.0);

@@ -27,7 +27,7 @@ void check_parity(const std::string& arch) {
   catalog.load_file(std::string(FT_PLUGIN_DIR) + "/ft_resnet.so");
   catalog.load_file(std::string(FT_PLUGIN_DIR) + "/ft_linear_head.so");
   ft::log::ComponentLogger log("parity");
-  auto backbone = catalog.make_backbone(arch, ft::Params("backbone"), {{3, 64, 64}, log});
+  auto backbone = catalog.make_backbone(arch, ft::Params("backbone"), {{3, 64, 64}, log, {}, false});
   auto head = catalog.make_head("linear", ft::Params("head"), {backbone->feature_size(), 10, log});
   ft::Classifier model(backbone, head);
   ft::load_backbone_weights(model, ft::load_tensors(dir / "weights.safetensors"), "torchvision", log);

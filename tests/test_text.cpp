@@ -236,7 +236,7 @@ TEST_CASE("bert matches transformers' BertModel in eval mode and after one train
   at::set_num_threads(1);
   Plugins plugins;
   const auto config = params_of("backbone", {{"config", ft::to_param_value(std::string(dir / "config.json"))}});
-  ft::BackboneContext pooled_context{{}, plugins.log};
+  ft::BackboneContext pooled_context{{}, plugins.log, {}, false};
   pooled_context.text.vocab_size = 100;
   pooled_context.text.max_length = 12;
   ft::BackboneContext token_context = pooled_context;

@@ -231,12 +231,12 @@ CREATE TABLE IF NOT EXISTS validation_rises (
 );
 )sql";
 
-// The SQL of `of(column)` for the epoch_metrics column that the monitor of run `e.run_id` names (train.monitor, by
-// default val_loss): reports.cpp's metric() in SQL, the metric's own column, else the task's primary metric on that
-// split.
+// The metric that picks run `e.run_id`'s best epoch (its train.monitor; val_loss when it recorded none).
 const char* const kMonitorSql =
     "COALESCE((SELECT p.value FROM run_params p WHERE p.run_id = e.run_id AND p.key = 'train.monitor'), 'val_loss')";
 
+// The SQL of `of(column)` for the epoch_metrics column that the monitor names: reports.cpp's metric() in SQL, the
+// metric's own column, else the task's primary metric on that split.
 std::string by_monitor(const std::function<std::string(const std::string&)>& of) {
   const std::string monitor = kMonitorSql;
   std::string sql = "CASE " + monitor;
