@@ -2,7 +2,6 @@
 
 #include <ftsdk/error.h>
 
-#include <cmath>
 #include <map>
 
 namespace ft {
@@ -42,7 +41,7 @@ std::vector<OverfitReport> overfit_of_runs(const ResultsStore& store, const std:
   const auto facts = store.epoch_facts_of_runs(run_ids);
   const auto rises = store.validation_rises_of_runs(run_ids);
   const auto monitors = store.param_of_runs(run_ids, "train.monitor");
-  const EpochFacts no_epochs{std::nullopt, 0, std::nan(""), std::nan("")};
+  const EpochFacts no_epochs;
   const std::vector<ValidationRise> no_rises;
   std::vector<OverfitReport> reports;
   for (const std::int64_t id : run_ids) {

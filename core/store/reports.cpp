@@ -113,7 +113,6 @@ std::string overfitting_rule(int patience) {
 EpochFacts epoch_facts(const std::vector<EpochRow>& epochs, const std::string& monitor,
                        const std::string& monitor_mode) {
   EpochFacts facts;
-  facts.gap_at_best = facts.gap_at_last = std::nan("");
   const bool higher_is_better =
       monitor_mode == "max" || (monitor_mode == "auto" && monitor.find("accuracy") != std::string::npos);
   const EpochRow* best = nullptr;

@@ -3,6 +3,7 @@
 // SQLite, no LibTorch), so the rules are unit-tested on their own.
 
 #include <cstdint>
+#include <limits>
 #include <optional>
 #include <string>
 #include <vector>
@@ -73,7 +74,7 @@ struct EpochFacts {
   std::optional<std::int64_t> best_epoch;
   std::int64_t last_epoch = 0;
   /// Validation minus training loss at the best and at the last evaluated epoch (NaN when unknown).
-  double gap_at_best = 0, gap_at_last = 0;
+  double gap_at_best = std::numeric_limits<double>::quiet_NaN(), gap_at_last = std::numeric_limits<double>::quiet_NaN();
 };
 
 /// What `ftrun overfit` says of one run.

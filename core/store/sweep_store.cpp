@@ -1,5 +1,6 @@
 // The store's sweeps and trials (docs/sweeps.md): created once per fingerprint, taken by workers one trial at a
 // time in write transactions, given back when their worker is gone.
+#include "store/postgres_connection.h"
 #include "store/results_store.h"
 #include "store/store_internals.h"
 
@@ -124,15 +125,14 @@ namespace {
 // worker is taking right now are skipped (a work queue's `FOR UPDATE SKIP LOCKED`: workers take different trials
 // at once instead of failing on each other); when every waiting trial is being taken, it waits for those workers
 // and reads again, so that one whose transaction rolls back leaves its trial to this one. SQLite's write lock
-// already makes this worker the only one.
-std::optional<std::int64_t> next_waiting_trial(SqlConnection& sql, std::int64_t sweep_id) {
-  const bool postgres = std::string(sql.dialect()) == "postgresql";
+// already makes this worker the only one (`row_locks` false: one plain read).
+std::optional<std::int64_t> next_waiting_trial(SqlConnection& sql, std::int64_t sweep_id, bool row_locks) {
   const std::string find = "SELECT number FROM trials WHERE sweep_id = ? AND state = 'waiting' ORDER BY number LIMIT 1";
   for (const char* lock : {" FOR UPDATE SKIP LOCKED", " FOR UPDATE"}) {
-    SqlQuery query(sql, find + (postgres ? lock : ""));
+    SqlQuery query(sql, find + (row_locks ? lock : ""));
     query.bind(1, sweep_id);
     if (query.executeStep()) return query.getColumn(0).getInt64();
-    if (!postgres) break;
+    if (!row_locks) break;
   }
   return std::nullopt;
 }
@@ -144,6 +144,7 @@ std::optional<std::int64_t> ResultsStore::claim_trial(std::int64_t sweep_id, std
   std::optional<std::int64_t> claimed;
   const std::string host = host_name();
   // Row locks (READ COMMITTED) on PostgreSQL: see next_waiting_trial.
+  const bool row_locks = is_postgres_url(path_);
   const auto take_one = [&] {
     claimed.reset();
     SqlQuery retries(*sql_, "SELECT max_retries FROM sweeps WHERE id = ?");
@@ -212,17 +213,16 @@ std::optional<std::int64_t> ResultsStore::claim_trial(std::int64_t sweep_id, std
       close.exec();
     }
 
-    std::optional<std::int64_t> number = next_waiting_trial(*sql_, sweep_id);
-    if (!number && propose) {
-      // None waiting: a sampler that proposes as workers ask sees every trial so far, one worker at a time
-      // (SQLite's write lock; on PostgreSQL the sweep's row, locked here), so two workers never propose the same
-      // trial number. A trial put back while this worker waited for the lock is taken first.
-      SqlQuery lock(*sql_, std::string("SELECT id FROM sweeps WHERE id = ?") +
-                               (std::string(sql_->dialect()) == "postgresql" ? " FOR UPDATE" : ""));
+    std::optional<std::int64_t> number = next_waiting_trial(*sql_, sweep_id, row_locks);
+    if (!number && propose && row_locks) {
+      // None waiting: a sampler that proposes as workers ask sees every trial so far, one worker at a time (on
+      // SQLite its write lock already; here the sweep's row, locked), so two workers never propose the same trial
+      // number. A trial put back while this worker waited for the lock is taken first.
+      SqlQuery lock(*sql_, "SELECT id FROM sweeps WHERE id = ? FOR UPDATE");
       lock.bind(1, sweep_id);
       lock.executeStep();
       lock.reset();
-      number = next_waiting_trial(*sql_, sweep_id);
+      number = next_waiting_trial(*sql_, sweep_id, row_locks);
     }
     if (!number) {
       if (!propose) return;
@@ -249,7 +249,7 @@ std::optional<std::int64_t> ResultsStore::claim_trial(std::int64_t sweep_id, std
     take.bind(4, *number);
     if (take.exec() == 1) claimed = number;
   };
-  write("take a trial of sweep " + std::to_string(sweep_id), options_.write_attempts, take_one, /*row_locks=*/true);
+  write("take a trial of sweep " + std::to_string(sweep_id), options_.write_attempts, take_one, row_locks);
   return claimed;
 }
 
