@@ -99,6 +99,21 @@ classes = [2, 3, 4]
             .getDouble() == Approx(0.005));
 }
 
+TEST_CASE("a run computes on OMP_NUM_THREADS threads when set, on experiment.threads when given", "[e2e][threads]") {
+  TempDir dir;
+  const auto experiment = write(dir, "tiny.toml", kTiny);
+  const auto store = dir / "ftrun.db";
+  const auto with_three = run_command("OMP_NUM_THREADS=3 " + kFtrun + " " + experiment + " --store " + store);
+  INFO(with_three.output);
+  REQUIRE(with_three.code == 0);
+  CHECK_THAT(with_three.output, Contains("3 CPU threads"));
+  const auto given =
+      run_command("OMP_NUM_THREADS=3 " + kFtrun + " " + experiment + " --set experiment.threads=2 --store " + store);
+  REQUIRE(given.code == 0);
+  SQLite::Database db(store);
+  CHECK(db.execAndGet("SELECT group_concat(threads) FROM (SELECT threads FROM runs ORDER BY id)").getString() == "3,2");
+}
+
 TEST_CASE("a dry run prints the resolved experiment and records nothing", "[e2e]") {
   TempDir dir;
   const auto experiment = write(dir, "tiny.toml", kTiny);

@@ -1,5 +1,7 @@
 #include "cli/run_lookup.h"
 
+#include "config/monitor_defaults.h"
+
 #include <ftsdk/error.h>
 
 #include <map>
@@ -16,8 +18,8 @@ RunSummary run_summary_of(const ResultsStore& store, std::int64_t run_id) {
 
 namespace {
 
-// What a run that set neither train.monitor nor train.monitor_mode was judged by.
-const std::string kDefaultMonitor = "val_loss", kDefaultMonitorMode = "auto";
+// What a run recorded without train.monitor or train.monitor_mode (before schema 6 stored defaults) was judged by.
+const std::string kMonitor = kDefaultMonitor, kMonitorMode = kDefaultMonitorMode;
 
 template <class Value>
 const Value& value_or(const std::map<std::int64_t, Value>& values, std::int64_t run_id, const Value& otherwise) {
@@ -29,8 +31,8 @@ const Value& value_or(const std::map<std::int64_t, Value>& values, std::int64_t 
 
 OverfitReport overfit_of(const ResultsStore& store, std::int64_t run_id, const std::vector<EpochRow>& epochs,
                          int patience) {
-  const std::string monitor = store.param_of(run_id, "train.monitor").value_or(kDefaultMonitor);
-  const std::string mode = store.param_of(run_id, "train.monitor_mode").value_or(kDefaultMonitorMode);
+  const std::string monitor = store.param_of(run_id, "train.monitor").value_or(kMonitor);
+  const std::string mode = store.param_of(run_id, "train.monitor_mode").value_or(kMonitorMode);
   return overfit_report(epoch_facts(epochs, monitor, mode), store.validation_rises_of(run_id), monitor, patience);
 }
 
@@ -46,7 +48,7 @@ std::vector<OverfitReport> overfit_of_runs(const ResultsStore& store, const std:
   std::vector<OverfitReport> reports;
   for (const std::int64_t id : run_ids) {
     reports.push_back(overfit_report(value_or(facts, id, no_epochs), value_or(rises, id, no_rises),
-                                     value_or(monitors, id, kDefaultMonitor), patience));
+                                     value_or(monitors, id, kMonitor), patience));
   }
   return reports;
 }

@@ -6,6 +6,7 @@
 #include "log/log.h"
 #include "log/printable.h"
 #include "store/results_store.h"
+#include "training/cpu_threads.h"
 
 #include <ftsdk/error.h>
 
@@ -23,7 +24,6 @@
 #include <cstring>
 #include <map>
 #include <sstream>
-#include <thread>
 
 extern char** environ;
 
@@ -60,8 +60,9 @@ std::vector<std::string> split(const std::string& text, char separator) {
 // Starts `workers` processes of this ftrun, each running `ftrun sweep-worker SWEEP`, and waits for all of them.
 // Returns the exit code: 0 when all ended well, else the first failure's.
 int run_workers(std::int64_t sweep_id, const std::string& store, const SweepOptions& options) {
-  const unsigned cores = std::max(1u, std::thread::hardware_concurrency());
-  const unsigned threads = std::max(1u, cores / static_cast<unsigned>(options.workers));
+  // Each worker its share of the cores this sweep may use (or OMP_NUM_THREADS each), not all of them: workers that
+  // all take every core slow each other down several times over (OpenMP threads spin while they wait).
+  const int threads = default_thread_count(static_cast<int>(options.workers));
   const auto gpus = split(options.gpus, ',');
   char self[4096] = {};
   const ssize_t length = readlink("/proc/self/exe", self, sizeof self - 1);

@@ -1,6 +1,7 @@
 #pragma once
 // The typed, validated form of an experiment file. Only core/config reads TOML; everything else sees these.
 
+#include "config/monitor_defaults.h"
 #include "training/lr_schedule.h"
 
 #include <ftsdk/params.h>
@@ -86,9 +87,9 @@ struct TrainConfig {
   /// Clip the gradients' global L2 norm to this before each step; 0 = off.
   double clip_grad_norm = 0;
   /// The metric that picks the best checkpoint, stops early and drives the plateau schedule.
-  std::string monitor = "val_loss";
+  std::string monitor = kDefaultMonitor;
   /// "auto" (lower is better for losses, higher for accuracies), "min" or "max".
-  std::string monitor_mode = "auto";
+  std::string monitor_mode = kDefaultMonitorMode;
   /// Stop after this many evaluations without improvement of `monitor`; 0 = never stop early.
   std::int64_t patience = 0;
   /// Smallest change of `monitor` that counts as an improvement.

@@ -7,10 +7,6 @@
 #include <cuda_runtime_api.h>
 #include <torch/cuda.h>
 
-#include <fstream>
-#include <set>
-#include <thread>
-
 namespace ft {
 
 std::optional<std::int64_t> free_device_memory(const c10::Device& device) {
@@ -41,21 +37,8 @@ c10::Device resolve_device(const std::string& requested) {
   return device;
 }
 
-int physical_core_count() {
-  std::ifstream cpuinfo("/proc/cpuinfo");
-  std::set<std::pair<std::string, std::string>> cores;
-  std::string line, physical_id = "0";
-  while (std::getline(cpuinfo, line)) {
-    auto value = [&] { return line.substr(line.find(':') + 1); };
-    if (line.rfind("physical id", 0) == 0) physical_id = value();
-    if (line.rfind("core id", 0) == 0) cores.emplace(physical_id, value());
-  }
-  if (!cores.empty()) return static_cast<int>(cores.size());
-  return std::max(1u, std::thread::hardware_concurrency());
-}
-
 int configure_threads(std::int64_t requested) {
-  const int threads = requested > 0 ? static_cast<int>(requested) : physical_core_count();
+  const int threads = requested > 0 ? static_cast<int>(requested) : default_thread_count();
   at::set_num_threads(threads);
   return threads;
 }

@@ -1,6 +1,8 @@
 #pragma once
 // Choosing the device and the CPU thread count.
 
+#include "training/cpu_threads.h"
+
 #include <c10/core/Device.h>
 
 #include <cstdint>
@@ -16,11 +18,8 @@ c10::Device resolve_device(const std::string& requested);
 /// another device or when the query fails.
 std::optional<std::int64_t> free_device_memory(const c10::Device& device);
 
-/// Physical cores of this machine (hyper-threads counted once); at least 1.
-int physical_core_count();
-
-/// Sets LibTorch's intra-op threads: `requested`, or the physical cores when 0. Returns the count set.
-/// LibTorch's own default is not reliable (Debian's build picked 1 on a 2-core machine).
+/// Sets LibTorch's intra-op threads: `requested`, or default_thread_count() when 0. Returns the count set.
+/// LibTorch's own default is not relied on (Debian's build picked 1 on a 2-core machine).
 int configure_threads(std::int64_t requested);
 
 }  // namespace ft

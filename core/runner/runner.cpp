@@ -128,9 +128,7 @@ c10::Device Runner::device_for(const RunConfig& run) const {
 
 int Runner::threads_for(const RunConfig& run) const {
   // Processes sharing a machine share its cores: by default each takes its part, not all of them.
-  if (group_ && run.threads == 0) {
-    return configure_threads(std::max(1, physical_core_count() / group_->launch().local_world_size));
-  }
+  if (group_ && run.threads == 0) return configure_threads(default_thread_count(group_->launch().local_world_size));
   return configure_threads(run.threads);
 }
 

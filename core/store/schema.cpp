@@ -1,5 +1,7 @@
 #include "store/schema.h"
 
+#include "config/monitor_defaults.h"
+
 #include <functional>
 #include <string>
 
@@ -231,14 +233,19 @@ CREATE TABLE IF NOT EXISTS validation_rises (
 );
 )sql";
 
-// The metric that picks run `e.run_id`'s best epoch (its train.monitor; val_loss when it recorded none).
-const char* const kMonitorSql =
-    "COALESCE((SELECT p.value FROM run_params p WHERE p.run_id = e.run_id AND p.key = 'train.monitor'), 'val_loss')";
+// Run `e.run_id`'s value of `key` in run_params, or `otherwise` when it recorded none.
+std::string param_or(const char* key, const char* otherwise) {
+  return std::string("COALESCE((SELECT p.value FROM run_params p WHERE p.run_id = e.run_id AND p.key = '") + key +
+         "'), '" + otherwise + "')";
+}
+
+// The metric that picks run `e.run_id`'s best epoch (its train.monitor).
+std::string monitor_sql() { return param_or("train.monitor", kDefaultMonitor); }
 
 // The SQL of `of(column)` for the epoch_metrics column that the monitor names: reports.cpp's metric() in SQL, the
 // metric's own column, else the task's primary metric on that split.
 std::string by_monitor(const std::function<std::string(const std::string&)>& of) {
-  const std::string monitor = kMonitorSql;
+  const std::string monitor = monitor_sql();
   std::string sql = "CASE " + monitor;
   for (const std::string column : {"val_loss", "val_accuracy", "train_loss", "train_accuracy"}) {
     sql += " WHEN '" + column + "' THEN " + of(column);
@@ -261,12 +268,11 @@ std::string run_results_select(const std::string& where) {
              " IS NOT NULL ORDER BY f." + column + " " + direction + ", f.epoch LIMIT 1)";
     });
   };
-  const std::string mode =
-      "COALESCE((SELECT p.value FROM run_params p WHERE p.run_id = e.run_id AND p.key = 'train.monitor_mode'), "
-      "'auto')";
+  const std::string mode = param_or("train.monitor_mode", kDefaultMonitorMode);
   // "An accuracy": the name holds the word, case and all (replace() reads the same on both backends; LIKE does not).
-  const std::string higher_is_better = mode + " = 'max' OR (" + mode + " = 'auto' AND replace(" + kMonitorSql +
-                                       ", 'accuracy', '') <> " + kMonitorSql + ")";
+  const std::string monitor = monitor_sql();
+  const std::string higher_is_better =
+      mode + " = 'max' OR (" + mode + " = 'auto' AND replace(" + monitor + ", 'accuracy', '') <> " + monitor + ")";
   const std::string by_epochs =
       "SELECT e.run_id, MAX(e.epoch) AS epochs, MAX(e.val_accuracy) AS best_val_accuracy, MIN(e.val_loss) AS "
       "best_val_loss, " +
