@@ -185,9 +185,12 @@ std::vector<CoreKey> make_core_keys() {
           "experiment", "device", "`auto` (CUDA if a GPU is visible, else CPU), `cpu`, `cuda` or `cuda:N`",
           [](auto& run) -> auto& { return run.device; }, device_check),
       key<std::int64_t>(
-          "experiment", "threads", "CPU threads; 0 = the machine's physical cores",
+          "experiment", "threads",
+          "CPU threads; 0 = `OMP_NUM_THREADS` when set, else the physical cores the process may run on (its CPU "
+          "affinity: a Slurm job's or `taskset`'s share), divided between the processes of a data-parallel run on one "
+          "machine",
           [](auto& run) -> auto& { return run.threads; },
-          not_negative<std::int64_t>("must be 0 (physical cores) or positive")),
+          not_negative<std::int64_t>("must be 0 (OMP_NUM_THREADS, else the physical cores) or positive")),
       key<std::string>(
           "experiment", "precision", "`fp32`, `bf16` (autocast) or `fp16` (autocast with dynamic loss scaling)",
           [](auto& run) -> auto& { return run.precision; }, one_of({"fp32", "bf16", "fp16"})),
