@@ -222,6 +222,8 @@ metric = "val_accuracy"
   const auto listed = run(args + (dir / "none.db") + " --dry-run");
   CHECK(listed.code == 0);
   CHECK_THAT(listed.output, Contains("4 trial(s)") && Contains("trial   3"));
+  const auto narrowed = run(args + (dir / "none.db") + " --dry-run --set 'sweep.params.optimizer.lr=[0.02]'");
+  CHECK_THAT(narrowed.output, Contains("2 trial(s)") && Contains("optimizer.lr = 0.02"));
   const auto whole = run(args + (dir / "whole.db"));
   INFO(whole.output);
   REQUIRE(whole.code == 0);

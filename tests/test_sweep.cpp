@@ -136,6 +136,49 @@ TEST_CASE("sweep mistakes name their position and the nearest valid word", "[swe
   CHECK(ft::parse_experiment(kExperiment + "\n[sweep]\nmethod = \"grid\"\n", "x.toml").has_sweep);
 }
 
+TEST_CASE("a sweep changed with --set sweep.KEY: its method, trials, parameters' lists and fingerprint", "[sweep]") {
+  const std::string text = kExperiment + R"(
+[sweep]
+method = "grid"
+[sweep.params]
+optimizer.lr = [0.01, 0.1]
+"train.batch_size" = [16, 32]
+)";
+  const auto as_written = ft::parse_sweep(text, "sweep.toml", {});
+  REQUIRE(as_written.trials.size() == 4);
+  // A grid made random, with its trials counted; a list replaced, whether the file nests it or quotes it.
+  const auto changed = ft::parse_sweep(text, "sweep.toml",
+                                       {"sweep.method=random", "sweep.trials=5", "sweep.seed=3",
+                                        "sweep.params.optimizer.lr=[0.5]", "sweep.params.train.batch_size=[8]"});
+  CHECK(changed.config.method == "random");
+  CHECK(changed.trials.size() == 5);
+  REQUIRE(changed.config.params.size() == 2);
+  for (const auto& trial : changed.trials) {
+    CHECK(ft::trial_values_text(trial) == "optimizer.lr = 0.5\ntrain.batch_size = 8\n");
+  }
+  CHECK(changed.fingerprint != as_written.fingerprint);
+  // A parameter the file did not vary is added; the experiment's own overrides still apply to every trial.
+  const auto added = ft::parse_sweep(text, "sweep.toml", {"sweep.params.train.epochs=[1, 3]", "train.epochs=7"});
+  CHECK(added.trials.size() == 8);
+  CHECK(ft::trial_plan(added, added.trials[0]).runs[0].train.epochs == 1);
+  const auto plain = ft::parse_sweep(text, "sweep.toml", {"train.eval_every=2"});
+  CHECK(ft::trial_plan(plain, plain.trials[0]).runs[0].train.eval_every == 2);
+  // Mistakes name the assignment and the nearest valid word.
+  const auto error = [&](const std::string& assignment) {
+    try {
+      ft::parse_sweep(text, "sweep.toml", {assignment});
+    } catch (const ft::ConfigError& e) {
+      return std::string(e.what());
+    }
+    return std::string("(no error)");
+  };
+  CHECK_THAT(error("sweep.trails=5"),
+             Contains("--set sweep.trails=5") && Contains("unknown key 'trails' in [sweep]; did you mean 'trials'?"));
+  CHECK_THAT(error("sweep.params.train.epochz=[1]"),
+             Contains("--set sweep.params.train.epochz") && Contains("did you mean 'epochs'?"));
+  CHECK_THAT(error("sweep.params.optimizer.lr=0.1"), Contains("expected a list of values"));
+}
+
 TEST_CASE("a sweep's direction defaults by its metric, and to its task's for the primary metric", "[sweep]") {
   const std::string params = "[sweep.params]\n\"optimizer.lr\" = [0.1, 0.2]\n";
   auto direction = [&](const std::string& lines) {

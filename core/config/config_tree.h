@@ -39,6 +39,11 @@ std::string to_toml_text(const ConfigTable& table);
 /// TOML text of one value (`0.01`, `"sgd"`, `[ 1, 2 ]`), as `to_toml_text` writes it.
 std::string to_toml_value(const ParamValue& value);
 
+/// Applies one `--set key=value` (`optimizer.lr=0.01`, `stage.NAME.train.epochs=3`, `sweep.trials=50`) to a parsed
+/// experiment; ConfigError naming the assignment when it is malformed or addresses nothing. A sweep parameter is
+/// one key however many dots it has: `sweep.params.optimizer.lr=[0.01, 0.1]` replaces the list of `optimizer.lr`.
+void apply_override(ConfigTable& root, const std::string& assignment);
+
 /// Params holding the values of `table` (sub-tables are not values and are left out).
 Params to_params(const ConfigTable& table, const std::string& section);
 

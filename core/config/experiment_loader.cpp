@@ -290,6 +290,24 @@ void set_dotted_key(ConfigTable& root, const std::string& key, ParamValue value,
     throw ConfigError(origin + ": '" + key +
                       "' is not a valid dotted key (e.g. optimizer.lr or stage.NAME.train.epochs)");
   }
+  if (path.size() > 2 && path[0] == "sweep" && path[1] == "params") {
+    // One sweep parameter, written in the file as a quoted key ("optimizer.lr" = [...]) or as nested tables
+    // (optimizer.lr = [...]): the list given replaces either.
+    ConfigTable& sweep = root.tables["sweep"];
+    ConfigTable& params = sweep.tables["params"];
+    if (sweep.where.file.empty()) sweep.where = value.where;
+    if (params.where.file.empty()) params.where = value.where;
+    ConfigTable* nested = &params;
+    for (std::size_t i = 2; nested && i + 1 < path.size(); ++i) {
+      const auto sub = nested->tables.find(path[i]);
+      nested = sub == nested->tables.end() ? nullptr : &sub->second;
+    }
+    if (nested) nested->erase(path.back());
+    const std::string name = key.substr(std::string("sweep.params.").size());
+    params.erase(name);
+    params.values[name] = std::move(value);
+    return;
+  }
   ConfigTable* table = &root;
   std::size_t first = 0;
   if (path.size() > 2 && path[0] == "stage") {
@@ -320,24 +338,6 @@ void set_dotted_key(ConfigTable& root, const std::string& key, ParamValue value,
   }
   table->erase(path.back());
   table->values[path.back()] = std::move(value);
-}
-
-void apply_override(ConfigTable& root, const std::string& assignment) {
-  const std::string origin = "--set " + assignment;
-  const auto equals = assignment.find('=');
-  if (equals == std::string::npos || equals == 0) {
-    throw ConfigError(origin + ": expected key=value, e.g. --set optimizer.lr=0.01");
-  }
-  const std::string key = assignment.substr(0, equals);
-  const ConfigTable parsed = parse_override_value(key, assignment.substr(equals + 1), origin);
-  const auto found = parsed.values.find("value");
-  if (found == parsed.values.end()) {  // an inline table ({ a = 1 }): found by the fuzzer
-    throw ConfigError(origin + ": the value must be a number, a string, a boolean or an array; set a table's keys " +
-                      "one by one (--set " + key + ".KEY=VALUE)");
-  }
-  ParamValue value = found->second;
-  value.where = {origin};
-  set_dotted_key(root, key, std::move(value), origin);
 }
 
 std::vector<std::string> string_list(const ConfigTable& experiment, const std::string& key) {
@@ -407,6 +407,24 @@ std::vector<RunConfig> resolve_runs(const ConfigTable& root, const std::string& 
 }
 
 }  // namespace
+
+void apply_override(ConfigTable& root, const std::string& assignment) {
+  const std::string origin = "--set " + assignment;
+  const auto equals = assignment.find('=');
+  if (equals == std::string::npos || equals == 0) {
+    throw ConfigError(origin + ": expected key=value, e.g. --set optimizer.lr=0.01");
+  }
+  const std::string key = assignment.substr(0, equals);
+  const ConfigTable parsed = parse_override_value(key, assignment.substr(equals + 1), origin);
+  const auto found = parsed.values.find("value");
+  if (found == parsed.values.end()) {  // an inline table ({ a = 1 }): found by the fuzzer
+    throw ConfigError(origin + ": the value must be a number, a string, a boolean or an array; set a table's keys " +
+                      "one by one (--set " + key + ".KEY=VALUE)");
+  }
+  ParamValue value = found->second;
+  value.where = {origin};
+  set_dotted_key(root, key, std::move(value), origin);
+}
 
 ComponentConfig* component_of(RunConfig& run, const std::string& kind) {
   if (kind == "backbone") return &run.backbone;

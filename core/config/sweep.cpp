@@ -261,7 +261,9 @@ std::string fingerprint_of(const std::string& text, const std::vector<std::strin
 
 SweepPlan parse_sweep(const std::string& text, const std::string& source_name,
                       const std::vector<std::string>& overrides) {
-  const ConfigTable root = parse_toml(text, source_name);
+  ConfigTable root = parse_toml(text, source_name);
+  // `--set sweep.KEY=VALUE` changes the sweep as `--set` changes the experiment (and the sweep's fingerprint with it).
+  for (const auto& assignment : overrides) apply_override(root, assignment);
   const auto found = root.tables.find("sweep");
   if (found == root.tables.end()) {
     throw ConfigError(source_name +
