@@ -121,7 +121,7 @@ TEST_CASE("a folder or a FIFO where a CIFAR file belongs is a data error naming 
   CHECK_THROWS_WITH(f.make("cifar10", dir / "c10"), Contains("data_batch_2.bin is not a regular file"));
 }
 
-TEST_CASE("CIFAR-format files with fewer records are accepted; labels outside the classes are refused",
+TEST_CASE("CIFAR-format files with fewer records are accepted, labels outside the classes refused",
           "[datasets][cifar]") {
   TempDir dir;
   Fixture f;
@@ -767,7 +767,7 @@ TEST_CASE("coco reads a COCO folder: images, boxes in pixels, labels by category
                     Contains("instances_train2017.json not found"));
 }
 
-TEST_CASE("coco resizes images of several sizes as torchvision's detectors do; boxes map back to the file's pixels",
+TEST_CASE("coco resizes images of several sizes as torchvision's detectors do, and boxes map back to the file's pixels",
           "[datasets][coco]") {
   TempDir dir;
   if (!make_detection_set(dir / "set", "--train 12 --val 4 --test 4 --canvas 70 170")) {

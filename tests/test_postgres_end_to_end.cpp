@@ -128,7 +128,7 @@ TEST_CASE("every query command answers the same from a PostgreSQL store as from 
 }
 
 TEST_CASE(
-    "a run trains on while the PostgreSQL server restarts and records every row; past the limit it fails, "
+    "a run trains on while the PostgreSQL server restarts and records every row, and past the limit it fails, "
     "its rows kept",
     "[e2e][pg][faults]") {
   ftrun_test::TestServer server;

@@ -84,7 +84,7 @@ TEST_CASE("a write waits for another process's lock instead of failing", "[store
   CHECK(db.execAndGet("SELECT COUNT(*) FROM metrics").getInt() == 1);
 }
 
-TEST_CASE("a write that cannot be made says why; closing the run later records the rows it could not write",
+TEST_CASE("a write that cannot be made says why, and closing the run later records the rows it could not write",
           "[store][concurrency]") {
   TempDir dir;
   ft::ResultsStore store(dir / "ftrun.db", quick(200, 2));
