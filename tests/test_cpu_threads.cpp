@@ -20,12 +20,16 @@ TEST_CASE("the default thread count follows OMP_NUM_THREADS, else the process's 
     CHECK(ft::default_thread_count() == 3);
     CHECK(ft::default_thread_count(4) == 3);  // per process, as OpenMP and torchrun mean it
   }
+  {
+    const ScopedEnvironment nested("OMP_NUM_THREADS", "5,2");  // OpenMP's threads per nesting level
+    CHECK(ft::default_thread_count() == 5);
+  }
   for (const char* ignored : {"", "0", "-2", "two", "4x"}) {
     INFO("OMP_NUM_THREADS=" << ignored);
     const ScopedEnvironment variable("OMP_NUM_THREADS", ignored);
     CHECK(ft::default_thread_count() == cores);
   }
-  const ScopedEnvironment unset("OMP_NUM_THREADS", "");
+  const ScopedEnvironment empty("OMP_NUM_THREADS", "");  // as good as unset
   CHECK(ft::default_thread_count(cores) == 1);
   CHECK(ft::default_thread_count(cores * 4) == 1);
 }
@@ -40,7 +44,7 @@ TEST_CASE("a process confined to one CPU (taskset, a Slurm job's share) counts o
   CPU_SET(first, &one);
   REQUIRE(sched_setaffinity(0, sizeof one, &one) == 0);
   const int confined = ft::physical_core_count();
-  const ScopedEnvironment unset("OMP_NUM_THREADS", "");
+  const ScopedEnvironment empty("OMP_NUM_THREADS", "");  // as good as unset
   const int threads = ft::default_thread_count();
   sched_setaffinity(0, sizeof before, &before);
   CHECK(confined == 1);

@@ -45,7 +45,9 @@ int default_thread_count(int local_processes) {
   if (const char* variable = std::getenv("OMP_NUM_THREADS")) {
     char* end = nullptr;
     const long threads = std::strtol(variable, &end, 10);
-    if (end != variable && *end == '\0' && threads > 0) return static_cast<int>(std::min(threads, 4096L));
+    // A list ("8,2") gives each nesting level's threads, as OpenMP reads it: the first is this level's.
+    const bool whole = end != variable && (*end == '\0' || *end == ',');
+    if (whole && threads > 0) return static_cast<int>(std::min(threads, 4096L));
   }
   return std::max(1, physical_core_count() / std::max(1, local_processes));
 }
