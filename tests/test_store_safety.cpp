@@ -165,7 +165,8 @@ TEST_CASE("each store has its own checkpoint folder, recorded as absolute paths"
   SECTION("a missing checkpoint is an error that names it") {
     fs::remove(file);
     CHECK_THROWS_AS(a.checkpoint_of(id), ft::DataError);
-    CHECK_THROWS_WITH(a.checkpoint_of(id), Contains(file.string()) && Contains("missing"));
+    CHECK_THROWS_WITH(a.checkpoint_of(id),
+                      Contains(file.string()) && Contains("missing") && Contains("--checkpoint-dir"));
   }
   SECTION("a store moved with its checkpoint folder still finds its checkpoints") {
     fs::rename(dir / "x", dir / "moved");

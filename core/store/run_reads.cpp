@@ -327,7 +327,9 @@ std::optional<std::string> ResultsStore::checkpoint_of(std::int64_t run_id) cons
   if (fs::is_regular_file(own, error)) return own.string();  // the store and its folder were moved together
   throw DataError("run " + std::to_string(run_id) + " in " + path_ + ": its checkpoint " + *recorded +
                   " is missing (expected it there or at " + own.string() +
-                  "); was the checkpoint folder moved or deleted?");
+                  "); was the checkpoint folder moved or deleted, or is it not mounted on this host? A folder holding "
+                  "run-" +
+                  std::to_string(run_id) + "/ can be given with --checkpoint-dir");
 }
 
 }  // namespace ft
