@@ -444,7 +444,7 @@ const std::vector<std::string>& core_key_sections() {
   static const std::vector<std::string> sections = [] {
     std::vector<std::string> names = {"experiment"};
     for (const auto& kind : plugin_kinds()) {
-      if (!kind.many && !kind.per_sweep) names.push_back(kind.name);
+      if (kind.count == KindCount::one) names.push_back(kind.name);
     }
     names.insert(names.end(), {"train", "schedule", "distributed"});
     return names;

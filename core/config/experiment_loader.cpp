@@ -15,10 +15,10 @@ namespace ft {
 namespace {
 
 // The sections of an experiment file: the core's own, and one per plugin kind (config/plugin_kinds.h).
-std::vector<std::string> kind_sections(bool many) {
+std::vector<std::string> kind_sections(KindCount count) {
   std::vector<std::string> names;
   for (const auto& kind : plugin_kinds()) {
-    if (kind.many == many && !kind.per_sweep) names.push_back(kind.name);
+    if (kind.count == count) names.push_back(kind.name);
   }
   return names;
 }
@@ -27,15 +27,15 @@ std::vector<std::string> concat(std::vector<std::string> a, const std::vector<st
   return a;
 }
 const std::vector<std::string> kTableSections =
-    concat(concat({"experiment"}, kind_sections(false)), {"train", "schedule", "distributed"});
-const std::vector<std::string> kTableArraySections = concat(kind_sections(true), {"stage"});
+    concat(concat({"experiment"}, kind_sections(KindCount::one)), {"train", "schedule", "distributed"});
+const std::vector<std::string> kTableArraySections = concat(kind_sections(KindCount::many), {"stage"});
 const std::vector<std::string> kTopLevelKeys = concat(concat(kTableSections, kTableArraySections), {"sweep"});
-const std::vector<std::string> kStageKeys =
-    concat(concat({"name"}, kind_sections(false)), concat(kind_sections(true), {"train", "schedule"}));
+const std::vector<std::string> kStageKeys = concat(concat({"name"}, kind_sections(KindCount::one)),
+                                                   concat(kind_sections(KindCount::many), {"train", "schedule"}));
 const std::vector<std::string> kRequiredSections = [] {
   std::vector<std::string> names = {"experiment"};
   for (const auto& kind : plugin_kinds()) {
-    if (!kind.many && !kind.per_sweep && kind.default_type.empty()) names.push_back(kind.name);
+    if (kind.count == KindCount::one && kind.default_type.empty()) names.push_back(kind.name);
   }
   return names;
 }();

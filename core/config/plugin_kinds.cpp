@@ -6,8 +6,7 @@ namespace ft {
 
 const std::vector<PluginKind>& plugin_kinds() {
   static const std::vector<PluginKind> kinds = {
-#define FT_PLUGIN_KIND(kind, Interface, Context, count, default_type) \
-  {#kind, #count[0] == 'm', #count[0] == 's', default_type},
+#define FT_PLUGIN_KIND(kind, Interface, Context, count, default_type) {#kind, KindCount::count, default_type},
       FTSDK_FOR_EACH_KIND(FT_PLUGIN_KIND)
 #undef FT_PLUGIN_KIND
   };

@@ -7,12 +7,16 @@
 
 namespace ft {
 
+/// Where a kind's components are named (the Count of ftsdk/kind_list.h).
+enum class KindCount {
+  one,    ///< one `[name]` table per run
+  many,   ///< `[[name]]` tables, applied in order (regularizations)
+  sweep,  ///< one per sweep, not part of its runs: the sampler, named by `[sweep] method`
+};
+
 struct PluginKind {
   std::string name;
-  /// An experiment lists several, as `[[name]]` tables applied in order (regularizations).
-  bool many = false;
-  /// One per sweep, not part of an experiment's runs: the sampler, named by `[sweep] method`.
-  bool per_sweep = false;
+  KindCount count = KindCount::one;
   /// The type used when the section is absent; empty when the section is required.
   std::string default_type;
 };
