@@ -18,7 +18,7 @@ RunSummary run_summary_of(const ResultsStore& store, std::int64_t run_id) {
 
 namespace {
 
-// What a run recorded without train.monitor or train.monitor_mode (before schema 6 stored defaults) was judged by.
+// What a run recorded without train.monitor or train.monitor_mode (by an ftrun older than those keys) was judged by.
 const std::string kMonitor = kDefaultMonitor, kMonitorMode = kDefaultMonitorMode;
 
 template <class Value>

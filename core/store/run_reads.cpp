@@ -322,14 +322,15 @@ std::optional<std::string> ResultsStore::checkpoint_of(std::int64_t run_id) cons
   std::error_code error;
   const fs::path path(*recorded);
   // Only this store's own folder is looked in: a relative path or a file elsewhere could be another store's.
-  const fs::path own = fs::path(checkpoint_dir()) / ("run-" + std::to_string(run_id)) / path.filename();
+  const std::string folder = "run-" + std::to_string(run_id);
+  const fs::path own = fs::path(checkpoint_dir()) / folder / path.filename();
   if (path.is_absolute() && fs::is_regular_file(path, error)) return path.string();
   if (fs::is_regular_file(own, error)) return own.string();  // the store and its folder were moved together
-  throw DataError("run " + std::to_string(run_id) + " in " + path_ + ": its checkpoint " + *recorded +
-                  " is missing (expected it there or at " + own.string() +
-                  "); was the checkpoint folder moved or deleted, or is it not mounted on this host? A folder holding "
-                  "run-" +
-                  std::to_string(run_id) + "/ can be given with --checkpoint-dir");
+  throw DataError(
+      "run " + std::to_string(run_id) + " in " + path_ + ": its checkpoint " + *recorded +
+      " is missing (expected it there or at " + own.string() +
+      "); was the checkpoint folder moved or deleted, or is it not mounted on this host? A folder holding " + folder +
+      "/ can be given with --checkpoint-dir");
 }
 
 }  // namespace ft

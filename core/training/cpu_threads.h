@@ -4,7 +4,7 @@
 namespace ft {
 
 /// Physical cores (hyper-threads counted once) among the CPUs this process may run on (its affinity mask, which
-/// Slurm, taskset and container limits set); at least 1.
+/// Slurm, taskset and a container's cpuset set); at least 1.
 int physical_core_count();
 
 /// The compute threads of one of `local_processes` processes sharing this machine when the experiment leaves
